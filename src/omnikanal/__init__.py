@@ -1,0 +1,3 @@
+"""omnikanal: an omnichannel retail hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from omnikanal.cli import main
+
+main()

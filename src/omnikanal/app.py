@@ -1,0 +1,88 @@
+"""The app factory: everything is built here from ``Settings``, nothing at import time."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from omnikanal import __version__, health
+from omnikanal.auth.router import router as auth_router
+from omnikanal.config import Settings
+from omnikanal.db import make_engine, make_session_factory
+from omnikanal.errors import install_error_handlers
+from omnikanal.http import UnitOfWorkMiddleware
+from omnikanal.outbox.registry import HandlerRegistry, build_registry
+from omnikanal.outbox.relay import Relay
+from omnikanal.outbox.router import router as outbox_router
+from omnikanal.worker import Worker
+
+DESCRIPTION = """
+One customer, one cart, one price, one stock, one conversation and one history for every
+channel: stores and tills, web shop, app, email, chat, phone and social.
+
+**Credentials.** Channels ingest with a source's *write key* as the HTTP Basic user name
+(empty password), as Segment's clients do. Staff and back ends use a *secret key* as
+`Authorization: Bearer <key>`; its role (admin, agent, store, marketer, analyst) limits
+what it may do.
+
+**Errors** are RFC 9457 problem details with a stable `code`. **Retries**: every POST that
+creates something honours `Idempotency-Key`.
+"""
+
+
+def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -> FastAPI:
+    registry = registry or build_registry()
+    engine = make_engine(settings.resolved_database_url())
+    session_factory = make_session_factory(engine, settings=settings, registry=registry)
+    read_session_factory = make_session_factory(
+        engine, read_only=True, settings=settings, registry=registry
+    )
+    relay = Relay(session_factory=session_factory, settings=settings, registry=registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tasks:
+            if settings.embedded_worker:
+                worker = Worker(
+                    session_factory=session_factory, settings=settings, registry=registry
+                )
+                tasks.start_soon(worker.run, stop)
+            try:
+                yield
+            finally:
+                stop.set()
+        engine.dispose()
+
+    app = FastAPI(
+        title="omnikanal",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.registry = registry
+    app.state.relay = relay
+    install_error_handlers(app)
+    app.add_middleware(
+        UnitOfWorkMiddleware,
+        session_factory=session_factory,
+        read_session_factory=read_session_factory,
+        max_body_bytes=settings.max_body_bytes,
+        after_commit=relay.run_handlers,
+    )
+    app.include_router(health.router)
+    app.include_router(auth_router)
+    app.include_router(outbox_router)
+    return app
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,157 @@
+"""Issuing and checking credentials. Keys are random, shown once, stored as SHA-256 hashes
+(they carry 192 bits of entropy, so a fast hash is enough, as for API tokens elsewhere)."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.auth import repository
+from omnikanal.auth.models import Channel, Role, SecretKey, Source
+from omnikanal.errors import Forbidden, NotFound, Unauthorized
+from omnikanal.kit.time import utcnow
+
+WRITE_KEY_PREFIX = "wk_"
+SECRET_KEY_PREFIX = "sk_"
+
+
+class AuthErrorCode(StrEnum):
+    MISSING_CREDENTIALS = "missing_credentials"
+    UNKNOWN_KEY = "unknown_key"
+    WRONG_KEY_KIND = "wrong_key_kind"
+    ROLE_NOT_ALLOWED = "role_not_allowed"
+    SOURCE_NOT_FOUND = "source_not_found"
+    SECRET_KEY_NOT_FOUND = "secret_key_not_found"
+
+
+@dataclass(frozen=True)
+class SourceActor:
+    """A channel integration authenticated by its write key."""
+
+    source_id: UUID
+    name: str
+    channel: Channel
+    location: str | None
+
+
+@dataclass(frozen=True)
+class StaffActor:
+    """A person or back end authenticated by a secret key."""
+
+    key_id: UUID
+    name: str
+    role: Role
+    location: str | None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(24)
+
+
+def create_source(
+    session: Session, *, name: str, channel: Channel, location: str | None
+) -> tuple[Source, str]:
+    write_key = _new_key(WRITE_KEY_PREFIX)
+    source = Source(
+        name=name,
+        channel=channel.value,
+        location=location,
+        write_key_hash=hash_key(write_key),
+        key_prefix=write_key[:10],
+    )
+    session.add(source)
+    session.flush()
+    return source, write_key
+
+
+def create_secret_key(
+    session: Session, *, role: Role, name: str, location: str | None
+) -> tuple[SecretKey, str]:
+    secret = _new_key(SECRET_KEY_PREFIX)
+    key = SecretKey(
+        name=name or f"{role.value} key",
+        role=role.value,
+        location=location,
+        key_hash=hash_key(secret),
+        key_prefix=secret[:10],
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def disable_source(session: Session, *, source_id: UUID) -> Source:
+    source = repository.get_source(session, source_id)
+    if source is None:
+        raise NotFound(AuthErrorCode.SOURCE_NOT_FOUND, f"No source {source_id}.")
+    source.disabled_at = source.disabled_at or utcnow()
+    return source
+
+
+def revoke_secret_key(session: Session, *, key_id: UUID) -> SecretKey:
+    key = repository.get_secret_key(session, key_id)
+    if key is None:
+        raise NotFound(AuthErrorCode.SECRET_KEY_NOT_FOUND, f"No secret key {key_id}.")
+    key.revoked_at = key.revoked_at or utcnow()
+    return key
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="omnikanal", Bearer realm="omnikanal"'}
+
+
+def _unknown() -> Unauthorized:
+    return Unauthorized(AuthErrorCode.UNKNOWN_KEY, "The key is not known.", headers=_CHALLENGE)
+
+
+def authenticate_source(session: Session, *, write_key: str | None) -> SourceActor:
+    if not write_key:
+        raise Unauthorized(
+            AuthErrorCode.MISSING_CREDENTIALS,
+            "Send a source's write key as the HTTP Basic user name.",
+            headers=_CHALLENGE,
+        )
+    source = repository.source_by_key_hash(session, hash_key(write_key))
+    if source is None or source.disabled_at is not None:
+        if repository.secret_key_by_hash(session, hash_key(write_key)) is not None:
+            raise Forbidden(
+                AuthErrorCode.WRONG_KEY_KIND,
+                "Secret keys cannot ingest events; use a source's write key.",
+            )
+        raise _unknown()
+    return SourceActor(
+        source_id=source.id,
+        name=source.name,
+        channel=Channel(source.channel),
+        location=source.location,
+    )
+
+
+def authenticate_staff(
+    session: Session, *, secret: str | None, allowed: frozenset[Role]
+) -> StaffActor:
+    if not secret:
+        raise Unauthorized(
+            AuthErrorCode.MISSING_CREDENTIALS,
+            "Send a secret key as 'Authorization: Bearer <key>'.",
+            headers=_CHALLENGE,
+        )
+    key = repository.secret_key_by_hash(session, hash_key(secret))
+    if key is None or key.revoked_at is not None:
+        if repository.source_by_key_hash(session, hash_key(secret)) is not None:
+            raise Forbidden(AuthErrorCode.WRONG_KEY_KIND, "Write keys may only ingest events.")
+        raise _unknown()
+    role = Role(key.role)
+    if role is not Role.ADMIN and role not in allowed:
+        raise Forbidden(
+            AuthErrorCode.ROLE_NOT_ALLOWED,
+            f"The {role.value} role may not do this; allowed: "
+            + ", ".join(sorted(r.value for r in allowed | {Role.ADMIN})),
+        )
+    return StaffActor(key_id=key.id, name=key.name, role=role, location=key.location)

@@ -1,0 +1,200 @@
+"""The command line: serve, worker, db upgrade, sources, keys, demo."""
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import anyio
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omnikanal import demo as demo_data
+from omnikanal import migrate
+from omnikanal.auth import service as auth_service
+from omnikanal.auth.models import Channel, Role
+from omnikanal.config import Settings
+from omnikanal.db import make_engine, make_session_factory
+from omnikanal.outbox.registry import build_registry
+from omnikanal.uow import unit_of_work
+
+app = typer.Typer(help="omnikanal: the omnichannel retail hub.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+sources_app = typer.Typer(help="Sources: channels that ingest events.", no_args_is_help=True)
+keys_app = typer.Typer(help="Secret keys for staff and back ends.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="sources")
+app.add_typer(keys_app, name="keys")
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Operators get a one-line reason and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            err.print(f"[red]error:[/red] {reason}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = _settings()
+    migrate.upgrade(settings.resolved_database_url())
+    console.print(f"database at revision {migrate.head_revision()}")
+
+
+@sources_app.command("create")
+@one_line_errors
+def sources_create(
+    name: Annotated[str, typer.Option("--name", help="e.g. 'Web shop'")],
+    channel: Annotated[Channel, typer.Option("--channel", help="The channel it speaks for.")],
+    location: Annotated[
+        str | None, typer.Option("--location", help="A store's location code (tills).")
+    ] = None,
+) -> None:
+    """Create a source; prints its write key (shown once) as the last line."""
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    with unit_of_work(factory) as session:
+        source, write_key = auth_service.create_source(
+            session, name=name, channel=channel, location=location
+        )
+        console.print(f"source {source.id} ({source.channel}) created; its write key:")
+    print(write_key)  # noqa: T201 - the key alone on the last line, for scripts
+
+
+@keys_app.command("create")
+@one_line_errors
+def keys_create(
+    role: Annotated[Role, typer.Option("--role", help="What the key may do.")],
+    name: Annotated[str, typer.Option("--name")] = "",
+    location: Annotated[
+        str | None, typer.Option("--location", help="The store of a store key.")
+    ] = None,
+) -> None:
+    """Create a secret key; prints it (shown once) as the last line."""
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    with unit_of_work(factory) as session:
+        key, secret = auth_service.create_secret_key(
+            session, role=role, name=name, location=location
+        )
+        console.print(f"{key.role} key {key.id} created; the key:")
+    print(secret)  # noqa: T201 - the key alone on the last line, for scripts
+
+
+def _load_demo(settings: Settings) -> None:
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    with unit_of_work(factory) as session:
+        loaded = demo_data.load(session)
+    console.print("demo retailer loaded" if loaded else "demo retailer already loaded")
+
+
+def _print_demo_keys(base_url: str) -> None:
+    table = Table(title="Demo credentials (for this laptop only)")
+    table.add_column("what")
+    table.add_column("key")
+    for source in demo_data.SOURCES:
+        table.add_row(f"write key: {source.name}", source.write_key)
+    for key in demo_data.KEYS:
+        table.add_row(f"secret key: {key.role.value}", key.secret_key)
+    console.print(table)
+    console.print("Try:")
+    console.print(f"  curl {base_url}/ready", highlight=False)
+    event = '{"anonymousId":"laptop-1","event":"Product Viewed","properties":{"sku":"COAT-1"}}'
+    console.print(
+        f"  curl -u wk_demo_web: -H 'content-type: application/json' {base_url}/v1/track "
+        f"-d '{event}'",
+        highlight=False,
+    )
+    console.print(
+        f"  curl -H 'Authorization: Bearer sk_demo_admin' {base_url}/v1/sources", highlight=False
+    )
+
+
+@app.command()
+@one_line_errors
+def demo() -> None:
+    """Load the demo retailer (once) into the database."""
+    settings = _settings()
+    migrate.upgrade(settings.resolved_database_url())
+    _load_demo(settings)
+    _print_demo_keys(f"http://{settings.host}:{settings.port}")
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo retailer first.")] = False,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the worker in this process.")
+    ] = True,
+) -> None:
+    """Run the API (and the console); migrations are applied first."""
+    import uvicorn
+
+    from omnikanal.app import configure_logging, create_app
+
+    settings = _settings()
+    updates: dict[str, object] = {"embedded_worker": worker and settings.embedded_worker}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    configure_logging(settings)
+    migrate.upgrade(settings.resolved_database_url())
+    base_url = f"http://{settings.host}:{settings.port}"
+    if demo:
+        _load_demo(settings)
+        _print_demo_keys(base_url)
+    console.print(f"omnikanal listening on {base_url} (API docs at {base_url}/docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command("worker")
+@one_line_errors
+def worker_command() -> None:
+    """Run the outbox relay, timers and housekeeping until stopped."""
+    from omnikanal.app import configure_logging
+    from omnikanal.worker import Worker
+
+    settings = _settings()
+    configure_logging(settings)
+    registry = build_registry()
+    factory = make_session_factory(
+        make_engine(settings.resolved_database_url()), settings=settings, registry=registry
+    )
+    runner = Worker(session_factory=factory, settings=settings, registry=registry)
+    console.print("worker running; Ctrl-C stops it")
+
+    async def main() -> None:
+        await runner.run(anyio.Event())
+
+    anyio.run(main)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,55 @@
+"""Settings, read from the environment (prefix ``OMNIKANAL_``) and never at import time."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.cwd() / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNIKANAL_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the embedded SQLite database and local files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Any SQLAlchemy URL; by default an SQLite file in the data folder.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8000, description="Port `serve` listens on.")
+    public_url: str | None = Field(
+        default=None, description="Address clients reach the hub at (links in messages)."
+    )
+    embedded_worker: bool = Field(
+        default=True, description="Run the worker (relay, timers) inside `serve`."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, description="Largest request body accepted, after decompression."
+    )
+    idempotency_ttl_hours: int = Field(
+        default=48, description="How long Idempotency-Key results are kept (at least 24)."
+    )
+    nats_url: str | None = Field(
+        default=None, description="NATS server; when set, every domain event goes to JetStream."
+    )
+    nats_stream: str = Field(default="OMNIKANAL", description="JetStream stream name.")
+    nats_subject_prefix: str = Field(
+        default="omnikanal", description="Subjects are <prefix>.<event type>."
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, description="Per webhook request.")
+    delivery_max_attempts: int = Field(
+        default=12, description="Attempts before a delivery is marked failed."
+    )
+    worker_poll_seconds: float = Field(default=1.0, description="Worker idle poll interval.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'omnikanal.sqlite3'}"

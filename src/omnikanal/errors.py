@@ -1,0 +1,213 @@
+"""Typed domain errors, rendered once as RFC 9457 problem details.
+
+Each domain raises these with a code from its own enum; routers never build HTTP errors
+for domain failures. Unexpected exceptions become a 500 problem carrying the request id.
+"""
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+logger = logging.getLogger("omnikanal")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class CommonErrorCode(StrEnum):
+    VALIDATION_FAILED = "validation_failed"
+    MALFORMED_JSON = "malformed_json"
+    BAD_REQUEST = "bad_request"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_ENCODING = "unsupported_content_encoding"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INTERNAL_ERROR = "internal_error"
+    CONFLICT = "conflict"
+    INVALID_CURSOR = "invalid_cursor"
+
+
+class OmnikanalError(Exception):
+    """Base of every error a client may see; ``status`` is the HTTP status."""
+
+    status: int = 400
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        code: StrEnum | str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.code = str(code)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(OmnikanalError):
+    status = 400
+    title = "Bad request"
+
+
+class Unauthorized(OmnikanalError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(OmnikanalError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(OmnikanalError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(OmnikanalError):
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(OmnikanalError):
+    status = 413
+    title = "Payload too large"
+
+
+class RuleViolation(OmnikanalError):
+    status = 422
+    title = "Unprocessable request"
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    request: Request | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    body.update(extra)
+    return Response(
+        content=orjson.dumps(body),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    return [
+        {"field": _field_path(tuple(e.get("loc", ()))), "message": e["msg"], "type": e["type"]}
+        for e in errors
+    ]
+
+
+async def _omnikanal_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OmnikanalError)
+    return problem_response(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        request=request,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(
+            status=400,
+            code=CommonErrorCode.MALFORMED_JSON,
+            title="Malformed JSON",
+            detail="The request body is not valid JSON.",
+            request=request,
+            errors=validation_errors(errors),
+        )
+    return problem_response(
+        status=422,
+        code=CommonErrorCode.VALIDATION_FAILED,
+        title="Validation failed",
+        detail="One or more fields are invalid: "
+        + ", ".join(sorted({_field_path(tuple(e.get("loc", ()))) for e in errors})),
+        request=request,
+        errors=validation_errors(errors),
+    )
+
+
+_HTTP_CODES = {
+    404: CommonErrorCode.NOT_FOUND,
+    405: CommonErrorCode.METHOD_NOT_ALLOWED,
+    413: CommonErrorCode.PAYLOAD_TOO_LARGE,
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, CommonErrorCode.BAD_REQUEST)
+    title = "Not found" if exc.status_code == 404 else str(exc.detail)
+    return problem_response(
+        status=exc.status_code,
+        code=code,
+        title=title,
+        detail=str(exc.detail),
+        request=request,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    request_id = getattr(request.state, "request_id", "-")
+    logger.exception("unexpected error (request_id=%s)", request_id, exc_info=exc)
+    return problem_response(
+        status=500,
+        code=CommonErrorCode.INTERNAL_ERROR,
+        title="Internal server error",
+        detail=f"Something went wrong on our side. Quote request id {request_id}.",
+        request=request,
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OmnikanalError, _omnikanal_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

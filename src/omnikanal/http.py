@@ -1,0 +1,315 @@
+"""The HTTP edge: request ids, body limits and gzip, and the request's unit of work.
+
+One pure ASGI middleware owns each request's database session. It commits only after the
+endpoint produced a 2xx response and *before* that response is sent, so nothing is
+acknowledged that is not durable; any other outcome rolls back. It also stores and replays
+Idempotency-Key results in that same transaction, then runs the in-process handlers of
+the events the request committed.
+"""
+
+import logging
+import re
+import zlib
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import anyio
+from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from omnikanal.errors import (
+    BadRequest,
+    CommonErrorCode,
+    Conflict,
+    OmnikanalError,
+    PayloadTooLarge,
+    problem_response,
+)
+from omnikanal.idempotency import service as idempotency_service
+from omnikanal.idempotency.service import IdempotencyErrorCode, IdempotentRequest
+from omnikanal.uow import recorded_event_ids, reset_recorded
+
+logger = logging.getLogger("omnikanal.http")
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    declared = _header(scope, b"content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            CommonErrorCode.PAYLOAD_TOO_LARGE, f"The body is larger than {limit} bytes."
+        )
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                CommonErrorCode.PAYLOAD_TOO_LARGE, f"The body is larger than {limit} bytes."
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    encoding = (_header(scope, b"content-encoding") or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return body
+    if encoding != "gzip":
+        raise BadRequest(
+            CommonErrorCode.UNSUPPORTED_ENCODING,
+            f"Content-Encoding {encoding!r} is not supported; send gzip or nothing.",
+        )
+    return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(CommonErrorCode.BAD_REQUEST, f"The gzip body is corrupt: {exc}") from exc
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise PayloadTooLarge(
+            CommonErrorCode.PAYLOAD_TOO_LARGE,
+            f"The decompressed body is larger than {limit} bytes.",
+        )
+    return data
+
+
+def _replace_headers(scope: Scope, body: bytes) -> None:
+    headers = [
+        (k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")
+    ]
+    headers.append((b"content-length", str(len(body)).encode()))
+    scope["headers"] = headers
+
+
+class CapturedResponse:
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+
+    async def capture(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+    def header_dict(self) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.headers}
+
+    async def send(self, send: Send, request_id: str, extra: dict[str, str] | None = None) -> None:
+        headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        headers.append((b"x-request-id", request_id.encode()))
+        for key, value in (extra or {}).items():
+            headers.append((key.encode(), value.encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _from_problem(exc: OmnikanalError, request_id: str) -> CapturedResponse:
+    response = problem_response(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers,
+        request_id=request_id,
+        **exc.extra,
+    )
+    captured = CapturedResponse()
+    captured.status = response.status_code
+    captured.headers = list(response.raw_headers)
+    captured.body = bytes(response.body)
+    return captured
+
+
+def _replayed(status: int, headers: dict[str, Any], body: bytes) -> CapturedResponse:
+    captured = CapturedResponse()
+    captured.status = status
+    captured.headers = [(k.encode(), str(v).encode()) for k, v in headers.items()]
+    captured.body = body
+    return captured
+
+
+def _credential(scope: Scope) -> str:
+    return _header(scope, b"authorization") or ""
+
+
+class UnitOfWorkMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        session_factory: sessionmaker[Session],
+        read_session_factory: sessionmaker[Session],
+        max_body_bytes: int,
+        after_commit: Callable[[list[UUID]], None] | None,
+    ) -> None:
+        self.app = app
+        self.session_factory = session_factory
+        self.read_session_factory = read_session_factory
+        self.max_body_bytes = max_body_bytes
+        self.after_commit = after_commit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming_id = _header(scope, b"x-request-id")
+        request_id = (
+            incoming_id if incoming_id and REQUEST_ID_PATTERN.match(incoming_id) else uuid4().hex
+        )
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        try:
+            body = await _read_body(scope, receive, self.max_body_bytes)
+        except OmnikanalError as exc:
+            await _from_problem(exc, request_id).send(send, request_id)
+            return
+        _replace_headers(scope, body)
+        response, committed = await self._handle(scope, receive, body, request_id)
+        if committed and self.after_commit is not None:
+            try:
+                await anyio.to_thread.run_sync(self.after_commit, committed)
+            except Exception:
+                # The events are committed; the worker retries their handlers.
+                logger.exception("after-commit handlers failed (request_id=%s)", request_id)
+        await response.send(send, request_id)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, body: bytes, request_id: str
+    ) -> tuple[CapturedResponse, list[UUID]]:
+        method = scope["method"]
+        factory = self.read_session_factory if method in READ_METHODS else self.session_factory
+        session = factory()
+        scope["state"]["session"] = session
+        try:
+            return await self._run(session, scope, receive, body, request_id)
+        finally:
+            await anyio.to_thread.run_sync(session.close)
+
+    async def _run(
+        self, session: Session, scope: Scope, receive: Receive, body: bytes, request_id: str
+    ) -> tuple[CapturedResponse, list[UUID]]:
+        idempotent: IdempotentRequest | None = None
+        try:
+            key = _header(scope, b"idempotency-key")
+            if scope["method"] == "POST" and key is not None:
+                idempotent = idempotency_service.describe(
+                    key=key,
+                    credential=_credential(scope),
+                    method=scope["method"],
+                    path=scope["path"],
+                    body=body,
+                )
+                replay = await self._find_replay(session, idempotent)
+                if replay is not None:
+                    return replay, []
+            response = await self._call_app(scope, receive, body)
+        except OmnikanalError as exc:
+            await anyio.to_thread.run_sync(session.rollback)
+            return _from_problem(exc, request_id), []
+        except BaseException:
+            await anyio.to_thread.run_sync(session.rollback)
+            raise
+        if not 200 <= response.status < 300 or scope["method"] in READ_METHODS:
+            await anyio.to_thread.run_sync(session.rollback)
+            return response, []
+        try:
+            committed = await anyio.to_thread.run_sync(self._commit, session, idempotent, response)
+        except IntegrityError:
+            await anyio.to_thread.run_sync(session.rollback)
+            if idempotent is None:
+                raise
+            # A concurrent request with the same key committed first.
+            return await self._after_key_race(idempotent, request_id), []
+        return response, committed
+
+    async def _find_replay(
+        self, session: Session, idempotent: IdempotentRequest
+    ) -> CapturedResponse | None:
+        record = await anyio.to_thread.run_sync(idempotency_service.find, session, idempotent)
+        if record is None:
+            return None
+        await anyio.to_thread.run_sync(session.rollback)
+        replay = _replayed(record.status_code, record.response_headers, record.response_body)
+        replay.headers.append((b"idempotent-replayed", b"true"))
+        return replay
+
+    async def _after_key_race(
+        self, idempotent: IdempotentRequest, request_id: str
+    ) -> CapturedResponse:
+        session = self.read_session_factory()
+        try:
+            replay = await self._find_replay(session, idempotent)
+        except OmnikanalError as exc:
+            return _from_problem(exc, request_id)
+        finally:
+            await anyio.to_thread.run_sync(session.close)
+        if replay is not None:
+            return replay
+        return _from_problem(
+            Conflict(
+                IdempotencyErrorCode.KEY_IN_USE,
+                "Another request with this Idempotency-Key is in progress; retry later.",
+            ),
+            request_id,
+        )
+
+    def _commit(
+        self, session: Session, idempotent: IdempotentRequest | None, response: CapturedResponse
+    ) -> list[UUID]:
+        if idempotent is not None:
+            idempotency_service.remember(
+                session,
+                idempotent,
+                status_code=response.status,
+                headers=response.header_dict(),
+                body=response.body,
+            )
+        committed = recorded_event_ids(session)
+        session.commit()
+        reset_recorded(session)
+        return committed
+
+    async def _call_app(self, scope: Scope, receive: Receive, body: bytes) -> CapturedResponse:
+        sent = False
+
+        async def replay_body() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        captured = CapturedResponse()
+        await self.app(scope, replay_body, captured.capture)
+        return captured
+
+
+def get_session(request: Request) -> Session:
+    session: Session = request.state.session
+    return session
+
+
+DbSession = Annotated[Session, Depends(get_session)]

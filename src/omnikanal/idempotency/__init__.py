@@ -1,0 +1,1 @@
+"""Idempotency-Key handling shared by every POST (Stripe's rules)."""

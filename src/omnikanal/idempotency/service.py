@@ -1,0 +1,93 @@
+"""Replaying the first response to an Idempotency-Key (Stripe's rules).
+
+A key is scoped to the credential that sent it. The first *successful* response is stored
+in the same transaction as the work it did, so a retry either finds it or finds nothing
+done. Failed requests change nothing and are not remembered: retrying one runs it again.
+The same key with another method, path or body is refused with 409.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from omnikanal.errors import BadRequest, Conflict
+from omnikanal.idempotency.models import IdempotencyRecord
+from omnikanal.kit.time import utcnow
+
+HEADER = "idempotency-key"
+MAX_KEY_LENGTH = 255
+# Only these response headers are worth replaying.
+REPLAYED_HEADERS = ("content-type", "location")
+
+
+class IdempotencyErrorCode(StrEnum):
+    KEY_REUSED = "idempotency_key_reused"
+    KEY_IN_USE = "idempotency_key_in_use"
+    KEY_INVALID = "idempotency_key_invalid"
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    principal: str
+    key: str
+    request_hash: str
+
+
+def describe(
+    *, key: str, credential: str, method: str, path: str, body: bytes
+) -> IdempotentRequest:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(
+            IdempotencyErrorCode.KEY_INVALID,
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+        )
+    principal = hashlib.sha256(credential.encode()).hexdigest()
+    digest = hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
+    return IdempotentRequest(principal=principal, key=key, request_hash=digest)
+
+
+def find(session: Session, request: IdempotentRequest) -> IdempotencyRecord | None:
+    """The stored response for this key, or None; 409 when the key was used differently."""
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == request.principal,
+            IdempotencyRecord.key == request.key,
+        )
+    )
+    if record is not None and record.request_hash != request.request_hash:
+        raise Conflict(
+            IdempotencyErrorCode.KEY_REUSED,
+            "This Idempotency-Key was already used for a different request.",
+        )
+    return record
+
+
+def remember(
+    session: Session,
+    request: IdempotentRequest,
+    *,
+    status_code: int,
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    session.add(
+        IdempotencyRecord(
+            principal=request.principal,
+            key=request.key,
+            request_hash=request.request_hash,
+            status_code=status_code,
+            response_headers={k: v for k, v in headers.items() if k in REPLAYED_HEADERS},
+            response_body=body,
+        )
+    )
+
+
+def purge_expired(session: Session, *, older_than: timedelta) -> int:
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - older_than)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

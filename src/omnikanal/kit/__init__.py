@@ -1,0 +1,1 @@
+"""Small shared helpers: ids, time, money, pagination."""

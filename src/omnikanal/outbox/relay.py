@@ -1,0 +1,205 @@
+"""Delivers committed events: in-process handlers, signed webhooks, NATS JetStream.
+
+At least once, with the event id for de-duplication. A handler runs in the same
+transaction that marks its delivery done, so its effect happens once. Every failure is
+written on the delivery row and retried with backoff until ``delivery_max_attempts``.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import anyio
+import httpx
+import orjson
+from sqlalchemy.orm import Session, sessionmaker
+
+from omnikanal.config import Settings
+from omnikanal.kit.leases import retry_delay
+from omnikanal.kit.time import utcnow
+from omnikanal.outbox import repository, signing
+from omnikanal.outbox.models import (
+    DeliveryKind,
+    DeliveryStatus,
+    OutboxDelivery,
+    OutboxEvent,
+    WebhookEndpoint,
+)
+from omnikanal.outbox.nats import JetStreamPublisher
+from omnikanal.outbox.registry import HandlerRegistry, PublishedEvent
+from omnikanal.uow import unit_of_work
+
+logger = logging.getLogger("omnikanal.relay")
+
+LEASE = timedelta(seconds=60)
+BATCH = 100
+
+
+def published(event: OutboxEvent) -> PublishedEvent:
+    return PublishedEvent(
+        id=event.id, type=event.type, payload=event.payload, occurred_at=event.occurred_at
+    )
+
+
+def envelope(event: OutboxEvent) -> bytes:
+    """The body sent to webhooks and NATS (Standard Webhooks payload shape, plus the id)."""
+    return orjson.dumps(
+        {
+            "id": str(event.id),
+            "type": event.type,
+            "timestamp": event.occurred_at.isoformat(),
+            "data": event.payload,
+        }
+    )
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        registry: HandlerRegistry,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.registry = registry
+        self._nats: JetStreamPublisher | None = None
+        if settings.nats_url:
+            self._nats = JetStreamPublisher(
+                url=settings.nats_url,
+                stream=settings.nats_stream,
+                subject_prefix=settings.nats_subject_prefix,
+            )
+
+    # -- in-process handlers (sync: they share the database session) --
+
+    def run_handlers(self, event_ids: Sequence[UUID]) -> None:
+        """Run the handlers of just-committed events now, instead of at the next poll."""
+        with unit_of_work(self.session_factory) as session:
+            claimed = repository.claim_due_deliveries(
+                session,
+                limit=len(event_ids) * 20,
+                lease=LEASE,
+                kinds=[DeliveryKind.HANDLER],
+                event_ids=event_ids,
+            )
+        for delivery_id in claimed:
+            self.run_handler(delivery_id)
+
+    def run_handler(self, delivery_id: UUID) -> None:
+        try:
+            with unit_of_work(self.session_factory, after_commit=self.run_handlers) as session:
+                found = repository.deliveries_with_events(session, [delivery_id])
+                if not found or found[0][0].status != DeliveryStatus.PENDING:
+                    return
+                delivery, event = found[0]
+                handler = self.registry.get(delivery.target)
+                if handler is None:
+                    raise LookupError(f"no handler named {delivery.target!r} is registered")
+                handler(session, published(event))
+                self._mark_delivered(session, delivery)
+        except Exception as exc:
+            logger.warning("handler delivery %s failed: %s", delivery_id, exc)
+            self.record_failure(delivery_id, exc)
+
+    # -- bookkeeping --
+
+    def _mark_delivered(self, session: Session, delivery: OutboxDelivery) -> None:
+        repository.mark(
+            session,
+            delivery.id,
+            status=DeliveryStatus.DELIVERED,
+            attempts=delivery.attempts + 1,
+            delivered_at=utcnow(),
+            locked_until=None,
+            last_error=None,
+        )
+
+    def record_success(self, delivery_id: UUID) -> None:
+        with unit_of_work(self.session_factory) as session:
+            delivery = repository.get_delivery(session, delivery_id)
+            if delivery is not None:
+                self._mark_delivered(session, delivery)
+
+    def record_failure(self, delivery_id: UUID, exc: BaseException) -> None:
+        with unit_of_work(self.session_factory) as session:
+            delivery = repository.get_delivery(session, delivery_id)
+            if delivery is None:
+                return
+            attempts = delivery.attempts + 1
+            values: dict[str, Any] = {
+                "attempts": attempts,
+                "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+                "locked_until": None,
+                "next_attempt_at": utcnow() + retry_delay(attempts),
+            }
+            if attempts >= self.settings.delivery_max_attempts:
+                values["status"] = DeliveryStatus.FAILED
+            repository.mark(session, delivery_id, **values)
+
+    # -- the worker's pass over everything due --
+
+    def _claim(self) -> tuple[list[tuple[OutboxDelivery, OutboxEvent]], dict[str, WebhookEndpoint]]:
+        with unit_of_work(self.session_factory) as session:
+            ids = repository.claim_due_deliveries(session, limit=BATCH, lease=LEASE)
+            if not ids:
+                return [], {}
+            pairs = repository.deliveries_with_events(session, ids)
+            webhooks = {str(w.id): w for w in repository.list_webhooks(session)}
+            return pairs, webhooks
+
+    async def run_once(self, client: httpx.AsyncClient) -> int:
+        """Deliver what is due; returns how many deliveries were attempted."""
+        pairs, webhooks = await anyio.to_thread.run_sync(self._claim)
+        for delivery, event in pairs:
+            if delivery.kind == DeliveryKind.HANDLER:
+                await anyio.to_thread.run_sync(self.run_handler, delivery.id)
+                continue
+            try:
+                if delivery.kind == DeliveryKind.WEBHOOK:
+                    await self._send_webhook(client, webhooks.get(delivery.target), event)
+                elif delivery.kind == DeliveryKind.NATS:
+                    await self._publish_nats(event)
+                else:
+                    raise LookupError(f"unknown delivery kind {delivery.kind!r}")
+            except Exception as exc:
+                logger.warning("%s delivery %s failed: %s", delivery.kind, delivery.id, exc)
+                await anyio.to_thread.run_sync(self.record_failure, delivery.id, exc)
+            else:
+                await anyio.to_thread.run_sync(self.record_success, delivery.id)
+        return len(pairs)
+
+    async def _send_webhook(
+        self, client: httpx.AsyncClient, endpoint: WebhookEndpoint | None, event: OutboxEvent
+    ) -> None:
+        if endpoint is None or not endpoint.active:
+            raise LookupError("the webhook endpoint is gone or disabled")
+        body = envelope(event)
+        headers = signing.headers(
+            endpoint.secret,
+            message_id=str(event.id),
+            timestamp=int(utcnow().timestamp()),
+            body=body,
+        )
+        response = await client.post(
+            endpoint.url,
+            content=body,
+            headers=headers,
+            timeout=self.settings.webhook_timeout_seconds,
+        )
+        if not response.is_success:
+            raise RuntimeError(f"endpoint answered HTTP {response.status_code}")
+
+    async def _publish_nats(self, event: OutboxEvent) -> None:
+        if self._nats is None:
+            raise RuntimeError("OMNIKANAL_NATS_URL is not set")
+        await self._nats.publish(
+            event_id=str(event.id), event_type=event.type, body=envelope(event)
+        )
+
+    async def close(self) -> None:
+        if self._nats is not None:
+            await self._nats.close()

@@ -1,0 +1,86 @@
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from omnikanal.kit.leases import claim_due
+from omnikanal.outbox.models import (
+    DeliveryStatus,
+    OutboxDelivery,
+    OutboxEvent,
+    WebhookEndpoint,
+)
+
+
+def active_webhooks(session: Session) -> list[WebhookEndpoint]:
+    return list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active)))
+
+
+def list_webhooks(session: Session) -> Sequence[WebhookEndpoint]:
+    return session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.created_at)).all()
+
+
+def get_webhook(session: Session, endpoint_id: UUID) -> WebhookEndpoint | None:
+    return session.get(WebhookEndpoint, endpoint_id)
+
+
+def get_event(session: Session, event_id: UUID) -> OutboxEvent | None:
+    return session.get(OutboxEvent, event_id)
+
+
+def claim_due_deliveries(
+    session: Session,
+    *,
+    limit: int,
+    lease: timedelta,
+    kinds: Sequence[str] | None = None,
+    event_ids: Sequence[UUID] | None = None,
+) -> list[UUID]:
+    filters = []
+    if kinds is not None:
+        filters.append(OutboxDelivery.kind.in_(kinds))
+    if event_ids is not None:
+        filters.append(OutboxDelivery.event_id.in_(event_ids))
+    return claim_due(
+        session,
+        OutboxDelivery,
+        due_column=OutboxDelivery.next_attempt_at,
+        pending_status=DeliveryStatus.PENDING,
+        limit=limit,
+        lease=lease,
+        filters=tuple(filters),
+    )
+
+
+def deliveries_with_events(
+    session: Session, ids: Sequence[UUID]
+) -> list[tuple[OutboxDelivery, OutboxEvent]]:
+    rows = session.execute(
+        select(OutboxDelivery, OutboxEvent)
+        .join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
+        .where(OutboxDelivery.id.in_(ids))
+        .order_by(OutboxEvent.id)
+    ).all()
+    return [(d, e) for d, e in rows]
+
+
+def list_deliveries(
+    session: Session, *, status: str | None, after: UUID | None, limit: int
+) -> Sequence[OutboxDelivery]:
+    query = select(OutboxDelivery).order_by(OutboxDelivery.id).limit(limit)
+    if status:
+        query = query.where(OutboxDelivery.status == status)
+    if after:
+        query = query.where(OutboxDelivery.id > after)
+    return session.scalars(query).all()
+
+
+def get_delivery(session: Session, delivery_id: UUID) -> OutboxDelivery | None:
+    return session.get(OutboxDelivery, delivery_id)
+
+
+def mark(session: Session, delivery_id: UUID, **values: Any) -> None:
+    session.execute(update(OutboxDelivery).where(OutboxDelivery.id == delivery_id).values(**values))
