@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.config import Settings
 from omnikanal.errors import NotFound
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.outbox import repository, signing
 from omnikanal.outbox.models import (
@@ -32,9 +33,8 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def enqueue(session: Session, *, event_type: str, payload: dict[str, Any]) -> OutboxEvent:
     """Add the event and one delivery per target, in the caller's transaction."""
-    event = OutboxEvent(type=event_type, payload=_jsonable(payload))
+    event = OutboxEvent(id=new_id(), type=event_type, payload=_jsonable(payload))
     session.add(event)
-    session.flush([event])
     registry: HandlerRegistry | None = session.info.get("registry")
     settings: Settings | None = session.info.get("settings")
     targets: list[tuple[str, str]] = []

@@ -1,0 +1,137 @@
+import gzip
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from omnikanal.app import create_app
+from omnikanal.config import Settings
+from tests.factories import bearer, create_secret_key
+
+
+@pytest.fixture
+def admin(session_factory: sessionmaker[Session]) -> dict[str, str]:
+    return bearer(create_secret_key(session_factory))
+
+
+def assert_problem(response_json: dict[str, object], status: int, code: str) -> None:
+    assert response_json["status"] == status
+    assert response_json["code"] == code
+    assert response_json["type"] == f"/problems/{code}"
+    assert {"title", "detail"} <= response_json.keys()
+
+
+def test_malformed_json_is_400(client: TestClient, admin: dict[str, str]) -> None:
+    response = client.post(
+        "/v1/keys",
+        content=b'{"role": "admin",',
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response.json(), 400, "malformed_json")
+
+
+def test_validation_errors_name_the_fields(client: TestClient, admin: dict[str, str]) -> None:
+    response = client.post(
+        "/v1/sources", json={"name": "", "channel": "telegraph", "location": 7}, headers=admin
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert_problem(body, 422, "validation_failed")
+    fields = {error["field"] for error in body["errors"]}
+    assert fields == {"body.name", "body.channel", "body.location"}
+
+
+def test_body_over_the_limit_is_413(settings: Settings, admin: dict[str, str]) -> None:
+    client = TestClient(create_app(settings.model_copy(update={"max_body_bytes": 1000})))
+    big = b'{"name": "' + b"x" * 2000 + b'", "channel": "web"}'
+    declared = client.post(
+        "/v1/sources", content=big, headers={**admin, "content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert_problem(declared.json(), 413, "payload_too_large")
+
+    def chunks() -> object:
+        yield big[:800]
+        yield big[800:]
+
+    streamed = client.post(
+        "/v1/sources",
+        content=chunks(),  # type: ignore[arg-type]
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+
+
+def test_gzip_bodies_are_accepted_and_bombs_refused(
+    settings: Settings, admin: dict[str, str]
+) -> None:
+    client = TestClient(create_app(settings.model_copy(update={"max_body_bytes": 10_000})))
+    small = gzip.compress(b'{"name": "Web shop", "channel": "web"}')
+    ok = client.post(
+        "/v1/sources",
+        content=small,
+        headers={**admin, "content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert ok.status_code == 201
+    bomb = gzip.compress(b'{"name": "' + b"a" * 1_000_000 + b'", "channel": "web"}')
+    assert len(bomb) < 10_000
+    refused = client.post(
+        "/v1/sources",
+        content=bomb,
+        headers={**admin, "content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert refused.status_code == 413
+    corrupt = client.post(
+        "/v1/sources",
+        content=b"not gzip at all",
+        headers={**admin, "content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert corrupt.status_code == 400
+    brotli = client.post(
+        "/v1/sources",
+        content=b"{}",
+        headers={**admin, "content-type": "application/json", "content-encoding": "br"},
+    )
+    assert_problem(brotli.json(), 400, "unsupported_content_encoding")
+
+
+def test_unknown_path_and_method_are_problems(client: TestClient) -> None:
+    missing = client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert_problem(missing.json(), 404, "not_found")
+    wrong_method = client.delete("/health")
+    assert wrong_method.status_code == 405
+    assert_problem(wrong_method.json(), 405, "method_not_allowed")
+
+
+def test_unexpected_error_hides_the_trace_and_carries_the_request_id(
+    app: FastAPI, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = APIRouter()
+
+    @router.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    app.include_router(router)
+    response = client.get("/boom", headers={"X-Request-ID": "req-123"})
+    assert response.status_code == 500
+    body = response.json()
+    assert_problem(body, 500, "internal_error")
+    assert body["request_id"] == "req-123"
+    assert response.headers["x-request-id"] == "req-123"
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text
+    assert "req-123" in caplog.text
+    assert "secret internal detail" in caplog.text
+
+
+def test_every_response_has_a_request_id(client: TestClient) -> None:
+    first = client.get("/health").headers["x-request-id"]
+    second = client.get("/health").headers["x-request-id"]
+    assert first
+    assert second
+    assert first != second
