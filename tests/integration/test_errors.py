@@ -1,4 +1,5 @@
 import gzip
+from collections.abc import Iterator
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -53,13 +54,13 @@ def test_body_over_the_limit_is_413(settings: Settings, admin: dict[str, str]) -
     assert declared.status_code == 413
     assert_problem(declared.json(), 413, "payload_too_large")
 
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         yield big[:800]
         yield big[800:]
 
     streamed = client.post(
         "/v1/sources",
-        content=chunks(),  # type: ignore[arg-type]
+        content=chunks(),
         headers={**admin, "content-type": "application/json"},
     )
     assert streamed.status_code == 413

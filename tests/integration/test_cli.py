@@ -1,0 +1,94 @@
+"""The operator's commands, run as a real process would run them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from omnikanal.app import create_app
+from omnikanal.cli import app as cli
+from omnikanal.config import Settings
+from tests.factories import basic, bearer
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {"OMNIKANAL_DATABASE_URL": database_url}
+
+
+def test_every_command_answers_help() -> None:
+    runner = CliRunner()
+    for command in (
+        [],
+        ["serve"],
+        ["worker"],
+        ["db", "upgrade"],
+        ["sources", "create"],
+        ["keys", "create"],
+        ["demo"],
+    ):
+        result = runner.invoke(cli, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage" in result.output
+
+
+def test_keys_and_sources_print_a_working_key_last(env: dict[str, str], settings: Settings) -> None:
+    runner = CliRunner()
+    key_result = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops"], env=env)
+    assert key_result.exit_code == 0, key_result.output
+    secret = key_result.output.strip().splitlines()[-1]
+    source_result = runner.invoke(
+        cli,
+        ["sources", "create", "--name", "Tills Malmö", "--channel", "pos", "--location", "malmo"],
+        env=env,
+    )
+    assert source_result.exit_code == 0, source_result.output
+    write_key = source_result.output.strip().splitlines()[-1]
+    client = TestClient(create_app(settings))
+    sources = client.get("/v1/sources", headers=bearer(secret)).json()
+    assert sources[0]["location"] == "malmo"
+    assert client.get("/v1/sources", headers=basic(write_key)).status_code == 403
+
+
+def test_a_bad_role_fails_with_a_reason(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["keys", "create", "--role", "janitor"], env=env)
+    assert result.exit_code != 0
+    assert "janitor" in result.output
+
+
+def test_failures_exit_non_zero_with_one_line(tmp_path: Path) -> None:
+    bad_url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    completed = subprocess.run(
+        [sys.executable, "-m", "omnikanal", "db", "upgrade"],
+        env={"OMNIKANAL_DATABASE_URL": bad_url, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert completed.returncode == 1
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error:")
+    assert "Traceback" not in completed.stderr
+
+
+def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
+    runner = CliRunner()
+    first = runner.invoke(cli, ["demo"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "demo retailer loaded" in first.output
+    again = runner.invoke(cli, ["demo"], env=env)
+    assert "already loaded" in again.output
+    client = TestClient(create_app(settings))
+    sources = client.get("/v1/sources", headers=bearer("sk_demo_admin")).json()
+    assert {s["channel"] for s in sources} >= {"web", "app", "pos", "chat", "phone", "email"}
+    assert sorted(s["location"] for s in sources if s["channel"] == "pos") == [
+        "cph-stroget",
+        "gbg-avenyn",
+        "sthlm-drottninggatan",
+    ]

@@ -1,0 +1,40 @@
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.dialects import sqlite
+
+from omnikanal.db import UTCDateTime
+from omnikanal.errors import BadRequest
+from omnikanal.kit.ids import new_id
+from omnikanal.kit.leases import retry_delay
+from omnikanal.kit.pagination import decode_cursor, encode_cursor
+
+
+def test_ids_are_time_ordered() -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(new_id())
+        time.sleep(0.002)
+    assert ids == sorted(ids)
+    assert ids[0].version == 7
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    assert decode_cursor(encode_cursor("01a2-b")) == "01a2-b"
+    with pytest.raises(BadRequest):
+        decode_cursor("%%%not base64")
+
+
+def test_retry_delay_doubles_up_to_an_hour() -> None:
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
+    assert retry_delay(30) == timedelta(hours=1)
+
+
+def test_utc_type_rejects_naive_datetimes() -> None:
+    column_type = UTCDateTime()
+    dialect = sqlite.dialect()
+    aware = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert column_type.process_bind_param(aware, dialect) == aware
+    with pytest.raises(ValueError, match="naive"):
+        column_type.process_bind_param(datetime(2026, 1, 1), dialect)  # noqa: DTZ001
