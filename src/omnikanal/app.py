@@ -6,10 +6,13 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from omnikanal import __version__, health
 from omnikanal.auth.router import router as auth_router
 from omnikanal.config import Settings
+from omnikanal.console import router as console
+from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.errors import install_error_handlers
 from omnikanal.http import UnitOfWorkMiddleware
@@ -68,6 +71,9 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.registry = registry
     app.state.relay = relay
     install_error_handlers(app)
+    app.state.problem_pages = {"/console": console.console_problem_page}
+    app.add_exception_handler(SignInRequired, console.sign_in_redirect)
+    app.add_exception_handler(RoleNotAllowed, console.role_not_allowed_page)
     app.add_middleware(
         UnitOfWorkMiddleware,
         session_factory=session_factory,
@@ -78,6 +84,12 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(health.router)
     app.include_router(auth_router)
     app.include_router(outbox_router)
+    app.include_router(console.router)
+    app.mount(
+        "/console/static",
+        StaticFiles(packages=[("omnikanal.console", "static")]),
+        name="console-static",
+    )
     return app
 
 

@@ -138,6 +138,11 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def _omnikanal_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OmnikanalError)
+    # Pages for people (the console) show errors as pages; everything else gets JSON.
+    for prefix, render_page in getattr(request.app.state, "problem_pages", {}).items():
+        if request.url.path.startswith(prefix):
+            page: Response = render_page(request, exc)
+            return page
     return problem_response(
         status=exc.status,
         code=exc.code,

@@ -1,7 +1,7 @@
 """The HTTP edge: request ids, body limits and gzip, and the request's unit of work.
 
 One pure ASGI middleware owns each request's database session. It commits only after the
-endpoint produced a 2xx response and *before* that response is sent, so nothing is
+endpoint produced a 2xx or 3xx response and *before* that response is sent, so nothing is
 acknowledged that is not durable; any other outcome rolls back. It also stores and replays
 Idempotency-Key results in that same transaction, then runs the in-process handlers of
 the events the request committed.
@@ -232,7 +232,8 @@ class UnitOfWorkMiddleware:
         except BaseException:
             await anyio.to_thread.run_sync(session.rollback)
             raise
-        if not 200 <= response.status < 300 or scope["method"] in READ_METHODS:
+        # 2xx and 3xx (a form's redirect after success) commit; errors change nothing.
+        if not 200 <= response.status < 400 or scope["method"] in READ_METHODS:
             await anyio.to_thread.run_sync(session.rollback)
             return response, []
         try:

@@ -1,6 +1,7 @@
 """Every domain's tables, imported once so the metadata (and Alembic) sees them all."""
 
 from omnikanal.auth import models as auth_models
+from omnikanal.console import models as console_models
 from omnikanal.db import Base
 from omnikanal.idempotency import models as idempotency_models
 from omnikanal.outbox import models as outbox_models
@@ -8,4 +9,11 @@ from omnikanal.timers import models as timer_models
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "idempotency_models", "metadata", "outbox_models", "timer_models"]
+__all__ = [
+    "auth_models",
+    "console_models",
+    "idempotency_models",
+    "metadata",
+    "outbox_models",
+    "timer_models",
+]

@@ -155,3 +155,11 @@ def authenticate_staff(
             + ", ".join(sorted(r.value for r in allowed | {Role.ADMIN})),
         )
     return StaffActor(key_id=key.id, name=key.name, role=role, location=key.location)
+
+
+def staff_actor(session: Session, *, key_id: UUID) -> StaffActor | None:
+    """The actor of a still-valid secret key (console sessions re-check it on every page)."""
+    key = repository.get_secret_key(session, key_id)
+    if key is None or key.revoked_at is not None:
+        return None
+    return StaffActor(key_id=key.id, name=key.name, role=Role(key.role), location=key.location)

@@ -1,0 +1,67 @@
+"""Who is signed in to the console, and what their role lets them open."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
+
+from omnikanal.auth.models import Role
+from omnikanal.console import service
+from omnikanal.console.service import SignedIn
+from omnikanal.http import DbSession
+
+SESSION_COOKIE = "omnikanal_console"
+
+
+class SignInRequired(Exception):
+    """Raised for a page that needs a signed-in user; answered with a redirect."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class RoleNotAllowed(Exception):
+    """Raised when the signed-in role may not open a page; answered with a 403 page."""
+
+    def __init__(self, user: SignedIn, allowed: frozenset[Role]) -> None:
+        super().__init__(user.actor.role)
+        self.user = user
+        self.allowed = allowed
+
+
+def signed_in(request: Request, session: DbSession) -> SignedIn:
+    user = service.current(session, token=request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        raise SignInRequired(request.url.path)
+    return user
+
+
+def require_console_roles(*roles: Role) -> Callable[[SignedIn], SignedIn]:
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def dependency(user: Annotated[SignedIn, Depends(signed_in)]) -> SignedIn:
+        if user.actor.role not in allowed:
+            raise RoleNotAllowed(user, allowed)
+        return user
+
+    return dependency
+
+
+async def form_with_csrf(request: Request) -> FormData:
+    """The posted form; its csrf_token must match the signed-in session's (checked with it)."""
+    return await request.form()
+
+
+def checked_form(
+    user: Annotated[SignedIn, Depends(signed_in)],
+    form: Annotated[FormData, Depends(form_with_csrf)],
+) -> FormData:
+    token = form.get("csrf_token")
+    service.check_csrf(user.csrf_token, token if isinstance(token, str) else None)
+    return form
+
+
+ConsoleUser = Annotated[SignedIn, Depends(signed_in)]
+CheckedForm = Annotated[FormData, Depends(checked_form)]

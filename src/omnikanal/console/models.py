@@ -1,0 +1,22 @@
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnikanal.db import Base
+from omnikanal.kit.ids import new_id
+from omnikanal.kit.time import utcnow
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[UUID] = mapped_column(ForeignKey("auth_secret_key.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

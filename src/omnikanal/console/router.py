@@ -1,0 +1,128 @@
+"""Sign-in, sign-out and the console's home page."""
+
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from omnikanal.console import service
+from omnikanal.console.dependencies import (
+    SESSION_COOKIE,
+    CheckedForm,
+    ConsoleUser,
+    RoleNotAllowed,
+    SignInRequired,
+)
+from omnikanal.console.pages import render
+from omnikanal.errors import OmnikanalError
+from omnikanal.http import DbSession
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+SIGNIN_CSRF_COOKIE = "omnikanal_signin_csrf"
+
+
+def _safe_next(next_path: str | None) -> str:
+    # Only paths inside the console: never an open redirect to another site.
+    if next_path and next_path.startswith("/console") and not next_path.startswith("//"):
+        return next_path
+    return "/console"
+
+
+def _set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int | None = None
+) -> None:
+    # HttpOnly: scripts never see it; SameSite=Lax plus form tokens stop cross-site posts.
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/console",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+@router.get("/signin")
+def signin_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request, "signin.html", title="Sign in", next_path=_safe_next(next), csrf_token=token
+    )
+    _set_cookie(response, request, SIGNIN_CSRF_COOKIE, token)
+    return response
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    session: DbSession,
+    secret_key: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next_path: Annotated[str, Form()] = "/console",
+) -> Response:
+    expected = request.cookies.get(SIGNIN_CSRF_COOKIE, "")
+    try:
+        service.check_csrf(expected, csrf_token)
+        token, _ = service.sign_in(session, secret_key=secret_key)
+    except OmnikanalError as exc:
+        new_token = secrets.token_urlsafe(24)
+        response = render(
+            request,
+            "signin.html",
+            title="Sign in",
+            next_path=_safe_next(next_path),
+            csrf_token=new_token,
+            error=exc.detail,
+            status_code=exc.status,
+        )
+        _set_cookie(response, request, SIGNIN_CSRF_COOKIE, new_token)
+        return response
+    response = RedirectResponse(_safe_next(next_path), status_code=303)
+    _set_cookie(
+        response,
+        request,
+        SESSION_COOKIE,
+        token,
+        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+    )
+    response.delete_cookie(SIGNIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, session: DbSession, user: ConsoleUser, form: CheckedForm) -> Response:
+    service.sign_out(session, token=request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/console/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+@router.get("")
+def home(request: Request, user: ConsoleUser) -> Response:
+    return render(request, "home.html", title="Console", user=user)
+
+
+def sign_in_redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return RedirectResponse(f"/console/signin?next={quote(exc.next_path)}", status_code=303)
+
+
+def role_not_allowed_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RoleNotAllowed)
+    return render(
+        request,
+        "forbidden.html",
+        title="Not for your role",
+        user=exc.user,
+        allowed=sorted(role.value for role in exc.allowed),
+        status_code=403,
+    )
+
+
+def console_problem_page(request: Request, exc: OmnikanalError) -> Response:
+    """Domain errors inside the console are shown as a page, not as JSON."""
+    return render(request, "error.html", title=exc.title, detail=exc.detail, status_code=exc.status)
