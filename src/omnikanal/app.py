@@ -16,6 +16,7 @@ from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.errors import install_error_handlers
 from omnikanal.http import UnitOfWorkMiddleware
+from omnikanal.loyalty.router import router as loyalty_router
 from omnikanal.outbox.registry import HandlerRegistry, build_registry
 from omnikanal.outbox.relay import Relay
 from omnikanal.outbox.router import router as outbox_router
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(health.router)
     app.include_router(auth_router)
     app.include_router(outbox_router)
+    app.include_router(loyalty_router)
     app.include_router(console.router)
     app.mount(
         "/console/static",

@@ -4,6 +4,7 @@ from omnikanal.auth import models as auth_models
 from omnikanal.console import models as console_models
 from omnikanal.db import Base
 from omnikanal.idempotency import models as idempotency_models
+from omnikanal.loyalty import models as loyalty_models
 from omnikanal.outbox import models as outbox_models
 from omnikanal.timers import models as timer_models
 
@@ -13,6 +14,7 @@ __all__ = [
     "auth_models",
     "console_models",
     "idempotency_models",
+    "loyalty_models",
     "metadata",
     "outbox_models",
     "timer_models",

@@ -1,26 +1,22 @@
-"""The worker: the outbox relay, durable timers and housekeeping, in one loop.
+"""The worker: the outbox relay, durable timers and periodic jobs, in one loop.
 
 ``omnikanal worker`` runs it alone; ``serve`` embeds it unless told not to. Any number of
 workers may run against one database: rows are leased, never held in memory.
 """
 
 import logging
-from datetime import timedelta
 
 import anyio
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.config import Settings
-from omnikanal.idempotency import service as idempotency_service
 from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.outbox.relay import Relay
 from omnikanal.timers.runner import TimerRunner
 from omnikanal.uow import unit_of_work
 
 logger = logging.getLogger("omnikanal.worker")
-
-HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 
 class Worker:
@@ -40,24 +36,30 @@ class Worker:
             max_attempts=settings.delivery_max_attempts,
             after_commit=self.relay.run_handlers,
         )
-        self._last_housekeeping: float | None = None
+        self.registry = registry
+        self._last_run: dict[str, float] = {}
 
-    def housekeeping(self) -> None:
-        with unit_of_work(self.session_factory) as session:
-            ttl = timedelta(hours=max(self.settings.idempotency_ttl_hours, 24))
-            purged = idempotency_service.purge_expired(session, older_than=ttl)
-        if purged:
-            logger.info("purged %d expired idempotency records", purged)
+    def run_periodic(self, now: float) -> int:
+        """Run each periodic job whose interval has passed since this worker last ran it."""
+        ran = 0
+        for name, (interval, job) in self.registry.periodic_jobs().items():
+            last = self._last_run.get(name)
+            if last is not None and now - last < interval.total_seconds():
+                continue
+            self._last_run[name] = now
+            try:
+                with unit_of_work(self.session_factory, after_commit=self.relay.run_handlers) as s:
+                    job(s)
+                ran += 1
+            except Exception:
+                logger.exception("periodic job %s failed; it runs again next interval", name)
+        return ran
 
     async def run_once(self, client: httpx.AsyncClient) -> int:
         """One pass over everything due; returns how much work it found."""
         done = await self.relay.run_once(client)
         done += await anyio.to_thread.run_sync(self.timers.run_due)
-        now = anyio.current_time()
-        last = self._last_housekeeping
-        if last is None or now - last >= HOUSEKEEPING_EVERY.total_seconds():
-            self._last_housekeeping = now
-            await anyio.to_thread.run_sync(self.housekeeping)
+        await anyio.to_thread.run_sync(self.run_periodic, anyio.current_time())
         return done
 
     async def run(self, stop: anyio.Event) -> None:

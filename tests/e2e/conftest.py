@@ -46,7 +46,9 @@ def live_server(app: FastAPI) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running while it is open, which
+# other tests' asyncio.run() calls must not meet.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM} (install Debian's chromium package)"

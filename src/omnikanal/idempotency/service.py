@@ -91,3 +91,10 @@ def purge_expired(session: Session, *, older_than: timedelta) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - older_than)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_job(session: Session) -> None:
+    """Periodic: forget results older than the configured time (never under 24 hours)."""
+    settings = session.info.get("settings")
+    hours = settings.idempotency_ttl_hours if settings is not None else 48
+    purge_expired(session, older_than=timedelta(hours=max(hours, 24)))

@@ -6,7 +6,7 @@ a module-level global, so tests can use their own.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ class PublishedEvent:
 
 Handler = Callable[[Session, PublishedEvent], None]
 TimerHandler = Callable[[Session, "Timer"], None]
+PeriodicJob = Callable[[Session], None]
 
 
 @dataclass
@@ -35,6 +36,7 @@ class HandlerRegistry:
     _by_name: dict[str, Handler] = field(default_factory=dict)
     _by_type: dict[str, list[str]] = field(default_factory=dict)
     _timers: dict[str, TimerHandler] = field(default_factory=dict)
+    _periodic: dict[str, tuple[timedelta, PeriodicJob]] = field(default_factory=dict)
 
     def subscribe(self, event_type: str, name: str, handler: Handler) -> None:
         """``name`` identifies the handler in delivery rows; keep it stable across releases."""
@@ -57,8 +59,21 @@ class HandlerRegistry:
     def timer_handler(self, kind: str) -> TimerHandler | None:
         return self._timers.get(kind)
 
+    def every(self, name: str, interval: timedelta, job: PeriodicJob) -> None:
+        """A job each worker runs about every ``interval``; it must be safe to run twice."""
+        self._periodic[name] = (interval, job)
+
+    def periodic_jobs(self) -> dict[str, tuple[timedelta, PeriodicJob]]:
+        return dict(self._periodic)
+
 
 def build_registry() -> HandlerRegistry:
+    from omnikanal.idempotency import service as idempotency_service
+    from omnikanal.loyalty import handlers as loyalty_handlers
+
     """Every domain's reactions to other domains' events."""
-    # Each domain's handlers.register(registry) is called here as domains arrive.
-    return HandlerRegistry()
+    registry = HandlerRegistry()
+    registry.every("idempotency.purge", timedelta(hours=1), idempotency_service.purge_job)
+    for register in (loyalty_handlers.register,):
+        register(registry)
+    return registry

@@ -1,0 +1,56 @@
+"""Loyalty reacts to commerce: points for orders of every channel, reversal on returns.
+
+Payload contract (written by commerce):
+- ``order.placed``: order_id, profile_id (or null), total {amount, currency}, channel, location
+- ``return.received``: return_id, order_id, profile_id, refund {amount, currency},
+  order_total {amount, currency}, channel, location
+"""
+
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.loyalty import service
+from omnikanal.outbox.registry import HandlerRegistry, PublishedEvent
+
+
+def earn_points(session: Session, event: PublishedEvent) -> None:
+    data = event.payload
+    if not data.get("profile_id"):
+        return
+    service.earn_for_order(
+        session,
+        profile_id=UUID(data["profile_id"]),
+        order_id=str(data["order_id"]),
+        amount_minor=int(data["total"]["amount"]),
+        currency=str(data["total"]["currency"]),
+        channel=data.get("channel"),
+        location=data.get("location"),
+    )
+
+
+def reverse_points(session: Session, event: PublishedEvent) -> None:
+    data = event.payload
+    if not data.get("profile_id"):
+        return
+    service.reverse_for_return(
+        session,
+        profile_id=UUID(data["profile_id"]),
+        order_id=str(data["order_id"]),
+        return_id=str(data["return_id"]),
+        refunded_minor=int(data["refund"]["amount"]),
+        order_total_minor=int(data["order_total"]["amount"]),
+        channel=data.get("channel"),
+        location=data.get("location"),
+    )
+
+
+def expire_points(session: Session) -> None:
+    service.expire_all(session)
+
+
+def register(registry: HandlerRegistry) -> None:
+    registry.subscribe("order.placed", "loyalty.earn_points", earn_points)
+    registry.subscribe("return.received", "loyalty.reverse_points", reverse_points)
+    registry.every("loyalty.expire_points", timedelta(hours=1), expire_points)
