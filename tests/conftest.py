@@ -104,6 +104,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[FastAPI]:
     application = create_app(settings)
     yield application
+    application.state.ingest_writer.close()
     application.state.engine.dispose()
 
 

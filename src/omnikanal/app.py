@@ -13,8 +13,13 @@ from omnikanal.auth.router import router as auth_router
 from omnikanal.config import Settings
 from omnikanal.console import router as console
 from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
+from omnikanal.customers.router import router as customers_router
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.errors import install_error_handlers
+from omnikanal.events.router import INGEST_PATHS
+from omnikanal.events.router import profiles_router as events_profiles_router
+from omnikanal.events.router import router as ingestion_router
+from omnikanal.events.writer import IngestWriter
 from omnikanal.http import UnitOfWorkMiddleware
 from omnikanal.loyalty.router import router as loyalty_router
 from omnikanal.outbox.registry import HandlerRegistry, build_registry
@@ -44,6 +49,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         engine, read_only=True, settings=settings, registry=registry
     )
     relay = Relay(session_factory=session_factory, settings=settings, registry=registry)
+    ingest_writer = IngestWriter(session_factory, after_commit=relay.run_handlers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +64,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
                 yield
             finally:
                 stop.set()
+        await anyio.to_thread.run_sync(ingest_writer.close)
         engine.dispose()
 
     app = FastAPI(
@@ -71,6 +78,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.session_factory = session_factory
     app.state.registry = registry
     app.state.relay = relay
+    app.state.ingest_writer = ingest_writer
     install_error_handlers(app)
     app.state.problem_pages = {"/console": console.console_problem_page}
     app.add_exception_handler(SignInRequired, console.sign_in_redirect)
@@ -81,9 +89,13 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         read_session_factory=read_session_factory,
         max_body_bytes=settings.max_body_bytes,
         after_commit=relay.run_handlers,
+        own_transaction_paths=INGEST_PATHS,
     )
     app.include_router(health.router)
     app.include_router(auth_router)
+    app.include_router(ingestion_router)
+    app.include_router(customers_router)
+    app.include_router(events_profiles_router)
     app.include_router(outbox_router)
     app.include_router(loyalty_router)
     app.include_router(console.router)

@@ -1,6 +1,7 @@
 """Settings, read from the environment (prefix ``OMNIKANAL_``) and never at import time."""
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     )
     worker_poll_seconds: float = Field(default=1.0, description="Worker idle poll interval.")
     log_level: str = Field(default="INFO", description="Python logging level.")
+    default_phone_region: str = Field(
+        default="SE",
+        description="ISO 3166 region for phone numbers written without a country code.",
+    )
+    identity_rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Overrides of the identity rules per identifier type, as JSON: "
+        '{"email": {"limit": 1}}. Keys: priority, limit (null = none), device.',
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

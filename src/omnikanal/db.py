@@ -1,12 +1,15 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -120,3 +123,14 @@ def make_session_factory(
     """Sessions carry shared context (settings, event handler registry) in ``info``."""
     bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
     return sessionmaker(bind=bind, expire_on_commit=False, info=info)
+
+
+def insert_ignoring_duplicates(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, keys: Sequence[str]
+) -> None:
+    """Insert many rows; a row whose ``keys`` already exist is skipped (both dialects)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=list(keys)), rows)

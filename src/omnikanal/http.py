@@ -164,8 +164,13 @@ class UnitOfWorkMiddleware:
         read_session_factory: sessionmaker[Session],
         max_body_bytes: int,
         after_commit: Callable[[list[UUID]], None] | None,
+        own_transaction_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        # Endpoints that commit through their own writer (ingestion): they read with a
+        # read session and answer after their writer's commit; Idempotency-Key is not
+        # used there (messageId de-duplicates).
+        self.own_transaction_paths = own_transaction_paths
         self.session_factory = session_factory
         self.read_session_factory = read_session_factory
         self.max_body_bytes = max_body_bytes
@@ -200,7 +205,8 @@ class UnitOfWorkMiddleware:
         self, scope: Scope, receive: Receive, body: bytes, request_id: str
     ) -> tuple[CapturedResponse, list[UUID]]:
         method = scope["method"]
-        factory = self.read_session_factory if method in READ_METHODS else self.session_factory
+        reads_only = method in READ_METHODS or scope["path"] in self.own_transaction_paths
+        factory = self.read_session_factory if reads_only else self.session_factory
         session = factory()
         scope["state"]["session"] = session
         try:
@@ -214,7 +220,11 @@ class UnitOfWorkMiddleware:
         idempotent: IdempotentRequest | None = None
         try:
             key = _header(scope, b"idempotency-key")
-            if scope["method"] == "POST" and key is not None:
+            if (
+                scope["method"] == "POST"
+                and key is not None
+                and scope["path"] not in self.own_transaction_paths
+            ):
                 idempotent = idempotency_service.describe(
                     key=key,
                     credential=_credential(scope),

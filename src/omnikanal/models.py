@@ -2,7 +2,9 @@
 
 from omnikanal.auth import models as auth_models
 from omnikanal.console import models as console_models
+from omnikanal.customers import models as customer_models
 from omnikanal.db import Base
+from omnikanal.events import models as event_models
 from omnikanal.idempotency import models as idempotency_models
 from omnikanal.loyalty import models as loyalty_models
 from omnikanal.outbox import models as outbox_models
@@ -13,6 +15,8 @@ metadata = Base.metadata
 __all__ = [
     "auth_models",
     "console_models",
+    "customer_models",
+    "event_models",
     "idempotency_models",
     "loyalty_models",
     "metadata",

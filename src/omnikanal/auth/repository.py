@@ -29,3 +29,9 @@ def get_source(session: Session, source_id: UUID) -> Source | None:
 
 def get_secret_key(session: Session, key_id: UUID) -> SecretKey | None:
     return session.get(SecretKey, key_id)
+
+
+def sources_by_id(session: Session, source_ids: set[UUID]) -> Sequence[Source]:
+    if not source_ids:
+        return []
+    return session.scalars(select(Source).where(Source.id.in_(source_ids))).all()

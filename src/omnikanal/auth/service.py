@@ -163,3 +163,7 @@ def staff_actor(session: Session, *, key_id: UUID) -> StaffActor | None:
     if key is None or key.revoked_at is not None:
         return None
     return StaffActor(key_id=key.id, name=key.name, role=Role(key.role), location=key.location)
+
+
+def source_names(session: Session, source_ids: set[UUID]) -> dict[UUID, str]:
+    return {s.id: s.name for s in repository.sources_by_id(session, source_ids)}

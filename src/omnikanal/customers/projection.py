@@ -1,0 +1,94 @@
+"""What a profile shows of its history: traits (latest by event time), channels, first/last
+seen. Built up message by message, combined on merge, rebuilt from events on unmerge."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+
+class Seen(Protocol):
+    @property
+    def traits(self) -> Mapping[str, Any]: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def seen_at(self) -> datetime: ...
+
+
+def _stamp(moment: datetime) -> str:
+    # One fixed format, so stamps compare correctly as strings.
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b > a) else a
+
+
+@dataclass
+class ProfileProjection:
+    id: UUID
+    traits: dict[str, Any] = field(default_factory=dict)
+    trait_times: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "ProfileProjection":
+        return cls(
+            id=row["id"],
+            traits=dict(row["traits"] or {}),
+            trait_times=dict(row["trait_times"] or {}),
+            channels={k: dict(v) for k, v in (row["channels"] or {}).items()},
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "traits": self.traits,
+            "trait_times": self.trait_times,
+            "channels": self.channels,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
+
+    def _set_trait(self, name: str, value: Any, stamp: str) -> None:
+        if self.trait_times.get(name, "") <= stamp:
+            self.traits[name] = value
+            self.trait_times[name] = stamp
+
+    def _see_channel(self, channel: str, first: str, last: str, events: int) -> None:
+        seen = self.channels.get(channel)
+        if seen is None:
+            self.channels[channel] = {"first_seen": first, "last_seen": last, "events": events}
+            return
+        seen["first_seen"] = min(seen["first_seen"], first)
+        seen["last_seen"] = max(seen["last_seen"], last)
+        seen["events"] = int(seen.get("events", 0)) + events
+
+    def see(self, message: Seen) -> None:
+        stamp = _stamp(message.seen_at)
+        for name, value in message.traits.items():
+            self._set_trait(name, value, stamp)
+        self._see_channel(message.channel, stamp, stamp, 1)
+        self.first_seen = _earliest(self.first_seen, message.seen_at)
+        self.last_seen = _latest(self.last_seen, message.seen_at)
+
+    def absorb(self, other: "ProfileProjection") -> None:
+        """Take in a merged profile's history; the later value of each trait wins."""
+        for name, value in other.traits.items():
+            self._set_trait(name, value, other.trait_times.get(name, ""))
+        for channel, seen in other.channels.items():
+            self._see_channel(
+                channel, seen["first_seen"], seen["last_seen"], int(seen.get("events", 0))
+            )
+        self.first_seen = _earliest(self.first_seen, other.first_seen)
+        self.last_seen = _latest(self.last_seen, other.last_seen)

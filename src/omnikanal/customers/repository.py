@@ -1,0 +1,213 @@
+"""Every query of the customers domain. The ingestion path uses Core statements in bulk."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Table, bindparam, insert, or_, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from omnikanal.customers.identity import IdentifierKey
+from omnikanal.customers.models import Identifier, MergeAction, MergeLogEntry, Profile
+
+identifier_table = cast(Table, Identifier.__table__)
+profile_table = cast(Table, Profile.__table__)
+
+# Bound parameters per statement stay well below SQLite's and PostgreSQL's limits.
+CHUNK = 1000
+
+# Any fixed number: the key of the transaction lock that serializes identity changes.
+IDENTITY_LOCK_KEY = 7_304_112_015
+
+
+def lock_identity_graph(session: Session) -> None:
+    """Identity changes happen one transaction at a time (PostgreSQL; SQLite writers are
+    serialized already): two concurrent batches never both create the same person."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IDENTITY_LOCK_KEY})
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def owners(
+    session: Session, keys: Sequence[IdentifierKey]
+) -> list[tuple[IdentifierKey, UUID, UUID]]:
+    """(identifier, its profile, its row id) for those of ``keys`` that are known."""
+    found: list[tuple[IdentifierKey, UUID, UUID]] = []
+    columns = (Identifier.type, Identifier.value, Identifier.profile_id, Identifier.id)
+    for chunk in _chunks(sorted(set(keys))):
+        query = select(*columns).where(
+            tuple_(Identifier.type, Identifier.value).in_([(k.type, k.value) for k in chunk])
+        )
+        found += [(IdentifierKey(t, v), p, i) for t, v, p, i in session.execute(query)]
+    return found
+
+
+def identifiers_of_types(
+    session: Session, profile_ids: Sequence[UUID], types: Sequence[str]
+) -> list[tuple[UUID, IdentifierKey]]:
+    found: list[tuple[UUID, IdentifierKey]] = []
+    for chunk in _chunks(sorted(set(profile_ids))):
+        query = select(Identifier.profile_id, Identifier.type, Identifier.value).where(
+            Identifier.profile_id.in_(chunk), Identifier.type.in_(types)
+        )
+        found += [(p, IdentifierKey(t, v)) for p, t, v in session.execute(query)]
+    return found
+
+
+def identifier_ids_of(session: Session, profile_id: UUID) -> list[UUID]:
+    return list(session.scalars(select(Identifier.id).where(Identifier.profile_id == profile_id)))
+
+
+def identifiers(session: Session, profile_id: UUID) -> Sequence[Identifier]:
+    query = (
+        select(Identifier)
+        .where(Identifier.profile_id == profile_id)
+        .order_by(Identifier.type, Identifier.added_at)
+    )
+    return session.scalars(query).all()
+
+
+def find_by_identifier(session: Session, key: IdentifierKey) -> UUID | None:
+    return session.scalar(
+        select(Identifier.profile_id).where(
+            Identifier.type == key.type, Identifier.value == key.value
+        )
+    )
+
+
+def insert_profiles(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(profile_table), rows)
+
+
+def insert_identifiers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(identifier_table), rows)
+
+
+def move_identifiers(session: Session, moves: Sequence[tuple[IdentifierKey, UUID]]) -> None:
+    if not moves:
+        return
+    statement = (
+        update(identifier_table)
+        .where(
+            identifier_table.c.type == bindparam("b_type"),
+            identifier_table.c.value == bindparam("b_value"),
+        )
+        .values(profile_id=bindparam("b_profile"))
+    )
+    session.execute(
+        statement,
+        [{"b_type": k.type, "b_value": k.value, "b_profile": p} for k, p in moves],
+    )
+
+
+def repoint_identifiers(session: Session, *, from_profile: UUID, to_profile: UUID) -> None:
+    session.execute(
+        update(identifier_table)
+        .where(identifier_table.c.profile_id == from_profile)
+        .values(profile_id=to_profile)
+    )
+
+
+def return_identifiers(
+    session: Session, *, identifier_ids: Sequence[UUID], from_profile: UUID, to_profile: UUID
+) -> list[UUID]:
+    """Give identifiers back to a restored profile, those the survivor still holds."""
+    returned: list[UUID] = []
+    for chunk in _chunks(list(identifier_ids)):
+        held = list(
+            session.scalars(
+                select(Identifier.id).where(
+                    Identifier.id.in_(chunk), Identifier.profile_id == from_profile
+                )
+            )
+        )
+        if held:
+            session.execute(
+                update(identifier_table)
+                .where(identifier_table.c.id.in_(held))
+                .values(profile_id=to_profile)
+            )
+        returned += held
+    return returned
+
+
+def profile_rows(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    found: dict[UUID, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(profile_ids))):
+        query = select(profile_table).where(profile_table.c.id.in_(chunk))
+        found.update({row.id: dict(row._mapping) for row in session.execute(query)})
+    return found
+
+
+def update_projections(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write traits, channels and first/last seen of many profiles at once."""
+    if not rows:
+        return
+    statement = (
+        update(profile_table)
+        .where(profile_table.c.id == bindparam("b_id"))
+        .values(
+            traits=bindparam("traits"),
+            trait_times=bindparam("trait_times"),
+            channels=bindparam("channels"),
+            first_seen=bindparam("first_seen"),
+            last_seen=bindparam("last_seen"),
+        )
+    )
+    session.execute(statement, [{**row, "b_id": row["id"]} for row in rows])
+
+
+def set_merged_into(session: Session, profile_id: UUID, merged_into: UUID | None) -> None:
+    session.execute(
+        update(profile_table)
+        .where(profile_table.c.id == profile_id)
+        .values(merged_into=merged_into)
+    )
+
+
+def get_profile(session: Session, profile_id: UUID) -> Profile | None:
+    return session.get(Profile, profile_id)
+
+
+def merged_children(session: Session, profile_ids: Sequence[UUID]) -> list[UUID]:
+    return list(session.scalars(select(Profile.id).where(Profile.merged_into.in_(profile_ids))))
+
+
+def add_log_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(cast(Table, MergeLogEntry.__table__)), rows)
+
+
+def log_for(session: Session, profile_ids: Sequence[UUID], limit: int) -> Sequence[MergeLogEntry]:
+    query = (
+        select(MergeLogEntry)
+        .where(
+            or_(
+                MergeLogEntry.profile_id.in_(profile_ids),
+                MergeLogEntry.other_profile_id.in_(profile_ids),
+            )
+        )
+        .order_by(MergeLogEntry.created_at.desc(), MergeLogEntry.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def open_merge(
+    session: Session, *, survivors: Sequence[UUID], merge_id: UUID | None
+) -> MergeLogEntry | None:
+    """A merge into one of ``survivors`` not yet undone: the given one, or the latest."""
+    query = select(MergeLogEntry).where(
+        MergeLogEntry.action == MergeAction.MERGED,
+        MergeLogEntry.profile_id.in_(survivors),
+        MergeLogEntry.unmerged_at.is_(None),
+    )
+    if merge_id is not None:
+        query = query.where(MergeLogEntry.id == merge_id)
+    return session.scalar(query.order_by(MergeLogEntry.created_at.desc()).limit(1))

@@ -1,0 +1,101 @@
+"""Profiles: read one, look one up by any identifier, see why it merged.
+
+The timeline and unmerge move events, so they live with the events domain
+(``events/router.py``) under the same ``/v1/profiles`` prefix.
+"""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from omnikanal.customers import service
+from omnikanal.customers.dependencies import ProfileReader
+from omnikanal.customers.identity import ANONYMOUS_ID, EMAIL, LOYALTY_CARD, PHONE, USER_ID
+from omnikanal.customers.schemas import (
+    ChannelSeen,
+    IdentifierRead,
+    MergeLogRead,
+    ProfileList,
+    ProfileRead,
+)
+from omnikanal.errors import BadRequest, CommonErrorCode
+from omnikanal.http import DbSession
+
+router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+
+
+def profile_read(view: service.ProfileView) -> ProfileRead:
+    profile = view.profile
+    return ProfileRead(
+        id=profile.id,
+        identifiers=[IdentifierRead.model_validate(i) for i in view.identifiers],
+        traits=profile.traits,
+        channels=[
+            ChannelSeen(channel=name, **seen)
+            for name, seen in sorted(profile.channels.items(), key=lambda c: c[1]["first_seen"])
+        ],
+        first_seen=profile.first_seen,
+        last_seen=profile.last_seen,
+        created_at=profile.created_at,
+        merged_ids=view.merged_ids,
+    )
+
+
+@router.get("", response_model=ProfileList)
+def find_profiles(
+    session: DbSession,
+    _: ProfileReader,
+    email: Annotated[
+        str | None, Query(description="Any spelling; compared trimmed and lower-cased.")
+    ] = None,
+    phone: Annotated[str | None, Query(description="Any format; compared as E.164.")] = None,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    loyalty_card: str | None = None,
+    identifier_type: Annotated[
+        str | None, Query(description="Any other type, e.g. instagram.")
+    ] = None,
+    identifier_value: str | None = None,
+) -> ProfileList:
+    """Look a person up by any identifier; several parameters find each one's profile."""
+    asked = [
+        (type_, value)
+        for type_, value in (
+            (EMAIL, email),
+            (PHONE, phone),
+            (USER_ID, user_id),
+            (ANONYMOUS_ID, anonymous_id),
+            (LOYALTY_CARD, loyalty_card),
+            (identifier_type, identifier_value),
+        )
+        if type_ is not None and value is not None
+    ]
+    if not asked:
+        raise BadRequest(
+            CommonErrorCode.BAD_REQUEST,
+            "Give an identifier: email, phone, user_id, anonymous_id, loyalty_card, or "
+            "identifier_type with identifier_value.",
+        )
+    found: list[UUID] = []
+    for type_, value in asked:
+        profile_id = service.find_profile_id(session, type_=type_, raw_value=value)
+        if profile_id is not None and profile_id not in found:
+            found.append(profile_id)
+    return ProfileList(
+        items=[profile_read(service.get_profile(session, profile_id=p)) for p in found]
+    )
+
+
+@router.get("/{profile_id}", response_model=ProfileRead)
+def get_profile(profile_id: UUID, session: DbSession, _: ProfileReader) -> ProfileRead:
+    """The unified profile. A merged-away id answers with the profile it joined."""
+    return profile_read(service.get_profile(session, profile_id=profile_id))
+
+
+@router.get("/{profile_id}/merges", response_model=list[MergeLogRead])
+def merge_log(profile_id: UUID, session: DbSession, _: ProfileReader) -> list[MergeLogRead]:
+    """Why this profile is what it is: each merge, device move, refusal and unmerge."""
+    return [
+        MergeLogRead.model_validate(e) for e in service.merge_log(session, profile_id=profile_id)
+    ]

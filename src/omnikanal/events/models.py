@@ -1,0 +1,44 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnikanal.db import Base
+from omnikanal.kit.ids import new_id
+
+
+class Event(Base):
+    """One message from a channel, stored as sent, with who it belongs to.
+
+    Append-only; time-ordered ids so inserts append (see DESIGN.md). ``profile_id`` is
+    the only column that changes: when profiles merge, and back when they are unmerged.
+    """
+
+    __tablename__ = "events_event"
+    __table_args__ = (
+        # A repeated messageId from the same source is stored once.
+        UniqueConstraint("source_id", "message_id"),
+        Index("ix_events_event_profile_time", "profile_id", "timestamp"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    source_id: Mapped[UUID]
+    channel: Mapped[str] = mapped_column(String(20))
+    location: Mapped[str | None] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(10))
+    # The track event's name, or the page or screen name.
+    name: Mapped[str | None] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(200))
+    profile_id: Mapped[UUID]
+    # The identifier that placed the event with its profile (see customers.identity).
+    anchor_id: Mapped[UUID]
+    user_id: Mapped[str | None] = mapped_column(String(300))
+    anonymous_id: Mapped[str | None] = mapped_column(String(300))
+    # The client's time corrected for clock skew, as Segment does.
+    timestamp: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    # The message exactly as the channel sent it.
+    message: Mapped[dict[str, Any]]

@@ -1,0 +1,73 @@
+"""Every query of the events domain."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from omnikanal.db import insert_ignoring_duplicates
+from omnikanal.events.models import Event
+
+event_table = cast(Table, Event.__table__)
+CHUNK = 1000
+
+
+def stored_message_ids(session: Session, source_id: UUID, message_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(message_ids), CHUNK):
+        chunk = message_ids[start : start + CHUNK]
+        query = select(Event.message_id).where(
+            Event.source_id == source_id, Event.message_id.in_(chunk)
+        )
+        found.update(session.scalars(query))
+    return found
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_ignoring_duplicates(session, event_table, rows, keys=("source_id", "message_id"))
+
+
+def repoint(session: Session, merges: Sequence[tuple[UUID, UUID]]) -> None:
+    """Events of merged-away profiles now belong to the profile each joined, in order."""
+    if merges:
+        statement = (
+            update(event_table)
+            .where(event_table.c.profile_id == bindparam("b_from"))
+            .values(profile_id=bindparam("b_to"))
+        )
+        session.execute(statement, [{"b_from": a, "b_to": b} for a, b in merges])
+
+
+def move_by_anchor(
+    session: Session, *, from_profile: UUID, to_profile: UUID, anchor_ids: Sequence[UUID]
+) -> None:
+    for start in range(0, len(anchor_ids), CHUNK):
+        session.execute(
+            update(event_table)
+            .where(
+                event_table.c.profile_id == from_profile,
+                event_table.c.anchor_id.in_(anchor_ids[start : start + CHUNK]),
+            )
+            .values(profile_id=to_profile)
+        )
+
+
+def timeline(
+    session: Session, profile_id: UUID, *, before: tuple[datetime, UUID] | None, limit: int
+) -> Sequence[Event]:
+    query = select(Event).where(Event.profile_id == profile_id)
+    if before is not None:
+        moment, event_id = before
+        query = query.where(
+            or_(Event.timestamp < moment, and_(Event.timestamp == moment, Event.id < event_id))
+        )
+    query = query.order_by(Event.timestamp.desc(), Event.id.desc()).limit(limit)
+    return session.scalars(query).all()
+
+
+def history(session: Session, profile_id: UUID) -> Sequence[Event]:
+    query = select(Event).where(Event.profile_id == profile_id).order_by(Event.timestamp)
+    return session.scalars(query).all()

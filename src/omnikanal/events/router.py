@@ -1,0 +1,288 @@
+"""Segment-compatible ingestion (write keys), and the timeline and unmerge (secret keys).
+
+The ingestion paths commit through the group-commit writer, not the request's unit of
+work (``INGEST_PATHS`` tells the middleware); the answer is sent after that commit.
+"""
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from omnikanal.auth.dependencies import SourceKey
+from omnikanal.auth.service import SourceActor
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.dependencies import ProfileEditor, ProfileReader
+from omnikanal.customers.router import profile_read
+from omnikanal.customers.schemas import ProfileRead
+from omnikanal.errors import BadRequest, CommonErrorCode, PayloadTooLarge
+from omnikanal.events import service
+from omnikanal.events.schemas import (
+    MESSAGE_TYPES,
+    IngestResponse,
+    RejectedMessage,
+    SegmentBatch,
+    SegmentMessage,
+    TimelineEntry,
+    TimelinePage,
+    utc,
+)
+from omnikanal.events.service import EventErrorCode, IngestJob, ValidMessage
+from omnikanal.events.writer import IngestWriter
+from omnikanal.http import DbSession
+from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from omnikanal.kit.time import utcnow
+
+router = APIRouter(prefix="/v1", tags=["ingestion"])
+profiles_router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+
+INGEST_PATHS = frozenset({f"/v1/{t}" for t in MESSAGE_TYPES} | {"/v1/batch"})
+
+_MESSAGE_SCHEMA = SegmentMessage.model_json_schema(by_alias=True)
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE_SCHEMA},
+        "sentAt": {"type": "string", "format": "date-time"},
+    },
+}
+_ = SegmentBatch  # the shape above, for readers
+
+
+def _body(schema: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+            "description": f"At most {limit // 1024} KB (after gzip decompression).",
+        }
+    }
+
+
+def _problem(exc: BadRequest | PayloadTooLarge) -> BadRequest | PayloadTooLarge:
+    # Segment's clients read `message` from error bodies.
+    exc.extra.setdefault("message", exc.detail)
+    return exc
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    body = await request.body()
+    if len(body) > limit:
+        raise _problem(
+            PayloadTooLarge(
+                EventErrorCode.MESSAGE_TOO_LARGE
+                if limit == service.MAX_MESSAGE_BYTES
+                else CommonErrorCode.PAYLOAD_TOO_LARGE,
+                f"The body is {len(body)} bytes; at most {limit} are accepted here.",
+            )
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _problem(
+            BadRequest(CommonErrorCode.MALFORMED_JSON, f"The body is not valid JSON: {exc}.")
+        ) from exc
+
+
+async def _store(
+    request: Request,
+    source: SourceActor,
+    valid: list[ValidMessage],
+    rejected: list[RejectedMessage],
+    *,
+    received: int,
+    sent_at: datetime | None,
+    received_at: datetime,
+) -> IngestResponse:
+    if not valid:
+        raise _problem(
+            BadRequest(
+                EventErrorCode.NO_VALID_MESSAGES
+                if received > 1
+                else (rejected[0].code if rejected else EventErrorCode.INVALID_MESSAGE),
+                rejected[0].reason if received == 1 and rejected else "No message is valid.",
+                rejected=[r.model_dump() for r in rejected],
+                errors=[e.model_dump() for r in rejected for e in r.errors],
+            )
+        )
+    writer: IngestWriter = request.app.state.ingest_writer
+    job = IngestJob(source=source, messages=valid, received_at=received_at, sent_at=sent_at)
+    outcome = await asyncio.wrap_future(writer.submit(job))
+    return IngestResponse(
+        received=received,
+        stored=outcome.stored,
+        duplicates=outcome.duplicates,
+        rejected=rejected,
+    )
+
+
+async def _single(request: Request, source: SourceActor, type_: str) -> IngestResponse:
+    received_at = utcnow()
+    raw = await _read_json(request, service.MAX_MESSAGE_BYTES)
+    if not isinstance(raw, dict):
+        raise _problem(BadRequest(EventErrorCode.INVALID_MESSAGE, "The body is a JSON object."))
+    raw.setdefault("type", type_)
+    if raw["type"] != type_:
+        raise _problem(
+            BadRequest(
+                EventErrorCode.UNKNOWN_TYPE,
+                f"This path takes {type_} messages, not {raw['type']!r}.",
+                errors=[{"field": "type", "message": f"must be {type_!r}"}],
+            )
+        )
+    checked = service.validate(raw, 0)
+    valid = [checked] if isinstance(checked, ValidMessage) else []
+    rejected = [checked] if isinstance(checked, RejectedMessage) else []
+    return await _store(
+        request, source, valid, rejected, received=1, sent_at=None, received_at=received_at
+    )
+
+
+def _single_endpoint(type_: str) -> None:
+    async def endpoint(request: Request, source: SourceKey) -> IngestResponse:
+        return await _single(request, source, type_)
+
+    endpoint.__name__ = type_
+    router.add_api_route(
+        f"/{type_}",
+        endpoint,
+        methods=["POST"],
+        response_model=IngestResponse,
+        summary=f"Ingest one {type_} message (Segment HTTP Tracking API)",
+        openapi_extra=_body(_MESSAGE_SCHEMA, service.MAX_MESSAGE_BYTES),
+    )
+
+
+for _type in MESSAGE_TYPES:
+    _single_endpoint(_type)
+
+
+@router.post(
+    "/batch",
+    response_model=IngestResponse,
+    summary="Ingest a batch of messages (what Segment's and RudderStack's clients send)",
+    openapi_extra=_body(_BATCH_SCHEMA, service.MAX_BATCH_BYTES),
+)
+async def batch(request: Request, source: SourceKey) -> IngestResponse:
+    """Valid messages are stored even when others are not; `rejected` says which and why."""
+    received_at = utcnow()
+    raw = await _read_json(request, service.MAX_BATCH_BYTES)
+    if not isinstance(raw, dict) or not isinstance(raw.get("batch"), list):
+        raise _problem(
+            BadRequest(
+                EventErrorCode.INVALID_BATCH,
+                "The body is an object with a `batch` list of messages.",
+                errors=[{"field": "batch", "message": "must be a list of messages"}],
+            )
+        )
+    if not raw["batch"]:
+        raise _problem(BadRequest(EventErrorCode.INVALID_BATCH, "The batch is empty."))
+    valid: list[ValidMessage] = []
+    rejected: list[RejectedMessage] = []
+    for index, item in enumerate(raw["batch"]):
+        checked = service.validate(item, index)
+        (valid if isinstance(checked, ValidMessage) else rejected).append(checked)  # type: ignore[arg-type]
+    sent_at = _batch_sent_at(raw.get("sentAt"))
+    return await _store(
+        request,
+        source,
+        valid,
+        rejected,
+        received=len(raw["batch"]),
+        sent_at=sent_at,
+        received_at=received_at,
+    )
+
+
+def _batch_sent_at(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+# -- the timeline and unmerge (they move events, which this domain owns) --
+
+
+def _cursor(value: str | None) -> tuple[datetime, UUID] | None:
+    if value is None:
+        return None
+    moment, _, event_id = decode_cursor(value).partition("|")
+    try:
+        return datetime.fromisoformat(moment), UUID(event_id)
+    except ValueError as exc:
+        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+
+
+@profiles_router.get("/{profile_id}/timeline", response_model=TimelinePage)
+def timeline(
+    profile_id: UUID,
+    session: DbSession,
+    _: ProfileReader,
+    page: Annotated[PageParams, Depends(page_params)],
+) -> TimelinePage:
+    """Everything the person did on every channel, newest first, each with its channel."""
+    live_id, entries = service.timeline(
+        session, profile_id=profile_id, before=_cursor(page.cursor), limit=page.limit + 1
+    )
+    shown = entries[: page.limit]
+    items = [
+        TimelineEntry(
+            id=e.event.id,
+            type=e.event.type,
+            name=e.event.name,
+            channel=e.event.channel,
+            source=e.source_name,
+            location=e.event.location,
+            timestamp=e.event.timestamp,
+            received_at=e.event.received_at,
+            message_id=e.event.message_id,
+            properties=e.event.message.get("properties") or {},
+            traits=service.user_traits(e.event),
+        )
+        for e in shown
+    ]
+    next_cursor = None
+    if len(entries) > page.limit:
+        last = shown[-1].event
+        next_cursor = encode_cursor(f"{last.timestamp.isoformat()}|{last.id}")
+    return TimelinePage(profile_id=live_id, items=items, next_cursor=next_cursor)
+
+
+class UnmergeRequest(BaseModel):
+    merge_id: UUID | None = Field(
+        default=None, description="The merge to undo (from the merge log); default the latest."
+    )
+
+
+class UnmergeResult(BaseModel):
+    merge_id: UUID
+    profile: ProfileRead
+    restored_profile: ProfileRead
+
+
+@profiles_router.post("/{profile_id}/unmerge", response_model=UnmergeResult)
+def unmerge(
+    profile_id: UUID, session: DbSession, actor: ProfileEditor, body: UnmergeRequest | None = None
+) -> UnmergeResult:
+    """Split a merge back out: the merged profile returns with its identifiers and events."""
+    result = service.unmerge(
+        session,
+        profile_id=profile_id,
+        merge_id=body.merge_id if body else None,
+        actor=f"{actor.role.value} key {actor.name}",
+    )
+    return UnmergeResult(
+        merge_id=result.merge_id,
+        profile=profile_read(customers_service.get_profile(session, profile_id=result.profile_id)),
+        restored_profile=profile_read(
+            customers_service.get_profile(session, profile_id=result.restored_profile_id)
+        ),
+    )

@@ -1,0 +1,256 @@
+"""Ingestion of Segment-spec messages, the timeline, and moving events when identity changes.
+
+Messages are validated one by one (a bad one never sinks its batch), then stored in bulk:
+each message is placed with its person by the identity graph (customers service) and
+written once per (source, messageId).
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from omnikanal.auth import service as auth_service
+from omnikanal.auth.service import SourceActor
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.service import Sighting
+from omnikanal.errors import validation_errors
+from omnikanal.events import repository
+from omnikanal.events.models import Event
+from omnikanal.events.schemas import (
+    FieldError,
+    RejectedMessage,
+    SegmentMessage,
+    corrected_timestamp,
+    utc,
+)
+from omnikanal.kit.ids import new_id
+
+# Segment's limits: 32 KB a message, 500 KB a batch.
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+
+
+class EventErrorCode(StrEnum):
+    INVALID_MESSAGE = "invalid_message"
+    INVALID_BATCH = "invalid_batch"
+    UNKNOWN_TYPE = "unknown_type"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    NO_VALID_MESSAGES = "no_valid_messages"
+
+
+@dataclass(frozen=True)
+class ValidMessage:
+    index: int
+    message: SegmentMessage
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IngestJob:
+    """One request's valid messages, with who sent them and when they arrived."""
+
+    source: SourceActor
+    messages: list[ValidMessage]
+    received_at: datetime
+    # A batch's own sentAt, for messages that carry none.
+    sent_at: datetime | None = None
+
+
+@dataclass
+class IngestOutcome:
+    stored: int = 0
+    duplicates: int = 0
+
+
+# -- validation --
+
+
+def validate(raw: Any, index: int) -> ValidMessage | RejectedMessage:
+    """One message, checked against Segment's spec; never raises."""
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    message_id = str(message_id) if isinstance(message_id, str | int) else None
+
+    def reject(code: str, reason: str, errors: list[FieldError]) -> RejectedMessage:
+        return RejectedMessage(
+            index=index, message_id=message_id, code=code, reason=reason, errors=errors
+        )
+
+    if not isinstance(raw, dict):
+        return reject(EventErrorCode.INVALID_MESSAGE, "A message is a JSON object.", [])
+    if len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
+        return reject(
+            EventErrorCode.MESSAGE_TOO_LARGE,
+            f"The message is larger than {MAX_MESSAGE_BYTES} bytes.",
+            [],
+        )
+    try:
+        message = SegmentMessage.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            FieldError(field=e["field"], message=e["message"])
+            for e in validation_errors(exc.errors())
+        ]
+        if any(e.field == "type" for e in errors):
+            return reject(
+                EventErrorCode.UNKNOWN_TYPE,
+                f"Unknown message type {raw.get('type')!r}; expected identify, track, page, "
+                "screen, alias or group.",
+                errors,
+            )
+        return reject(
+            EventErrorCode.INVALID_MESSAGE,
+            "Invalid fields: " + ", ".join(sorted({e.field for e in errors})),
+            errors,
+        )
+    missing = message.missing_fields()
+    if missing:
+        return reject(
+            EventErrorCode.INVALID_MESSAGE,
+            "; ".join(why for _, why in missing),
+            [FieldError(field=name, message=why) for name, why in missing],
+        )
+    return ValidMessage(index=index, message=message, raw=raw)
+
+
+# -- storing --
+
+
+def ingest(session: Session, jobs: Sequence[IngestJob]) -> list[IngestOutcome]:
+    """Store the jobs' messages, each once, with its person. The caller commits."""
+    customers_service.serialize_identity_changes(session)
+    outcomes = [IngestOutcome() for _ in jobs]
+    fresh = _without_duplicates(session, jobs, outcomes)
+    sightings = [_sighting(session, job, valid, message_id) for job, valid, message_id, _ in fresh]
+    observation = customers_service.observe(session, sightings)
+    repository.repoint(session, observation.merges)
+    rows = []
+    for (job, valid, message_id, job_index), sighting, placement in zip(
+        fresh, sightings, observation.placements, strict=True
+    ):
+        message = valid.message
+        rows.append(
+            {
+                "id": new_id(),
+                "source_id": job.source.source_id,
+                "channel": job.source.channel.value,
+                "location": job.source.location,
+                "type": message.type,
+                "name": message.display_name(),
+                "message_id": message_id,
+                "profile_id": placement.profile_id,
+                "anchor_id": placement.anchor_id,
+                "user_id": message.user_id,
+                "anonymous_id": message.anonymous_id,
+                "timestamp": sighting.seen_at,
+                "sent_at": utc(message.sent_at) or job.sent_at,
+                "received_at": job.received_at,
+                "message": valid.raw,
+            }
+        )
+        outcomes[job_index].stored += 1
+    repository.insert_events(session, rows)
+    return outcomes
+
+
+def _without_duplicates(
+    session: Session, jobs: Sequence[IngestJob], outcomes: list[IngestOutcome]
+) -> list[tuple[IngestJob, ValidMessage, str, int]]:
+    """Messages not stored before (nor earlier in these jobs), with their message ids."""
+    fresh: list[tuple[IngestJob, ValidMessage, str, int]] = []
+    seen: dict[UUID, set[str]] = {}
+    for job_index, job in enumerate(jobs):
+        source_id = job.source.source_id
+        ids = [v.message.message_id or f"generated-{uuid.uuid4()}" for v in job.messages]
+        if source_id not in seen:
+            seen[source_id] = set()
+        stored = repository.stored_message_ids(
+            session, source_id, [i for i in ids if i not in seen[source_id]]
+        )
+        for valid, message_id in zip(job.messages, ids, strict=True):
+            if message_id in stored or message_id in seen[source_id]:
+                outcomes[job_index].duplicates += 1
+                continue
+            seen[source_id].add(message_id)
+            fresh.append((job, valid, message_id, job_index))
+    return fresh
+
+
+def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id: str) -> Sighting:
+    message = valid.message
+    traits = message.user_traits()
+    return Sighting(
+        identifiers=customers_service.identifiers_for(
+            session,
+            user_id=message.user_id,
+            anonymous_id=message.anonymous_id,
+            traits=traits,
+        ),
+        traits=customers_service.clean_traits(session, traits),
+        channel=job.source.channel.value,
+        seen_at=corrected_timestamp(
+            utc(message.timestamp), utc(message.sent_at) or job.sent_at, job.received_at
+        ),
+        message_id=message_id,
+        source_id=job.source.source_id,
+        previous_id=message.previous_id if message.type == "alias" else None,
+    )
+
+
+# -- the timeline --
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    event: Event
+    source_name: str | None
+
+
+def timeline(
+    session: Session, *, profile_id: UUID, before: tuple[datetime, UUID] | None, limit: int
+) -> tuple[UUID, list[TimelineEvent]]:
+    """The live profile's events, newest first (a merged-away id answers for the survivor)."""
+    profile = customers_service.live_profile(session, profile_id)
+    events = repository.timeline(session, profile.id, before=before, limit=limit)
+    names = auth_service.source_names(session, {e.source_id for e in events})
+    return profile.id, [TimelineEvent(e, names.get(e.source_id)) for e in events]
+
+
+def user_traits(event: Event) -> dict[str, Any]:
+    context_traits = (event.message.get("context") or {}).get("traits")
+    traits = dict(context_traits) if isinstance(context_traits, dict) else {}
+    if event.type == "identify":
+        traits.update(event.message.get("traits") or {})
+    return traits
+
+
+# -- undoing a merge --
+
+
+def unmerge(
+    session: Session, *, profile_id: UUID, merge_id: UUID | None, actor: str
+) -> customers_service.Unmerge:
+    """Split a merge back out: identifiers (customers) and the events they placed (here)."""
+    result = customers_service.unmerge(
+        session, profile_id=profile_id, merge_id=merge_id, actor=actor
+    )
+    repository.move_by_anchor(
+        session,
+        from_profile=result.profile_id,
+        to_profile=result.restored_profile_id,
+        anchor_ids=result.returned_identifier_ids,
+    )
+    for side in (result.profile_id, result.restored_profile_id):
+        history = [
+            Sighting(identifiers=[], traits=user_traits(e), channel=e.channel, seen_at=e.timestamp)
+            for e in repository.history(session, side)
+        ]
+        customers_service.rebuild_projection(session, profile_id=side, history=history)
+    return result
