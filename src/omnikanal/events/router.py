@@ -95,17 +95,21 @@ async def _store(
     valid: list[ValidMessage],
     rejected: list[RejectedMessage],
     *,
-    received: int,
+    single: bool,
     sent_at: datetime | None,
     received_at: datetime,
 ) -> IngestResponse:
     if not valid:
+        # A lone message's own reason; for a batch, the list of reasons.
+        code, reason = (
+            (rejected[0].code, rejected[0].reason)
+            if single
+            else (EventErrorCode.NO_VALID_MESSAGES, "No message in the batch is valid.")
+        )
         raise _problem(
             BadRequest(
-                EventErrorCode.NO_VALID_MESSAGES
-                if received > 1
-                else (rejected[0].code if rejected else EventErrorCode.INVALID_MESSAGE),
-                rejected[0].reason if received == 1 and rejected else "No message is valid.",
+                code,
+                reason,
                 rejected=[r.model_dump() for r in rejected],
                 errors=[e.model_dump() for r in rejected for e in r.errors],
             )
@@ -114,7 +118,7 @@ async def _store(
     job = IngestJob(source=source, messages=valid, received_at=received_at, sent_at=sent_at)
     outcome = await asyncio.wrap_future(writer.submit(job))
     return IngestResponse(
-        received=received,
+        received=len(valid) + len(rejected),
         stored=outcome.stored,
         duplicates=outcome.duplicates,
         rejected=rejected,
@@ -139,7 +143,7 @@ async def _single(request: Request, source: SourceActor, type_: str) -> IngestRe
     valid = [checked] if isinstance(checked, ValidMessage) else []
     rejected = [checked] if isinstance(checked, RejectedMessage) else []
     return await _store(
-        request, source, valid, rejected, received=1, sent_at=None, received_at=received_at
+        request, source, valid, rejected, single=True, sent_at=None, received_at=received_at
     )
 
 
@@ -193,7 +197,7 @@ async def batch(request: Request, source: SourceKey) -> IngestResponse:
         source,
         valid,
         rejected,
-        received=len(raw["batch"]),
+        single=False,
         sent_at=sent_at,
         received_at=received_at,
     )
