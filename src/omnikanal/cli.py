@@ -128,6 +128,11 @@ def _print_demo_keys(base_url: str) -> None:
         highlight=False,
     )
     console.print(
+        "  curl -H 'Authorization: Bearer sk_demo_agent' "
+        f"'{base_url}/v1/profiles?email=anna.svensson@example.com'",
+        highlight=False,
+    )
+    console.print(
         f"  curl -H 'Authorization: Bearer sk_demo_admin' {base_url}/v1/sources", highlight=False
     )
 

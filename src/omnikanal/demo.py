@@ -5,12 +5,17 @@ laptop demo only, never for a real database.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from omnikanal.auth import repository as auth_repository
 from omnikanal.auth import service as auth_service
 from omnikanal.auth.models import Channel, Role, SecretKey, Source
+from omnikanal.auth.service import SourceActor
+from omnikanal.events import service as events_service
+from omnikanal.kit.time import utcnow
 
 
 @dataclass(frozen=True)
@@ -68,15 +73,22 @@ def load(session: Session) -> bool:
     """Load the demo retailer unless it is there already; True when it was loaded now."""
     if is_loaded(session):
         return False
-    for source in SOURCES:
-        session.add(
-            Source(
-                name=source.name,
-                channel=source.channel.value,
-                location=source.location,
-                write_key_hash=auth_service.hash_key(source.write_key),
-                key_prefix=source.write_key[:10],
-            )
+    actors: dict[str, SourceActor] = {}
+    for demo_source in SOURCES:
+        source = Source(
+            name=demo_source.name,
+            channel=demo_source.channel.value,
+            location=demo_source.location,
+            write_key_hash=auth_service.hash_key(demo_source.write_key),
+            key_prefix=demo_source.write_key[:10],
+        )
+        session.add(source)
+        session.flush()
+        actors[demo_source.write_key] = SourceActor(
+            source_id=source.id,
+            name=source.name,
+            channel=demo_source.channel,
+            location=source.location,
         )
     for key in KEYS:
         session.add(
@@ -89,4 +101,88 @@ def load(session: Session) -> bool:
             )
         )
     session.flush()
+    _load_customer_story(session, actors)
     return True
+
+
+def _message(type_: str, days_ago: float, message_id: str, **fields: Any) -> dict[str, Any]:
+    return {"type": type_, "messageId": message_id, "days_ago": days_ago, **fields}
+
+
+# Anna browses anonymously on her laptop, signs up for the newsletter there, logs in on her
+# phone (the email written differently), joins the club in the app and buys the coat in
+# Göteborg with her card: one profile across web, app and the store (stories S1, S10).
+ANNA_STORY: list[tuple[str, dict[str, Any]]] = [
+    ("wk_demo_web", _message("page", 6, "demo-1", anonymousId="anna-laptop", name="Coats")),
+    (
+        "wk_demo_web",
+        _message(
+            "track",
+            6,
+            "demo-2",
+            anonymousId="anna-laptop",
+            event="Product Viewed",
+            properties={"sku": "COAT-WOOL-GREY-38", "name": "Wool coat"},
+        ),
+    ),
+    (
+        "wk_demo_web",
+        _message(
+            "identify",
+            5.9,
+            "demo-3",
+            anonymousId="anna-laptop",
+            traits={"email": "anna.svensson@example.com", "newsletter": True},
+        ),
+    ),
+    (
+        "wk_demo_app",
+        _message(
+            "identify",
+            3,
+            "demo-4",
+            userId="anna-1001",
+            anonymousId="anna-phone",
+            traits={
+                "email": " Anna.Svensson@Example.COM ",
+                "first_name": "Anna",
+                "phone": "070-123 45 67",
+                "loyalty_card": "7001 2345 6789 0001",
+            },
+        ),
+    ),
+    (
+        "wk_demo_app",
+        _message("screen", 3, "demo-5", userId="anna-1001", name="Store finder"),
+    ),
+    (
+        "wk_demo_pos_gbg",
+        _message(
+            "track",
+            1,
+            "demo-6",
+            anonymousId="gbg-till-2-receipt-4411",
+            event="Order Completed",
+            context={"traits": {"loyalty_card": "7001234567890001"}},
+            properties={
+                "order_id": "GBG-4411",
+                "total": 249900,
+                "currency": "SEK",
+                "products": [{"sku": "COAT-WOOL-GREY-38", "price": 249900, "quantity": 1}],
+            },
+        ),
+    ),
+]
+
+
+def _load_customer_story(session: Session, actors: dict[str, SourceActor]) -> None:
+    received = utcnow()
+    for write_key, story_message in ANNA_STORY:
+        raw = dict(story_message)
+        raw["timestamp"] = (received - timedelta(days=raw.pop("days_ago"))).isoformat()
+        checked = events_service.validate(raw, 0)
+        assert isinstance(checked, events_service.ValidMessage), checked
+        job = events_service.IngestJob(
+            source=actors[write_key], messages=[checked], received_at=received
+        )
+        events_service.ingest(session, [job])

@@ -92,3 +92,21 @@ def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
         "gbg-avenyn",
         "sthlm-drottninggatan",
     ]
+    # The demo customer: one profile across the web shop, the app and a store.
+    anna = client.get(
+        "/v1/profiles?email=anna.svensson@example.com", headers=bearer("sk_demo_agent")
+    ).json()["items"][0]
+    assert [c["channel"] for c in anna["channels"]] == ["web", "app", "pos"]
+    assert {i["type"] for i in anna["identifiers"]} == {
+        "anonymous_id",
+        "user_id",
+        "email",
+        "phone",
+        "loyalty_card",
+    }
+    timeline = client.get(
+        f"/v1/profiles/{anna['id']}/timeline", headers=bearer("sk_demo_agent")
+    ).json()
+    assert timeline["items"][0]["name"] == "Order Completed"
+    assert timeline["items"][0]["source"] == "Tills Göteborg Avenyn"
+    client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
