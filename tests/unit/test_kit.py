@@ -1,4 +1,5 @@
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -38,3 +39,10 @@ def test_utc_type_rejects_naive_datetimes() -> None:
     assert column_type.process_bind_param(aware, dialect) == aware
     with pytest.raises(ValueError, match="naive"):
         column_type.process_bind_param(datetime(2026, 1, 1), dialect)  # noqa: DTZ001
+
+
+def test_ids_made_in_one_millisecond_stay_in_order() -> None:
+    ids = [new_id() for _ in range(10_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids[:10])

@@ -192,7 +192,9 @@ class GraphView:
 
     ``owners`` maps every identifier the batch mentions to its live profile; ``held`` has,
     per profile, the identifiers of tracked types (limited ones, and every person
-    identifier) - what limit checks and the shared-device rule need.
+    identifier) - what limit checks and the shared-device rule need. It must be loaded
+    for every profile that a message with several identifiers points at; a message with
+    one identifier decides nothing.
     """
 
     rules: IdentityRules
@@ -244,7 +246,7 @@ class GraphView:
         for key in new:
             self._own(key, decision.profile_id)
             decision.added.append(key)
-        person = self.rules.identifies_person(self.held[decision.profile_id])
+        person = bool(rejected) and self.rules.identifies_person(self.held[decision.profile_id])
         for key, owner, exceeded in rejected:
             if owner is None:
                 continue  # a new identifier over its limit is simply not linked

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, insert, or_, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from omnikanal.customers.identity import IdentifierKey
@@ -37,12 +37,15 @@ def owners(
 ) -> list[tuple[IdentifierKey, UUID, UUID]]:
     """(identifier, its profile, its row id) for those of ``keys`` that are known."""
     found: list[tuple[IdentifierKey, UUID, UUID]] = []
-    columns = (Identifier.type, Identifier.value, Identifier.profile_id, Identifier.id)
-    for chunk in _chunks(sorted(set(keys))):
-        query = select(*columns).where(
-            tuple_(Identifier.type, Identifier.value).in_([(k.type, k.value) for k in chunk])
-        )
-        found += [(IdentifierKey(t, v), p, i) for t, v, p, i in session.execute(query)]
+    by_type: dict[str, list[str]] = {}
+    for key in set(keys):
+        by_type.setdefault(key.type, []).append(key.value)
+    # One query per type: ``type = ? AND value IN (...)`` walks the unique index directly.
+    columns = (Identifier.value, Identifier.profile_id, Identifier.id)
+    for type_, values in sorted(by_type.items()):
+        for chunk in _chunks(sorted(values)):
+            query = select(*columns).where(Identifier.type == type_, Identifier.value.in_(chunk))
+            found += [(IdentifierKey(type_, v), p, i) for v, p, i in session.execute(query)]
     return found
 
 

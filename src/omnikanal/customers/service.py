@@ -149,6 +149,8 @@ class _Batch:
     new_ids: dict[IdentifierKey, UUID] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
     merges: list[tuple[UUID, UUID]] = field(default_factory=list)
+    # Profiles this batch created: written once, at the end, with what they show.
+    created: set[UUID] = field(default_factory=set)
 
     def identifier_id(self, key: IdentifierKey) -> UUID:
         return self.known_ids.get(key) or self.new_ids[key]
@@ -163,22 +165,32 @@ def observe(session: Session, sightings: Sequence[Sighting]) -> Observation:
     owned = repository.owners(session, keys)
     graph = GraphView(rules=identity_rules, new_profile_id=new_id)
     graph.owners = {key: profile_id for key, profile_id, _ in owned}
-    owner_ids = sorted({profile_id for _, profile_id, _ in owned})
-    for profile_id in owner_ids:
+    # Limits only matter where a message links several identifiers.
+    deciding = sorted(
+        {
+            graph.owners[key]
+            for sighting in sightings
+            if len(sighting.identifiers) > 1
+            for key in sighting.identifiers
+            if key in graph.owners
+        }
+    )
+    for profile_id in deciding:
         graph.load(profile_id, ())
     tracked = [t for t in identity_rules.types if identity_rules.is_tracked(t)]
-    for profile_id, key in repository.identifiers_of_types(session, owner_ids, tracked):
+    for profile_id, key in repository.identifiers_of_types(session, deciding, tracked):
         graph.load(profile_id, [key])
     batch = _Batch(graph=graph, known_ids={key: id_ for key, _, id_ in owned})
 
     now = utcnow()
     decisions = [graph.decide(sighting.identifiers) for sighting in sightings]
-    repository.insert_profiles(
-        session, [_new_profile(d.profile_id, now) for d in decisions if d.created]
-    )
+    batch.created = {d.profile_id for d in decisions if d.created}
+    added_by: dict[IdentifierKey, str | None] = {}
     for decision, sighting in zip(decisions, sightings, strict=True):
         for key in decision.added:
-            batch.new_ids.setdefault(key, new_id())
+            if key not in batch.new_ids:
+                batch.new_ids[key] = new_id()
+                added_by[key] = sighting.message_id
         _write_merges(session, batch, decision, sighting)
         _log_moves_and_refusals(batch, decision, sighting)
     repository.insert_identifiers(
@@ -190,7 +202,7 @@ def observe(session: Session, sightings: Sequence[Sighting]) -> Observation:
                 "value": key.value,
                 "profile_id": graph.owners[key],
                 "added_at": now,
-                "added_by_message": _first_message(decisions, sightings, key),
+                "added_by_message": added_by[key],
             }
             for key, id_ in batch.new_ids.items()
         ],
@@ -198,7 +210,7 @@ def observe(session: Session, sightings: Sequence[Sighting]) -> Observation:
     moved = {key for d in decisions for key, _ in d.moved if key not in batch.new_ids}
     repository.move_identifiers(session, [(key, graph.owners[key]) for key in sorted(moved)])
     repository.add_log_entries(session, batch.log)
-    _update_projections(session, graph, decisions, sightings, batch.merges)
+    _write_projections(session, batch, decisions, sightings, now)
     return Observation(
         placements=[
             Placement(profile_id=graph.live(d.profile_id), anchor_id=batch.identifier_id(d.anchor))
@@ -236,28 +248,6 @@ def _resolve_previous_ids(
     return resolved
 
 
-def _new_profile(profile_id: UUID, now: datetime) -> dict[str, Any]:
-    return {
-        "id": profile_id,
-        "merged_into": None,
-        "created_at": now,
-        "first_seen": None,
-        "last_seen": None,
-        "traits": {},
-        "trait_times": {},
-        "channels": {},
-    }
-
-
-def _first_message(
-    decisions: Sequence[Decision], sightings: Sequence[Sighting], key: IdentifierKey
-) -> str | None:
-    for decision, sighting in zip(decisions, sightings, strict=True):
-        if key in decision.added:
-            return sighting.message_id
-    return None
-
-
 def _linking(keys: Sequence[IdentifierKey]) -> list[dict[str, str]]:
     return [{"type": k.type, "value": k.value} for k in keys]
 
@@ -289,7 +279,8 @@ def _write_merges(session: Session, batch: _Batch, decision: Decision, sighting:
             batch.new_ids[key] for key in decision.carried.get(merged, []) if key in batch.new_ids
         }
         repository.repoint_identifiers(session, from_profile=merged, to_profile=decision.profile_id)
-        repository.set_merged_into(session, merged, decision.profile_id)
+        if merged not in batch.created:
+            repository.set_merged_into(session, merged, decision.profile_id)
         rule = (
             "shared identifier: the message carried "
             + ", ".join(str(k) for k in [decision.anchor, *links])
@@ -352,23 +343,38 @@ def _log_moves_and_refusals(batch: _Batch, decision: Decision, sighting: Sightin
         )
 
 
-def _update_projections(
+def _write_projections(
     session: Session,
-    graph: GraphView,
+    batch: _Batch,
     decisions: Sequence[Decision],
     sightings: Sequence[Sighting],
-    merges: Sequence[tuple[UUID, UUID]],
+    now: datetime,
 ) -> None:
-    involved = {d.profile_id for d in decisions} | {p for merge in merges for p in merge}
+    """Traits, channels and first/last seen: merged histories combined, messages added."""
+    graph = batch.graph
+    involved = {d.profile_id for d in decisions} | {p for merge in batch.merges for p in merge}
+    existing = sorted(involved - batch.created)
     projections = {
         profile_id: ProfileProjection.from_row(row)
-        for profile_id, row in repository.profile_rows(session, sorted(involved)).items()
+        for profile_id, row in repository.profile_rows(session, existing).items()
     }
-    for merged, into in merges:
+    projections |= {profile_id: ProfileProjection(id=profile_id) for profile_id in batch.created}
+    for merged, into in batch.merges:
         projections[into].absorb(projections[merged])
     for decision, sighting in zip(decisions, sightings, strict=True):
         projections[graph.live(decision.profile_id)].see(sighting)
-    live = sorted({graph.live(profile_id) for profile_id in involved})
+    repository.insert_profiles(
+        session,
+        [
+            {
+                **projections[p].row(),
+                "created_at": now,
+                "merged_into": graph.merged_into.get(p),
+            }
+            for p in sorted(batch.created)
+        ],
+    )
+    live = sorted({graph.live(p) for p in existing} - batch.created)
     repository.update_projections(session, [projections[p].row() for p in live])
 
 

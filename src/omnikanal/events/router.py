@@ -188,8 +188,9 @@ async def batch(request: Request, source: SourceKey) -> IngestResponse:
         raise _problem(BadRequest(EventErrorCode.INVALID_BATCH, "The batch is empty."))
     valid: list[ValidMessage] = []
     rejected: list[RejectedMessage] = []
+    small = len(await request.body()) <= service.MAX_MESSAGE_BYTES
     for index, item in enumerate(raw["batch"]):
-        checked = service.validate(item, index)
+        checked = service.validate(item, index, small=small)
         (valid if isinstance(checked, ValidMessage) else rejected).append(checked)  # type: ignore[arg-type]
     sent_at = _batch_sent_at(raw.get("sentAt"))
     return await _store(

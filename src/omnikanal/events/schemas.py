@@ -4,28 +4,26 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, StringConstraints
 
 MessageType = Literal["identify", "track", "page", "screen", "alias", "group"]
 MESSAGE_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "alias", "group")
 
 
-def _id_text(value: Any) -> Any:
-    # Segment's clients send ids as strings; numbers are accepted and kept as text.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
+# Segment's clients send ids as strings; numbers are accepted too, as text (the model
+# coerces them). Ids are trimmed; a blank one counts as absent.
+Id = Annotated[str, StringConstraints(max_length=300, strip_whitespace=True)] | None
 
 
-Id = Annotated[str | None, BeforeValidator(_id_text), StringConstraints(max_length=300)]
+# An object, checked but not copied (messages are stored exactly as sent, from the raw JSON).
+Document = InstanceOf[dict[str, Any]]
 
 
 class SegmentMessage(BaseModel):
-    """One message of Segment's HTTP Tracking API; unknown fields are kept as sent."""
+    """One message of Segment's HTTP Tracking API, as far as omnikanal reads it. The
+    message itself is stored as sent, unknown fields included."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
     type: MessageType
     message_id: Id = Field(default=None, alias="messageId")
@@ -33,10 +31,10 @@ class SegmentMessage(BaseModel):
     anonymous_id: Id = Field(default=None, alias="anonymousId")
     timestamp: datetime | None = None
     sent_at: datetime | None = Field(default=None, alias="sentAt")
-    context: dict[str, Any] | None = None
-    traits: dict[str, Any] | None = None
-    properties: dict[str, Any] | None = None
-    integrations: dict[str, Any] | None = None
+    context: Document | None = None
+    traits: Document | None = None
+    properties: Document | None = None
+    integrations: Document | None = None
     event: Annotated[str, StringConstraints(max_length=200)] | None = None
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     previous_id: Id = Field(default=None, alias="previousId")

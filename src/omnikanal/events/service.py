@@ -73,8 +73,9 @@ class IngestOutcome:
 # -- validation --
 
 
-def validate(raw: Any, index: int) -> ValidMessage | RejectedMessage:
-    """One message, checked against Segment's spec; never raises."""
+def validate(raw: Any, index: int, *, small: bool = False) -> ValidMessage | RejectedMessage:
+    """One message, checked against Segment's spec; never raises. ``small``: the caller
+    knows the message is within the size limit (its whole body is)."""
     message_id = raw.get("messageId") if isinstance(raw, dict) else None
     message_id = str(message_id) if isinstance(message_id, str | int) else None
 
@@ -85,7 +86,7 @@ def validate(raw: Any, index: int) -> ValidMessage | RejectedMessage:
 
     if not isinstance(raw, dict):
         return reject(EventErrorCode.INVALID_MESSAGE, "A message is a JSON object.", [])
-    if len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
+    if not small and len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
         return reject(
             EventErrorCode.MESSAGE_TOO_LARGE,
             f"The message is larger than {MAX_MESSAGE_BYTES} bytes.",
@@ -147,8 +148,8 @@ def ingest(session: Session, jobs: Sequence[IngestJob]) -> list[IngestOutcome]:
                 "message_id": message_id,
                 "profile_id": placement.profile_id,
                 "anchor_id": placement.anchor_id,
-                "user_id": message.user_id,
-                "anonymous_id": message.anonymous_id,
+                "user_id": message.user_id or None,
+                "anonymous_id": message.anonymous_id or None,
                 "timestamp": sighting.seen_at,
                 "sent_at": utc(message.sent_at) or job.sent_at,
                 "received_at": job.received_at,
@@ -200,7 +201,7 @@ def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id:
         ),
         message_id=message_id,
         source_id=job.source.source_id,
-        previous_id=message.previous_id if message.type == "alias" else None,
+        previous_id=message.previous_id or None if message.type == "alias" else None,
     )
 
 
