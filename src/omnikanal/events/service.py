@@ -250,7 +250,12 @@ def unmerge(
     )
     for side in (result.profile_id, result.restored_profile_id):
         history = [
-            Sighting(identifiers=[], traits=user_traits(e), channel=e.channel, seen_at=e.timestamp)
+            Sighting(
+                identifiers=[],
+                traits=customers_service.clean_traits(session, user_traits(e)),
+                channel=e.channel,
+                seen_at=e.timestamp,
+            )
             for e in repository.history(session, side)
         ]
         customers_service.rebuild_projection(session, profile_id=side, history=history)
