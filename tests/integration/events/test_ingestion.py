@@ -149,11 +149,13 @@ def test_a_batch_stores_the_valid_messages_and_names_the_rejected(
         "not an object",
         track("ok-2", timestamp="yesterday"),
         track("ok-3", userId=42),
+        # What Segment's and RudderStack's clients send for an anonymous call.
+        track("ok-4", userId=None, anonymousId="a-9"),
     ]
     response = client.post("/v1/batch", json={"batch": batch}, headers=web)
     assert response.status_code == 200
     body = response.json()
-    assert (body["received"], body["stored"]) == (8, 2)
+    assert (body["received"], body["stored"]) == (9, 3)
     rejected = {r["index"]: r for r in body["rejected"]}
     assert set(rejected) == {1, 2, 3, 4, 5, 6}
     assert rejected[1]["errors"][0]["field"] == "userId"
@@ -165,7 +167,7 @@ def test_a_batch_stores_the_valid_messages_and_names_the_rejected(
     assert rejected[2]["message_id"] == "bad-props"
     with session_factory() as session:
         stored = set(session.scalars(select(Event.message_id)))
-    assert stored == {"ok-1", "ok-3"}
+    assert stored == {"ok-1", "ok-3", "ok-4"}
 
 
 def test_a_batch_with_nothing_valid_is_400(
