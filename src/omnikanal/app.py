@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from omnikanal import __version__, health
+from omnikanal.auth.dependencies import SourceKeyCache
 from omnikanal.auth.router import router as auth_router
 from omnikanal.config import Settings
 from omnikanal.console import router as console
@@ -79,6 +80,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.registry = registry
     app.state.relay = relay
     app.state.ingest_writer = ingest_writer
+    app.state.source_keys = SourceKeyCache()
     install_error_handlers(app)
     app.state.problem_pages = {"/console": console.console_problem_page}
     app.add_exception_handler(SignInRequired, console.sign_in_redirect)

@@ -2,15 +2,17 @@
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from omnikanal.auth import service
 from omnikanal.auth.models import Role
 from omnikanal.auth.service import SourceActor, StaffActor
-from omnikanal.http import DbSession
+from omnikanal.http import DbSession, get_session
 
 
 def _presented_key(request: Request) -> str | None:
@@ -30,8 +32,40 @@ def _presented_key(request: Request) -> str | None:
     return None
 
 
-def source_actor(request: Request, session: DbSession) -> SourceActor:
-    return service.authenticate_source(session, write_key=_presented_key(request))
+class SourceKeyCache:
+    """Write keys recently seen valid, so ingestion does not look its key up per request.
+
+    A disabled source's key keeps working for at most ``ttl_seconds`` in each process.
+    """
+
+    def __init__(self, ttl_seconds: float = 5.0) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._known: dict[str, tuple[SourceActor, float]] = {}
+
+    def get(self, write_key: str) -> SourceActor | None:
+        found = self._known.get(write_key)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+    def put(self, write_key: str, actor: SourceActor) -> None:
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[write_key] = (actor, time.monotonic() + self.ttl_seconds)
+
+
+async def source_actor(request: Request) -> SourceActor:
+    write_key = _presented_key(request)
+    cache: SourceKeyCache = request.app.state.source_keys
+    actor = cache.get(write_key) if write_key else None
+    if actor is None:
+        session = get_session(request)
+        actor = await anyio.to_thread.run_sync(
+            lambda: service.authenticate_source(session, write_key=write_key)
+        )
+        if write_key:
+            cache.put(write_key, actor)
+    return actor
 
 
 def require_roles(*roles: Role) -> Callable[[Request, DbSession], StaffActor]:

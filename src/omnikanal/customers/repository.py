@@ -61,8 +61,15 @@ def identifiers_of_types(
     return found
 
 
-def identifier_ids_of(session: Session, profile_id: UUID) -> list[UUID]:
-    return list(session.scalars(select(Identifier.id).where(Identifier.profile_id == profile_id)))
+def identifier_ids_by_profile(
+    session: Session, profile_ids: Sequence[UUID]
+) -> dict[UUID, set[UUID]]:
+    found: dict[UUID, set[UUID]] = {}
+    for chunk in _chunks(sorted(set(profile_ids))):
+        query = select(Identifier.profile_id, Identifier.id).where(Identifier.profile_id.in_(chunk))
+        for profile_id, identifier_id in session.execute(query):
+            found.setdefault(profile_id, set()).add(identifier_id)
+    return found
 
 
 def identifiers(session: Session, profile_id: UUID) -> Sequence[Identifier]:
@@ -109,12 +116,15 @@ def move_identifiers(session: Session, moves: Sequence[tuple[IdentifierKey, UUID
     )
 
 
-def repoint_identifiers(session: Session, *, from_profile: UUID, to_profile: UUID) -> None:
-    session.execute(
-        update(identifier_table)
-        .where(identifier_table.c.profile_id == from_profile)
-        .values(profile_id=to_profile)
-    )
+def repoint_identifiers(session: Session, merges: Sequence[tuple[UUID, UUID]]) -> None:
+    """Each (from, to) in order: chained merges in one batch end on the last profile."""
+    if merges:
+        statement = (
+            update(identifier_table)
+            .where(identifier_table.c.profile_id == bindparam("b_from"))
+            .values(profile_id=bindparam("b_to"))
+        )
+        session.execute(statement, [{"b_from": a, "b_to": b} for a, b in merges])
 
 
 def return_identifiers(
@@ -166,12 +176,14 @@ def update_projections(session: Session, rows: Sequence[dict[str, Any]]) -> None
     session.execute(statement, [{**row, "b_id": row["id"]} for row in rows])
 
 
-def set_merged_into(session: Session, profile_id: UUID, merged_into: UUID | None) -> None:
-    session.execute(
-        update(profile_table)
-        .where(profile_table.c.id == profile_id)
-        .values(merged_into=merged_into)
-    )
+def set_merged_into(session: Session, links: Sequence[tuple[UUID, UUID | None]]) -> None:
+    if links:
+        statement = (
+            update(profile_table)
+            .where(profile_table.c.id == bindparam("b_id"))
+            .values(merged_into=bindparam("b_into"))
+        )
+        session.execute(statement, [{"b_id": p, "b_into": into} for p, into in links])
 
 
 def get_profile(session: Session, profile_id: UUID) -> Profile | None:

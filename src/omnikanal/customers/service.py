@@ -191,8 +191,8 @@ def observe(session: Session, sightings: Sequence[Sighting]) -> Observation:
             if key not in batch.new_ids:
                 batch.new_ids[key] = new_id()
                 added_by[key] = sighting.message_id
-        _write_merges(session, batch, decision, sighting)
         _log_moves_and_refusals(batch, decision, sighting)
+    _write_merges(session, batch, decisions, sightings)
     repository.insert_identifiers(
         session,
         [
@@ -272,15 +272,24 @@ def _log_row(
     }
 
 
-def _write_merges(session: Session, batch: _Batch, decision: Decision, sighting: Sighting) -> None:
-    for merged, links in decision.merged:
-        carried = set(repository.identifier_ids_of(session, merged))
-        carried |= {
+def _write_merges(
+    session: Session, batch: _Batch, decisions: Sequence[Decision], sightings: Sequence[Sighting]
+) -> None:
+    """All of a batch's merges in a few statements, applied in the order they happened."""
+    steps = [
+        (merged, links, decision, sighting)
+        for decision, sighting in zip(decisions, sightings, strict=True)
+        for merged, links in decision.merged
+    ]
+    if not steps:
+        return
+    # What each profile holds, so each merge logs what it brought (for an unmerge).
+    holds = repository.identifier_ids_by_profile(session, [merged for merged, *_ in steps])
+    for merged, links, decision, sighting in steps:
+        brought = holds.pop(merged, set()) | {
             batch.new_ids[key] for key in decision.carried.get(merged, []) if key in batch.new_ids
         }
-        repository.repoint_identifiers(session, from_profile=merged, to_profile=decision.profile_id)
-        if merged not in batch.created:
-            repository.set_merged_into(session, merged, decision.profile_id)
+        holds.setdefault(decision.profile_id, set()).update(brought)
         rule = (
             "shared identifier: the message carried "
             + ", ".join(str(k) for k in [decision.anchor, *links])
@@ -294,7 +303,7 @@ def _write_merges(session: Session, batch: _Batch, decision: Decision, sighting:
                 rule,
                 sighting,
                 linking=_linking([decision.anchor, *links]),
-                moved_identifier_ids=[str(i) for i in sorted(carried)],
+                moved_identifier_ids=[str(i) for i in sorted(brought)],
             )
         )
         batch.merges.append((merged, decision.profile_id))
@@ -307,6 +316,10 @@ def _write_merges(session: Session, batch: _Batch, decision: Decision, sighting:
                 message_id=sighting.message_id,
             ),
         )
+    repository.repoint_identifiers(session, batch.merges)
+    repository.set_merged_into(
+        session, [(merged, into) for merged, into in batch.merges if merged not in batch.created]
+    )
 
 
 def _log_moves_and_refusals(batch: _Batch, decision: Decision, sighting: Sighting) -> None:
@@ -496,7 +509,7 @@ def unmerge(session: Session, *, profile_id: UUID, merge_id: UUID | None, actor:
         from_profile=survivor.id,
         to_profile=restored,
     )
-    repository.set_merged_into(session, restored, None)
+    repository.set_merged_into(session, [(restored, None)])
     entry.unmerged_at = utcnow()
     repository.add_log_entries(
         session,
