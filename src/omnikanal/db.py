@@ -119,6 +119,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         echo=echo,
         json_serializer=_json_serializer,
         json_deserializer=orjson.loads,
+        # No server-side prepared statements: a generic plan made before a growing table
+        # has statistics scans a whole identifier type instead of probing the unique
+        # index (measured: 36 ms instead of 0.05 ms per look-up).
+        connect_args={"prepare_threshold": None},
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,

@@ -193,8 +193,8 @@ class GraphView:
     ``owners`` maps every identifier the batch mentions to its live profile; ``held`` has,
     per profile, the identifiers of tracked types (limited ones, and every person
     identifier) - what limit checks and the shared-device rule need. It must be loaded
-    for every profile that a message with several identifiers points at; a message with
-    one identifier decides nothing.
+    for every profile a message points at unless the message is ``settled`` (all its
+    identifiers on one profile already), which decides nothing.
     """
 
     rules: IdentityRules
@@ -214,8 +214,16 @@ class GraphView:
             profile_id = self.merged_into[profile_id]
         return profile_id
 
+    def settled(self, keys: Sequence[IdentifierKey]) -> UUID | None:
+        """The profile when every identifier already belongs to it: nothing to decide."""
+        owners = {self.owners.get(key) for key in keys}
+        return owners.pop() if len(owners) == 1 else None
+
     def decide(self, keys: Sequence[IdentifierKey]) -> Decision:
         ordered = sorted(set(keys), key=self.rules.order)
+        known = self.settled(ordered)
+        if known is not None:
+            return Decision(profile_id=known, anchor=ordered[0])
         union: dict[str, set[str]] = {}
         accepted: list[UUID] = []
         links: dict[UUID, list[IdentifierKey]] = {}
@@ -226,7 +234,7 @@ class GraphView:
             if owner is not None and owner in links:
                 links[owner].append(key)
                 continue
-            addition = self.held.get(owner, {}) if owner else self._tracked(key)
+            addition = self.held[owner] if owner else self._tracked(key)
             candidate = _combine(union, addition)
             exceeded = self.rules.first_exceeded(candidate)
             if exceeded and (accepted or new):

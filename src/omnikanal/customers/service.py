@@ -165,12 +165,12 @@ def observe(session: Session, sightings: Sequence[Sighting]) -> Observation:
     owned = repository.owners(session, keys)
     graph = GraphView(rules=identity_rules, new_profile_id=new_id)
     graph.owners = {key: profile_id for key, profile_id, _ in owned}
-    # Limits only matter where a message links several identifiers.
+    # Limits only matter where a message brings a new identifier or links two profiles.
     deciding = sorted(
         {
             graph.owners[key]
             for sighting in sightings
-            if len(sighting.identifiers) > 1
+            if graph.settled(sighting.identifiers) is None
             for key in sighting.identifiers
             if key in graph.owners
         }
