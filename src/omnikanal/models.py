@@ -1,6 +1,7 @@
 """Every domain's tables, imported once so the metadata (and Alembic) sees them all."""
 
 from omnikanal.auth import models as auth_models
+from omnikanal.catalog import models as catalog_models
 from omnikanal.console import models as console_models
 from omnikanal.customers import models as customer_models
 from omnikanal.db import Base
@@ -14,6 +15,7 @@ metadata = Base.metadata
 
 __all__ = [
     "auth_models",
+    "catalog_models",
     "console_models",
     "customer_models",
     "event_models",

@@ -1,0 +1,60 @@
+"""Every query of the catalog domain."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnikanal.catalog.models import Price, Product, Promotion
+
+
+def get_product(session: Session, sku: str) -> Product | None:
+    return session.get(Product, sku)
+
+
+def products_page(
+    session: Session,
+    *,
+    category: str | None,
+    family: str | None,
+    after: str | None,
+    limit: int,
+) -> Sequence[Product]:
+    query = select(Product).where(Product.active)
+    if category is not None:
+        query = query.where(Product.category == category)
+    if family is not None:
+        query = query.where(Product.family == family)
+    if after is not None:
+        query = query.where(Product.sku > after)
+    return session.scalars(query.order_by(Product.sku).limit(limit)).all()
+
+
+def price_at(session: Session, sku: str, currency: str, at: datetime) -> Price | None:
+    query = (
+        select(Price)
+        .where(Price.sku == sku, Price.currency == currency, Price.valid_from <= at)
+        .order_by(Price.valid_from.desc(), Price.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def currencies_of(session: Session, sku: str) -> list[str]:
+    return list(session.scalars(select(Price.currency).where(Price.sku == sku).distinct()))
+
+
+def promotion_by_code(session: Session, code: str) -> Promotion | None:
+    return session.scalar(select(Promotion).where(Promotion.code == code))
+
+
+def promotions(session: Session, *, live_at: datetime | None) -> Sequence[Promotion]:
+    query = select(Promotion)
+    if live_at is not None:
+        query = query.where(
+            Promotion.active,
+            Promotion.starts_at <= live_at,
+            Promotion.ends_at > live_at,
+        )
+    return session.scalars(query.order_by(Promotion.starts_at.desc())).all()

@@ -1,0 +1,143 @@
+"""Catalog rules: one product description and one price for every channel.
+
+``price`` is the single function every channel's price comes from (the web shop, the
+app, the tills through their orders): list price from the price book at that moment,
+the best promotion that applies on that channel, VAT included.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import Session
+
+from omnikanal.catalog import pricing, repository
+from omnikanal.catalog.models import Price, Product, Promotion
+from omnikanal.catalog.pricing import Quote
+from omnikanal.errors import Conflict, NotFound, RuleViolation
+from omnikanal.kit.time import utcnow
+from omnikanal.uow import DomainEvent, record_event
+
+
+class CatalogErrorCode(StrEnum):
+    PRODUCT_NOT_FOUND = "product_not_found"
+    NO_PRICE = "no_price"
+    PROMOTION_EXISTS = "promotion_exists"
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductChanged(DomainEvent):
+    type: ClassVar[str] = "product.changed"
+    sku: str
+    created: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PriceChanged(DomainEvent):
+    type: ClassVar[str] = "price.changed"
+    sku: str
+    currency: str
+    amount: int
+    valid_from: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class PromotionCreated(DomainEvent):
+    type: ClassVar[str] = "promotion.created"
+    code: str
+    channels: list[str]
+    starts_at: datetime
+    ends_at: datetime
+
+
+def product(session: Session, *, sku: str) -> Product:
+    found = repository.get_product(session, sku)
+    if found is None:
+        raise NotFound(CatalogErrorCode.PRODUCT_NOT_FOUND, f"No product with SKU {sku!r}.")
+    return found
+
+
+def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tuple[Product, bool]:
+    """Create the product or replace its description; True when it was created."""
+    existing = repository.get_product(session, sku)
+    if existing is None:
+        existing = Product(sku=sku, **fields)
+        session.add(existing)
+        created = True
+    else:
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        existing.updated_at = utcnow()
+        created = False
+    session.flush()
+    record_event(session, ProductChanged(sku=sku, created=created))
+    return existing, created
+
+
+def set_price(
+    session: Session, *, sku: str, currency: str, amount: int, valid_from: datetime | None
+) -> Price:
+    product(session, sku=sku)
+    price = Price(sku=sku, currency=currency, amount=amount, valid_from=valid_from or utcnow())
+    session.add(price)
+    session.flush()
+    record_event(
+        session,
+        PriceChanged(sku=sku, currency=currency, amount=amount, valid_from=price.valid_from),
+    )
+    return price
+
+
+def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
+    if repository.promotion_by_code(session, fields["code"]) is not None:
+        raise Conflict(
+            CatalogErrorCode.PROMOTION_EXISTS, f"A promotion {fields['code']!r} exists already."
+        )
+    promotion = Promotion(**fields)
+    session.add(promotion)
+    session.flush()
+    record_event(
+        session,
+        PromotionCreated(
+            code=promotion.code,
+            channels=list(promotion.channels),
+            starts_at=promotion.starts_at,
+            ends_at=promotion.ends_at,
+        ),
+    )
+    return promotion
+
+
+def price(
+    session: Session, *, sku: str, channel: str, currency: str, at: datetime | None = None
+) -> Quote:
+    """The price a channel charges for one unit of ``sku`` at ``at`` (default now)."""
+    moment = at or utcnow()
+    item = product(session, sku=sku)
+    listed = repository.price_at(session, sku, currency, moment)
+    if listed is None:
+        known = ", ".join(repository.currencies_of(session, sku)) or "none"
+        raise RuleViolation(
+            CatalogErrorCode.NO_PRICE,
+            f"{sku} has no {currency} price at {moment.isoformat()} (currencies: {known}).",
+        )
+    return pricing.quote(
+        sku=sku,
+        category=item.category,
+        vat_rate_bp=item.vat_rate_bp,
+        list_price=listed.amount,
+        currency=currency,
+        channel=channel,
+        at=moment,
+        promotions=repository.promotions(session, live_at=moment),
+    )
+
+
+def current_prices(session: Session, *, sku: str) -> Sequence[Price]:
+    now = utcnow()
+    found = [
+        repository.price_at(session, sku, c, now) for c in repository.currencies_of(session, sku)
+    ]
+    return sorted((p for p in found if p is not None), key=lambda p: p.currency)
