@@ -14,6 +14,7 @@ from omnikanal.auth import repository as auth_repository
 from omnikanal.auth import service as auth_service
 from omnikanal.auth.models import Channel, Role, SecretKey, Source
 from omnikanal.auth.service import SourceActor
+from omnikanal.catalog import service as catalog_service
 from omnikanal.events import service as events_service
 from omnikanal.kit.time import utcnow
 
@@ -101,8 +102,74 @@ def load(session: Session) -> bool:
             )
         )
     session.flush()
+    _load_catalog(session)
     _load_customer_story(session, actors)
     return True
+
+
+IMAGES = "https://images.norrsken.example"
+# (sku, family, name, category, attributes, VAT basis points, SEK, DKK) - prices in öre/øre.
+CATALOG: list[tuple[str, str, str, str, dict[str, str], int, int, int]] = [
+    *[
+        (
+            f"COAT-WOOL-GREY-{size}",
+            "COAT-WOOL",
+            "Wool coat, grey",
+            "coats",
+            {"size": size, "colour": "grey"},
+            2500,
+            249_900,
+            179_900,
+        )
+        for size in ("36", "38", "40", "42")
+    ],
+    (
+        "SCARF-MERINO-RED",
+        "SCARF-MERINO",
+        "Merino scarf, red",
+        "accessories",
+        {"colour": "red"},
+        2500,
+        49_900,
+        34_900,
+    ),
+    (
+        "BOOTS-CHELSEA-39",
+        "BOOTS-CHELSEA",
+        "Chelsea boots",
+        "shoes",
+        {"size": "39", "colour": "black"},
+        2500,
+        149_900,
+        109_900,
+    ),
+    # Coffee served in the stores: 12 % VAT in Sweden for food.
+    ("LATTE-OAT-M", "LATTE", "Oat latte, medium", "coffee", {"size": "M"}, 1200, 4_900, 4_500),
+    ("BUN-CARDAMOM", "BUN", "Cardamom bun", "bakery", {}, 1200, 3_900, 3_500),
+]
+
+
+def _load_catalog(session: Session) -> None:
+    since = utcnow() - timedelta(days=30)
+    for sku, family, name, category, attributes, vat, sek, dkk in CATALOG:
+        catalog_service.upsert_product(
+            session,
+            sku=sku,
+            fields={
+                "family": family,
+                "name": name,
+                "description": f"{name} from the Norrsken collection.",
+                "category": category,
+                "attributes": attributes,
+                "image_urls": [f"{IMAGES}/{family.lower()}.jpg"],
+                "vat_rate_bp": vat,
+                "active": True,
+            },
+        )
+        for currency, amount in (("SEK", sek), ("DKK", dkk)):
+            catalog_service.set_price(
+                session, sku=sku, currency=currency, amount=amount, valid_from=since
+            )
 
 
 def _message(type_: str, days_ago: float, message_id: str, **fields: Any) -> dict[str, Any]:

@@ -110,3 +110,18 @@ def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
     assert timeline["items"][0]["name"] == "Order Completed"
     assert timeline["items"][0]["source"] == "Tills Göteborg Avenyn"
     client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
+
+
+def test_demo_has_a_priced_catalog(env: dict[str, str], settings: Settings) -> None:
+    assert CliRunner().invoke(cli, ["demo"], env=env).exit_code == 0
+    client = TestClient(create_app(settings))
+    agent = bearer("sk_demo_agent")
+    coat = client.get("/v1/products/COAT-WOOL-GREY-38", headers=agent).json()
+    assert {p["currency"] for p in coat["prices"]} == {"SEK", "DKK"}
+    till = client.get(
+        "/v1/products/COAT-WOOL-GREY-38/price",
+        params={"channel": "pos", "currency": "SEK"},
+        headers=agent,
+    ).json()
+    assert till["unit_price"] == 249_900
+    client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
