@@ -7,6 +7,7 @@ from omnikanal.customers import models as customer_models
 from omnikanal.db import Base
 from omnikanal.events import models as event_models
 from omnikanal.idempotency import models as idempotency_models
+from omnikanal.inventory import models as inventory_models
 from omnikanal.loyalty import models as loyalty_models
 from omnikanal.outbox import models as outbox_models
 from omnikanal.timers import models as timer_models
@@ -20,6 +21,7 @@ __all__ = [
     "customer_models",
     "event_models",
     "idempotency_models",
+    "inventory_models",
     "loyalty_models",
     "metadata",
     "outbox_models",

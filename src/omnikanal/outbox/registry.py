@@ -69,11 +69,12 @@ class HandlerRegistry:
 
 def build_registry() -> HandlerRegistry:
     from omnikanal.idempotency import service as idempotency_service
+    from omnikanal.inventory import handlers as inventory_handlers
     from omnikanal.loyalty import handlers as loyalty_handlers
 
     """Every domain's reactions to other domains' events."""
     registry = HandlerRegistry()
     registry.every("idempotency.purge", timedelta(hours=1), idempotency_service.purge_job)
-    for register in (loyalty_handlers.register,):
+    for register in (inventory_handlers.register, loyalty_handlers.register):
         register(registry)
     return registry

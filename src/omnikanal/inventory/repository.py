@@ -1,0 +1,118 @@
+"""Every query of the inventory domain. Stock changes are conditional single-row updates:
+concurrent writers (PostgreSQL re-checks the condition after the row lock; SQLite has one
+writer) can never take available stock below zero, so the last unit is sold once."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import Session
+
+from omnikanal.db import insert_ignoring_duplicates
+from omnikanal.inventory.models import Adjustment, Hold, HoldStatus, Location, Stock
+from omnikanal.kit.time import utcnow
+
+stock_table = cast(Table, Stock.__table__)
+hold_table = cast(Table, Hold.__table__)
+AVAILABLE = stock_table.c.on_hand - stock_table.c.reserved - stock_table.c.allocated
+
+
+def get_location(session: Session, code: str) -> Location | None:
+    return session.get(Location, code)
+
+
+def locations(session: Session, *, active_only: bool = True) -> Sequence[Location]:
+    query = select(Location)
+    if active_only:
+        query = query.where(Location.active)
+    return session.scalars(query.order_by(Location.code)).all()
+
+
+def ensure_stock_row(session: Session, location: str, sku: str) -> None:
+    insert_ignoring_duplicates(
+        session,
+        stock_table,
+        [
+            {
+                "location": location,
+                "sku": sku,
+                "on_hand": 0,
+                "reserved": 0,
+                "allocated": 0,
+                "updated_at": utcnow(),
+            }
+        ],
+        keys=("location", "sku"),
+    )
+
+
+def change_stock(
+    session: Session, location: str, sku: str, *, needs_available: int, **deltas: int
+) -> bool:
+    """Add ``deltas`` (on_hand, reserved, allocated) if at least ``needs_available`` units
+    are available; False (nothing changed) otherwise."""
+    values: dict[str, Any] = {name: stock_table.c[name] + delta for name, delta in deltas.items()}
+    values["updated_at"] = utcnow()
+    result = session.execute(
+        update(stock_table)
+        .where(
+            stock_table.c.location == location,
+            stock_table.c.sku == sku,
+            AVAILABLE >= needs_available,
+        )
+        .values(**values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def get_stock(session: Session, location: str, sku: str) -> Stock | None:
+    return session.get(Stock, (location, sku), populate_existing=True)
+
+
+def stock_for_sku(session: Session, sku: str) -> Sequence[Stock]:
+    query = select(Stock).where(Stock.sku == sku).order_by(Stock.location)
+    return session.scalars(query.execution_options(populate_existing=True)).all()
+
+
+def stock_at(session: Session, location: str, *, after: str | None, limit: int) -> Sequence[Stock]:
+    query = select(Stock).where(Stock.location == location)
+    if after is not None:
+        query = query.where(Stock.sku > after)
+    return session.scalars(query.order_by(Stock.sku).limit(limit)).all()
+
+
+def end_hold(session: Session, hold_id: UUID, *, status: str) -> Hold | None:
+    """Mark an active hold ended; None when it was not active (already ended)."""
+    result = session.execute(
+        update(hold_table)
+        .where(hold_table.c.id == hold_id, hold_table.c.status == HoldStatus.ACTIVE)
+        .values(status=status, ended_at=utcnow())
+    )
+    if not getattr(result, "rowcount", 0):
+        return None
+    return session.get(Hold, hold_id, populate_existing=True)
+
+
+def get_hold(session: Session, hold_id: UUID) -> Hold | None:
+    return session.get(Hold, hold_id)
+
+
+def expired_reservations(session: Session, now: datetime, limit: int) -> list[UUID]:
+    query = (
+        select(Hold.id)
+        .where(Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= now)
+        .order_by(Hold.expires_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def adjustment_total(session: Session, location: str, sku: str) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(Adjustment.quantity), 0)).where(
+            Adjustment.location == location, Adjustment.sku == sku
+        )
+    )
+    return int(total or 0)
