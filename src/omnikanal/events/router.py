@@ -25,7 +25,6 @@ from omnikanal.events.schemas import (
     MESSAGE_TYPES,
     IngestResponse,
     RejectedMessage,
-    SegmentBatch,
     SegmentMessage,
     TimelineEntry,
     TimelinePage,
@@ -51,7 +50,6 @@ _BATCH_SCHEMA: dict[str, Any] = {
         "sentAt": {"type": "string", "format": "date-time"},
     },
 }
-_ = SegmentBatch  # the shape above, for readers
 
 
 def _body(schema: dict[str, Any], limit: int) -> dict[str, Any]:

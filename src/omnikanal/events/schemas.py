@@ -1,5 +1,6 @@
 """Segment's HTTP Tracking API messages, and what ingestion and the timeline answer."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -60,15 +61,21 @@ class SegmentMessage(BaseModel):
         return missing
 
     def user_traits(self) -> dict[str, Any]:
-        """Traits of the person: context.traits on every call, plus identify's traits (a
-        group call's traits describe the group, not the person)."""
-        traits = dict((self.context or {}).get("traits") or {})
-        if self.type == "identify":
-            traits.update(self.traits or {})
-        return traits
+        return person_traits(self.type, self.context, self.traits)
 
     def display_name(self) -> str | None:
         return self.event if self.type == "track" else self.name
+
+
+def person_traits(
+    type_: str, context: Mapping[str, Any] | None, traits: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Traits of the person: context.traits on every call, plus identify's traits (a
+    group call's traits describe the group, not the person)."""
+    person = dict((context or {}).get("traits") or {})
+    if type_ == "identify":
+        person.update(traits or {})
+    return person
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -108,14 +115,6 @@ class IngestResponse(BaseModel):
     stored: int = Field(description="New messages stored (committed before this answer).")
     duplicates: int = Field(description="Messages whose messageId was already stored.")
     rejected: list[RejectedMessage] = Field(description="Messages not stored, and why.")
-
-
-class SegmentBatch(BaseModel):
-    """The body of ``/v1/batch`` (for the API description; parsed message by message)."""
-
-    batch: list[SegmentMessage]
-    sentAt: datetime | None = None
-    context: dict[str, Any] | None = None
 
 
 class TimelineEntry(BaseModel):

@@ -29,6 +29,7 @@ from omnikanal.events.schemas import (
     RejectedMessage,
     SegmentMessage,
     corrected_timestamp,
+    person_traits,
     utc,
 )
 from omnikanal.kit.ids import new_id
@@ -165,21 +166,25 @@ def _without_duplicates(
     session: Session, jobs: Sequence[IngestJob], outcomes: list[IngestOutcome]
 ) -> list[tuple[IngestJob, ValidMessage, str, int]]:
     """Messages not stored before (nor earlier in these jobs), with their message ids."""
+    ids = [
+        [v.message.message_id or f"generated-{uuid.uuid4()}" for v in job.messages] for job in jobs
+    ]
+    by_source: dict[UUID, list[str]] = {}
+    for job, job_ids in zip(jobs, ids, strict=True):
+        by_source.setdefault(job.source.source_id, []).extend(job_ids)
+    # Already stored, then seen earlier in this group: one query per source.
+    seen = {
+        source_id: repository.stored_message_ids(session, source_id, sorted(set(message_ids)))
+        for source_id, message_ids in by_source.items()
+    }
     fresh: list[tuple[IngestJob, ValidMessage, str, int]] = []
-    seen: dict[UUID, set[str]] = {}
-    for job_index, job in enumerate(jobs):
-        source_id = job.source.source_id
-        ids = [v.message.message_id or f"generated-{uuid.uuid4()}" for v in job.messages]
-        if source_id not in seen:
-            seen[source_id] = set()
-        stored = repository.stored_message_ids(
-            session, source_id, [i for i in ids if i not in seen[source_id]]
-        )
-        for valid, message_id in zip(job.messages, ids, strict=True):
-            if message_id in stored or message_id in seen[source_id]:
+    for job_index, (job, job_ids) in enumerate(zip(jobs, ids, strict=True)):
+        source_seen = seen[job.source.source_id]
+        for valid, message_id in zip(job.messages, job_ids, strict=True):
+            if message_id in source_seen:
                 outcomes[job_index].duplicates += 1
                 continue
-            seen[source_id].add(message_id)
+            source_seen.add(message_id)
             fresh.append((job, valid, message_id, job_index))
     return fresh
 
@@ -225,11 +230,8 @@ def timeline(
 
 
 def user_traits(event: Event) -> dict[str, Any]:
-    context_traits = (event.message.get("context") or {}).get("traits")
-    traits = dict(context_traits) if isinstance(context_traits, dict) else {}
-    if event.type == "identify":
-        traits.update(event.message.get("traits") or {})
-    return traits
+    """The person's traits in a stored message (validated when it was stored)."""
+    return person_traits(event.type, event.message.get("context"), event.message.get("traits"))
 
 
 # -- undoing a merge --

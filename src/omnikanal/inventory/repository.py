@@ -2,7 +2,6 @@
 concurrent writers (PostgreSQL re-checks the condition after the row lock; SQLite has one
 writer) can never take available stock below zero, so the last unit is sold once."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -21,13 +20,6 @@ AVAILABLE = stock_table.c.on_hand - stock_table.c.reserved - stock_table.c.alloc
 
 def get_location(session: Session, code: str) -> Location | None:
     return session.get(Location, code)
-
-
-def locations(session: Session, *, active_only: bool = True) -> Sequence[Location]:
-    query = select(Location)
-    if active_only:
-        query = query.where(Location.active)
-    return session.scalars(query.order_by(Location.code)).all()
 
 
 def ensure_stock_row(session: Session, location: str, sku: str) -> None:
@@ -69,18 +61,6 @@ def change_stock(
 
 def get_stock(session: Session, location: str, sku: str) -> Stock | None:
     return session.get(Stock, (location, sku), populate_existing=True)
-
-
-def stock_for_sku(session: Session, sku: str) -> Sequence[Stock]:
-    query = select(Stock).where(Stock.sku == sku).order_by(Stock.location)
-    return session.scalars(query.execution_options(populate_existing=True)).all()
-
-
-def stock_at(session: Session, location: str, *, after: str | None, limit: int) -> Sequence[Stock]:
-    query = select(Stock).where(Stock.location == location)
-    if after is not None:
-        query = query.where(Stock.sku > after)
-    return session.scalars(query.order_by(Stock.sku).limit(limit)).all()
 
 
 def end_hold(session: Session, hold_id: UUID, *, status: str) -> Hold | None:
