@@ -23,6 +23,8 @@ from omnikanal.events.router import profiles_router as events_profiles_router
 from omnikanal.events.router import router as ingestion_router
 from omnikanal.events.writer import IngestWriter
 from omnikanal.http import UnitOfWorkMiddleware
+from omnikanal.inventory.router import locations_router
+from omnikanal.inventory.router import router as inventory_router
 from omnikanal.loyalty.router import router as loyalty_router
 from omnikanal.outbox.registry import HandlerRegistry, build_registry
 from omnikanal.outbox.relay import Relay
@@ -99,6 +101,8 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(ingestion_router)
     app.include_router(customers_router)
     app.include_router(catalog_router)
+    app.include_router(locations_router)
+    app.include_router(inventory_router)
     app.include_router(events_profiles_router)
     app.include_router(outbox_router)
     app.include_router(loyalty_router)

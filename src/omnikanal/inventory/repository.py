@@ -2,11 +2,12 @@
 concurrent writers (PostgreSQL re-checks the condition after the row lock; SQLite has one
 writer) can never take available stock below zero, so the last unit is sold once."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
@@ -20,6 +21,24 @@ AVAILABLE = stock_table.c.on_hand - stock_table.c.reserved - stock_table.c.alloc
 
 def get_location(session: Session, code: str) -> Location | None:
     return session.get(Location, code)
+
+
+def locations(
+    session: Session,
+    *,
+    kind: str | None = None,
+    pickup: bool | None = None,
+    active: bool | None = True,
+) -> Sequence[Location]:
+    """Locations by code; ``None`` filters nothing."""
+    query = select(Location)
+    if kind is not None:
+        query = query.where(Location.kind == kind)
+    if pickup is not None:
+        query = query.where(Location.offers_pickup == pickup)
+    if active is not None:
+        query = query.where(Location.active == active)
+    return session.scalars(query.order_by(Location.code)).all()
 
 
 def ensure_stock_row(session: Session, location: str, sku: str) -> None:
@@ -61,6 +80,56 @@ def change_stock(
 
 def get_stock(session: Session, location: str, sku: str) -> Stock | None:
     return session.get(Stock, (location, sku), populate_existing=True)
+
+
+def lock_stock_rows(session: Session, locations: Sequence[str], sku: str) -> None:
+    """Lock these stock rows in code order (PostgreSQL; SQLite has one writer anyway), so
+    two transfers in opposite directions queue instead of deadlocking."""
+    session.execute(
+        select(stock_table.c.location)
+        .where(stock_table.c.location.in_(sorted(locations)), stock_table.c.sku == sku)
+        .order_by(stock_table.c.location)
+        .with_for_update()
+    ).all()
+
+
+def stock_at(
+    session: Session, location: str, *, sku_prefix: str | None, after: str | None, limit: int
+) -> Sequence[Stock]:
+    """A location's stock rows by SKU (keyset: SKUs after ``after``)."""
+    query = select(Stock).where(Stock.location == location)
+    if sku_prefix:
+        # substr, not LIKE: exact and case-sensitive on both databases.
+        query = query.where(func.substr(Stock.sku, 1, len(sku_prefix)) == sku_prefix)
+    if after is not None:
+        query = query.where(Stock.sku > after)
+    query = query.order_by(Stock.sku).limit(limit)
+    return session.scalars(query.execution_options(populate_existing=True)).all()
+
+
+def stock_by_location(session: Session, sku: str) -> list[tuple[Location, Stock | None]]:
+    """Every active location with its row for ``sku``, if it has one."""
+    query = (
+        select(Location, Stock)
+        .outerjoin(Stock, and_(Stock.location == Location.code, Stock.sku == sku))
+        .where(Location.active)
+    )
+    rows = session.execute(
+        query.order_by(Location.code).execution_options(populate_existing=True)
+    ).tuples()
+    return [(found, stock) for found, stock in rows]
+
+
+def recent_adjustments(
+    session: Session, location: str, sku: str, *, limit: int
+) -> Sequence[Adjustment]:
+    query = (
+        select(Adjustment)
+        .where(Adjustment.location == location, Adjustment.sku == sku)
+        .order_by(Adjustment.created_at.desc(), Adjustment.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
 
 
 def end_hold(session: Session, hold_id: UUID, *, status: str) -> Hold | None:

@@ -1,25 +1,32 @@
 """One stock: on hand, reserved and allocated per location and SKU, with every change of on
 hand recorded with its reason. Every change is a conditional update (see repository), so
-however many channels try at once, available stock never goes below zero."""
+however many channels try at once, available stock never goes below zero.
+
+Also the locations themselves (stores and warehouses), which are nearest a customer, and
+where a SKU can be had (S5, S7)."""
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from omnikanal.catalog import service as catalog_service
 from omnikanal.errors import Conflict, NotFound, RuleViolation
-from omnikanal.inventory import repository
+from omnikanal.inventory import geo, repository
 from omnikanal.inventory.models import (
     Adjustment,
     AdjustmentReason,
     Hold,
     HoldKind,
     HoldStatus,
+    Location,
     Stock,
 )
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import DomainEvent, record_event
 
@@ -33,6 +40,8 @@ class InventoryErrorCode(StrEnum):
     UNKNOWN_REASON = "unknown_reason"
     HOLD_NOT_FOUND = "hold_not_found"
     HOLD_NOT_ACTIVE = "hold_not_active"
+    SAME_LOCATION = "same_location"
+    LOCATION_NOT_ALLOWED = "location_not_allowed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +52,187 @@ class StockChanged(DomainEvent):
     available: int
 
 
-def _location(session: Session, code: str) -> None:
-    if repository.get_location(session, code) is None:
+@dataclasses.dataclass(frozen=True)
+class LocationChanged(DomainEvent):
+    type: ClassVar[str] = "location.changed"
+    code: str
+    created: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class StockLevel:
+    """One SKU at one location; all zero where the location never had it."""
+
+    location: str
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+    allocated: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved - self.allocated
+
+    @classmethod
+    def of(cls, stock: Stock) -> "StockLevel":
+        return cls(
+            location=stock.location,
+            sku=stock.sku,
+            on_hand=stock.on_hand,
+            reserved=stock.reserved,
+            allocated=stock.allocated,
+            updated_at=stock.updated_at,
+        )
+
+
+def _level(location: str, sku: str, stock: Stock | None) -> StockLevel:
+    return StockLevel.of(stock) if stock is not None else StockLevel(location=location, sku=sku)
+
+
+@dataclasses.dataclass(frozen=True)
+class LocationStock:
+    location: Location
+    stock: StockLevel
+
+
+@dataclasses.dataclass(frozen=True)
+class NearbyLocation:
+    location: Location
+    distance_km: float
+    # Units of the asked-for SKU available there; None when no SKU was asked for.
+    available: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class StockDetail:
+    stock: StockLevel
+    # Newest first.
+    adjustments: Sequence[Adjustment]
+
+
+@dataclasses.dataclass(frozen=True)
+class Transfer:
+    sku: str
+    quantity: int
+    # Both adjustments carry it, so the two halves can be found together.
+    reference: str
+    source: StockLevel
+    destination: StockLevel
+
+
+# The public ``location`` is shadowed inside functions that take a ``location`` argument;
+# they use this.
+def _location(session: Session, code: str) -> Location:
+    found = repository.get_location(session, code)
+    if found is None:
         raise NotFound(InventoryErrorCode.LOCATION_NOT_FOUND, f"No location {code!r}.")
+    return found
+
+
+def location(session: Session, *, code: str) -> Location:
+    """The store or warehouse with this code (active or not)."""
+    return _location(session, code)
+
+
+def upsert_location(
+    session: Session, *, code: str, fields: dict[str, Any]
+) -> tuple[Location, bool]:
+    """Create the location or replace its description; True when it was created."""
+    existing = repository.get_location(session, code)
+    if existing is None:
+        existing = Location(code=code, **fields)
+        session.add(existing)
+        created = True
+    else:
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        created = False
+    session.flush()
+    record_event(session, LocationChanged(code=code, created=created))
+    return existing, created
+
+
+def locations(
+    session: Session,
+    *,
+    kind: str | None = None,
+    pickup: bool | None = None,
+    active: bool | None = True,
+) -> Sequence[Location]:
+    """Locations by code: by default the active ones; ``None`` does not filter."""
+    return repository.locations(session, kind=kind, pickup=pickup, active=active)
+
+
+def nearby(
+    session: Session,
+    *,
+    latitude: float,
+    longitude: float,
+    limit: int,
+    pickup_only: bool = False,
+    sku: str | None = None,
+) -> list[NearbyLocation]:
+    """Active locations nearest the point, by great-circle distance; with ``sku``, how
+    many units of it each has available. Computed here, not in SQL: a retailer has at
+    most a few thousand locations, and both databases then answer the same."""
+    candidates: list[tuple[Location, int | None]]
+    if sku is None:
+        candidates = [
+            (found, None)
+            for found in repository.locations(session, pickup=True if pickup_only else None)
+        ]
+    else:
+        catalog_service.product(session, sku=sku)
+        candidates = [
+            (found, _level(found.code, sku, stock).available)
+            for found, stock in repository.stock_by_location(session, sku)
+            if found.offers_pickup or not pickup_only
+        ]
+    ranked = sorted(
+        (
+            NearbyLocation(
+                location=found,
+                distance_km=geo.distance_km(latitude, longitude, found.latitude, found.longitude),
+                available=units,
+            )
+            for found, units in candidates
+        ),
+        key=lambda n: (n.distance_km, n.location.code),
+    )
+    return ranked[:limit]
+
+
+def availability(session: Session, *, sku: str) -> list[LocationStock]:
+    """The SKU at every active location (zero where there is none)."""
+    catalog_service.product(session, sku=sku)
+    return [
+        LocationStock(location=found, stock=_level(found.code, sku, stock))
+        for found, stock in repository.stock_by_location(session, sku)
+    ]
+
+
+def stock_page(
+    session: Session,
+    *,
+    location: str,
+    sku_prefix: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> list[StockLevel]:
+    """A location's stock rows in SKU order, those after ``after`` (keyset paging)."""
+    _location(session, location)
+    rows = repository.stock_at(session, location, sku_prefix=sku_prefix, after=after, limit=limit)
+    return [StockLevel.of(row) for row in rows]
+
+
+def stock_detail(session: Session, *, location: str, sku: str, recent: int = 20) -> StockDetail:
+    """One SKU at one location, with its ``recent`` latest adjustments."""
+    _location(session, location)
+    return StockDetail(
+        stock=_level(location, sku, repository.get_stock(session, location, sku)),
+        adjustments=repository.recent_adjustments(session, location, sku, limit=recent),
+    )
 
 
 def _positive(quantity: int) -> None:
@@ -114,12 +301,22 @@ def adjust(
     return _changed(session, location, sku)
 
 
-def count(session: Session, *, location: str, sku: str, counted: int, actor: str | None) -> Stock:
+def count(
+    session: Session,
+    *,
+    location: str,
+    sku: str,
+    counted: int,
+    actor: str | None,
+    reference: str | None = None,
+) -> Stock:
     """A stock count: on hand becomes what was counted (recorded as the difference)."""
     if counted < 0:
         raise RuleViolation(InventoryErrorCode.INVALID_QUANTITY, "A count is never negative.")
     _location(session, location)
     repository.ensure_stock_row(session, location, sku)
+    # Locked, so a sale between reading and writing cannot make on hand miss the count.
+    repository.lock_stock_rows(session, [location], sku)
     stock = repository.get_stock(session, location, sku)
     assert stock is not None
     if counted == stock.on_hand:
@@ -130,6 +327,7 @@ def count(session: Session, *, location: str, sku: str, counted: int, actor: str
         sku=sku,
         quantity=counted - stock.on_hand,
         reason=AdjustmentReason.COUNT,
+        reference=reference,
         actor=actor,
     )
 
@@ -224,6 +422,59 @@ def expire_due(session: Session, *, now: datetime | None = None, limit: int = 50
     for hold_id in due:
         release(session, hold_id=hold_id, status=HoldStatus.EXPIRED)
     return len(due)
+
+
+def transfer(
+    session: Session,
+    *,
+    sku: str,
+    from_location: str,
+    to_location: str,
+    quantity: int,
+    actor: str | None,
+    reference: str | None = None,
+) -> Transfer:
+    """Move available units from one location to another: a transfer_out and a
+    transfer_in adjustment in this transaction, or neither (409 when too few are
+    available at the source)."""
+    _positive(quantity)
+    if from_location == to_location:
+        raise RuleViolation(
+            InventoryErrorCode.SAME_LOCATION, "A transfer goes to another location."
+        )
+    _location(session, from_location)
+    _location(session, to_location)
+    ends = sorted((from_location, to_location))
+    for code in ends:
+        repository.ensure_stock_row(session, code, sku)
+    repository.lock_stock_rows(session, ends, sku)
+    reference = reference or f"transfer:{new_id()}"
+    taken = adjust(
+        session,
+        location=from_location,
+        sku=sku,
+        quantity=-quantity,
+        reason=AdjustmentReason.TRANSFER_OUT,
+        reference=reference,
+        actor=actor,
+    )
+    source = StockLevel.of(taken)
+    given = adjust(
+        session,
+        location=to_location,
+        sku=sku,
+        quantity=quantity,
+        reason=AdjustmentReason.TRANSFER_IN,
+        reference=reference,
+        actor=actor,
+    )
+    return Transfer(
+        sku=sku,
+        quantity=quantity,
+        reference=reference,
+        source=source,
+        destination=StockLevel.of(given),
+    )
 
 
 def available(stock: Stock) -> int:
