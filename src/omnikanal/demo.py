@@ -16,6 +16,8 @@ from omnikanal.auth.models import Channel, Role, SecretKey, Source
 from omnikanal.auth.service import SourceActor
 from omnikanal.catalog import service as catalog_service
 from omnikanal.events import service as events_service
+from omnikanal.inventory import service as inventory_service
+from omnikanal.inventory.models import AdjustmentReason
 from omnikanal.kit.time import utcnow
 
 
@@ -103,6 +105,7 @@ def load(session: Session) -> bool:
         )
     session.flush()
     _load_catalog(session)
+    _load_locations_and_stock(session)
     _load_customer_story(session, actors)
     return True
 
@@ -170,6 +173,103 @@ def _load_catalog(session: Session) -> None:
             catalog_service.set_price(
                 session, sku=sku, currency=currency, amount=amount, valid_from=since
             )
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def _hours(weekdays: str, saturday: str | None, sunday: str | None) -> dict[str, str | None]:
+    """Opening times, local time; None: closed that day."""
+    hours: dict[str, str | None] = dict.fromkeys(WEEKDAYS, weekdays)
+    return hours | {"sat": saturday, "sun": sunday}
+
+
+# The three stores of STORES and the warehouse that supplies them and the web shop.
+LOCATIONS: dict[str, dict[str, Any]] = {
+    "sthlm-drottninggatan": {
+        "kind": "store",
+        "address": {
+            "street": "Drottninggatan 50",
+            "postal_code": "111 21",
+            "city": "Stockholm",
+            "country": "SE",
+        },
+        "latitude": 59.3326,
+        "longitude": 18.0649,
+        "opening_hours": _hours("10:00-20:00", "10:00-18:00", "11:00-17:00"),
+    },
+    "gbg-avenyn": {
+        "kind": "store",
+        "address": {
+            "street": "Kungsportsavenyen 22",
+            "postal_code": "411 36",
+            "city": "Göteborg",
+            "country": "SE",
+        },
+        "latitude": 57.6996,
+        "longitude": 11.9746,
+        "opening_hours": _hours("10:00-19:00", "10:00-17:00", "11:00-16:00"),
+    },
+    "cph-stroget": {
+        "kind": "store",
+        "address": {
+            "street": "Amagertorv 10",
+            "postal_code": "1160",
+            "city": "København K",
+            "country": "DK",
+        },
+        "latitude": 55.6786,
+        "longitude": 12.5760,
+        "opening_hours": _hours("10:00-19:00", "10:00-18:00", "11:00-17:00"),
+    },
+    "wh-boras": {
+        "name": "Warehouse Borås",
+        "kind": "warehouse",
+        "address": {
+            "street": "Lagergatan 1",
+            "postal_code": "503 30",
+            "city": "Borås",
+            "country": "SE",
+        },
+        "latitude": 57.7210,
+        "longitude": 12.9401,
+        "opening_hours": _hours("07:00-16:00", None, None),
+    },
+}
+
+# Units received per SKU: the warehouse holds no coffee or buns; Göteborg has only a
+# couple of the size-38 coat left.
+WAREHOUSE_STOCK = {"coats": 40, "accessories": 60, "shoes": 25}
+STORE_STOCK = {"coats": 6, "accessories": 12, "shoes": 4, "coffee": 150, "bakery": 60}
+FEW_LEFT = {("gbg-avenyn", "COAT-WOOL-GREY-38"): 2}
+
+
+def _load_locations_and_stock(session: Session) -> None:
+    for code, fields in LOCATIONS.items():
+        inventory_service.upsert_location(
+            session,
+            code=code,
+            fields={
+                "name": STORES.get(code, ""),
+                **fields,
+                "offers_pickup": fields["kind"] == "store",
+                "active": True,
+            },
+        )
+    for sku, _family, _name, category, *_ in CATALOG:
+        for code, fields in LOCATIONS.items():
+            per_category = WAREHOUSE_STOCK if fields["kind"] == "warehouse" else STORE_STOCK
+            quantity = FEW_LEFT.get((code, sku), per_category.get(category, 0))
+            if quantity:
+                inventory_service.adjust(
+                    session,
+                    location=code,
+                    sku=sku,
+                    quantity=quantity,
+                    reason=AdjustmentReason.RECEIPT,
+                    reference="demo-delivery-1",
+                    actor="demo",
+                )
 
 
 def _message(type_: str, days_ago: float, message_id: str, **fields: Any) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def stock_by_location(session: Session, sku: str) -> list[tuple[Location, Stock 
     )
     rows = session.execute(
         query.order_by(Location.code).execution_options(populate_existing=True)
-    ).tuples()
+    ).all()
     return [(found, stock) for found, stock in rows]
 
 
