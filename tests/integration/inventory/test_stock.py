@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.errors import OmnikanalError
 from omnikanal.inventory import repository, service
-from omnikanal.inventory.models import Hold, HoldKind, HoldStatus, Location
+from omnikanal.inventory.models import Adjustment, Hold, HoldKind, HoldStatus, Location
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import unit_of_work
 
 STORE = "gbg-avenyn"
+WAREHOUSE = "wh-boras"
 SKU = "COAT-38"
 
 
@@ -36,10 +37,21 @@ def add_store(factory: sessionmaker[Session]) -> None:
         )
 
 
+def add_warehouse(factory: sessionmaker[Session]) -> None:
+    with unit_of_work(factory) as session:
+        session.add(
+            Location(
+                code=WAREHOUSE, name="Borås", kind="warehouse", latitude=57.72, longitude=12.94
+            )
+        )
+
+
 def test_stock_keeps_its_invariants_whatever_happens(
     session_factory: sessionmaker[Session],
 ) -> None:
     add_store(session_factory)
+    add_warehouse(session_factory)
+    places = st.sampled_from([STORE, WAREHOUSE])
 
     class StockMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -58,11 +70,33 @@ def test_stock_keeps_its_invariants_whatever_happens(
                 # Refusals are allowed; they must change nothing (checked by invariants).
                 self.refusals.add(exc.code)
 
-        @rule(quantity=st.integers(1, 5))
-        def receive(self, quantity: int) -> None:
+        @rule(quantity=st.integers(1, 5), location=places)
+        def receive(self, quantity: int, location: str) -> None:
             self._try(
                 lambda s: service.adjust(
-                    s, location=STORE, sku=self.sku, quantity=quantity, reason="receipt"
+                    s, location=location, sku=self.sku, quantity=quantity, reason="receipt"
+                )
+            )
+
+        @rule(quantity=st.integers(1, 2))
+        def customer_returns(self, quantity: int) -> None:
+            self._try(
+                lambda s: service.adjust(
+                    s, location=STORE, sku=self.sku, quantity=quantity, reason="return"
+                )
+            )
+
+        @rule(quantity=st.integers(1, 6), outward=st.booleans())
+        def transfer(self, quantity: int, outward: bool) -> None:
+            source, destination = (STORE, WAREHOUSE) if outward else (WAREHOUSE, STORE)
+            self._try(
+                lambda s: service.transfer(
+                    s,
+                    sku=self.sku,
+                    from_location=source,
+                    to_location=destination,
+                    quantity=quantity,
+                    actor="t",
                 )
             )
 
@@ -77,13 +111,14 @@ def test_stock_keeps_its_invariants_whatever_happens(
         @rule(
             quantity=st.integers(1, 3),
             kind=st.sampled_from([HoldKind.RESERVATION, HoldKind.ALLOCATION]),
+            location=places,
         )
-        def hold(self, quantity: int, kind: str) -> None:
+        def hold(self, quantity: int, kind: str, location: str) -> None:
             def act(s: Session) -> None:
                 held = service.hold(
                     s,
                     kind=kind,
-                    location=STORE,
+                    location=location,
                     sku=self.sku,
                     quantity=quantity,
                     reference="cart:x",
@@ -118,23 +153,38 @@ def test_stock_keeps_its_invariants_whatever_happens(
         @invariant()
         def books_balance(self) -> None:
             with session_factory() as s:
-                stock = repository.get_stock(s, STORE, self.sku)
-                if stock is None:
-                    return
-                assert service.available(stock) >= 0
-                assert stock.on_hand == repository.adjustment_total(s, STORE, self.sku)
-                for kind, field in (
-                    (HoldKind.RESERVATION, stock.reserved),
-                    (HoldKind.ALLOCATION, stock.allocated),
-                ):
-                    active = s.scalar(
-                        select(func.coalesce(func.sum(Hold.quantity), 0)).where(
-                            Hold.kind == kind,
-                            Hold.status == HoldStatus.ACTIVE,
-                            Hold.sku == self.sku,
+                for location in (STORE, WAREHOUSE):
+                    stock = repository.get_stock(s, location, self.sku)
+                    if stock is None:
+                        continue
+                    assert service.available(stock) >= 0
+                    assert stock.on_hand == repository.adjustment_total(s, location, self.sku)
+                    for kind, field in (
+                        (HoldKind.RESERVATION, stock.reserved),
+                        (HoldKind.ALLOCATION, stock.allocated),
+                    ):
+                        active = s.scalar(
+                            select(func.coalesce(func.sum(Hold.quantity), 0)).where(
+                                Hold.kind == kind,
+                                Hold.status == HoldStatus.ACTIVE,
+                                Hold.location == location,
+                                Hold.sku == self.sku,
+                            )
                         )
+                        assert field == active
+
+        @invariant()
+        def transfers_move_stock_and_make_none(self) -> None:
+            with session_factory() as s:
+                moved = s.execute(
+                    select(Adjustment.reference, func.sum(Adjustment.quantity), func.count())
+                    .where(
+                        Adjustment.sku == self.sku,
+                        Adjustment.reason.in_(["transfer_in", "transfer_out"]),
                     )
-                    assert field == active
+                    .group_by(Adjustment.reference)
+                ).all()
+                assert all((total, halves) == (0, 2) for _, total, halves in moved)
 
     run = StockMachine.TestCase
     run.settings = settings(
@@ -208,3 +258,46 @@ def test_bad_changes_are_refused(session_factory: sessionmaker[Session]) -> None
         with pytest.raises(OmnikanalError) as caught, unit_of_work(session_factory) as session:
             action(session)
         assert caught.value.code == code
+
+
+def test_transfers_both_ways_at_once_finish_and_keep_the_total(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Transfers in opposite directions lock their two rows in the same order: none waits
+    for the other forever (PostgreSQL would abort one as a deadlock)."""
+    add_store(session_factory)
+    add_warehouse(session_factory)
+    with unit_of_work(session_factory) as session:
+        for location in (STORE, WAREHOUSE):
+            service.adjust(session, location=location, sku=SKU, quantity=50, reason="receipt")
+    failures: list[BaseException] = []
+
+    def move(source: str, destination: str) -> None:
+        try:
+            for _ in range(5):
+                with unit_of_work(session_factory) as session:
+                    service.transfer(
+                        session,
+                        sku=SKU,
+                        from_location=source,
+                        to_location=destination,
+                        quantity=1,
+                        actor="t",
+                    )
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=move, args=ends)
+        for ends in [(STORE, WAREHOUSE), (WAREHOUSE, STORE)] * 4
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with session_factory() as session:
+        for location in (STORE, WAREHOUSE):
+            stock = repository.get_stock(session, location, SKU)
+            assert stock is not None
+            assert stock.on_hand == 50 == repository.adjustment_total(session, location, SKU)
