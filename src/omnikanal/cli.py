@@ -91,13 +91,17 @@ def keys_create(
     location: Annotated[
         str | None, typer.Option("--location", help="The store of a store key.")
     ] = None,
+    channel: Annotated[
+        Channel | None,
+        typer.Option("--channel", help="The channel a channel key's back end speaks for."),
+    ] = None,
 ) -> None:
     """Create a secret key; prints it (shown once) as the last line."""
     settings = _settings()
     factory = make_session_factory(make_engine(settings.resolved_database_url()))
     with unit_of_work(factory) as session:
         key, secret = auth_service.create_secret_key(
-            session, role=role, name=name, location=location
+            session, role=role, name=name, location=location, channel=channel
         )
         console.print(f"{key.role} key {key.id} created; the key:")
     print(secret)  # noqa: T201 - the key alone on the last line, for scripts

@@ -18,6 +18,7 @@ from omnikanal.inventory.models import (
     Hold,
     HoldKind,
     HoldStatus,
+    Location,
     Stock,
 )
 from omnikanal.kit.time import utcnow
@@ -44,8 +45,14 @@ class StockChanged(DomainEvent):
 
 
 def _location(session: Session, code: str) -> None:
-    if repository.get_location(session, code) is None:
+    location(session, code=code)
+
+
+def location(session: Session, *, code: str) -> Location:
+    found = repository.get_location(session, code)
+    if found is None:
         raise NotFound(InventoryErrorCode.LOCATION_NOT_FOUND, f"No location {code!r}.")
+    return found
 
 
 def _positive(quantity: int) -> None:
@@ -228,3 +235,29 @@ def expire_due(session: Session, *, now: datetime | None = None, limit: int = 50
 
 def available(stock: Stock) -> int:
     return stock.on_hand - stock.reserved - stock.allocated
+
+
+def allocate(session: Session, *, sku: str, quantity: int, reference: str | None) -> Hold:
+    """Allocate units for delivery from wherever they are: a warehouse first, then a store
+    (ship from store). Each location is tried with a conditional update, so a location
+    emptied meanwhile by another channel is passed over, never oversold."""
+    _positive(quantity)
+    for location in repository.sourcing_candidates(session, sku, quantity):
+        if repository.change_stock(
+            session, location, sku, needs_available=quantity, allocated=quantity
+        ):
+            held = Hold(
+                kind=HoldKind.ALLOCATION,
+                location=location,
+                sku=sku,
+                quantity=quantity,
+                reference=reference,
+            )
+            session.add(held)
+            session.flush()
+            _changed(session, location, sku)
+            return held
+    raise Conflict(
+        InventoryErrorCode.INSUFFICIENT_STOCK,
+        f"No location has {quantity} of {sku} available for delivery.",
+    )
