@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from omnikanal.auth.models import Channel
 from omnikanal.auth.service import StaffActor
-from omnikanal.commerce import audit, carts, orders, returns
+from omnikanal.commerce import audit, carts, checkout, orders, returns
 from omnikanal.commerce.dependencies import (
     AuditReader,
     CartUser,
@@ -199,9 +199,9 @@ def remove_item(cart_id: UUID, sku: str, session: DbSession, actor: CartUser) ->
 # -- orders --
 
 
-def _tenders(body: list[TenderCreate]) -> list[orders.TenderRequest]:
+def _tenders(body: list[TenderCreate]) -> list[checkout.TenderRequest]:
     return [
-        orders.TenderRequest(
+        checkout.TenderRequest(
             type=t.type,
             reference=t.reference,
             amount=t.amount.amount if t.amount else None,
@@ -211,8 +211,8 @@ def _tenders(body: list[TenderCreate]) -> list[orders.TenderRequest]:
     ]
 
 
-def _fulfilment(body: FulfilmentRequestBody) -> orders.FulfilmentRequest:
-    return orders.FulfilmentRequest(
+def _fulfilment(body: FulfilmentRequestBody) -> checkout.FulfilmentRequest:
+    return checkout.FulfilmentRequest(
         type=body.type,
         location=body.location,
         address=body.address.model_dump() if body.address else None,
@@ -290,13 +290,13 @@ def _one(session: DbSession, order: Order) -> OrderRead:
 
 
 @router.post("/carts/{cart_id}/checkout", status_code=201, response_model=OrderRead, tags=["carts"])
-def checkout(
+def check_out(
     cart_id: UUID, body: CheckoutRequest, session: DbSession, actor: OrderTaker
 ) -> OrderRead:
     """Order the cart in one transaction: stock allocated for delivery or reserved at the
     pickup store, the cart closed, ``order.placed`` recorded. Send an Idempotency-Key."""
     counter = counter_of(actor, channel=body.channel, location=None)
-    order = orders.checkout(
+    order = checkout.checkout(
         session,
         actor=actor,
         counter=counter,
@@ -316,18 +316,18 @@ def place_order(body: OrderCreate, session: DbSession, actor: OrderTaker) -> Ord
     counter = counter_of(actor, channel=body.channel, location=body.location)
     customer = None
     if body.customer is not None:
-        customer = orders.Customer(
+        customer = checkout.Customer(
             user_id=body.customer.user_id,
             profile_id=body.customer.profile_id,
             traits=body.customer.traits(),
         )
-    order = orders.place_for_customer(
+    order = checkout.place_for_customer(
         session,
         actor=actor,
         counter=counter,
         currency=body.currency,
         lines=[
-            orders.LineRequest(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
+            checkout.LineRequest(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price)
             for line in body.lines
         ],
         fulfilment=_fulfilment(body.fulfilment),
