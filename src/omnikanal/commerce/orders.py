@@ -241,6 +241,7 @@ def _status_event(session: Session, event_type: type[OrderStatusChanged], order:
             number=order.number,
             profile_id=order.profile_id,
             status=order.status,
+            total=money(order.total, order.currency),
             channel=order.channel,
             pickup_location=order.pickup_location,
             email=order.email,

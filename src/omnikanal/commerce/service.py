@@ -88,6 +88,7 @@ class OrderStatusChanged(DomainEvent):
     number: str
     profile_id: UUID | None
     status: str
+    total: dict[str, Any]
     channel: str
     pickup_location: str | None
     email: str | None

@@ -204,3 +204,61 @@ def test_two_tills_taking_the_same_return_at_once_take_it_once(shop: Shop) -> No
         thread.join()
     assert sorted(statuses) == [201, 422, 422, 422]
     assert shop.stock(GBG, SCARF)[0] + shop.stock(STHLM, SCARF)[0] == 5 + 1
+
+
+def points(shop: Shop, profile_id: str) -> int:
+    account = shop.ok(shop.client.get(f"/v1/loyalty/{profile_id}", headers=shop.gbg))
+    balance: int = account["balance"]
+    return balance
+
+
+def test_points_earned_online_are_reversed_by_a_store_return_and_a_cancellation(
+    shop: Shop,
+) -> None:
+    cart = shop.ok(
+        shop.client.post(
+            "/v1/carts",
+            json={"currency": "SEK", "email": "member@example.com", "items": [{"sku": COAT}]},
+            headers=shop.web,
+        ),
+        201,
+    )
+    profile_id = cart["profile_id"]
+    shop.ok(shop.client.post(f"/v1/loyalty/{profile_id}/join", json={}, headers=shop.gbg))
+    shop.ok(
+        shop.client.post(f"/v1/carts/{cart['id']}/items", json={"sku": SCARF}, headers=shop.web)
+    )
+    order = shop.ok(
+        shop.client.post(
+            f"/v1/carts/{cart['id']}/checkout",
+            json={"fulfilment": delivery(), "tenders": [{"type": "card"}]},
+            headers=shop.web,
+        ),
+        201,
+    )
+    earned = points(shop, profile_id)
+    assert earned > 0  # order.placed reached loyalty after the commit
+    shop.ok(shop.client.post(f"/v1/orders/{order['id']}/ship", headers=shop.web))
+    shop.ok(give_back(shop, shop.gbg, order, **{SCARF: 1}), 201)
+    # The scarf was 49,900 of 299,800: a sixth of the points go back.
+    assert points(shop, profile_id) == earned - earned * 49_900 // 299_800
+
+    second = shop.ok(
+        shop.client.post(
+            "/v1/orders",
+            json={
+                "currency": "SEK",
+                "lines": [{"sku": SCARF, "quantity": 1}],
+                "tenders": [{"type": "card"}],
+                "fulfilment": {"type": "click_and_collect", "location": GBG},
+                "customer": {"profile_id": profile_id},
+            },
+            headers=shop.gbg,
+        ),
+        201,
+    )
+    assert second["profile_id"] == profile_id
+    before_cancel = points(shop, profile_id)
+    assert before_cancel > earned - earned * 49_900 // 299_800
+    shop.ok(shop.client.post(f"/v1/orders/{second['id']}/cancel", headers=shop.gbg))
+    assert points(shop, profile_id) == earned - earned * 49_900 // 299_800
