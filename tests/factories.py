@@ -10,11 +10,15 @@ from omnikanal.uow import unit_of_work
 
 
 def create_secret_key(
-    factory: sessionmaker[Session], *, role: Role = Role.ADMIN, location: str | None = None
+    factory: sessionmaker[Session],
+    *,
+    role: Role = Role.ADMIN,
+    location: str | None = None,
+    channel: Channel | None = None,
 ) -> str:
     with unit_of_work(factory) as session:
         _, secret = auth_service.create_secret_key(
-            session, role=role, name=f"test {role.value}", location=location
+            session, role=role, name=f"test {role.value}", location=location, channel=channel
         )
     return secret
 

@@ -12,6 +12,7 @@ from omnikanal import __version__, health
 from omnikanal.auth.dependencies import SourceKeyCache
 from omnikanal.auth.router import router as auth_router
 from omnikanal.catalog.router import router as catalog_router
+from omnikanal.commerce.router import router as commerce_router
 from omnikanal.config import Settings
 from omnikanal.console import router as console
 from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(ingestion_router)
     app.include_router(customers_router)
     app.include_router(catalog_router)
+    app.include_router(commerce_router)
     app.include_router(locations_router)
     app.include_router(inventory_router)
     app.include_router(events_profiles_router)

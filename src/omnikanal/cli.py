@@ -1,7 +1,8 @@
-"""The command line: serve, worker, db upgrade, sources, keys, demo."""
+"""The command line: serve, worker, db upgrade, sources, keys, demo, reports."""
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, ParamSpec, TypeVar
 
 import anyio
@@ -22,7 +23,9 @@ app = typer.Typer(help="omnikanal: the omnichannel retail hub.", no_args_is_help
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources: channels that ingest events.", no_args_is_help=True)
 keys_app = typer.Typer(help="Secret keys for staff and back ends.", no_args_is_help=True)
+reports_app = typer.Typer(help="Reports for owners and analysts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(reports_app, name="reports")
 app.add_typer(sources_app, name="sources")
 app.add_typer(keys_app, name="keys")
 
@@ -91,13 +94,17 @@ def keys_create(
     location: Annotated[
         str | None, typer.Option("--location", help="The store of a store key.")
     ] = None,
+    channel: Annotated[
+        Channel | None,
+        typer.Option("--channel", help="The channel a channel key's back end speaks for."),
+    ] = None,
 ) -> None:
     """Create a secret key; prints it (shown once) as the last line."""
     settings = _settings()
     factory = make_session_factory(make_engine(settings.resolved_database_url()))
     with unit_of_work(factory) as session:
         key, secret = auth_service.create_secret_key(
-            session, role=role, name=name, location=location
+            session, role=role, name=name, location=location, channel=channel
         )
         console.print(f"{key.role} key {key.id} created; the key:")
     print(secret)  # noqa: T201 - the key alone on the last line, for scripts
@@ -199,6 +206,72 @@ def worker_command() -> None:
         await runner.run(anyio.Event())
 
     anyio.run(main)
+
+
+def _moment(value: str | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@reports_app.command("price-audit")
+@one_line_errors
+def price_audit(
+    since: Annotated[
+        str | None, typer.Option(help="ISO date or time (UTC unless zoned); default 30 days ago.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="ISO date or time; default now.")] = None,
+    channel: Annotated[Channel | None, typer.Option(help="Only this channel.")] = None,
+    limit: Annotated[int, typer.Option(help="Mismatched lines listed.")] = 50,
+) -> None:
+    """Order lines where a channel charged other than the price book said at that time."""
+    from omnikanal.commerce import audit
+
+    settings = _settings()
+    end = _moment(until, datetime.now(UTC))
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    with factory() as session:
+        report = audit.price_audit(
+            session,
+            since=_moment(since, end - timedelta(days=30)),
+            until=end,
+            channel=channel.value if channel else None,
+            limit=limit,
+        )
+    console.print(
+        f"{report.lines_checked} order lines from {report.since:%Y-%m-%d %H:%M} to "
+        f"{report.until:%Y-%m-%d %H:%M} UTC; {report.mismatched} charged off the price book."
+    )
+    if not report.rows:
+        return
+    summary = Table(title="Off the price book, by channel and SKU")
+    for column in ("channel", "SKU", "lines", "off the book", "difference (minor units)"):
+        summary.add_column(column, justify="right" if column[0] in "lod" else "left")
+    for row in report.rows:
+        summary.add_row(
+            row.channel,
+            row.sku,
+            str(row.lines),
+            str(row.mismatched),
+            f"{row.difference:+,} {row.currency}",
+        )
+    console.print(summary)
+    lines = Table(title="The lines, newest first")
+    for column in ("placed", "order", "channel", "location", "SKU", "qty", "charged", "book"):
+        lines.add_column(column)
+    for line in report.mismatches:
+        lines.add_row(
+            f"{line.placed_at:%Y-%m-%d %H:%M}",
+            line.order_number,
+            line.channel,
+            line.location or "",
+            line.sku,
+            str(line.quantity),
+            f"{line.charged:,} {line.currency}",
+            f"{line.book_price:,} {line.currency}",
+        )
+    console.print(lines)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from omnikanal.auth import models as auth_models
 from omnikanal.catalog import models as catalog_models
+from omnikanal.commerce import models as commerce_models
 from omnikanal.console import models as console_models
 from omnikanal.customers import models as customer_models
 from omnikanal.db import Base
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "auth_models",
     "catalog_models",
+    "commerce_models",
     "console_models",
     "customer_models",
     "event_models",

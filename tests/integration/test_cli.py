@@ -29,6 +29,7 @@ def test_every_command_answers_help() -> None:
         ["sources", "create"],
         ["keys", "create"],
         ["demo"],
+        ["reports", "price-audit"],
     ):
         result = runner.invoke(cli, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
@@ -57,6 +58,26 @@ def test_a_bad_role_fails_with_a_reason(env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["keys", "create", "--role", "janitor"], env=env)
     assert result.exit_code != 0
     assert "janitor" in result.output
+
+
+def test_a_channel_key_names_its_channel(env: dict[str, str], settings: Settings) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["keys", "create", "--role", "channel"], env=env)
+    assert missing.exit_code != 0
+    assert "channel" in missing.output
+    made = runner.invoke(
+        cli, ["keys", "create", "--role", "channel", "--channel", "app", "--name", "App"], env=env
+    )
+    assert made.exit_code == 0, made.output
+    client = TestClient(create_app(settings))
+    cart = client.post(
+        "/v1/carts",
+        json={"currency": "SEK", "anonymous_id": "phone-1"},
+        headers=bearer(made.output.strip().splitlines()[-1]),
+    )
+    assert cart.status_code == 201, cart.text
+    assert cart.json()["channel"] == "app"
+    client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
 
 
 def test_failures_exit_non_zero_with_one_line(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ class Role(StrEnum):
     STORE = "store"
     MARKETER = "marketer"
     ANALYST = "analyst"
+    # A channel's back end (web shop, app, till system): carts, checkout, orders, returns.
+    CHANNEL = "channel"
 
 
 class Source(Base):
@@ -54,6 +56,8 @@ class SecretKey(Base):
     role: Mapped[str] = mapped_column(String(20))
     # Store staff keys belong to one store.
     location: Mapped[str | None] = mapped_column(String(100))
+    # The channel a key's commerce calls count for: a channel key's own, pos for store keys.
+    channel: Mapped[str | None] = mapped_column(String(20))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,3 +35,9 @@ def sources_by_id(session: Session, source_ids: set[UUID]) -> Sequence[Source]:
     if not source_ids:
         return []
     return session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
+
+
+def secret_keys_by_id(session: Session, key_ids: set[UUID]) -> Sequence[SecretKey]:
+    if not key_ids:
+        return []
+    return session.scalars(select(SecretKey).where(SecretKey.id.in_(key_ids))).all()

@@ -40,7 +40,7 @@ def disable_source(source_id: UUID, session: DbSession, _: AdminKey) -> SourceRe
 @router.post("/keys", status_code=201, response_model=SecretKeyCreated)
 def create_key(body: SecretKeyCreate, session: DbSession, _: AdminKey) -> SecretKeyCreated:
     key, secret = service.create_secret_key(
-        session, role=body.role, name=body.name, location=body.location
+        session, role=body.role, name=body.name, location=body.location, channel=body.channel
     )
     return SecretKeyCreated.model_validate(
         {**SecretKeyRead.model_validate(key).model_dump(), "secret_key": secret}

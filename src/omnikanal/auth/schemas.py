@@ -32,6 +32,10 @@ class SecretKeyCreate(BaseModel):
     role: Role
     name: str = Field(default="", max_length=200)
     location: str | None = Field(default=None, max_length=100)
+    channel: Channel | None = Field(
+        default=None,
+        description="Required for a channel key (its back end's channel); store keys are pos.",
+    )
 
 
 class SecretKeyRead(BaseModel):
@@ -41,6 +45,7 @@ class SecretKeyRead(BaseModel):
     name: str
     role: Role
     location: str | None
+    channel: Channel | None
     key_prefix: str
     created_at: datetime
     revoked_at: datetime | None

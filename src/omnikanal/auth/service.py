@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.auth import repository
 from omnikanal.auth.models import Channel, Role, SecretKey, Source
-from omnikanal.errors import Forbidden, NotFound, Unauthorized
+from omnikanal.errors import Forbidden, NotFound, RuleViolation, Unauthorized
 from omnikanal.kit.time import utcnow
 
 WRITE_KEY_PREFIX = "wk_"
@@ -25,6 +25,7 @@ class AuthErrorCode(StrEnum):
     ROLE_NOT_ALLOWED = "role_not_allowed"
     SOURCE_NOT_FOUND = "source_not_found"
     SECRET_KEY_NOT_FOUND = "secret_key_not_found"
+    CHANNEL_REQUIRED = "channel_required"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class StaffActor:
     name: str
     role: Role
     location: str | None
+    # The channel its commerce calls count for (channel keys; store keys are pos).
+    channel: Channel | None = None
 
 
 def hash_key(key: str) -> str:
@@ -72,13 +75,27 @@ def create_source(
 
 
 def create_secret_key(
-    session: Session, *, role: Role, name: str, location: str | None
+    session: Session,
+    *,
+    role: Role,
+    name: str,
+    location: str | None,
+    channel: Channel | None = None,
 ) -> tuple[SecretKey, str]:
+    if role is Role.CHANNEL and channel is None:
+        raise RuleViolation(
+            AuthErrorCode.CHANNEL_REQUIRED,
+            "A channel key names the channel its back end speaks for (web, app, pos ...).",
+            errors=[{"field": "channel", "message": "required for the channel role"}],
+        )
+    if role is Role.STORE:
+        channel = channel or Channel.POS
     secret = _new_key(SECRET_KEY_PREFIX)
     key = SecretKey(
         name=name or f"{role.value} key",
         role=role.value,
         location=location,
+        channel=channel.value if channel else None,
         key_hash=hash_key(secret),
         key_prefix=secret[:10],
     )
@@ -154,7 +171,7 @@ def authenticate_staff(
             f"The {role.value} role may not do this; allowed: "
             + ", ".join(sorted(r.value for r in allowed | {Role.ADMIN})),
         )
-    return StaffActor(key_id=key.id, name=key.name, role=role, location=key.location)
+    return _staff(key)
 
 
 def staff_actor(session: Session, *, key_id: UUID) -> StaffActor | None:
@@ -162,8 +179,24 @@ def staff_actor(session: Session, *, key_id: UUID) -> StaffActor | None:
     key = repository.get_secret_key(session, key_id)
     if key is None or key.revoked_at is not None:
         return None
-    return StaffActor(key_id=key.id, name=key.name, role=Role(key.role), location=key.location)
+    return _staff(key)
+
+
+def _staff(key: SecretKey) -> StaffActor:
+    return StaffActor(
+        key_id=key.id,
+        name=key.name,
+        role=Role(key.role),
+        location=key.location,
+        channel=Channel(key.channel) if key.channel else None,
+    )
 
 
 def source_names(session: Session, source_ids: set[UUID]) -> dict[UUID, str]:
-    return {s.id: s.name for s in repository.sources_by_id(session, source_ids)}
+    """Names of the credentials that sent events: sources, and the secret keys of back
+    ends and store staff (orders and carts reach the timeline through them)."""
+    names = {s.id: s.name for s in repository.sources_by_id(session, source_ids)}
+    rest = source_ids - names.keys()
+    if rest:
+        names.update({k.id: k.name for k in repository.secret_keys_by_id(session, rest)})
+    return names

@@ -6,6 +6,7 @@ Placing messages (``observe``) lives in ``placement.py``; it is part of this ser
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -70,6 +71,15 @@ def identifiers_for(
     return identifiers_in(rules(session), user_id=user_id, anonymous_id=anonymous_id, traits=traits)
 
 
+def place(
+    session: Session, *, identifiers: Sequence[IdentifierKey], channel: str, at: datetime
+) -> Placement:
+    """The person these identifiers name, linked or created as a message would be
+    (a till's loyalty card, a cart's anonymous id)."""
+    sighting = Sighting(identifiers=list(identifiers), traits={}, channel=channel, seen_at=at)
+    return observe(session, [sighting]).placements[0]
+
+
 def clean_traits(session: Session, traits: Mapping[str, Any]) -> dict[str, Any]:
     """Traits as the profile shows them: identifying ones in their canonical form."""
     identity_rules = rules(session)
@@ -128,6 +138,14 @@ def get_profile(session: Session, *, profile_id: UUID) -> ProfileView:
         identifiers=repository.identifiers(session, profile.id),
         merged_ids=merged_descendants(session, profile.id),
     )
+
+
+def strongest_identifier(session: Session, identifiers: Sequence[Identifier]) -> UUID | None:
+    """The identifier that speaks for a profile most surely (a user id before an email)."""
+    if not identifiers:
+        return None
+    order = rules(session).order
+    return min(identifiers, key=lambda i: order(IdentifierKey(i.type, i.value))).id
 
 
 def find_profile_id(session: Session, *, type_: str, raw_value: str) -> UUID | None:

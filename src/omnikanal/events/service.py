@@ -210,6 +210,55 @@ def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id:
     )
 
 
+# -- activity the hub itself records (orders, carts) --
+
+
+def record_activity(
+    session: Session,
+    *,
+    credential_id: UUID,
+    channel: str,
+    location: str | None,
+    profile_id: UUID,
+    anchor_id: UUID,
+    event: str,
+    properties: dict[str, Any],
+    message_id: str,
+    at: datetime,
+) -> None:
+    """Put a commerce fact on the person's timeline as the Segment track event it is
+    (``Order Completed``, ``Product Added``), so the timeline stays one query."""
+    message = {
+        "type": "track",
+        "event": event,
+        "messageId": message_id,
+        "timestamp": at.isoformat(),
+        "properties": properties,
+    }
+    repository.insert_events(
+        session,
+        [
+            {
+                "id": new_id(),
+                "source_id": credential_id,
+                "channel": channel,
+                "location": location,
+                "type": "track",
+                "name": event,
+                "message_id": message_id,
+                "profile_id": profile_id,
+                "anchor_id": anchor_id,
+                "user_id": None,
+                "anonymous_id": None,
+                "timestamp": at,
+                "sent_at": None,
+                "received_at": at,
+                "message": message,
+            }
+        ],
+    )
+
+
 # -- the timeline --
 
 

@@ -165,3 +165,14 @@ def adjustment_total(session: Session, location: str, sku: str) -> int:
         )
     )
     return int(total or 0)
+
+
+def sourcing_candidates(session: Session, sku: str, quantity: int) -> list[str]:
+    """Locations with ``quantity`` of ``sku`` available: warehouses first, then stores."""
+    query = (
+        select(Stock.location)
+        .join(Location, Location.code == Stock.location)
+        .where(Stock.sku == sku, Location.active, AVAILABLE >= quantity)
+        .order_by((Location.kind != "warehouse"), Location.code)
+    )
+    return list(session.scalars(query))

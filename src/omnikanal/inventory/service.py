@@ -479,3 +479,29 @@ def transfer(
 
 def available(stock: Stock) -> int:
     return stock.on_hand - stock.reserved - stock.allocated
+
+
+def allocate(session: Session, *, sku: str, quantity: int, reference: str | None) -> Hold:
+    """Allocate units for delivery from wherever they are: a warehouse first, then a store
+    (ship from store). Each location is tried with a conditional update, so a location
+    emptied meanwhile by another channel is passed over, never oversold."""
+    _positive(quantity)
+    for location in repository.sourcing_candidates(session, sku, quantity):
+        if repository.change_stock(
+            session, location, sku, needs_available=quantity, allocated=quantity
+        ):
+            held = Hold(
+                kind=HoldKind.ALLOCATION,
+                location=location,
+                sku=sku,
+                quantity=quantity,
+                reference=reference,
+            )
+            session.add(held)
+            session.flush()
+            _changed(session, location, sku)
+            return held
+    raise Conflict(
+        InventoryErrorCode.INSUFFICIENT_STOCK,
+        f"No location has {quantity} of {sku} available for delivery.",
+    )

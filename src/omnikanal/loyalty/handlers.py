@@ -4,6 +4,8 @@ Payload contract (written by commerce):
 - ``order.placed``: order_id, profile_id (or null), total {amount, currency}, channel, location
 - ``return.received``: return_id, order_id, profile_id, refund {amount, currency},
   order_total {amount, currency}, channel, location
+- ``order.cancelled``: order_id, profile_id (or null), total {amount, currency}, channel,
+  pickup_location
 """
 
 from datetime import timedelta
@@ -46,6 +48,24 @@ def reverse_points(session: Session, event: PublishedEvent) -> None:
     )
 
 
+def reverse_on_cancel(session: Session, event: PublishedEvent) -> None:
+    """A cancelled order earns nothing: all its points go back, as for a full return."""
+    data = event.payload
+    if not data.get("profile_id"):
+        return
+    total = int(data["total"]["amount"])
+    service.reverse_for_return(
+        session,
+        profile_id=UUID(data["profile_id"]),
+        order_id=str(data["order_id"]),
+        return_id=f"cancellation-{data['order_id']}",
+        refunded_minor=total,
+        order_total_minor=total,
+        channel=data.get("channel"),
+        location=data.get("pickup_location"),
+    )
+
+
 def expire_points(session: Session) -> None:
     service.expire_all(session)
 
@@ -53,4 +73,5 @@ def expire_points(session: Session) -> None:
 def register(registry: HandlerRegistry) -> None:
     registry.subscribe("order.placed", "loyalty.earn_points", earn_points)
     registry.subscribe("return.received", "loyalty.reverse_points", reverse_points)
+    registry.subscribe("order.cancelled", "loyalty.reverse_on_cancel", reverse_on_cancel)
     registry.every("loyalty.expire_points", timedelta(hours=1), expire_points)

@@ -3,7 +3,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omnikanal.db import Base
 from omnikanal.kit.ids import new_id
@@ -44,6 +44,8 @@ class OutboxDelivery(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     event_id: Mapped[UUID] = mapped_column(ForeignKey("outbox_event.id", ondelete="CASCADE"))
+    # Never loaded; it tells the unit of work to insert the event before its deliveries.
+    event: Mapped[OutboxEvent] = relationship(lazy="raise")
     kind: Mapped[str] = mapped_column(String(20))
     target: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)

@@ -68,6 +68,7 @@ class HandlerRegistry:
 
 
 def build_registry() -> HandlerRegistry:
+    from omnikanal.commerce import handlers as commerce_handlers
     from omnikanal.idempotency import service as idempotency_service
     from omnikanal.inventory import handlers as inventory_handlers
     from omnikanal.loyalty import handlers as loyalty_handlers
@@ -75,6 +76,10 @@ def build_registry() -> HandlerRegistry:
     """Every domain's reactions to other domains' events."""
     registry = HandlerRegistry()
     registry.every("idempotency.purge", timedelta(hours=1), idempotency_service.purge_job)
-    for register in (inventory_handlers.register, loyalty_handlers.register):
+    for register in (
+        commerce_handlers.register,
+        inventory_handlers.register,
+        loyalty_handlers.register,
+    ):
         register(registry)
     return registry

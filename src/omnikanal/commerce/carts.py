@@ -1,0 +1,367 @@
+"""Carts that follow the person, not the device (S2).
+
+A cart is made for whatever identifies the buyer (an app's anonymous id, a user id, an
+email) and belongs to that person's profile; any of the person's identifiers finds it
+again. When two profiles turn out to be one person, their carts become one: the union of
+the lines, the larger quantity of each, so no line is lost. Lines are priced from the
+price book whenever the cart is read.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.auth.service import StaffActor
+from omnikanal.catalog import service as catalog_service
+from omnikanal.catalog.pricing import Quote, vat_included
+from omnikanal.commerce import repository
+from omnikanal.commerce.models import Cart, CartLine, CartStatus
+from omnikanal.commerce.service import (
+    CartsMerged,
+    CartUpdated,
+    CommerceErrorCode,
+    Counter,
+    live_profile_id,
+    on_timeline,
+    place_person,
+)
+from omnikanal.customers import service as customers_service
+from omnikanal.errors import Conflict, NotFound, RuleViolation
+from omnikanal.kit.ids import new_id
+from omnikanal.kit.time import utcnow
+from omnikanal.uow import record_event
+
+
+@dataclass(frozen=True)
+class LineState:
+    sku: str
+    quantity: int
+    unit_price_when_added: int
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class CartState:
+    """A cart as the person sees it: with the lines of their other carts not yet merged."""
+
+    cart: Cart
+    profile_id: UUID
+    lines: list[LineState]
+    merged_cart_ids: list[UUID]
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    sku: str
+    name: str
+    image_url: str | None
+    quantity: int
+    quote: Quote
+    line_total: int
+    vat_amount: int
+    unit_price_when_added: int
+    added_at: datetime
+
+    @property
+    def price_changed(self) -> bool:
+        return self.quote.unit_price != self.unit_price_when_added
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    state: CartState
+    channel: str
+    lines: list[PricedLine]
+    total: int
+    vat_by_rate: dict[int, int]
+
+
+def union_of(carts_lines: Sequence[Sequence[LineState]]) -> list[LineState]:
+    """Merged carts keep every SKU once, with the larger quantity (first cart on ties)."""
+    chosen: dict[str, LineState] = {}
+    for lines in carts_lines:
+        for line in lines:
+            kept = chosen.get(line.sku)
+            if kept is None or line.quantity > kept.quantity:
+                chosen[line.sku] = line
+    return sorted(chosen.values(), key=lambda line: (line.added_at, line.sku))
+
+
+def _state(line: CartLine) -> LineState:
+    return LineState(line.sku, line.quantity, line.unit_price_when_added, line.added_at)
+
+
+def _person_carts(session: Session, profile_id: UUID) -> tuple[UUID, Sequence[Cart]]:
+    live = live_profile_id(session, profile_id)
+    family = [live, *customers_service.merged_descendants(session, live)]
+    return live, repository.active_carts(session, family)
+
+
+def _lines_by_cart(session: Session, carts: Sequence[Cart]) -> dict[UUID, list[CartLine]]:
+    by_cart: dict[UUID, list[CartLine]] = {cart.id: [] for cart in carts}
+    for line in repository.cart_lines(session, list(by_cart)):
+        by_cart[line.cart_id].append(line)
+    return by_cart
+
+
+def person_cart(session: Session, *, profile_id: UUID) -> CartState | None:
+    """The person's active cart, as one even before their carts are merged (read only)."""
+    live, carts = _person_carts(session, profile_id)
+    if not carts:
+        return None
+    by_cart = _lines_by_cart(session, carts)
+    lines = union_of([[_state(line) for line in by_cart[cart.id]] for cart in carts])
+    return CartState(carts[0], live, lines, [cart.id for cart in carts[1:]])
+
+
+def consolidate(session: Session, *, profile_id: UUID) -> Cart | None:
+    """Make the person's active carts one, for good: the most recently changed one keeps
+    the union of the lines. Safe to run again (it finds one cart and does nothing)."""
+    live, carts = _person_carts(session, profile_id)
+    if len(carts) <= 1:
+        return carts[0] if carts else None
+    survivor, others = carts[0], carts[1:]
+    by_cart = _lines_by_cart(session, carts)
+    kept = {line.sku: line for line in by_cart[survivor.id]}
+    for other in others:
+        for line in by_cart[other.id]:
+            mine = kept.get(line.sku)
+            if mine is None:
+                repository.move_line(session, line.id, to_cart=survivor.id)
+                kept[line.sku] = line
+            elif line.quantity > mine.quantity:
+                repository.set_line_quantity(
+                    session, cart_id=survivor.id, sku=line.sku, quantity=line.quantity
+                )
+        other.status = CartStatus.MERGED
+        other.merged_into = survivor.id
+        other.updated_at = utcnow()
+    survivor.profile_id = live
+    survivor.updated_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        CartsMerged(cart_id=survivor.id, merged_cart_ids=[c.id for c in others], profile_id=live),
+    )
+    return survivor
+
+
+def find_cart(session: Session, *, cart_id: UUID) -> CartState:
+    """A cart by id; a merged-away cart answers with the cart it joined."""
+    cart = _follow(session, cart_id)
+    if cart.status != CartStatus.ACTIVE:
+        lines = [_state(line) for line in repository.cart_lines(session, [cart.id])]
+        return CartState(cart, live_profile_id(session, cart.profile_id), lines, [])
+    state = person_cart(session, profile_id=cart.profile_id)
+    assert state is not None  # the cart itself is active
+    return state
+
+
+def _follow(session: Session, cart_id: UUID, *, lock: bool = False) -> Cart:
+    cart = repository.get_cart(session, cart_id, lock=lock)
+    seen: set[UUID] = set()
+    while cart is not None and cart.merged_into is not None and cart.id not in seen:
+        seen.add(cart.id)
+        cart = repository.get_cart(session, cart.merged_into, lock=lock)
+    if cart is None:
+        raise NotFound(CommerceErrorCode.CART_NOT_FOUND, f"No cart {cart_id}.")
+    return cart
+
+
+def active_cart_for_change(session: Session, *, cart_id: UUID) -> Cart:
+    """The cart to change, locked, with the person's other carts merged into it first."""
+    cart = _follow(session, cart_id, lock=True)
+    if cart.status != CartStatus.ACTIVE:
+        raise Conflict(
+            CommerceErrorCode.CART_NOT_ACTIVE, f"Cart {cart.id} is {cart.status}; it cannot change."
+        )
+    merged = consolidate(session, profile_id=cart.profile_id)
+    assert merged is not None
+    if merged.id != cart.id:
+        merged = _follow(session, merged.id, lock=True)
+    return merged
+
+
+def open_cart(
+    session: Session,
+    *,
+    actor: StaffActor,
+    counter: Counter,
+    currency: str,
+    user_id: str | None,
+    anonymous_id: str | None,
+    email: str | None,
+    items: Sequence[tuple[str, int]],
+) -> tuple[Cart, bool]:
+    """The person's active cart, made when they have none; True when it was made now."""
+    now = utcnow()
+    placement = place_person(
+        session,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        traits={"email": email} if email else {},
+        channel=counter.channel,
+        at=now,
+    )
+    if placement is None:
+        raise RuleViolation(
+            CommerceErrorCode.IDENTIFIER_REQUIRED,
+            "A cart belongs to a person: give an anonymous_id, user_id or email.",
+            errors=[{"field": "anonymous_id", "message": "an identifier is required"}],
+        )
+    cart = consolidate(session, profile_id=placement.profile_id)
+    created = cart is None
+    if cart is None:
+        cart = Cart(
+            id=new_id(),
+            profile_id=placement.profile_id,
+            anchor_id=placement.anchor_id,
+            channel=counter.channel,
+            currency=currency,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(cart)
+        session.flush()
+    elif cart.currency != currency:
+        raise Conflict(
+            CommerceErrorCode.CURRENCY_MISMATCH,
+            f"The person's cart {cart.id} is in {cart.currency}, not {currency}.",
+        )
+    for sku, quantity in items:
+        add_item(session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=quantity)
+    return cart, created
+
+
+def add_item(
+    session: Session, *, actor: StaffActor, counter: Counter, cart: Cart, sku: str, quantity: int
+) -> None:
+    """Add units of a SKU at today's price on this channel (Segment's Product Added)."""
+    _positive(quantity)
+    quote = catalog_service.price(session, sku=sku, channel=counter.channel, currency=cart.currency)
+    repository.add_to_line(
+        session, cart_id=cart.id, sku=sku, quantity=quantity, unit_price=quote.unit_price
+    )
+    _changed(session, actor, counter, cart, "Product Added", sku, quantity, quote.unit_price)
+
+
+def set_quantity(
+    session: Session, *, actor: StaffActor, counter: Counter, cart: Cart, sku: str, quantity: int
+) -> None:
+    """Set a line's quantity; 0 removes it. The difference goes on the timeline."""
+    if quantity < 0:
+        _positive(quantity)
+    current = {line.sku: line for line in repository.cart_lines(session, [cart.id])}
+    line = current.get(sku)
+    if line is None:
+        if quantity == 0:
+            raise NotFound(CommerceErrorCode.LINE_NOT_FOUND, f"Cart {cart.id} holds no {sku}.")
+        add_item(session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=quantity)
+        return
+    difference = quantity - line.quantity
+    if difference > 0:
+        add_item(session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=difference)
+        return
+    if difference == 0:
+        return
+    if quantity == 0:
+        repository.delete_line(session, cart_id=cart.id, sku=sku)
+    else:
+        repository.set_line_quantity(session, cart_id=cart.id, sku=sku, quantity=quantity)
+    _changed(
+        session,
+        actor,
+        counter,
+        cart,
+        "Product Removed",
+        sku,
+        -difference,
+        line.unit_price_when_added,
+    )
+
+
+def _positive(quantity: int) -> None:
+    if quantity <= 0:
+        raise RuleViolation(
+            CommerceErrorCode.INVALID_QUANTITY,
+            f"Quantity must be positive, not {quantity}.",
+            errors=[{"field": "quantity", "message": "must be positive"}],
+        )
+
+
+def _changed(
+    session: Session,
+    actor: StaffActor,
+    counter: Counter,
+    cart: Cart,
+    event: str,
+    sku: str,
+    quantity: int,
+    unit_price: int,
+) -> None:
+    now = utcnow()
+    cart.updated_at = now
+    session.flush()
+    skus = [line.sku for line in repository.cart_lines(session, [cart.id])]
+    record_event(
+        session,
+        CartUpdated(
+            cart_id=cart.id, profile_id=cart.profile_id, channel=counter.channel, skus=skus
+        ),
+    )
+    on_timeline(
+        session,
+        actor=actor,
+        counter=counter,
+        profile_id=cart.profile_id,
+        anchor_id=cart.anchor_id,
+        event=event,
+        properties={
+            "cart_id": str(cart.id),
+            "product_id": sku,
+            "sku": sku,
+            "name": catalog_service.product(session, sku=sku).name,
+            "quantity": quantity,
+            "price": unit_price,
+            "currency": cart.currency,
+        },
+        message_id=f"cart-{cart.id}-{new_id()}",
+        at=now,
+    )
+
+
+def priced(session: Session, state: CartState, *, channel: str) -> PricedCart:
+    """The cart with today's prices on ``channel``; lines whose price moved say so."""
+    lines: list[PricedLine] = []
+    vat_by_rate: dict[int, int] = {}
+    for line in state.lines:
+        product = catalog_service.product(session, sku=line.sku)
+        quote = catalog_service.price(
+            session, sku=line.sku, channel=channel, currency=state.cart.currency
+        )
+        line_total = quote.unit_price * line.quantity
+        vat = vat_included(line_total, quote.vat_rate_bp)
+        vat_by_rate[quote.vat_rate_bp] = vat_by_rate.get(quote.vat_rate_bp, 0) + vat
+        lines.append(
+            PricedLine(
+                sku=line.sku,
+                name=product.name,
+                image_url=product.image_urls[0] if product.image_urls else None,
+                quantity=line.quantity,
+                quote=quote,
+                line_total=line_total,
+                vat_amount=vat,
+                unit_price_when_added=line.unit_price_when_added,
+                added_at=line.added_at,
+            )
+        )
+    return PricedCart(
+        state=state,
+        channel=channel,
+        lines=lines,
+        total=sum(line.line_total for line in lines),
+        vat_by_rate=vat_by_rate,
+    )

@@ -1,0 +1,477 @@
+"""Placing orders (S5, S10, S17): a cart's checkout, a till sale, an order taken for a
+customer. One transaction: the order, its stock (sold at the till, reserved at the pickup
+store, or allocated for delivery), the cart closed, and its events. Stock rows are changed
+in SKU order, so concurrent orders never wait on each other in a circle.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.auth.service import StaffActor
+from omnikanal.catalog import service as catalog_service
+from omnikanal.catalog.pricing import vat_included
+from omnikanal.commerce import carts, repository
+from omnikanal.commerce.models import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Tender,
+)
+from omnikanal.commerce.service import (
+    CommerceErrorCode,
+    Counter,
+    OrderPlaced,
+    money,
+    on_timeline,
+    place_person,
+)
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.service import Placement
+from omnikanal.errors import Conflict, RuleViolation
+from omnikanal.inventory import service as inventory_service
+from omnikanal.inventory.models import AdjustmentReason, HoldKind
+from omnikanal.kit.ids import new_id
+from omnikanal.kit.time import utcnow
+from omnikanal.uow import record_event
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+    # What a till charged for one unit; None: the price book's price.
+    unit_price: int | None = None
+
+
+@dataclass(frozen=True)
+class TenderRequest:
+    type: str
+    reference: str | None
+    # None: whatever the other tenders leave (at most one tender may say so).
+    amount: int | None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class FulfilmentRequest:
+    type: str
+    location: str | None = None
+    address: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Whatever identifies the buyer at a till or an endless-aisle order (S10, S17)."""
+
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    profile_id: UUID | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+
+
+# -- placing --
+
+
+def checkout(
+    session: Session,
+    *,
+    actor: StaffActor,
+    counter: Counter,
+    cart_id: UUID,
+    fulfilment: FulfilmentRequest,
+    tenders: Sequence[TenderRequest],
+    email: str | None,
+    external_reference: str | None,
+) -> Order:
+    """Turn the person's cart into an order at today's prices on this channel."""
+    cart = carts.active_cart_for_change(session, cart_id=cart_id)
+    state = carts.person_cart(session, profile_id=cart.profile_id)
+    lines = (
+        [LineRequest(sku=line.sku, quantity=line.quantity) for line in state.lines] if state else []
+    )
+    if not lines:
+        raise RuleViolation(CommerceErrorCode.CART_EMPTY, f"Cart {cart.id} is empty.")
+    order_id = new_id()
+    if not repository.close_cart(session, cart.id, order_id=order_id):
+        raise Conflict(CommerceErrorCode.CART_NOT_ACTIVE, f"Cart {cart.id} is checked out already.")
+    return place(
+        session,
+        actor=actor,
+        counter=counter,
+        currency=cart.currency,
+        lines=lines,
+        fulfilment=fulfilment,
+        tenders=tenders,
+        person=Placement(profile_id=cart.profile_id, anchor_id=cart.anchor_id),
+        email=email,
+        external_reference=external_reference,
+        cart_id=cart.id,
+        order_id=order_id,
+    )
+
+
+def place_for_customer(
+    session: Session,
+    *,
+    actor: StaffActor,
+    counter: Counter,
+    currency: str,
+    lines: Sequence[LineRequest],
+    fulfilment: FulfilmentRequest,
+    tenders: Sequence[TenderRequest],
+    customer: Customer | None,
+    email: str | None,
+    external_reference: str | None,
+) -> Order:
+    """A till sale or an order taken for a customer: linked to the person when they give
+    a loyalty card, email or phone (S10); anonymous otherwise."""
+    person = _person(session, customer, email=email, channel=counter.channel)
+    if fulfilment.type != Fulfilment.IN_STORE and person is None:
+        raise RuleViolation(
+            CommerceErrorCode.IDENTIFIER_REQUIRED,
+            "An order to deliver or collect later needs its customer: give an email, phone, "
+            "loyalty card or user id.",
+            errors=[{"field": "customer", "message": "required unless sold over the counter"}],
+        )
+    return place(
+        session,
+        actor=actor,
+        counter=counter,
+        currency=currency,
+        lines=lines,
+        fulfilment=fulfilment,
+        tenders=tenders,
+        person=person,
+        email=email,
+        external_reference=external_reference,
+    )
+
+
+def _person(
+    session: Session, customer: Customer | None, *, email: str | None, channel: str
+) -> Placement | None:
+    if customer is None and email is None:
+        return None
+    customer = customer or Customer()
+    if customer.profile_id is not None:
+        profile = customers_service.get_profile(session, profile_id=customer.profile_id)
+        anchor = customers_service.strongest_identifier(session, profile.identifiers)
+        if anchor is not None:
+            return Placement(profile_id=profile.profile.id, anchor_id=anchor)
+    traits = dict(customer.traits)
+    if email:
+        traits.setdefault("email", email)
+    return place_person(
+        session,
+        user_id=customer.user_id,
+        anonymous_id=customer.anonymous_id,
+        traits=traits,
+        channel=channel,
+        at=utcnow(),
+    )
+
+
+@dataclass(frozen=True)
+class _Priced:
+    request: LineRequest
+    name: str
+    list_price: int
+    book_unit_price: int
+    unit_price: int
+    promotion_code: str | None
+    vat_rate_bp: int
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.request.quantity
+
+
+def place(
+    session: Session,
+    *,
+    actor: StaffActor,
+    counter: Counter,
+    currency: str,
+    lines: Sequence[LineRequest],
+    fulfilment: FulfilmentRequest,
+    tenders: Sequence[TenderRequest],
+    person: Placement | None,
+    email: str | None,
+    external_reference: str | None,
+    cart_id: UUID | None = None,
+    order_id: UUID | None = None,
+) -> Order:
+    now = utcnow()
+    _distinct_skus(lines)
+    priced = [_price(session, line, counter=counter, currency=currency, at=now) for line in lines]
+    total = sum(p.line_total for p in priced)
+    paid = _tenders(tenders, total=total, currency=currency)
+    order = Order(
+        id=order_id or new_id(),
+        number=_order_number(),
+        status=OrderStatus.PLACED,
+        channel=counter.channel,
+        location=counter.location,
+        placed_by=actor.key_id,
+        profile_id=person.profile_id if person else None,
+        anchor_id=person.anchor_id if person else None,
+        cart_id=cart_id,
+        currency=currency,
+        total=total,
+        vat_total=sum(vat_included(p.line_total, p.vat_rate_bp) for p in priced),
+        fulfilment=fulfilment.type,
+        pickup_location=None,
+        delivery_address=fulfilment.address,
+        email=email,
+        external_reference=external_reference,
+        placed_at=now,
+        updated_at=now,
+    )
+    holds = _take_stock(session, order, fulfilment, priced, counter=counter)
+    session.add(order)
+    session.flush()
+    for position, item in enumerate(priced):
+        location, hold_id = holds[item.request.sku]
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                position=position,
+                sku=item.request.sku,
+                name=item.name,
+                quantity=item.request.quantity,
+                book_unit_price=item.book_unit_price,
+                unit_price=item.unit_price,
+                list_price=item.list_price,
+                promotion_code=item.promotion_code,
+                vat_rate_bp=item.vat_rate_bp,
+                line_total=item.line_total,
+                vat_amount=vat_included(item.line_total, item.vat_rate_bp),
+                stock_location=location,
+                hold_id=hold_id,
+                channel=order.channel,
+                currency=currency,
+                placed_at=now,
+            )
+        )
+    for position, (tender, amount) in enumerate(paid):
+        session.add(
+            Tender(
+                order_id=order.id,
+                position=position,
+                type=tender.type,
+                reference=tender.reference,
+                amount=amount,
+            )
+        )
+    session.flush()
+    _placed_events(session, actor, counter, order, priced)
+    return order
+
+
+def _distinct_skus(lines: Sequence[LineRequest]) -> None:
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.quantity <= 0:
+            raise RuleViolation(
+                CommerceErrorCode.INVALID_QUANTITY,
+                f"Quantity must be positive, not {line.quantity}.",
+                errors=[{"field": f"lines[{index}].quantity", "message": "must be positive"}],
+            )
+        if line.sku in seen:
+            raise RuleViolation(
+                CommerceErrorCode.DUPLICATE_SKU,
+                f"{line.sku} is on two lines; put each SKU on one line.",
+                errors=[{"field": f"lines[{index}].sku", "message": "already on another line"}],
+            )
+        seen.add(line.sku)
+
+
+def _price(
+    session: Session, line: LineRequest, *, counter: Counter, currency: str, at: datetime
+) -> _Priced:
+    quote = catalog_service.price(
+        session, sku=line.sku, channel=counter.channel, currency=currency, at=at
+    )
+    return _Priced(
+        request=line,
+        name=catalog_service.product(session, sku=line.sku).name,
+        list_price=quote.list_price,
+        book_unit_price=quote.unit_price,
+        unit_price=quote.unit_price if line.unit_price is None else line.unit_price,
+        promotion_code=quote.promotion_code,
+        vat_rate_bp=quote.vat_rate_bp,
+    )
+
+
+def _tenders(
+    tenders: Sequence[TenderRequest], *, total: int, currency: str
+) -> list[tuple[TenderRequest, int]]:
+    """Each tender with its amount; together they pay the total exactly."""
+    for index, tender in enumerate(tenders):
+        if tender.currency is not None and tender.currency != currency:
+            raise RuleViolation(
+                CommerceErrorCode.CURRENCY_MISMATCH,
+                f"Tender {index} is in {tender.currency}; the order is in {currency}.",
+                errors=[
+                    {"field": f"tenders[{index}].amount.currency", "message": "not the order's"}
+                ],
+            )
+    open_ended = [t for t in tenders if t.amount is None]
+    if len(open_ended) > 1:
+        raise RuleViolation(
+            CommerceErrorCode.TENDER_MISMATCH,
+            "At most one tender may leave its amount out (it pays the rest).",
+            errors=[{"field": "tenders", "message": "give the amounts of all but one"}],
+        )
+    named = sum(t.amount or 0 for t in tenders)
+    rest = total - named
+    if (open_ended and rest < 0) or (not open_ended and rest != 0):
+        raise RuleViolation(
+            CommerceErrorCode.TENDER_MISMATCH,
+            f"The tenders pay {named} {currency}; the order costs {total} {currency}.",
+            errors=[{"field": "tenders", "message": f"must add up to {total}"}],
+        )
+    return [(t, rest if t.amount is None else t.amount) for t in tenders]
+
+
+def _take_stock(
+    session: Session,
+    order: Order,
+    fulfilment: FulfilmentRequest,
+    priced: Sequence[_Priced],
+    *,
+    counter: Counter,
+) -> dict[str, tuple[str, UUID | None]]:
+    """Stock for each SKU: (where it comes from, the hold taken; None when sold at once)."""
+    taken: dict[str, tuple[str, UUID | None]] = {}
+    reference = f"order:{order.id}"
+    pickup = (
+        _pickup_store(session, fulfilment)
+        if fulfilment.type == Fulfilment.CLICK_AND_COLLECT
+        else None
+    )
+    order.pickup_location = pickup
+    if fulfilment.type == Fulfilment.IN_STORE:
+        if counter.location is None:
+            raise RuleViolation(
+                CommerceErrorCode.LOCATION_REQUIRED,
+                "A sale over the counter happens at a store: use a store's key or give location.",
+                errors=[{"field": "location", "message": "required for an in-store sale"}],
+            )
+        order.status = OrderStatus.COMPLETED
+        order.handed_over_at = order.placed_at
+    for item in sorted(priced, key=lambda p: p.request.sku):
+        sku, quantity = item.request.sku, item.request.quantity
+        if fulfilment.type == Fulfilment.IN_STORE:
+            assert counter.location is not None
+            inventory_service.adjust(
+                session,
+                location=counter.location,
+                sku=sku,
+                quantity=-quantity,
+                reason=AdjustmentReason.SALE,
+                reference=reference,
+            )
+            taken[sku] = (counter.location, None)
+        elif pickup is not None:
+            held = inventory_service.hold(
+                session,
+                kind=HoldKind.RESERVATION,
+                location=pickup,
+                sku=sku,
+                quantity=quantity,
+                reference=reference,
+                ttl=None,
+            )
+            taken[sku] = (pickup, held.id)
+        else:
+            held = inventory_service.allocate(
+                session, sku=sku, quantity=quantity, reference=reference
+            )
+            taken[sku] = (held.location, held.id)
+    return taken
+
+
+def _pickup_store(session: Session, fulfilment: FulfilmentRequest) -> str:
+    if fulfilment.location is None:
+        raise RuleViolation(
+            CommerceErrorCode.LOCATION_REQUIRED,
+            "Click-and-collect needs the store to collect at.",
+            errors=[{"field": "fulfilment.location", "message": "required"}],
+        )
+    store = inventory_service.location(session, code=fulfilment.location)
+    if not (store.offers_pickup and store.active):
+        raise RuleViolation(
+            CommerceErrorCode.PICKUP_NOT_OFFERED,
+            f"{store.name} ({store.code}) does not offer pickup.",
+            errors=[{"field": "fulfilment.location", "message": "no pickup there"}],
+        )
+    return store.code
+
+
+# Crockford's base32 without look-alikes: easy to read out over the phone.
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _order_number() -> str:
+    return "NK-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+
+
+def _products(priced: Sequence[_Priced]) -> list[dict[str, Any]]:
+    """Lines as Segment's e-commerce spec lists products (prices in minor units)."""
+    return [
+        {
+            "sku": p.request.sku,
+            "name": p.name,
+            "price": p.unit_price,
+            "quantity": p.request.quantity,
+        }
+        for p in priced
+    ]
+
+
+def _placed_events(
+    session: Session, actor: StaffActor, counter: Counter, order: Order, priced: Sequence[_Priced]
+) -> None:
+    record_event(
+        session,
+        OrderPlaced(
+            order_id=order.id,
+            number=order.number,
+            profile_id=order.profile_id,
+            cart_id=order.cart_id,
+            total=money(order.total, order.currency),
+            channel=order.channel,
+            location=order.location,
+            fulfilment=order.fulfilment,
+            pickup_location=order.pickup_location,
+            skus=[p.request.sku for p in priced],
+        ),
+    )
+    on_timeline(
+        session,
+        actor=actor,
+        counter=counter,
+        profile_id=order.profile_id,
+        anchor_id=order.anchor_id,
+        event="Order Completed",
+        properties={
+            "order_id": str(order.id),
+            "order_number": order.number,
+            "total": order.total,
+            "tax": order.vat_total,
+            "currency": order.currency,
+            "fulfilment": order.fulfilment,
+            "pickup_location": order.pickup_location,
+            "products": _products(priced),
+        },
+        message_id=f"order-{order.id}-placed",
+        at=order.placed_at,
+    )

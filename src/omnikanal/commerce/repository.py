@@ -1,0 +1,265 @@
+"""Every query of the commerce domain. State changes that race (closing a cart, an order's
+next step, returning units, refunding a tender) are conditional single-row updates."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Row, Table, and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from omnikanal.commerce.models import (
+    Cart,
+    CartLine,
+    CartStatus,
+    Order,
+    OrderLine,
+    Refund,
+    Return,
+    ReturnLine,
+    Tender,
+)
+from omnikanal.kit.ids import new_id
+from omnikanal.kit.time import utcnow
+
+cart_line_table = cast(Table, CartLine.__table__)
+
+
+# -- carts --
+
+
+def get_cart(session: Session, cart_id: UUID, *, lock: bool = False) -> Cart | None:
+    query = select(Cart).where(Cart.id == cart_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def active_carts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Cart]:
+    """The active carts of these profiles, the most recently changed first."""
+    query = (
+        select(Cart)
+        .where(Cart.profile_id.in_(profile_ids), Cart.status == CartStatus.ACTIVE)
+        .order_by(Cart.updated_at.desc(), Cart.id.desc())
+    )
+    return session.scalars(query).all()
+
+
+def cart_lines(session: Session, cart_ids: Sequence[UUID]) -> Sequence[CartLine]:
+    query = (
+        select(CartLine)
+        .where(CartLine.cart_id.in_(cart_ids))
+        .order_by(CartLine.added_at, CartLine.id)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).all()
+
+
+def add_to_line(
+    session: Session, *, cart_id: UUID, sku: str, quantity: int, unit_price: int
+) -> None:
+    """Add units to the cart's line of ``sku`` (made when missing), in one statement."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(cart_line_table).values(
+        id=new_id(),
+        cart_id=cart_id,
+        sku=sku,
+        quantity=quantity,
+        unit_price_when_added=unit_price,
+        added_at=now,
+        updated_at=now,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["cart_id", "sku"],
+        set_={
+            "quantity": cart_line_table.c.quantity + statement.excluded.quantity,
+            "unit_price_when_added": statement.excluded.unit_price_when_added,
+            "updated_at": now,
+        },
+    )
+    session.execute(statement)
+
+
+def set_line_quantity(session: Session, *, cart_id: UUID, sku: str, quantity: int) -> None:
+    session.execute(
+        update(cart_line_table)
+        .where(cart_line_table.c.cart_id == cart_id, cart_line_table.c.sku == sku)
+        .values(quantity=quantity, updated_at=utcnow())
+    )
+
+
+def delete_line(session: Session, *, cart_id: UUID, sku: str) -> None:
+    session.execute(
+        cart_line_table.delete().where(
+            cart_line_table.c.cart_id == cart_id, cart_line_table.c.sku == sku
+        )
+    )
+
+
+def move_line(session: Session, line_id: UUID, *, to_cart: UUID) -> None:
+    session.execute(
+        update(cart_line_table).where(cart_line_table.c.id == line_id).values(cart_id=to_cart)
+    )
+
+
+def close_cart(session: Session, cart_id: UUID, *, order_id: UUID) -> bool:
+    """Mark an active cart checked out; False when it was not active (a second checkout)."""
+    result = session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id, Cart.status == CartStatus.ACTIVE)
+        .values(status=CartStatus.CHECKED_OUT, order_id=order_id, updated_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# -- orders --
+
+
+def get_order(session: Session, order_id: UUID) -> Order | None:
+    return session.get(Order, order_id, populate_existing=True)
+
+
+def order_by_number(session: Session, number: str) -> Order | None:
+    return session.scalar(select(Order).where(Order.number == number))
+
+
+def orders_of(
+    session: Session,
+    profile_ids: Sequence[UUID],
+    *,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Sequence[Order]:
+    query = select(Order).where(Order.profile_id.in_(profile_ids))
+    if before is not None:
+        moment, order_id = before
+        query = query.where(
+            or_(Order.placed_at < moment, and_(Order.placed_at == moment, Order.id < order_id))
+        )
+    return session.scalars(
+        query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
+    ).all()
+
+
+def order_lines(session: Session, order_ids: Sequence[UUID]) -> Sequence[OrderLine]:
+    query = (
+        select(OrderLine)
+        .where(OrderLine.order_id.in_(order_ids))
+        .order_by(OrderLine.order_id, OrderLine.position)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).all()
+
+
+def tenders(session: Session, order_ids: Sequence[UUID]) -> Sequence[Tender]:
+    query = (
+        select(Tender)
+        .where(Tender.order_id.in_(order_ids))
+        .order_by(Tender.order_id, Tender.position)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).all()
+
+
+def move_order(
+    session: Session, order_id: UUID, *, to: str, allowed_from: Sequence[str], **values: Any
+) -> bool:
+    """Move an order to its next status if it is in one of ``allowed_from``."""
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status.in_(allowed_from))
+        .values(status=to, updated_at=utcnow(), **values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def add_returned(session: Session, line_id: UUID, quantity: int) -> bool:
+    """Count units of a line as returned, unless that would return more than was bought."""
+    result = session.execute(
+        update(OrderLine)
+        .where(
+            OrderLine.id == line_id,
+            OrderLine.returned_quantity + quantity <= OrderLine.quantity,
+        )
+        .values(returned_quantity=OrderLine.returned_quantity + quantity)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def add_refunded(session: Session, tender_id: UUID, amount: int) -> bool:
+    result = session.execute(
+        update(Tender)
+        .where(Tender.id == tender_id, Tender.refunded + amount <= Tender.amount)
+        .values(refunded=Tender.refunded + amount)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def returns_of(session: Session, order_ids: Sequence[UUID]) -> Sequence[Return]:
+    query = select(Return).where(Return.order_id.in_(order_ids)).order_by(Return.created_at)
+    return session.scalars(query).all()
+
+
+def return_lines(session: Session, return_ids: Sequence[UUID]) -> Sequence[ReturnLine]:
+    return session.scalars(select(ReturnLine).where(ReturnLine.return_id.in_(return_ids))).all()
+
+
+def refunds_of(session: Session, order_ids: Sequence[UUID]) -> Sequence[Refund]:
+    query = select(Refund).where(Refund.order_id.in_(order_ids)).order_by(Refund.created_at)
+    return session.scalars(query).all()
+
+
+def get_return(session: Session, return_id: UUID) -> Return | None:
+    return session.get(Return, return_id)
+
+
+# -- the price audit --
+
+
+def audit_summary(
+    session: Session, *, since: datetime, until: datetime, channel: str | None
+) -> Sequence[Row[Any]]:
+    """Per channel and SKU: lines sold, lines charged off the book, and by how much."""
+    off_book = OrderLine.unit_price != OrderLine.book_unit_price
+    query = (
+        select(
+            OrderLine.channel,
+            OrderLine.sku,
+            OrderLine.currency,
+            func.count().label("lines"),
+            func.sum(case((off_book, 1), else_=0)).label("mismatched"),
+            func.sum((OrderLine.unit_price - OrderLine.book_unit_price) * OrderLine.quantity).label(
+                "difference"
+            ),
+        )
+        .where(OrderLine.placed_at >= since, OrderLine.placed_at < until)
+        .group_by(OrderLine.channel, OrderLine.sku, OrderLine.currency)
+        .order_by(OrderLine.channel, OrderLine.sku, OrderLine.currency)
+    )
+    if channel is not None:
+        query = query.where(OrderLine.channel == channel)
+    return session.execute(query).all()
+
+
+def audit_mismatches(
+    session: Session, *, since: datetime, until: datetime, channel: str | None, limit: int
+) -> Sequence[Row[OrderLine, str, str | None]]:
+    query = (
+        select(OrderLine, Order.number, Order.location)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            OrderLine.placed_at >= since,
+            OrderLine.placed_at < until,
+            OrderLine.unit_price != OrderLine.book_unit_price,
+        )
+        .order_by(OrderLine.placed_at.desc(), OrderLine.id)
+        .limit(limit)
+    )
+    if channel is not None:
+        query = query.where(OrderLine.channel == channel)
+    return session.execute(query).all()
