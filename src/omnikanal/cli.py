@@ -142,6 +142,16 @@ def _print_demo_keys(base_url: str) -> None:
     console.print(
         f"  curl -H 'Authorization: Bearer sk_demo_admin' {base_url}/v1/sources", highlight=False
     )
+    console.print(
+        "  curl -H 'Authorization: Bearer sk_demo_app' "
+        f"'{base_url}/v1/carts/current?user_id=anna-1001'",
+        highlight=False,
+    )
+    console.print(
+        "  curl -H 'Authorization: Bearer sk_demo_store' "
+        f"{base_url}/v1/products/COAT-WOOL-GREY-38/availability",
+        highlight=False,
+    )
 
 
 @app.command()

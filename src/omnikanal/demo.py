@@ -7,14 +7,18 @@ laptop demo only, never for a real database.
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.orm import Session
 
 from omnikanal.auth import repository as auth_repository
 from omnikanal.auth import service as auth_service
 from omnikanal.auth.models import Channel, Role, SecretKey, Source
-from omnikanal.auth.service import SourceActor
+from omnikanal.auth.service import SourceActor, StaffActor
 from omnikanal.catalog import service as catalog_service
+from omnikanal.commerce import carts, checkout, orders, returns
+from omnikanal.commerce import service as commerce_service
+from omnikanal.commerce.models import Fulfilment, Order
 from omnikanal.events import service as events_service
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import AdjustmentReason
@@ -35,6 +39,7 @@ class DemoKey:
     role: Role
     location: str | None
     secret_key: str
+    channel: Channel | None = None
 
 
 STORES = {
@@ -62,6 +67,10 @@ KEYS = [
     DemoKey("Demo store staff Stockholm", Role.STORE, "sthlm-drottninggatan", "sk_demo_store"),
     DemoKey("Demo marketer", Role.MARKETER, None, "sk_demo_marketer"),
     DemoKey("Demo analyst", Role.ANALYST, None, "sk_demo_analyst"),
+    DemoKey("Web shop back end", Role.CHANNEL, None, "sk_demo_web", Channel.WEB),
+    DemoKey("App back end", Role.CHANNEL, None, "sk_demo_app", Channel.APP),
+    DemoKey("Till system Göteborg", Role.CHANNEL, "gbg-avenyn", "sk_demo_pos_gbg", Channel.POS),
+    DemoKey("Till system København", Role.CHANNEL, "cph-stroget", "sk_demo_pos_cph", Channel.POS),
 ]
 
 
@@ -93,20 +102,25 @@ def load(session: Session) -> bool:
             channel=demo_source.channel,
             location=source.location,
         )
+    staff: dict[str, StaffActor] = {}
     for key in KEYS:
-        session.add(
-            SecretKey(
-                name=key.name,
-                role=key.role.value,
-                location=key.location,
-                key_hash=auth_service.hash_key(key.secret_key),
-                key_prefix=key.secret_key[:10],
-            )
+        row = SecretKey(
+            name=key.name,
+            role=key.role.value,
+            location=key.location,
+            channel=(key.channel or (Channel.POS if key.role is Role.STORE else None)),
+            key_hash=auth_service.hash_key(key.secret_key),
+            key_prefix=key.secret_key[:10],
         )
-    session.flush()
+        session.add(row)
+        session.flush()
+        actor = auth_service.staff_actor(session, key_id=row.id)
+        assert actor is not None
+        staff[key.secret_key] = actor
     _load_catalog(session)
     _load_locations_and_stock(session)
     _load_customer_story(session, actors)
+    _load_carts_and_orders(session, staff)
     return True
 
 
@@ -277,8 +291,9 @@ def _message(type_: str, days_ago: float, message_id: str, **fields: Any) -> dic
 
 
 # Anna browses anonymously on her laptop, signs up for the newsletter there, logs in on her
-# phone (the email written differently), joins the club in the app and buys the coat in
-# Göteborg with her card: one profile across web, app and the store (stories S1, S10).
+# phone (the email written differently) with her club card, and then buys the coat at a
+# Göteborg till showing that card (``_load_carts_and_orders``): one profile across web,
+# app and the store (stories S1, S10).
 ANNA_STORY: list[tuple[str, dict[str, Any]]] = [
     ("wk_demo_web", _message("page", 6, "demo-1", anonymousId="anna-laptop", name="Coats")),
     (
@@ -322,23 +337,6 @@ ANNA_STORY: list[tuple[str, dict[str, Any]]] = [
         "wk_demo_app",
         _message("screen", 3, "demo-5", userId="anna-1001", name="Store finder"),
     ),
-    (
-        "wk_demo_pos_gbg",
-        _message(
-            "track",
-            1,
-            "demo-6",
-            anonymousId="gbg-till-2-receipt-4411",
-            event="Order Completed",
-            context={"traits": {"loyalty_card": "7001234567890001"}},
-            properties={
-                "order_id": "GBG-4411",
-                "total": 249900,
-                "currency": "SEK",
-                "products": [{"sku": "COAT-WOOL-GREY-38", "price": 249900, "quantity": 1}],
-            },
-        ),
-    ),
 ]
 
 
@@ -353,3 +351,123 @@ def _load_customer_story(session: Session, actors: dict[str, SourceActor]) -> No
             source=actors[write_key], messages=[checked], received_at=received
         )
         events_service.ingest(session, [job])
+
+
+def _order(
+    session: Session,
+    actor: StaffActor,
+    lines: list[tuple[str, int]],
+    *,
+    currency: str = "SEK",
+    fulfilment: checkout.FulfilmentRequest | None = None,
+    customer: checkout.Customer | None = None,
+    unit_price: int | None = None,
+    email: str | None = None,
+) -> Order:
+    return checkout.place_for_customer(
+        session,
+        actor=actor,
+        counter=commerce_service.counter_of(actor, channel=None, location=None),
+        currency=currency,
+        lines=[checkout.LineRequest(sku, quantity, unit_price) for sku, quantity in lines],
+        fulfilment=fulfilment or checkout.FulfilmentRequest(type=Fulfilment.IN_STORE),
+        tenders=[checkout.TenderRequest(type="card", reference="tok_demo", amount=None)],
+        customer=customer,
+        email=email,
+        external_reference=None,
+    )
+
+
+def _cart(session: Session, actor: StaffActor, items: list[tuple[str, int]], **person: str) -> UUID:
+    cart, _ = carts.open_cart(
+        session,
+        actor=actor,
+        counter=commerce_service.counter_of(actor, channel=None, location=None),
+        currency="SEK",
+        user_id=person.get("user_id"),
+        anonymous_id=person.get("anonymous_id"),
+        email=person.get("email"),
+        items=items,
+    )
+    return cart.id
+
+
+HOME = {
+    "name": "Sofia Lind",
+    "street": "Linnégatan 12",
+    "postal_code": "413 04",
+    "city": "Göteborg",
+    "country": "SE",
+}
+
+
+def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> None:
+    """Carts and orders of every channel (S2, S4-S6, S10, S17)."""
+    web, app = staff["sk_demo_web"], staff["sk_demo_app"]
+    till_gbg, till_cph = staff["sk_demo_pos_gbg"], staff["sk_demo_pos_cph"]
+    stockholm = staff["sk_demo_store"]
+    # Anna buys the coat at a Göteborg till with her club card, then leaves a scarf in her
+    # cart on the laptop.
+    _order(
+        session,
+        till_gbg,
+        [("COAT-WOOL-GREY-38", 1)],
+        customer=checkout.Customer(traits={"loyalty_card": "7001234567890001"}),
+    )
+    _cart(session, web, [("SCARF-MERINO-RED", 1)], anonymous_id="anna-laptop")
+    # Erik orders boots in the app to collect in Stockholm; the store has them ready.
+    erik_cart = _cart(
+        session,
+        app,
+        [("BOOTS-CHELSEA-39", 1)],
+        user_id="erik-2002",
+        anonymous_id="erik-phone",
+        email="erik.berg@example.com",
+    )
+    pickup = checkout.checkout(
+        session,
+        actor=app,
+        counter=commerce_service.counter_of(app, channel=None, location=None),
+        cart_id=erik_cart,
+        fulfilment=checkout.FulfilmentRequest(
+            type=Fulfilment.CLICK_AND_COLLECT, location="sthlm-drottninggatan"
+        ),
+        tenders=[checkout.TenderRequest(type="card", reference="tok_erik", amount=None)],
+        email="erik.berg@example.com",
+        external_reference=None,
+    )
+    orders.mark_ready(session, actor=stockholm, order_id=pickup.id)
+    # Sofia has a coat delivered from the web shop and returns it in Göteborg (S6).
+    sofia_cart = _cart(session, web, [("COAT-WOOL-GREY-40", 1)], email="sofia.lind@example.com")
+    delivered = checkout.checkout(
+        session,
+        actor=web,
+        counter=commerce_service.counter_of(web, channel=None, location=None),
+        cart_id=sofia_cart,
+        fulfilment=checkout.FulfilmentRequest(type=Fulfilment.DELIVERY, address=HOME),
+        tenders=[checkout.TenderRequest(type="card", reference="tok_sofia", amount=None)],
+        email="sofia.lind@example.com",
+        external_reference=None,
+    )
+    orders.ship(session, actor=web, order_id=delivered.id)
+    returns.receive(
+        session,
+        actor=till_gbg,
+        counter=commerce_service.counter_of(till_gbg, channel=None, location=None),
+        order_id=delivered.id,
+        items=[returns.ReturnRequest("COAT-WOOL-GREY-40", 1)],
+        reason="Too large",
+    )
+    # Endless aisle: a Stockholm associate orders a coat for a customer, delivered to her
+    # home from the warehouse (S17).
+    _order(
+        session,
+        stockholm,
+        [("COAT-WOOL-GREY-36", 1)],
+        fulfilment=checkout.FulfilmentRequest(type=Fulfilment.DELIVERY, address=HOME),
+        customer=checkout.Customer(traits={"phone": "+46 70 765 43 21"}),
+    )
+    # Coffee in Copenhagen, anonymous; and a Stockholm till still charging last season's
+    # scarf price, which the price audit finds (S4).
+    _order(session, till_cph, [("LATTE-OAT-M", 2), ("BUN-CARDAMOM", 1)], currency="DKK")
+    _order(session, stockholm, [("SCARF-MERINO-RED", 1)], unit_price=44_900)

@@ -128,8 +128,14 @@ def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
     timeline = client.get(
         f"/v1/profiles/{anna['id']}/timeline", headers=bearer("sk_demo_agent")
     ).json()
-    assert timeline["items"][0]["name"] == "Order Completed"
-    assert timeline["items"][0]["source"] == "Tills Göteborg Avenyn"
+    names = [(e["name"], e["source"]) for e in timeline["items"]]
+    # Her coat bought at a Göteborg till, then a scarf left in her cart on the laptop.
+    assert names[:2] == [
+        ("Product Added", "Web shop back end"),
+        ("Order Completed", "Till system Göteborg"),
+    ]
+    till = timeline["items"][1]
+    assert (till["channel"], till["location"]) == ("pos", "gbg-avenyn")
     client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
 
 
@@ -145,4 +151,26 @@ def test_demo_has_a_priced_catalog(env: dict[str, str], settings: Settings) -> N
         headers=agent,
     ).json()
     assert till["unit_price"] == 249_900
+    client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
+
+
+def test_the_demo_has_carts_and_orders_of_every_channel(
+    env: dict[str, str], settings: Settings
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo"], env=env).exit_code == 0
+    client = TestClient(create_app(settings))
+    agent = bearer("sk_demo_agent")
+    anna = client.get("/v1/profiles", params={"email": "anna.svensson@example.com"}, headers=agent)
+    anna_id = anna.json()["items"][0]["id"]
+    cart = client.get("/v1/carts/current", params={"user_id": "anna-1001"}, headers=agent).json()
+    assert [line["sku"] for line in cart["lines"]] == ["SCARF-MERINO-RED"]
+    orders = client.get("/v1/orders", params={"profile_id": anna_id}, headers=agent).json()
+    assert [(o["channel"], o["status"]) for o in orders["items"]] == [("pos", "completed")]
+    erik = client.get("/v1/carts/current", params={"user_id": "erik-2002"}, headers=agent)
+    assert erik.status_code == 404  # checked out: his boots wait in Stockholm
+    audit = runner.invoke(cli, ["reports", "price-audit"], env=env)
+    assert audit.exit_code == 0, audit.output
+    assert "1 charged off the price book" in audit.output
+    assert "SCARF-MERINO-RED" in audit.output
     client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
