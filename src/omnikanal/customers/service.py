@@ -140,6 +140,24 @@ def get_profile(session: Session, *, profile_id: UUID) -> ProfileView:
     )
 
 
+def attach_identifier(
+    session: Session, *, profile_id: UUID, type_: str, raw_value: str, channel: str
+) -> Placement:
+    """Give a known person one more identifier (the loyalty card issued to them), as a
+    message carrying their strongest identifier and the new one would."""
+    view = get_profile(session, profile_id=profile_id)
+    anchor = strongest_identifier(session, view.identifiers)
+    value = normalize(rules(session), type_, raw_value)
+    if anchor is None or value is None:
+        raise RuleViolation(
+            CustomerErrorCode.INVALID_IDENTIFIER,
+            f"{raw_value!r} cannot be given to profile {view.profile.id}.",
+        )
+    known = next(i for i in view.identifiers if i.id == anchor)
+    keys = [IdentifierKey(known.type, known.value), IdentifierKey(type_, value)]
+    return place(session, identifiers=keys, channel=channel, at=utcnow())
+
+
 def strongest_identifier(session: Session, identifiers: Sequence[Identifier]) -> UUID | None:
     """The identifier that speaks for a profile most surely (a user id before an email)."""
     if not identifiers:

@@ -12,6 +12,8 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.identity import LOYALTY_CARD
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.money import Money
@@ -145,7 +147,9 @@ def _card_number() -> str:
 
 
 def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyMember:
-    """Make the profile a member (once); the card number becomes a profile identifier."""
+    """Make the profile a member (once); the card number becomes a profile identifier, so
+    a till scanning the card finds the person."""
+    profile_id = customers_service.live_profile(session, profile_id).id
     existing = repository.member(session, profile_id)
     if existing is not None:
         return existing
@@ -154,6 +158,13 @@ def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyM
     )
     session.add(member)
     session.flush()
+    customers_service.attach_identifier(
+        session,
+        profile_id=profile_id,
+        type_=LOYALTY_CARD,
+        raw_value=member.card_number,
+        channel=channel or "backend",
+    )
     record_event(
         session,
         MemberJoined(profile_id=profile_id, card_number=member.card_number, channel=channel),
