@@ -100,6 +100,15 @@ def rebuild_projection(session: Session, *, profile_id: UUID, history: Sequence[
     repository.update_projections(session, [projection.row()])
 
 
+def update_computed_traits(
+    session: Session, *, profile_id: UUID, traits: Mapping[str, Any]
+) -> None:
+    """Replace the computed traits ``traits`` names (others are kept) on the live profile."""
+    profile = live_profile(session, profile_id)
+    repository.set_computed_traits(session, profile.id, {**profile.computed_traits, **traits})
+    session.expire(profile, ["computed_traits"])
+
+
 # -- reading profiles --
 
 
