@@ -111,8 +111,15 @@ def keys_create(
 
 
 def _load_demo(settings: Settings) -> None:
-    factory = make_session_factory(make_engine(settings.resolved_database_url()))
-    with unit_of_work(factory) as session:
+    from omnikanal.outbox.relay import Relay
+
+    registry = build_registry()
+    factory = make_session_factory(
+        make_engine(settings.resolved_database_url()), settings=settings, registry=registry
+    )
+    relay = Relay(session_factory=factory, settings=settings, registry=registry)
+    # The demo's orders earn points, merge carts and record notices as live ones do.
+    with unit_of_work(factory, after_commit=relay.run_handlers) as session:
         loaded = demo_data.load(session)
     console.print("demo retailer loaded" if loaded else "demo retailer already loaded")
 

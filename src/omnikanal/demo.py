@@ -19,10 +19,12 @@ from omnikanal.catalog import service as catalog_service
 from omnikanal.commerce import carts, checkout, orders, returns
 from omnikanal.commerce import service as commerce_service
 from omnikanal.commerce.models import Fulfilment, Order
+from omnikanal.customers import service as customers_service
 from omnikanal.events import service as events_service
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import AdjustmentReason
 from omnikanal.kit.time import utcnow
+from omnikanal.loyalty import service as loyalty_service
 
 
 @dataclass(frozen=True)
@@ -406,8 +408,12 @@ def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> No
     web, app = staff["sk_demo_web"], staff["sk_demo_app"]
     till_gbg, till_cph = staff["sk_demo_pos_gbg"], staff["sk_demo_pos_cph"]
     stockholm = staff["sk_demo_store"]
-    # Anna buys the coat at a Göteborg till with her club card, then leaves a scarf in her
-    # cart on the laptop.
+    # Anna joins the club with the card she already shows at tills, buys the coat at a
+    # Göteborg till with it, leaves a scarf in her cart on the laptop, and orders a latte
+    # ahead in the app; she is at the store and the barista is on it (S8, S9).
+    anna = customers_service.find_profile_id(session, type_="user_id", raw_value="anna-1001")
+    assert anna is not None
+    loyalty_service.join(session, profile_id=anna, channel="app")
     _order(
         session,
         till_gbg,
@@ -415,6 +421,17 @@ def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> No
         customer=checkout.Customer(traits={"loyalty_card": "7001234567890001"}),
     )
     _cart(session, web, [("SCARF-MERINO-RED", 1)], anonymous_id="anna-laptop")
+    latte = _order(
+        session,
+        app,
+        [("LATTE-OAT-M", 1), ("BUN-CARDAMOM", 1)],
+        fulfilment=checkout.FulfilmentRequest(
+            type=Fulfilment.CLICK_AND_COLLECT, location="gbg-avenyn"
+        ),
+        customer=checkout.Customer(user_id="anna-1001"),
+    )
+    orders.arrived(session, actor=app, order_id=latte.id)
+    orders.start_preparing(session, actor=till_gbg, order_id=latte.id)
     # Erik orders boots in the app to collect in Stockholm; the store has them ready.
     erik_cart = _cart(
         session,

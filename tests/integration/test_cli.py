@@ -129,12 +129,13 @@ def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
         f"/v1/profiles/{anna['id']}/timeline", headers=bearer("sk_demo_agent")
     ).json()
     names = [(e["name"], e["source"]) for e in timeline["items"]]
-    # Her coat bought at a Göteborg till, then a scarf left in her cart on the laptop.
-    assert names[:2] == [
+    # The coat bought at a Göteborg till, a scarf left in her cart, a latte ordered ahead.
+    assert names[:3] == [
+        ("Order Completed", "App back end"),
         ("Product Added", "Web shop back end"),
         ("Order Completed", "Till system Göteborg"),
     ]
-    till = timeline["items"][1]
+    till = timeline["items"][2]
     assert (till["channel"], till["location"]) == ("pos", "gbg-avenyn")
     client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
 
@@ -166,7 +167,17 @@ def test_the_demo_has_carts_and_orders_of_every_channel(
     cart = client.get("/v1/carts/current", params={"user_id": "anna-1001"}, headers=agent).json()
     assert [line["sku"] for line in cart["lines"]] == ["SCARF-MERINO-RED"]
     orders = client.get("/v1/orders", params={"profile_id": anna_id}, headers=agent).json()
-    assert [(o["channel"], o["status"]) for o in orders["items"]] == [("pos", "completed")]
+    assert [(o["channel"], o["status"]) for o in orders["items"]] == [
+        ("app", "preparing"),
+        ("pos", "completed"),
+    ]
+    # Her club card is the one she showed at the till; the coat earned her points.
+    account = client.get(f"/v1/loyalty/{anna_id}", headers=agent).json()
+    assert account["member"]["card_number"] == "7001234567890001"
+    assert account["balance"] > 0
+    queue = client.get("/v1/locations/gbg-avenyn/pickups", headers=agent).json()
+    assert queue[0]["profile_id"] == anna_id
+    assert queue[0]["arrived_at"] is not None
     erik = client.get("/v1/carts/current", params={"user_id": "erik-2002"}, headers=agent)
     assert erik.status_code == 404  # checked out: his boots wait in Stockholm
     audit = runner.invoke(cli, ["reports", "price-audit"], env=env)

@@ -149,22 +149,27 @@ def _card_number() -> str:
 def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyMember:
     """Make the profile a member (once); the card number becomes a profile identifier, so
     a till scanning the card finds the person."""
-    profile_id = customers_service.live_profile(session, profile_id).id
+    view = customers_service.get_profile(session, profile_id=profile_id)
+    profile_id = view.profile.id
     existing = repository.member(session, profile_id)
     if existing is not None:
         return existing
+    # A card the person already shows at tills (a plastic card) becomes their club card.
+    held = [i.value for i in view.identifiers if i.type == LOYALTY_CARD]
+    card = held[0] if held and repository.member_by_card(session, held[0]) is None else None
     member = LoyaltyMember(
-        profile_id=profile_id, card_number=_card_number(), joined_channel=channel
+        profile_id=profile_id, card_number=card or _card_number(), joined_channel=channel
     )
     session.add(member)
     session.flush()
-    customers_service.attach_identifier(
-        session,
-        profile_id=profile_id,
-        type_=LOYALTY_CARD,
-        raw_value=member.card_number,
-        channel=channel or "backend",
-    )
+    if card is None:
+        customers_service.attach_identifier(
+            session,
+            profile_id=profile_id,
+            type_=LOYALTY_CARD,
+            raw_value=member.card_number,
+            channel=channel or "backend",
+        )
     record_event(
         session,
         MemberJoined(profile_id=profile_id, card_number=member.card_number, channel=channel),
