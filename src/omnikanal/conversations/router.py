@@ -279,7 +279,12 @@ def get_context(session: DbSession, conversation: ValidConversation) -> Conversa
 # -- messages from the channels --
 
 
-@router.post("/messages", status_code=201, response_model=MessageReceipt)
+@router.post(
+    "/messages",
+    status_code=201,
+    response_model=MessageReceipt,
+    responses={200: {"model": MessageReceipt, "description": "Stored before (external_id)."}},
+)
 def post_message(
     body: MessageCreate, session: DbSession, actor: MessageSender, response: Response
 ) -> MessageReceipt:
