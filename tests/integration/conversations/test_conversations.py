@@ -1,6 +1,7 @@
 """The unified inbox: one open conversation per person across channels, what agents do
 with it, who may see it, and what is refused. Through HTTP, on both databases."""
 
+import threading
 import time
 import uuid
 from typing import Any
@@ -343,3 +344,29 @@ def test_when_two_profiles_turn_out_to_be_one_person_so_do_their_conversations(
     inbox = desk.ok(desk.get("/v1/conversations", desk.agent, profile_id=chat["profile_id"]))
     assert [c["id"] for c in inbox["items"]] == [call["conversation_id"]]
     assert "conversation.merged" in event_types(desk)
+
+
+def test_messages_at_once_on_every_channel_make_one_conversation(desk: Desk) -> None:
+    """A customer who writes on chat, email and social and calls, all at once, still has one
+    open conversation; a repeated external id sent twice at once is stored once."""
+    results: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def send(headers: dict[str, str], external_id: str | None) -> None:
+        response = desk.message(
+            headers, "Is my order on its way?", email="fia@example.com", external_id=external_id
+        )
+        with lock:
+            results.append((response.status_code, response.json().get("conversation_id", "")))
+
+    senders = [(desk.chat, None), (desk.email, "<same@x>"), (desk.email, "<same@x>")]
+    senders += [(desk.phone, None), (desk.social, None)] * 2
+    threads = [threading.Thread(target=send, args=sender) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in results) == [200] + [201] * 6
+    assert len({conversation_id for _, conversation_id in results}) == 1
+    assert desk.count(Conversation) == 1
+    assert desk.count(ConversationMessage) == 6
