@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default="SE",
         description="ISO 3166 region for phone numbers written without a country code.",
     )
+    timezone: str = Field(
+        default="Europe/Stockholm",
+        description="IANA time zone the retailer's habits are told in (usual order time).",
+    )
     identity_rules: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Overrides of the identity rules per identifier type, as JSON: "

@@ -4,6 +4,7 @@ store, or allocated for delivery), the cart closed, and its events. Stock rows a
 in SKU order, so concurrent orders never wait on each other in a circle.
 """
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,13 @@ from omnikanal.commerce.models import (
     OrderLine,
     OrderStatus,
     Tender,
+    TenderType,
 )
 from omnikanal.commerce.service import (
     CommerceErrorCode,
     Counter,
     OrderPlaced,
+    live_profile_id,
     money,
     on_timeline,
     place_person,
@@ -39,6 +42,7 @@ from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import AdjustmentReason, HoldKind
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
+from omnikanal.loyalty import service as loyalty_service
 from omnikanal.uow import record_event
 
 
@@ -57,6 +61,8 @@ class TenderRequest:
     # None: whatever the other tenders leave (at most one tender may say so).
     amount: int | None
     currency: str | None = None
+    # loyalty_points: the points spent; their amount comes from the program.
+    points: int | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,9 @@ def place(
     _distinct_skus(lines)
     priced = [_price(session, line, counter=counter, currency=currency, at=now) for line in lines]
     total = sum(p.line_total for p in priced)
+    if person is not None:
+        person = Placement(live_profile_id(session, person.profile_id), person.anchor_id)
+    tenders = _value_points(session, tenders, currency=currency, person=person)
     paid = _tenders(tenders, total=total, currency=currency)
     order = Order(
         id=order_id or new_id(),
@@ -268,11 +277,54 @@ def place(
                 type=tender.type,
                 reference=tender.reference,
                 amount=amount,
+                points=tender.points,
             )
         )
     session.flush()
-    _placed_events(session, actor, counter, order, priced)
+    _spend_points(session, order, paid, counter=counter)
+    points_paid = sum(amount for tender, amount in paid if tender.points)
+    _placed_events(session, actor, counter, order, priced, points_paid=points_paid)
     return order
+
+
+def _value_points(
+    session: Session,
+    tenders: Sequence[TenderRequest],
+    *,
+    currency: str,
+    person: Placement | None,
+) -> list[TenderRequest]:
+    """Loyalty points as a tender pay what the program says they are worth (S8)."""
+    valued = []
+    for index, tender in enumerate(tenders):
+        if tender.type == TenderType.LOYALTY_POINTS:
+            if person is None or tender.points is None:
+                raise RuleViolation(
+                    CommerceErrorCode.IDENTIFIER_REQUIRED,
+                    "Paying with points needs the member: give their card, email or phone.",
+                    errors=[{"field": f"tenders[{index}]", "message": "no customer to pay"}],
+                )
+            per_point = loyalty_service.point_value(session, currency=currency)
+            tender = dataclasses.replace(tender, amount=tender.points * per_point)
+        valued.append(tender)
+    return valued
+
+
+def _spend_points(
+    session: Session, order: Order, paid: Sequence[tuple[TenderRequest, int]], *, counter: Counter
+) -> None:
+    for position, (tender, _amount) in enumerate(paid):
+        if tender.type == TenderType.LOYALTY_POINTS and tender.points:
+            assert order.profile_id is not None
+            loyalty_service.redeem(
+                session,
+                profile_id=order.profile_id,
+                points=tender.points,
+                reference=f"order-{order.id}-{position}",
+                channel=counter.channel,
+                location=counter.location,
+                currency=order.currency,
+            )
 
 
 def _distinct_skus(lines: Sequence[LineRequest]) -> None:
@@ -438,7 +490,13 @@ def _products(priced: Sequence[_Priced]) -> list[dict[str, Any]]:
 
 
 def _placed_events(
-    session: Session, actor: StaffActor, counter: Counter, order: Order, priced: Sequence[_Priced]
+    session: Session,
+    actor: StaffActor,
+    counter: Counter,
+    order: Order,
+    priced: Sequence[_Priced],
+    *,
+    points_paid: int,
 ) -> None:
     record_event(
         session,
@@ -453,6 +511,7 @@ def _placed_events(
             fulfilment=order.fulfilment,
             pickup_location=order.pickup_location,
             skus=[p.request.sku for p in priced],
+            paid_with_points=money(points_paid, order.currency),
         ),
     )
     on_timeline(

@@ -56,6 +56,8 @@ class CartLine(Base):
 
 class OrderStatus:
     PLACED = "placed"
+    # Order ahead (S9): the store has started on it.
+    PREPARING = "preparing"
     READY_FOR_PICKUP = "ready_for_pickup"
     COLLECTED = "collected"
     SHIPPED = "shipped"
@@ -65,6 +67,8 @@ class OrderStatus:
 
     # Goods have left the stock: what may be returned.
     HANDED_OVER = (COLLECTED, SHIPPED, COMPLETED)
+    # Waiting at the pickup store: the store's queue, and what may still be cancelled.
+    AWAITING_PICKUP = (PLACED, PREPARING, READY_FOR_PICKUP)
 
 
 class Fulfilment:
@@ -77,7 +81,10 @@ class Order(Base):
     """An order of any channel: web and app checkouts, till sales, endless-aisle orders."""
 
     __tablename__ = "commerce_order"
-    __table_args__ = (Index("ix_commerce_order_profile_placed", "profile_id", "placed_at"),)
+    __table_args__ = (
+        Index("ix_commerce_order_profile_placed", "profile_id", "placed_at"),
+        Index("ix_commerce_order_pickup_queue", "pickup_location", "status"),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -101,6 +108,8 @@ class Order(Base):
     external_reference: Mapped[str | None] = mapped_column(String(100))
     placed_at: Mapped[datetime] = mapped_column(default=utcnow)
     ready_at: Mapped[datetime | None]
+    # The customer said they are at the store (order ahead): first in the store's queue.
+    arrived_at: Mapped[datetime | None]
     handed_over_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -144,7 +153,8 @@ class TenderType:
     CARD = "card"
     GIFT_CARD = "gift_card"
     CASH = "cash"
-    ALL = (CARD, GIFT_CARD, CASH)
+    LOYALTY_POINTS = "loyalty_points"
+    ALL = (CARD, GIFT_CARD, CASH, LOYALTY_POINTS)
 
 
 class Tender(Base):
@@ -162,6 +172,8 @@ class Tender(Base):
     type: Mapped[str] = mapped_column(String(20))
     reference: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[int]
+    # Loyalty points spent (loyalty_points tenders): refunds give them back pro rata.
+    points: Mapped[int | None]
     refunded: Mapped[int] = mapped_column(default=0)
 
 

@@ -23,8 +23,10 @@ from omnikanal.commerce.models import (
 )
 from omnikanal.commerce.service import (
     CommerceErrorCode,
+    CustomerArrived,
     OrderCancelled,
     OrderCollected,
+    OrderPreparing,
     OrderReadyForPickup,
     OrderShipped,
     OrderStatusChanged,
@@ -36,6 +38,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound
 from omnikanal.inventory import service as inventory_service
 from omnikanal.kit.time import utcnow
+from omnikanal.loyalty import service as loyalty_service
 from omnikanal.uow import record_event
 
 
@@ -92,6 +95,48 @@ def of_person(
 # -- the order's later steps --
 
 
+def start_preparing(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
+    """The pickup store has started on an order ahead (the barista took it)."""
+    order = get(session, order_id=order_id)
+    require_own_location(actor, order.pickup_location)
+    _move(
+        session,
+        order,
+        to=OrderStatus.PREPARING,
+        allowed_from=[OrderStatus.PLACED],
+        fulfilment=Fulfilment.CLICK_AND_COLLECT,
+    )
+    _status_event(session, OrderPreparing, order)
+    return order
+
+
+def arrived(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
+    """The customer is at the store (said in the app, or to staff): first in the queue."""
+    order = get(session, order_id=order_id)
+    require_own_location(actor, order.pickup_location)
+    if order.fulfilment != Fulfilment.CLICK_AND_COLLECT:
+        raise Conflict(
+            CommerceErrorCode.INVALID_TRANSITION,
+            f"Order {order.number} is for {order.fulfilment}; nobody collects it.",
+        )
+    if order.status not in OrderStatus.AWAITING_PICKUP:
+        raise Conflict(
+            CommerceErrorCode.INVALID_TRANSITION,
+            f"Order {order.number} is {order.status}; it is not waiting for the customer.",
+        )
+    if order.arrived_at is None:
+        order.arrived_at = utcnow()
+        session.flush()
+        _status_event(session, CustomerArrived, order)
+    return order
+
+
+def pickup_queue(session: Session, *, actor: StaffActor, location: str) -> Sequence[Order]:
+    """A store's orders waiting for pickup: arrived customers first, then oldest first."""
+    require_own_location(actor, location)
+    return repository.pickup_queue(session, location, statuses=OrderStatus.AWAITING_PICKUP)
+
+
 def mark_ready(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
     """The pickup store has the order ready; the customer is told (order.ready_for_pickup)."""
     order = get(session, order_id=order_id)
@@ -100,7 +145,7 @@ def mark_ready(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
         session,
         order,
         to=OrderStatus.READY_FOR_PICKUP,
-        allowed_from=[OrderStatus.PLACED],
+        allowed_from=[OrderStatus.PLACED, OrderStatus.PREPARING],
         fulfilment=Fulfilment.CLICK_AND_COLLECT,
         ready_at=utcnow(),
     )
@@ -116,7 +161,7 @@ def collect(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
         session,
         order,
         to=OrderStatus.COLLECTED,
-        allowed_from=[OrderStatus.PLACED, OrderStatus.READY_FOR_PICKUP],
+        allowed_from=OrderStatus.AWAITING_PICKUP,
         fulfilment=Fulfilment.CLICK_AND_COLLECT,
         handed_over_at=utcnow(),
     )
@@ -149,7 +194,7 @@ def cancel(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
         session,
         order,
         to=OrderStatus.CANCELLED,
-        allowed_from=[OrderStatus.PLACED, OrderStatus.READY_FOR_PICKUP],
+        allowed_from=OrderStatus.AWAITING_PICKUP,
         fulfilment=None,
         cancelled_at=utcnow(),
     )
@@ -189,6 +234,15 @@ def refund_tender(
     )
     session.add(refund)
     session.flush()
+    if tender.points and order.profile_id is not None:
+        loyalty_service.refund_redemption(
+            session,
+            profile_id=order.profile_id,
+            points=tender.points * amount // tender.amount,
+            reference=f"refund-{refund.id}",
+            channel=order.channel,
+            location=order.location,
+        )
     record_event(
         session,
         RefundIssued(

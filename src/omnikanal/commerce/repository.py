@@ -146,6 +146,16 @@ def orders_of(
     ).all()
 
 
+def pickup_queue(session: Session, location: str, *, statuses: Sequence[str]) -> Sequence[Order]:
+    query = (
+        select(Order)
+        .where(Order.pickup_location == location, Order.status.in_(statuses))
+        .order_by(Order.arrived_at.is_(None), Order.arrived_at, Order.placed_at)
+        .limit(500)
+    )
+    return session.scalars(query).all()
+
+
 def order_lines(session: Session, order_ids: Sequence[UUID]) -> Sequence[OrderLine]:
     query = (
         select(OrderLine)

@@ -206,6 +206,7 @@ def _tenders(body: list[TenderCreate]) -> list[checkout.TenderRequest]:
             reference=t.reference,
             amount=t.amount.amount if t.amount else None,
             currency=t.amount.currency if t.amount else None,
+            points=t.points,
         )
         for t in body
     ]
@@ -273,6 +274,7 @@ def _order_read(view: orders.OrderView) -> OrderRead:
                 type=t.type,
                 reference=t.reference,
                 amount=_money(t.amount, currency),
+                points=t.points,
                 refunded=_money(t.refunded, currency),
             )
             for t in view.tenders
@@ -280,6 +282,7 @@ def _order_read(view: orders.OrderView) -> OrderRead:
         refunds=[_refund_read(r, currency) for r in view.refunds],
         placed_at=order.placed_at,
         ready_at=order.ready_at,
+        arrived_at=order.arrived_at,
         handed_over_at=order.handed_over_at,
         cancelled_at=order.cancelled_at,
     )
@@ -380,6 +383,25 @@ def get_order_by_number(number: str, session: DbSession, _: OrderReader) -> Orde
 @router.get("/orders/{order_id}", response_model=OrderRead, tags=["orders"])
 def get_order(order_id: UUID, session: DbSession, _: OrderReader) -> OrderRead:
     return _one(session, orders.get(session, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/preparing", response_model=OrderRead, tags=["orders"])
+def start_preparing(order_id: UUID, session: DbSession, actor: OrderHandler) -> OrderRead:
+    """The pickup store has started on an order ahead (``order.preparing``)."""
+    return _one(session, orders.start_preparing(session, actor=actor, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/arrived", response_model=OrderRead, tags=["orders"])
+def customer_arrived(order_id: UUID, session: DbSession, actor: OrderHandler) -> OrderRead:
+    """The customer is at the store (``order.customer_arrived``): first in its queue."""
+    return _one(session, orders.arrived(session, actor=actor, order_id=order_id))
+
+
+@router.get("/locations/{code}/pickups", response_model=list[OrderRead], tags=["orders"])
+def pickup_queue(code: str, session: DbSession, actor: OrderHandler) -> list[OrderRead]:
+    """The store's orders waiting for pickup: arrived customers first, then oldest first."""
+    queue = orders.pickup_queue(session, actor=actor, location=code)
+    return [_order_read(view) for view in orders.views(session, queue)]
 
 
 @router.post("/orders/{order_id}/ready", response_model=OrderRead, tags=["orders"])

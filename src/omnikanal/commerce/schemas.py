@@ -69,13 +69,27 @@ class FulfilmentRequestBody(BaseModel):
 
 
 class TenderCreate(BaseModel):
-    type: Literal["card", "gift_card", "cash"]
+    type: Literal["card", "gift_card", "cash", "loyalty_points"]
     reference: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="A card token or gift card number; refunds go back to it."
     )
     amount: Money | None = Field(
         default=None, description="Leave out on one tender: it pays what the others do not."
     )
+    points: int | None = Field(
+        default=None,
+        gt=0,
+        le=10_000_000,
+        description="loyalty_points: the points to spend; they pay what the program says.",
+    )
+
+    @model_validator(mode="after")
+    def points_for_points(self) -> Self:
+        if self.type == "loyalty_points" and (self.points is None or self.amount is not None):
+            raise ValueError("points: a loyalty_points tender gives points, not an amount")
+        if self.type != "loyalty_points" and self.points is not None:
+            raise ValueError("points: only a loyalty_points tender spends points")
+        return self
 
 
 class CheckoutRequest(BaseModel):
@@ -218,6 +232,7 @@ class TenderRead(BaseModel):
     type: str
     reference: str | None
     amount: Money
+    points: int | None
     refunded: Money
 
 
@@ -250,6 +265,7 @@ class OrderRead(BaseModel):
     refunds: list[RefundRead]
     placed_at: datetime
     ready_at: datetime | None
+    arrived_at: datetime | None
     handed_over_at: datetime | None
     cancelled_at: datetime | None
 

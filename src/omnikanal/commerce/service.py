@@ -78,6 +78,7 @@ class OrderPlaced(DomainEvent):
     fulfilment: str
     pickup_location: str | None
     skus: list[str]
+    paid_with_points: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +93,14 @@ class OrderStatusChanged(DomainEvent):
     channel: str
     pickup_location: str | None
     email: str | None
+
+
+class OrderPreparing(OrderStatusChanged):
+    type: ClassVar[str] = "order.preparing"
+
+
+class CustomerArrived(OrderStatusChanged):
+    type: ClassVar[str] = "order.customer_arrived"
 
 
 class OrderReadyForPickup(OrderStatusChanged):

@@ -26,6 +26,9 @@ class Profile(Base):
     trait_times: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # {"web": {"first_seen": iso, "last_seen": iso, "events": n}, ...}
     channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Derived from the person's history by other domains (favourite store, usual order
+    # time ...), each key owned by the domain that computes it.
+    computed_traits: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class Identifier(Base):

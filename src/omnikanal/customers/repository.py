@@ -176,6 +176,12 @@ def update_projections(session: Session, rows: Sequence[dict[str, Any]]) -> None
     session.execute(statement, [{**row, "b_id": row["id"]} for row in rows])
 
 
+def set_computed_traits(session: Session, profile_id: UUID, traits: dict[str, Any]) -> None:
+    session.execute(
+        update(profile_table).where(profile_table.c.id == profile_id).values(computed_traits=traits)
+    )
+
+
 def set_merged_into(session: Session, links: Sequence[tuple[UUID, UUID | None]]) -> None:
     if links:
         statement = (

@@ -31,6 +31,7 @@ def profile_read(view: service.ProfileView) -> ProfileRead:
         id=profile.id,
         identifiers=[IdentifierRead.model_validate(i) for i in view.identifiers],
         traits=profile.traits,
+        computed_traits=profile.computed_traits,
         channels=[
             ChannelSeen(channel=name, **seen)
             for name, seen in sorted(profile.channels.items(), key=lambda c: c[1]["first_seen"])

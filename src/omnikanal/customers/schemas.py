@@ -24,6 +24,10 @@ class ProfileRead(BaseModel):
     id: UUID
     identifiers: list[IdentifierRead]
     traits: dict[str, Any]
+    computed_traits: dict[str, Any] = Field(
+        description="Derived from the person's history: favourite store and products, usual "
+        "order time, preferred channel."
+    )
     channels: list[ChannelSeen] = Field(description="Every channel the person was seen on.")
     first_seen: datetime | None
     last_seen: datetime | None

@@ -100,6 +100,15 @@ def rebuild_projection(session: Session, *, profile_id: UUID, history: Sequence[
     repository.update_projections(session, [projection.row()])
 
 
+def update_computed_traits(
+    session: Session, *, profile_id: UUID, traits: Mapping[str, Any]
+) -> None:
+    """Replace the computed traits ``traits`` names (others are kept) on the live profile."""
+    profile = live_profile(session, profile_id)
+    repository.set_computed_traits(session, profile.id, {**profile.computed_traits, **traits})
+    session.expire(profile, ["computed_traits"])
+
+
 # -- reading profiles --
 
 
@@ -138,6 +147,24 @@ def get_profile(session: Session, *, profile_id: UUID) -> ProfileView:
         identifiers=repository.identifiers(session, profile.id),
         merged_ids=merged_descendants(session, profile.id),
     )
+
+
+def attach_identifier(
+    session: Session, *, profile_id: UUID, type_: str, raw_value: str, channel: str
+) -> Placement:
+    """Give a known person one more identifier (the loyalty card issued to them), as a
+    message carrying their strongest identifier and the new one would."""
+    view = get_profile(session, profile_id=profile_id)
+    anchor = strongest_identifier(session, view.identifiers)
+    value = normalize(rules(session), type_, raw_value)
+    if anchor is None or value is None:
+        raise RuleViolation(
+            CustomerErrorCode.INVALID_IDENTIFIER,
+            f"{raw_value!r} cannot be given to profile {view.profile.id}.",
+        )
+    known = next(i for i in view.identifiers if i.id == anchor)
+    keys = [IdentifierKey(known.type, known.value), IdentifierKey(type_, value)]
+    return place(session, identifiers=keys, channel=channel, at=utcnow())
 
 
 def strongest_identifier(session: Session, identifiers: Sequence[Identifier]) -> UUID | None:

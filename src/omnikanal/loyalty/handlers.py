@@ -1,7 +1,8 @@
 """Loyalty reacts to commerce: points for orders of every channel, reversal on returns.
 
 Payload contract (written by commerce):
-- ``order.placed``: order_id, profile_id (or null), total {amount, currency}, channel, location
+- ``order.placed``: order_id, profile_id (or null), total {amount, currency}, channel, location,
+  paid_with_points {amount, currency} (no points are earned on what points paid)
 - ``return.received``: return_id, order_id, profile_id, refund {amount, currency},
   order_total {amount, currency}, channel, location
 - ``order.cancelled``: order_id, profile_id (or null), total {amount, currency}, channel,
@@ -21,11 +22,12 @@ def earn_points(session: Session, event: PublishedEvent) -> None:
     data = event.payload
     if not data.get("profile_id"):
         return
+    paid_with_points = data.get("paid_with_points") or {"amount": 0}
     service.earn_for_order(
         session,
         profile_id=UUID(data["profile_id"]),
         order_id=str(data["order_id"]),
-        amount_minor=int(data["total"]["amount"]),
+        amount_minor=int(data["total"]["amount"]) - int(paid_with_points["amount"]),
         currency=str(data["total"]["currency"]),
         channel=data.get("channel"),
         location=data.get("location"),

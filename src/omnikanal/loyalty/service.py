@@ -12,6 +12,8 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.identity import LOYALTY_CARD
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.money import Money
@@ -145,7 +147,9 @@ def _card_number() -> str:
 
 
 def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyMember:
-    """Make the profile a member (once); the card number becomes a profile identifier."""
+    """Make the profile a member (once); the card number becomes a profile identifier, so
+    a till scanning the card finds the person."""
+    profile_id = customers_service.live_profile(session, profile_id).id
     existing = repository.member(session, profile_id)
     if existing is not None:
         return existing
@@ -154,6 +158,13 @@ def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyM
     )
     session.add(member)
     session.flush()
+    customers_service.attach_identifier(
+        session,
+        profile_id=profile_id,
+        type_=LOYALTY_CARD,
+        raw_value=member.card_number,
+        channel=channel or "backend",
+    )
     record_event(
         session,
         MemberJoined(profile_id=profile_id, card_number=member.card_number, channel=channel),
@@ -349,12 +360,7 @@ def redeem(
         )
     value = None
     if reward_code is None and currency is not None:
-        per_point = program(session).point_value_minor.get(currency)
-        if per_point is None:
-            raise RuleViolation(
-                LoyaltyErrorCode.NO_POINT_VALUE, f"Points have no value in {currency}."
-            )
-        value = Money(amount=points * int(per_point), currency=currency)
+        value = Money(amount=points * point_value(session, currency=currency), currency=currency)
     entry = _append(
         session,
         profile_id=profile_id,
@@ -366,6 +372,41 @@ def redeem(
         note=note,
     )
     return Redemption(entry=entry, balance=available - points, value=value)
+
+
+def point_value(session: Session, *, currency: str) -> int:
+    """What one point pays, in minor units of ``currency``."""
+    per_point = program(session).point_value_minor.get(currency)
+    if not per_point:
+        raise RuleViolation(LoyaltyErrorCode.NO_POINT_VALUE, f"Points have no value in {currency}.")
+    return int(per_point)
+
+
+def refund_redemption(
+    session: Session,
+    *,
+    profile_id: UUID,
+    points: int,
+    reference: str,
+    channel: str | None,
+    location: str | None,
+) -> LoyaltyLedgerEntry | None:
+    """Points spent as a tender come back when that money is refunded (once per reference)."""
+    full_reference = f"refund:{reference}"
+    if points <= 0:
+        return None
+    if repository.entry(session, profile_id, LedgerReason.REFUND_REDEMPTION, full_reference):
+        return None
+    _require_member(session, profile_id, lock=True)
+    return _append(
+        session,
+        profile_id=profile_id,
+        points=points,
+        reason=LedgerReason.REFUND_REDEMPTION,
+        reference=full_reference,
+        channel=channel,
+        location=location,
+    )
 
 
 def adjust(

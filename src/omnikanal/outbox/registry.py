@@ -73,6 +73,7 @@ def build_registry() -> HandlerRegistry:
     from omnikanal.idempotency import service as idempotency_service
     from omnikanal.inventory import handlers as inventory_handlers
     from omnikanal.loyalty import handlers as loyalty_handlers
+    from omnikanal.notifications import handlers as notifications_handlers
 
     """Every domain's reactions to other domains' events."""
     registry = HandlerRegistry()
@@ -81,6 +82,7 @@ def build_registry() -> HandlerRegistry:
         commerce_handlers.register,
         inventory_handlers.register,
         loyalty_handlers.register,
+        notifications_handlers.register,
         conversations_handlers.register,
     ):
         register(registry)

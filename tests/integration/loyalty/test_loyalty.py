@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.auth.models import Role
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.identity import IdentifierKey
 from omnikanal.kit.time import utcnow
 from omnikanal.loyalty import service
 from omnikanal.loyalty.handlers import earn_points, reverse_points
@@ -21,6 +23,15 @@ from tests.factories import bearer, create_secret_key
 @pytest.fixture
 def store(session_factory: sessionmaker[Session]) -> dict[str, str]:
     return bearer(create_secret_key(session_factory, role=Role.STORE, location="gbg-avenyn"))
+
+
+def a_person(factory: sessionmaker[Session]) -> uuid.UUID:
+    """A profile the identity graph knows (joining needs a real person)."""
+    with unit_of_work(factory) as session:
+        keys = [IdentifierKey("user_id", f"member-{uuid.uuid4().hex[:8]}")]
+        return customers_service.place(
+            session, identifiers=keys, channel="app", at=utcnow()
+        ).profile_id
 
 
 @pytest.fixture
@@ -70,7 +81,7 @@ def ledger_count(factory: sessionmaker[Session]) -> int:
 def test_earn_on_the_web_redeem_at_a_till_reverse_on_a_return(
     client: TestClient, store: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
-    profile_id = uuid.uuid4()
+    profile_id = a_person(session_factory)
     joined = client.post(f"/v1/loyalty/{profile_id}/join", json={"channel": "app"}, headers=store)
     assert joined.status_code == 200
     card = joined.json()["card_number"]
@@ -119,7 +130,7 @@ def test_earn_on_the_web_redeem_at_a_till_reverse_on_a_return(
 def test_redeeming_more_than_the_balance_changes_nothing(
     client: TestClient, store: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
-    profile_id = uuid.uuid4()
+    profile_id = a_person(session_factory)
     client.post(f"/v1/loyalty/{profile_id}/join", json={}, headers=store)
     with unit_of_work(session_factory) as session:
         earn_points(session, order_placed(profile_id, "o-1", 10_000, "pos"))
@@ -159,7 +170,7 @@ def test_rewards_and_admin_adjustments(
     admin: dict[str, str],
     session_factory: sessionmaker[Session],
 ) -> None:
-    profile_id = uuid.uuid4()
+    profile_id = a_person(session_factory)
     client.post(f"/v1/loyalty/{profile_id}/join", json={}, headers=store)
     assert (
         client.post(
@@ -196,7 +207,7 @@ def test_rewards_and_admin_adjustments(
 
 
 def test_points_expire_first_in_first_out(session_factory: sessionmaker[Session]) -> None:
-    profile_id = uuid.uuid4()
+    profile_id = a_person(session_factory)
     with unit_of_work(session_factory) as session:
         service.join(session, profile_id=profile_id, channel="web")
         old = service.earn_for_order(
@@ -243,3 +254,18 @@ def test_analysts_cannot_read_a_members_points(
 ) -> None:
     analyst = bearer(create_secret_key(session_factory, role=Role.ANALYST))
     assert client.get(f"/v1/loyalty/{uuid.uuid4()}", headers=analyst).status_code == 403
+
+
+def test_the_card_issued_on_joining_finds_the_person_at_a_till(
+    client: TestClient, store: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    profile_id = a_person(session_factory)
+    card = client.post(f"/v1/loyalty/{profile_id}/join", json={"channel": "app"}, headers=store)
+    assert card.status_code == 200, card.text
+    number = card.json()["card_number"]
+    spaced = " ".join(number[i : i + 4] for i in range(0, 16, 4))
+    found = client.get("/v1/profiles", params={"loyalty_card": spaced}, headers=store).json()
+    assert [p["id"] for p in found["items"]] == [str(profile_id)]
+    nobody = client.post(f"/v1/loyalty/{uuid.uuid4()}/join", json={}, headers=store)
+    assert nobody.status_code == 404
+    assert nobody.json()["code"] == "profile_not_found"

@@ -1,7 +1,7 @@
 """create conversations
 
 Revision ID: 68a8359a3b35
-Revises: b9d10555b330
+Revises: 5f60e099738e
 Create Date: 2026-11-23 17:38:08.097266
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import omnikanal.db
 
 revision: str = "68a8359a3b35"
-down_revision: str | None = "b9d10555b330"
+down_revision: str | None = "5f60e099738e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,72 @@
+"""Messages a customer is owed, recorded in the transaction that made them due.
+
+Which channel: the app's push when the order came from the app, else email when there is
+an address. Recording is idempotent per (kind, reference), so a handler that runs twice
+records one notice."""
+
+import dataclasses
+from collections.abc import Sequence
+from typing import ClassVar
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.customers import service as customers_service
+from omnikanal.notifications import repository
+from omnikanal.notifications.models import Notification
+from omnikanal.uow import DomainEvent, record_event
+
+
+class Kind:
+    ORDER_READY = "order_ready_for_pickup"
+
+
+@dataclasses.dataclass(frozen=True)
+class NotificationQueued(DomainEvent):
+    type: ClassVar[str] = "notification.queued"
+    notification_id: UUID
+    kind: str
+    channel: str
+    profile_id: UUID | None
+
+
+def record(
+    session: Session,
+    *,
+    kind: str,
+    reference: str,
+    profile_id: UUID | None,
+    channel: str,
+    recipient: str,
+    subject: str,
+    body: str,
+) -> Notification:
+    existing = repository.find(session, kind, reference)
+    if existing is not None:
+        return existing
+    notice = Notification(
+        kind=kind,
+        reference=reference,
+        profile_id=profile_id,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+    )
+    session.add(notice)
+    session.flush()
+    record_event(
+        session,
+        NotificationQueued(
+            notification_id=notice.id, kind=kind, channel=channel, profile_id=profile_id
+        ),
+    )
+    return notice
+
+
+def of_profile(
+    session: Session, *, profile_id: UUID, status: str | None = None, limit: int = 50
+) -> tuple[UUID, Sequence[Notification]]:
+    live = customers_service.live_profile(session, profile_id).id
+    family = [live, *customers_service.merged_descendants(session, live)]
+    return live, repository.of_profiles(session, family, status=status, limit=limit)
