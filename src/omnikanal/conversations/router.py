@@ -163,6 +163,7 @@ def _customer(found: context.Context) -> CustomerRead:
         email=str(traits.get("email") or first_of.get("email") or "") or None,
         phone=str(traits.get("phone") or first_of.get("phone") or "") or None,
         traits=traits,
+        computed_traits=profile.computed_traits,
         identifiers=[IdentifierRead.model_validate(i) for i in identifiers],
         channels=[
             ChannelSeen(channel=name, **seen)
@@ -224,6 +225,7 @@ def _order(item: context.OrderWithReturns) -> ContextOrder:
         ],
         placed_at=order.placed_at,
         ready_at=order.ready_at,
+        arrived_at=order.arrived_at,
         handed_over_at=order.handed_over_at,
         cancelled_at=order.cancelled_at,
     )

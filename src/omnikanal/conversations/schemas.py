@@ -200,6 +200,9 @@ class CustomerRead(BaseModel):
     email: str | None
     phone: str | None
     traits: dict[str, Any]
+    computed_traits: dict[str, Any] = Field(
+        description="From their history: favourite store and products, preferred channel ..."
+    )
     identifiers: list[IdentifierRead]
     channels: list[ChannelSeen]
     first_seen: datetime | None
@@ -238,6 +241,7 @@ class ContextOrder(BaseModel):
     returns: list[ContextReturn]
     placed_at: datetime
     ready_at: datetime | None = Field(description="Ready for pickup since.")
+    arrived_at: datetime | None = Field(description="The customer said they are at the store.")
     handed_over_at: datetime | None
     cancelled_at: datetime | None
 

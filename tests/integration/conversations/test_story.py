@@ -113,6 +113,7 @@ def test_the_agent_who_answers_the_phone_sees_the_chat_the_order_and_the_cart(
     )
     assert {"web", "chat", "phone"} <= {c["channel"] for c in customer["channels"]}
     assert customer["loyalty"]["balance"] > 0
+    assert customer["computed_traits"]["favourite_store"] == GBG
     assert customer["loyalty"]["tier"]
     (seen_order,) = context["orders"]
     assert seen_order["number"] == order["number"]
