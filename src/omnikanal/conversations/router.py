@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response
 
 from omnikanal.commerce.schemas import CartLineRead, ReturnLineRead
-from omnikanal.conversations import context, service
+from omnikanal.conversations import actions, context, messages, service
 from omnikanal.conversations.dependencies import Agent, CsatTaker, MessageSender, ValidConversation
 from omnikanal.conversations.models import Conversation, ConversationMessage
 from omnikanal.conversations.schemas import (
@@ -293,11 +293,11 @@ def post_message(
     """A message from chat, email, phone (a call's notes or transcript) or social, placed
     with its person and added to their open conversation (a new one when none is open).
     A repeated ``external_id`` on the same channel answers 200 with the stored message."""
-    receipt = service.receive_message(
+    receipt = messages.receive_message(
         session,
         actor=actor,
-        channel=service.message_channel(actor, body.channel),
-        sender=service.Sender(
+        channel=messages.message_channel(actor, body.channel),
+        sender=messages.Sender(
             user_id=body.user_id,
             anonymous_id=body.anonymous_id,
             email=body.email,
@@ -305,7 +305,7 @@ def post_message(
             loyalty_card=body.loyalty_card,
             social=dict(body.social),
         ),
-        message=service.IncomingMessage(
+        message=messages.IncomingMessage(
             direction=body.direction,
             body=body.body,
             subject=body.subject,
@@ -333,7 +333,7 @@ def post_message(
 def assign(
     conversation_id: UUID, body: AssignRequest, session: DbSession, _: Agent
 ) -> ConversationRead:
-    conversation = service.assign(session, conversation_id=conversation_id, agent=body.agent)
+    conversation = actions.assign(session, conversation_id=conversation_id, agent=body.agent)
     return _full(session, conversation)
 
 
@@ -343,7 +343,7 @@ def set_status(
 ) -> ConversationRead:
     """open, pending (waiting for the customer) or closed. Closed is final: the customer's
     next message starts a new conversation."""
-    conversation = service.set_status(session, conversation_id=conversation_id, status=body.status)
+    conversation = actions.set_status(session, conversation_id=conversation_id, status=body.status)
     return _full(session, conversation)
 
 
@@ -352,7 +352,7 @@ def add_note(
     conversation_id: UUID, body: NoteCreate, session: DbSession, actor: Agent
 ) -> ConversationRead:
     """An internal note: shown to agents in the transcript, never sent to the customer."""
-    note = service.add_note(session, actor=actor, conversation_id=conversation_id, body=body.body)
+    note = actions.add_note(session, actor=actor, conversation_id=conversation_id, body=body.body)
     return _full(session, service.get(session, conversation_id=note.conversation_id))
 
 
@@ -361,7 +361,7 @@ def reply(
     conversation_id: UUID, body: ReplyCreate, session: DbSession, actor: Agent
 ) -> ConversationRead:
     """The agent's answer, recorded on the chosen channel (delivery comes with campaigns)."""
-    sent = service.reply(
+    sent = actions.reply(
         session,
         actor=actor,
         conversation_id=conversation_id,
@@ -376,7 +376,7 @@ def record_csat(
     conversation_id: UUID, body: CsatCreate, session: DbSession, _: CsatTaker
 ) -> CsatReceipt:
     """The customer's rating, 1-5, once, after the conversation was closed."""
-    conversation = service.record_csat(
+    conversation = actions.record_csat(
         session, conversation_id=conversation_id, score=body.score, comment=body.comment
     )
     csat = _csat(conversation)
