@@ -16,6 +16,7 @@ from omnikanal.commerce.router import router as commerce_router
 from omnikanal.config import Settings
 from omnikanal.console import router as console
 from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
+from omnikanal.conversations.router import router as conversations_router
 from omnikanal.customers.router import router as customers_router
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.errors import install_error_handlers
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(outbox_router)
     app.include_router(loyalty_router)
     app.include_router(notifications_router)
+    app.include_router(conversations_router)
     app.include_router(console.router)
     app.mount(
         "/console/static",

@@ -4,6 +4,7 @@ from omnikanal.auth import models as auth_models
 from omnikanal.catalog import models as catalog_models
 from omnikanal.commerce import models as commerce_models
 from omnikanal.console import models as console_models
+from omnikanal.conversations import models as conversation_models
 from omnikanal.customers import models as customer_models
 from omnikanal.db import Base
 from omnikanal.events import models as event_models
@@ -21,6 +22,7 @@ __all__ = [
     "catalog_models",
     "commerce_models",
     "console_models",
+    "conversation_models",
     "customer_models",
     "event_models",
     "idempotency_models",

@@ -69,6 +69,7 @@ class HandlerRegistry:
 
 def build_registry() -> HandlerRegistry:
     from omnikanal.commerce import handlers as commerce_handlers
+    from omnikanal.conversations import handlers as conversations_handlers
     from omnikanal.idempotency import service as idempotency_service
     from omnikanal.inventory import handlers as inventory_handlers
     from omnikanal.loyalty import handlers as loyalty_handlers
@@ -82,6 +83,7 @@ def build_registry() -> HandlerRegistry:
         inventory_handlers.register,
         loyalty_handlers.register,
         notifications_handlers.register,
+        conversations_handlers.register,
     ):
         register(registry)
     return registry

@@ -1,0 +1,116 @@
+"""Every query of the conversations domain."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from omnikanal.conversations.models import (
+    Conversation,
+    ConversationMessage,
+    ConversationStatus,
+)
+
+
+def get(session: Session, conversation_id: UUID, *, lock: bool = False) -> Conversation | None:
+    query = (
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def active_of(
+    session: Session, profile_ids: Sequence[UUID], *, lock: bool = False
+) -> Sequence[Conversation]:
+    """The open and pending conversations of these profiles, latest activity first."""
+    query = (
+        select(Conversation)
+        .where(
+            Conversation.profile_id.in_(profile_ids),
+            Conversation.status.in_(ConversationStatus.ACTIVE),
+        )
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).all()
+
+
+def of_profiles(
+    session: Session, profile_ids: Sequence[UUID], *, limit: int
+) -> Sequence[Conversation]:
+    """These profiles' conversations (not merged-away ones), latest activity first."""
+    query = (
+        select(Conversation)
+        .where(
+            Conversation.profile_id.in_(profile_ids),
+            Conversation.status != ConversationStatus.MERGED,
+        )
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def inbox(
+    session: Session,
+    *,
+    status: str | None,
+    assignee: str | None,
+    profile_ids: Sequence[UUID] | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Sequence[Conversation]:
+    query = select(Conversation).where(Conversation.status != ConversationStatus.MERGED)
+    if status is not None:
+        query = query.where(Conversation.status == status)
+    if assignee is not None:
+        query = query.where(Conversation.assignee == assignee)
+    if profile_ids is not None:
+        query = query.where(Conversation.profile_id.in_(profile_ids))
+    if before is not None:
+        moment, conversation_id = before
+        query = query.where(
+            or_(
+                Conversation.last_activity_at < moment,
+                and_(Conversation.last_activity_at == moment, Conversation.id < conversation_id),
+            )
+        )
+    query = query.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+    return session.scalars(query.limit(limit)).all()
+
+
+def message_by_external_id(
+    session: Session, *, channel: str, external_id: str
+) -> ConversationMessage | None:
+    return session.scalar(
+        select(ConversationMessage).where(
+            ConversationMessage.channel == channel,
+            ConversationMessage.external_id == external_id,
+        )
+    )
+
+
+def messages(session: Session, conversation_ids: Sequence[UUID]) -> Sequence[ConversationMessage]:
+    """The messages and notes of these conversations, oldest first."""
+    query = (
+        select(ConversationMessage)
+        .where(ConversationMessage.conversation_id.in_(conversation_ids))
+        .order_by(ConversationMessage.sent_at, ConversationMessage.id)
+    )
+    return session.scalars(query).all()
+
+
+def move_messages(session: Session, *, from_ids: Sequence[UUID], to_id: UUID) -> None:
+    session.execute(
+        update(ConversationMessage)
+        .where(ConversationMessage.conversation_id.in_(from_ids))
+        .values(conversation_id=to_id)
+    )

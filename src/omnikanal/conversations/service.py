@@ -1,0 +1,321 @@
+"""Conversations that follow the customer (S3): one open conversation per person across
+chat, email, phone and social, and what agents do with it.
+
+A message from any channel is placed with its person by the identity graph (customers
+service) and joins the person's open (or pending) conversation, keeping its own channel;
+a closed conversation stays closed and the next message starts a new one. When two
+profiles turn out to be one person, their open conversations become one.
+
+This file holds what the use cases share: error codes, the domain events, the person's
+conversations, adding a message, and reading. The use cases live beside it:
+``messages.py`` (messages from the channels), ``actions.py`` (what agents do) and
+``context.py`` (what an agent continues from: profile, orders, cart, loyalty).
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.auth.service import StaffActor
+from omnikanal.conversations import repository
+from omnikanal.conversations.models import (
+    Conversation,
+    ConversationMessage,
+    ConversationStatus,
+    Direction,
+    MessageKind,
+)
+from omnikanal.customers import service as customers_service
+from omnikanal.errors import NotFound
+from omnikanal.events import service as events_service
+from omnikanal.kit.ids import new_id
+from omnikanal.uow import DomainEvent, record_event
+
+PREVIEW_CHARS = 200
+EXCERPT_CHARS = 140
+
+
+class ConversationErrorCode(StrEnum):
+    CONVERSATION_NOT_FOUND = "conversation_not_found"
+    IDENTIFIER_REQUIRED = "identifier_required"
+    CHANNEL_REQUIRED = "channel_required"
+    NOT_YOUR_CHANNEL = "not_your_channel"
+    CONVERSATION_CLOSED = "conversation_closed"
+    CONVERSATION_NOT_CLOSED = "conversation_not_closed"
+    CSAT_ALREADY_RECORDED = "csat_already_recorded"
+
+
+class MessageChannel(StrEnum):
+    """The channels people write and talk on (the auth channels of the same names)."""
+
+    CHAT = "chat"
+    EMAIL = "email"
+    PHONE = "phone"
+    SOCIAL = "social"
+
+
+# -- domain events (ids and facts; message bodies stay in the hub) --
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationOpened(DomainEvent):
+    type: ClassVar[str] = "conversation.opened"
+    conversation_id: UUID
+    profile_id: UUID
+    channel: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageReceived(DomainEvent):
+    type: ClassVar[str] = "conversation.message_received"
+    conversation_id: UUID
+    message_id: UUID
+    profile_id: UUID
+    channel: str
+    direction: str
+    external_id: str | None
+    new_conversation: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplyAdded(DomainEvent):
+    """An agent's answer, recorded here; delivering it on its channel is for later."""
+
+    type: ClassVar[str] = "conversation.reply_added"
+    conversation_id: UUID
+    message_id: UUID
+    profile_id: UUID
+    channel: str
+    author: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationAssigned(DomainEvent):
+    type: ClassVar[str] = "conversation.assigned"
+    conversation_id: UUID
+    profile_id: UUID
+    assignee: str | None
+    previous: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationStatusChanged(DomainEvent):
+    type: ClassVar[str] = "conversation.status_changed"
+    conversation_id: UUID
+    profile_id: UUID
+    status: str
+    previous: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationsMerged(DomainEvent):
+    type: ClassVar[str] = "conversation.merged"
+    conversation_id: UUID
+    merged_conversation_ids: list[UUID]
+    profile_id: UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class CsatRecorded(DomainEvent):
+    type: ClassVar[str] = "conversation.csat_recorded"
+    conversation_id: UUID
+    profile_id: UUID
+    score: int
+    channels: list[str]
+    assignee: str | None
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- the person --
+
+
+def family(session: Session, profile_id: UUID) -> tuple[UUID, list[UUID]]:
+    """The live profile and every profile merged into it."""
+    live = customers_service.live_profile(session, profile_id).id
+    return live, [live, *customers_service.merged_descendants(session, live)]
+
+
+def consolidate(session: Session, *, profile_id: UUID) -> Conversation | None:
+    """The person's one active conversation: when profiles merged and each had one, the
+    most recently active keeps every message and the others point at it. Safe to run
+    again (it finds one and does nothing)."""
+    live, profiles = family(session, profile_id)
+    active = repository.active_of(session, profiles, lock=True)
+    if len(active) <= 1:
+        return active[0] if active else None
+    survivor, others = active[0], active[1:]
+    repository.move_messages(session, from_ids=[c.id for c in others], to_id=survivor.id)
+    channels = list(survivor.channels)
+    for other in others:
+        channels += [c for c in other.channels if c not in channels]
+        survivor.message_count += other.message_count
+        survivor.subject = survivor.subject or other.subject
+        survivor.assignee = survivor.assignee or other.assignee
+        survivor.opened_at = min(survivor.opened_at, other.opened_at)
+        other.status = ConversationStatus.MERGED
+        other.merged_into = survivor.id
+        other.message_count = 0
+    survivor.channels = channels
+    survivor.profile_id = live
+    session.flush()
+    record_event(
+        session,
+        ConversationsMerged(
+            conversation_id=survivor.id,
+            merged_conversation_ids=[c.id for c in others],
+            profile_id=live,
+        ),
+    )
+    return survivor
+
+
+# -- shared by the channels' messages and the agents' actions --
+
+
+def add_message(
+    session: Session,
+    conversation: Conversation,
+    *,
+    actor: StaffActor,
+    channel: str | None,
+    direction: str | None,
+    body: str,
+    subject: str | None,
+    external_id: str | None,
+    author: str | None,
+    sent_at: datetime,
+    now: datetime,
+    kind: str = MessageKind.MESSAGE,
+) -> ConversationMessage:
+    stored = ConversationMessage(
+        id=new_id(),
+        conversation_id=conversation.id,
+        kind=kind,
+        channel=channel,
+        direction=direction,
+        subject=subject,
+        body=body,
+        external_id=external_id,
+        author=author,
+        recorded_by=actor.key_id,
+        sent_at=sent_at,
+        received_at=now,
+    )
+    session.add(stored)
+    conversation.last_activity_at = now
+    if kind == MessageKind.MESSAGE and channel is not None:
+        conversation.message_count += 1
+        conversation.preview = excerpt(body, PREVIEW_CHARS)
+        conversation.last_channel = channel
+        conversation.subject = conversation.subject or subject
+        if channel not in conversation.channels:
+            conversation.channels = [*conversation.channels, channel]
+    session.flush()
+    return stored
+
+
+def on_timeline(
+    session: Session,
+    actor: StaffActor,
+    conversation: Conversation,
+    message: ConversationMessage,
+    *,
+    profile_id: UUID,
+    anchor_id: UUID,
+) -> None:
+    """Customer-visible messages go on the person's timeline; notes never do."""
+    assert message.channel is not None
+    inbound = message.direction == Direction.INBOUND
+    events_service.record_activity(
+        session,
+        credential_id=actor.key_id,
+        channel=message.channel,
+        location=actor.location,
+        profile_id=customers_service.live_profile(session, profile_id).id,
+        anchor_id=anchor_id,
+        event="Message Received" if inbound else "Message Sent",
+        properties={
+            "conversation_id": str(conversation.id),
+            "message_id": str(message.id),
+            "channel": message.channel,
+            "direction": message.direction,
+            "subject": message.subject,
+            "excerpt": excerpt(message.body),
+        },
+        message_id=f"conversation-message-{message.id}",
+        at=message.sent_at,
+    )
+
+
+def change_status(session: Session, conversation: Conversation, status: str, now: datetime) -> None:
+    previous = conversation.status
+    conversation.status = status
+    conversation.last_activity_at = now
+    if status == ConversationStatus.CLOSED:
+        conversation.closed_at = now
+    session.flush()
+    record_event(
+        session,
+        ConversationStatusChanged(
+            conversation_id=conversation.id,
+            profile_id=conversation.profile_id,
+            status=status,
+            previous=previous,
+        ),
+    )
+
+
+# -- reading --
+
+
+def get(session: Session, *, conversation_id: UUID, lock: bool = False) -> Conversation:
+    """A conversation; a merged-away one answers with the conversation it joined."""
+    conversation = repository.get(session, conversation_id, lock=lock)
+    seen: set[UUID] = set()
+    while (
+        conversation is not None
+        and conversation.merged_into is not None
+        and conversation.id not in seen
+    ):
+        seen.add(conversation.id)
+        conversation = repository.get(session, conversation.merged_into, lock=lock)
+    if conversation is None:
+        raise NotFound(
+            ConversationErrorCode.CONVERSATION_NOT_FOUND, f"No conversation {conversation_id}."
+        )
+    return conversation
+
+
+def transcript(session: Session, conversation: Conversation) -> Sequence[ConversationMessage]:
+    """Every message on every channel, and the agents' notes, oldest first."""
+    return repository.messages(session, [conversation.id])
+
+
+def inbox(
+    session: Session,
+    *,
+    status: str | None,
+    assignee: str | None,
+    profile_id: UUID | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Sequence[Conversation]:
+    """Conversations with the newest activity first (merged-away ones left out)."""
+    profiles = family(session, profile_id)[1] if profile_id is not None else None
+    return repository.inbox(
+        session,
+        status=status,
+        assignee=assignee,
+        profile_ids=profiles,
+        before=before,
+        limit=limit,
+    )
