@@ -68,18 +68,20 @@ class HandlerRegistry:
 
 
 def build_registry() -> HandlerRegistry:
+    """Every domain's reactions to other domains' events."""
     from omnikanal.commerce import handlers as commerce_handlers
     from omnikanal.conversations import handlers as conversations_handlers
+    from omnikanal.events import handlers as events_handlers
     from omnikanal.idempotency import service as idempotency_service
     from omnikanal.inventory import handlers as inventory_handlers
     from omnikanal.loyalty import handlers as loyalty_handlers
     from omnikanal.notifications import handlers as notifications_handlers
 
-    """Every domain's reactions to other domains' events."""
     registry = HandlerRegistry()
     registry.every("idempotency.purge", timedelta(hours=1), idempotency_service.purge_job)
     for register in (
         commerce_handlers.register,
+        events_handlers.register,
         inventory_handlers.register,
         loyalty_handlers.register,
         notifications_handlers.register,

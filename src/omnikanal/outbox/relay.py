@@ -86,8 +86,29 @@ class Relay:
                 kinds=[DeliveryKind.HANDLER],
                 event_ids=event_ids,
             )
+        if len(claimed) > 1 and self._run_together(claimed):
+            return
         for delivery_id in claimed:
             self.run_handler(delivery_id)
+
+    def _run_together(self, delivery_ids: Sequence[UUID]) -> bool:
+        """Run many handler deliveries in one transaction (one commit for what a whole
+        ingest group caused). On any failure none of it stays, and each delivery runs
+        alone, so a failing handler fails only its own delivery."""
+        try:
+            with unit_of_work(self.session_factory, after_commit=self.run_handlers) as session:
+                for delivery, event in repository.deliveries_with_events(session, delivery_ids):
+                    if delivery.status != DeliveryStatus.PENDING:
+                        continue
+                    handler = self.registry.get(delivery.target)
+                    if handler is None:
+                        raise LookupError(f"no handler named {delivery.target!r} is registered")
+                    handler(session, published(event))
+                    self._mark_delivered(session, delivery)
+        except Exception as exc:
+            logger.info("handlers run one by one after a failure together: %s", exc)
+            return False
+        return True
 
     def run_handler(self, delivery_id: UUID) -> None:
         try:

@@ -388,3 +388,43 @@ def test_the_last_units_are_sold_once_across_web_app_and_till(shop: Shop) -> Non
     on_hand, reserved, allocated = shop.stock(STHLM, COAT)
     assert on_hand - reserved - allocated == 0
     assert on_hand >= 0
+
+
+def test_a_till_sale_that_joins_two_profiles_brings_both_histories_together(shop: Shop) -> None:
+    # Known online by email on the web, and by card in the app: two profiles so far.
+    shop.ok(
+        shop.client.post(
+            "/v1/track",
+            json={
+                "anonymousId": "web-9",
+                "event": "Product Viewed",
+                "context": {"traits": {"email": "two@example.com"}},
+            },
+            headers=shop.web_events,
+        )
+    )
+    shop.ok(
+        shop.client.post(
+            "/v1/track",
+            json={
+                "anonymousId": "app-9",
+                "event": "Store Searched",
+                "context": {"traits": {"loyalty_card": "7009 0009"}},
+            },
+            headers=shop.app_events,
+        )
+    )
+    sale = shop.ok(
+        till_sale(
+            shop,
+            shop.gbg,
+            [{"sku": LATTE, "quantity": 1}],
+            customer={"email": "two@example.com", "loyalty_card": "70090009"},
+        ),
+        201,
+    )
+    timeline = shop.ok(
+        shop.client.get(f"/v1/profiles/{sale['profile_id']}/timeline", headers=shop.agent)
+    )
+    names = {e["name"] for e in timeline["items"]}
+    assert names >= {"Product Viewed", "Store Searched", "Order Completed"}
