@@ -19,6 +19,7 @@ from omnikanal.catalog import service as catalog_service
 from omnikanal.commerce import carts, checkout, orders, returns
 from omnikanal.commerce import service as commerce_service
 from omnikanal.commerce.models import Fulfilment, Order
+from omnikanal.conversations import messages
 from omnikanal.customers import service as customers_service
 from omnikanal.events import service as events_service
 from omnikanal.inventory import service as inventory_service
@@ -73,6 +74,8 @@ KEYS = [
     DemoKey("App back end", Role.CHANNEL, None, "sk_demo_app", Channel.APP),
     DemoKey("Till system Göteborg", Role.CHANNEL, "gbg-avenyn", "sk_demo_pos_gbg", Channel.POS),
     DemoKey("Till system København", Role.CHANNEL, "cph-stroget", "sk_demo_pos_cph", Channel.POS),
+    DemoKey("Chat widget back end", Role.CHANNEL, None, "sk_demo_chat", Channel.CHAT),
+    DemoKey("Phone system", Role.CHANNEL, None, "sk_demo_phone", Channel.PHONE),
 ]
 
 
@@ -432,6 +435,7 @@ def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> No
     )
     orders.arrived(session, actor=app, order_id=latte.id)
     orders.start_preparing(session, actor=till_gbg, order_id=latte.id)
+    _anna_chats_then_calls(session, staff)
     # Erik orders boots in the app to collect in Stockholm; the store has them ready.
     erik_cart = _cart(
         session,
@@ -488,3 +492,31 @@ def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> No
     # scarf price, which the price audit finds (S4).
     _order(session, till_cph, [("LATTE-OAT-M", 2), ("BUN-CARDAMOM", 1)], currency="DKK")
     _order(session, stockholm, [("SCARF-MERINO-RED", 1)], unit_price=44_900)
+
+
+def _anna_chats_then_calls(session: Session, staff: dict[str, StaffActor]) -> None:
+    """S3: Anna asks about her coat in the chat, leaves, and calls; one conversation."""
+    chat, phone = staff["sk_demo_chat"], staff["sk_demo_phone"]
+    messages.receive_message(
+        session,
+        actor=chat,
+        channel="chat",
+        sender=messages.Sender(anonymous_id="anna-phone"),
+        message=messages.IncomingMessage(
+            direction="inbound",
+            body="Hi! A button came off the wool coat I bought in Göteborg. Can I swap it?",
+            external_id="demo-chat-1",
+        ),
+    )
+    messages.receive_message(
+        session,
+        actor=phone,
+        channel="phone",
+        sender=messages.Sender(phone="070-123 45 67"),
+        message=messages.IncomingMessage(
+            direction="inbound",
+            body="Call notes: Anna calls about the coat's button (asked in the chat first); "
+            "wants to swap it in Stockholm on Saturday.",
+            external_id="demo-call-1",
+        ),
+    )

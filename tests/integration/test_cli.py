@@ -117,7 +117,7 @@ def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
     anna = client.get(
         "/v1/profiles?email=anna.svensson@example.com", headers=bearer("sk_demo_agent")
     ).json()["items"][0]
-    assert [c["channel"] for c in anna["channels"]] == ["web", "app", "pos"]
+    assert [c["channel"] for c in anna["channels"]] == ["web", "app", "pos", "chat", "phone"]
     assert {i["type"] for i in anna["identifiers"]} == {
         "anonymous_id",
         "user_id",
@@ -129,13 +129,16 @@ def test_demo_loads_once(env: dict[str, str], settings: Settings) -> None:
         f"/v1/profiles/{anna['id']}/timeline", headers=bearer("sk_demo_agent")
     ).json()
     names = [(e["name"], e["source"]) for e in timeline["items"]]
-    # The coat bought at a Göteborg till, a scarf left in her cart, a latte ordered ahead.
-    assert names[:3] == [
+    # The coat bought at a Göteborg till, a scarf left in her cart, a latte ordered ahead,
+    # then a chat and a call about the coat.
+    assert names[:5] == [
+        ("Message Received", "Phone system"),
+        ("Message Received", "Chat widget back end"),
         ("Order Completed", "App back end"),
         ("Product Added", "Web shop back end"),
         ("Order Completed", "Till system Göteborg"),
     ]
-    till = timeline["items"][2]
+    till = timeline["items"][4]
     assert (till["channel"], till["location"]) == ("pos", "gbg-avenyn")
     client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
 
@@ -175,6 +178,12 @@ def test_the_demo_has_carts_and_orders_of_every_channel(
     account = client.get(f"/v1/loyalty/{anna_id}", headers=agent).json()
     assert account["member"]["card_number"] == "7001234567890001"
     assert account["balance"] > 0
+    # Her chat and then her call are one conversation, with her orders beside it.
+    inbox = client.get("/v1/conversations", headers=agent).json()["items"]
+    context = client.get(f"/v1/conversations/{inbox[0]['id']}/context", headers=agent).json()
+    assert [m["channel"] for m in context["conversation"]["messages"]] == ["chat", "phone"]
+    assert context["customer"]["profile_id"] == anna_id
+    assert [o["status"] for o in context["orders"]] == ["preparing", "completed"]
     queue = client.get("/v1/locations/gbg-avenyn/pickups", headers=agent).json()
     assert queue[0]["profile_id"] == anna_id
     assert queue[0]["arrived_at"] is not None
