@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from omnikanal.auth.models import Role
 from omnikanal.commerce import carts, orders
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
-from omnikanal.console.pages import render
+from omnikanal.console.pages import money, render, when
 from omnikanal.console.service import SignedIn
 from omnikanal.conversations import service as conversations_service
 from omnikanal.conversations.models import Conversation
@@ -120,8 +120,10 @@ def _entry(event: events_service.TimelineEvent, stores: dict[str, str]) -> Timel
         what = "Identified"
     else:
         what = stored.type
+    currency = str(properties.get("currency") or "SEK")
     detail_parts = [
-        f"{key}: {value}"
+        f"{key.replace('_', ' ')}: "
+        + (money(value, currency) if key == "total" and isinstance(value, int) else str(value))
         for key, value in properties.items()
         if key in ("sku", "name", "order_number", "number", "total", "excerpt", "store")
     ]
@@ -169,6 +171,20 @@ def _loyalty(session: Session, people: list[UUID]) -> Loyalty | None:
     return None
 
 
+def _shown(value: object, named: str | None) -> str:
+    """A computed trait as words: store names, lists joined, times to the minute."""
+    if named is not None:
+        return named
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
 @router.get("/{profile_id}")
 def customer_360(
     profile_id: UUID,
@@ -199,6 +215,10 @@ def customer_360(
         )
     )
     merges: list[MergeLogEntry] = list(customers_service.merge_log(session, profile_id=live))
+    computed = {
+        key: _shown(value, stores.get(value, value) if key == "favourite_store" else None)
+        for key, value in view.profile.computed_traits.items()
+    }
     name = " ".join(
         str(view.profile.traits[k])
         for k in ("first_name", "last_name")
@@ -211,6 +231,7 @@ def customer_360(
         user=user,
         name=name,
         view=view,
+        computed=computed,
         stores=stores,
         timeline=[_entry(e, stores) for e in shown],
         next_page=next_page,
