@@ -326,3 +326,48 @@ def test_the_store_orders_for_a_customer_from_the_warehouse(
         assert live == annas
         view = orders.views(session, [order])[0]
         assert view.lines[0].stock_location == "wh-boras"
+
+
+@pytest.mark.usefixtures("shop")
+def test_an_admin_chooses_the_store_and_moves_an_order_ahead_along(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    annas = anna(session_factory)
+    with session_factory() as session:
+        _, placed = orders.of_person(session, profile_id=annas, before=None, limit=5)
+    latte = next(o for o in placed if o.pickup_location == "gbg-avenyn")
+    sign_in(client, "sk_demo_admin")
+    page = client.get("/console/store", params={"location": "gbg-avenyn"})
+    assert "<title>Store · Göteborg Avenyn · omnikanal</title>" in page.text
+    assert latte.number in page.text
+    assert "arrived" in page.text
+    response = client.post(
+        f"/console/store/pickups/{latte.id}/ready",
+        data={"location": "gbg-avenyn", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert "location=gbg-avenyn" in response.headers["location"]
+    assert notice(response.headers["location"]) == f"Order {latte.number} is ready for pickup."
+    client.cookies.clear()
+    # Stockholm's staff cannot hand over Göteborg's order.
+    sign_in(client, "sk_demo_store")
+    token = csrf_of(client.get("/console/store").text)
+    refused = client.post(
+        f"/console/store/pickups/{latte.id}/collected", data={"csrf_token": token}
+    )
+    assert refused.status_code == 403
+    assert "cannot act for" in refused.text or "belongs to" in refused.text
+
+
+@pytest.mark.usefixtures("shop")
+def test_store_staff_cannot_unmerge(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    sign_in(client, "sk_demo_store")
+    token = csrf_of(client.get("/console/store").text)
+    response = client.post(
+        f"/console/customers/{anna(session_factory)}/unmerge", data={"csrf_token": token}
+    )
+    assert response.status_code == 403
+    assert "Not for your role" in response.text
