@@ -37,6 +37,8 @@ RECENT_ORDERS = 20
 LEDGER_ENTRIES = 20
 # The identifier types one search box tries, in this order.
 SEARCHED_TYPES = ("email", "phone", "loyalty_card", "user_id", "anonymous_id")
+# The properties worth a line on the timeline (Segment's and the hub's own events).
+TIMELINE_PROPERTIES = ("sku", "name", "order_number", "number", "total", "excerpt", "store")
 
 
 @dataclass(frozen=True)
@@ -120,18 +122,17 @@ def _entry(event: events_service.TimelineEvent, stores: dict[str, str]) -> Timel
         what = "Identified"
     else:
         what = stored.type
-    currency = str(properties.get("currency") or "SEK")
-    detail_parts = [
-        f"{key.replace('_', ' ')}: "
-        + (money(value, currency) if key == "total" and isinstance(value, int) else str(value))
-        for key, value in properties.items()
-        if key in ("sku", "name", "order_number", "number", "total", "excerpt", "store")
-    ]
     if stored.type == "identify":
-        detail_parts = sorted(str(k) for k in (message.get("traits") or {}))
-        detail = "traits: " + ", ".join(detail_parts) if detail_parts else ""
+        traits = sorted(str(key) for key in (message.get("traits") or {}))
+        detail = "traits: " + ", ".join(traits) if traits else ""
     else:
-        detail = "; ".join(detail_parts)
+        currency = str(properties.get("currency") or "SEK")
+        detail = "; ".join(
+            f"{key.replace('_', ' ')}: "
+            + (money(value, currency) if key == "total" and isinstance(value, int) else str(value))
+            for key, value in properties.items()
+            if key in TIMELINE_PROPERTIES
+        )
     location = stored.location
     where = stores.get(location, location) if location else ""
     return TimelineEntry(

@@ -1,6 +1,7 @@
 """The console's pages over HTTP: who may open what, forms need their token, finding a
 customer by any identifier, and the inbox's and the store's forms."""
 
+import html
 import re
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
@@ -10,13 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import demo
-from omnikanal.auth.models import Channel
+from omnikanal.auth.models import Channel, Role
 from omnikanal.commerce import orders
 from omnikanal.conversations import service as conversations_service
 from omnikanal.customers import service as customers_service
 from omnikanal.inventory import service as inventory_service
 from omnikanal.uow import unit_of_work
-from tests.factories import basic, create_source
+from tests.factories import basic, create_secret_key, create_source
 from tests.integration.console.test_signin import csrf_of, sign_in
 
 
@@ -181,17 +182,26 @@ def test_nothing_found_and_several_found(
     assert len(set(re.findall(r'href="/console/customers/([0-9a-f-]{36})"', several.text))) == 2
 
 
-@pytest.mark.usefixtures("shop")
+def skus_on(page: str) -> list[str]:
+    return re.findall(r"sku: (SKU-\d+)</span>", page)
+
+
 def test_the_timeline_is_paged(client: TestClient, session_factory: sessionmaker[Session]) -> None:
-    sign_in(client, "sk_demo_agent")
-    first = client.get(f"/console/customers/{anna(session_factory)}")
+    web = basic(create_source(session_factory, channel=Channel.WEB))
+    for n in range(25):
+        body = {"userId": "pager-1", "event": "Product Viewed", "properties": {"sku": f"SKU-{n}"}}
+        body["timestamp"] = f"2026-11-01T10:{n:02d}:00Z"
+        assert client.post("/v1/track", json=body, headers=web).status_code == 200
+    sign_in(client, create_secret_key(session_factory, role=Role.AGENT))
+    first = client.get("/console/customers", params={"q": "pager-1"}, follow_redirects=True)
+    assert skus_on(first.text) == [f"SKU-{n}" for n in range(24, 4, -1)]  # newest first
     older = re.search(r'href="(\?before=[^"]+)">Older entries', first.text)
-    if older is None:  # the demo fits one page: nothing more to follow
-        assert "Older entries" not in first.text
-        return
-    second = client.get(f"/console/customers/{anna(session_factory)}{older.group(1)}")
+    assert older is not None
+    second = client.get(f"{first.url.path}{html.unescape(older.group(1))}")
     assert second.status_code == 200
-    assert "Newest" in second.text
+    assert skus_on(second.text) == [f"SKU-{n}" for n in range(4, -1, -1)]
+    assert "Older entries" not in second.text
+    assert ">Newest</a>" in second.text
 
 
 # -- the inbox's forms --
