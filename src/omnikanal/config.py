@@ -63,6 +63,42 @@ class Settings(BaseSettings):
         '{"email": {"limit": 1}}. Keys: priority, limit (null = none), device.',
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs links in messages (cart restore, unsubscribe); by default one is "
+        "generated and kept in <data dir>/secret_key.",
+    )
+    abandoned_cart_delay: float = Field(
+        default=86_400, description="Seconds after a cart's last change before its reminder."
+    )
+    cart_restore_link_days: int = Field(
+        default=14, description="Days a cart-restore link in a reminder keeps working."
+    )
+    cart_restore_url: str | None = Field(
+        default=None,
+        description="The shop's page that restores a cart, with {token} in it; by default "
+        "<public url>/v1/carts/restore/{token}.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587?starttls=true; without it, mail is written "
+        "to <data dir>/mail as .eml files.",
+    )
+    mail_from: str = Field(
+        default="omnikanal <no-reply@localhost>", description="Sender of the hub's email."
+    )
+    sms_webhook_url: str | None = Field(
+        default=None, description="SMS provider adapter (signed JSON POST per message)."
+    )
+    push_webhook_url: str | None = Field(
+        default=None, description="Push provider adapter (signed JSON POST per message)."
+    )
+    messaging_webhook_secret: str | None = Field(
+        default=None,
+        description="whsec_ secret signing the SMS/push webhooks; derived from the secret "
+        "key when unset.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
