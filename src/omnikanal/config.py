@@ -79,6 +79,17 @@ class Settings(BaseSettings):
         description="The shop's page that restores a cart, with {token} in it; by default "
         "<public url>/v1/carts/restore/{token}.",
     )
+    marketing_daily_cap: int = Field(
+        default=2, description="Marketing messages one person may get per channel and day."
+    )
+    quiet_hours: str = Field(
+        default="21-08",
+        description="Local hours (OMNIKANAL_TIMEZONE) when campaign messages wait, e.g. "
+        "21-08; empty for none.",
+    )
+    attribution_window_days: int = Field(
+        default=7, description="Days after a click within which an order counts as converted."
+    )
     smtp_url: str | None = Field(
         default=None,
         description="smtp://user:pass@host:587?starttls=true; without it, mail is written "

@@ -41,6 +41,7 @@ def queue(
     status: str = MessageStatus.QUEUED,
     reason: str | None = None,
     message_id: UUID | None = None,
+    deliver_at: datetime | None = None,
 ) -> tuple[Message, bool]:
     """Record the message (once per key) and schedule its delivery; True when new."""
     existing = repository.message_by_key(session, key)
@@ -63,7 +64,7 @@ def queue(
     session.add(message)
     session.flush()
     if status == MessageStatus.QUEUED:
-        _schedule_attempt(session, message, due_at=utcnow())
+        _schedule_attempt(session, message, due_at=deliver_at or utcnow())
     return message, True
 
 

@@ -5,7 +5,7 @@ from uuid import UUID
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from omnikanal.db import Base
+from omnikanal.db import Base, JSONDocument
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
@@ -87,6 +87,9 @@ class Message(Base):
     sent_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]
+    # An order placed within the attribution window after a click (the conversion).
+    converted_order_id: Mapped[UUID | None]
+    converted_at: Mapped[datetime | None]
 
 
 class Audience(Base):
@@ -98,3 +101,20 @@ class Audience(Base):
     name: Mapped[str] = mapped_column(String(200))
     rule: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """One message to an audience on chosen channels, consent-aware and frequency-capped."""
+
+    __tablename__ = "marketing_campaign"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    audience_id: Mapped[UUID] = mapped_column(index=True)
+    channels: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # draft, sending (the worker is queueing its messages), sent
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

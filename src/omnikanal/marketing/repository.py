@@ -1,12 +1,13 @@
 """Every query of the marketing domain."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from omnikanal.marketing.models import Audience, Consent, Message
+from omnikanal.marketing.models import Audience, Campaign, Consent, Message
 
 
 def consents_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Consent]:
@@ -47,3 +48,54 @@ def messages(
 
 def get_audience(session: Session, audience_id: UUID) -> Audience | None:
     return session.get(Audience, audience_id)
+
+
+def get_campaign(session: Session, campaign_id: UUID) -> Campaign | None:
+    return session.get(Campaign, campaign_id)
+
+
+def count_messages(
+    session: Session,
+    *,
+    profile_ids: Sequence[UUID],
+    channel: str,
+    kinds: Sequence[str],
+    statuses: Sequence[str],
+    since: datetime,
+) -> int:
+    query = select(func.count(Message.id)).where(
+        Message.profile_id.in_(profile_ids),
+        Message.channel == channel,
+        Message.kind.in_(kinds),
+        Message.status.in_(statuses),
+        Message.created_at >= since,
+    )
+    return int(session.scalar(query) or 0)
+
+
+def last_click(session: Session, *, profile_ids: Sequence[UUID], since: datetime) -> Message | None:
+    query = (
+        select(Message)
+        .where(
+            Message.profile_id.in_(profile_ids),
+            Message.clicked_at.is_not(None),
+            Message.clicked_at >= since,
+        )
+        .order_by(Message.clicked_at.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def campaign_counts(session: Session, campaign_id: UUID) -> dict[str, int]:
+    query = (
+        select(Message.status, func.count(Message.id))
+        .where(Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    counts = {status: int(n) for status, n in session.execute(query)}
+    converted = select(func.count(Message.id)).where(
+        Message.campaign_id == campaign_id, Message.converted_order_id.is_not(None)
+    )
+    counts["converted"] = int(session.scalar(converted) or 0)
+    return counts

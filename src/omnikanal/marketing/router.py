@@ -1,5 +1,6 @@
 """Consent, the message log and the links in messages over HTTP."""
 
+from itertools import islice
 from typing import Annotated
 from uuid import UUID
 
@@ -9,15 +10,22 @@ from omnikanal.commerce.router import _cart_read
 from omnikanal.commerce.schemas import CartRead
 from omnikanal.http import DbSession
 from omnikanal.kit.time import utcnow
-from omnikanal.marketing import messages, service, triggers
+from omnikanal.marketing import audiences, campaigns, messages, service, triggers
 from omnikanal.marketing.dependencies import (
     CartRestorer,
     ConsentReader,
     ConsentWriter,
+    Marketer,
     MessageReader,
 )
-from omnikanal.marketing.models import MessageStatus
+from omnikanal.marketing.models import Campaign, MessageStatus
 from omnikanal.marketing.schemas import (
+    AudienceCount,
+    AudienceCreate,
+    AudienceMembers,
+    AudienceRead,
+    CampaignCreate,
+    CampaignRead,
     ConsentList,
     ConsentRead,
     ConsentUpdate,
@@ -113,3 +121,68 @@ def unsubscribe(token: str, request: Request) -> Unsubscribed:
     ) as session:
         profile_id, purpose, channel = triggers.unsubscribe(session, token=token)
     return Unsubscribed(profile_id=profile_id, purpose=purpose, channel=channel)
+
+
+# -- audiences and campaigns --
+
+
+@router.post("/audiences", response_model=AudienceRead, status_code=201)
+def create_audience(body: AudienceCreate, session: DbSession, _: Marketer) -> AudienceRead:
+    """A named rule; an unknown rule field answers 422 naming it."""
+    return AudienceRead.model_validate(audiences.create(session, name=body.name, rule=body.rule))
+
+
+@router.get("/audiences/{audience_id}", response_model=AudienceRead)
+def get_audience(audience_id: UUID, session: DbSession, _: Marketer) -> AudienceRead:
+    return AudienceRead.model_validate(audiences.get(session, audience_id=audience_id))
+
+
+@router.get("/audiences/{audience_id}/count", response_model=AudienceCount)
+def count_audience(audience_id: UUID, session: DbSession, _: Marketer) -> AudienceCount:
+    """Evaluated now, over every person."""
+    audience = audiences.get(session, audience_id=audience_id)
+    count = sum(1 for _ in audiences.members(session, rule=audience.rule))
+    return AudienceCount(audience_id=audience.id, count=count)
+
+
+@router.get("/audiences/{audience_id}/members", response_model=AudienceMembers)
+def audience_members(
+    audience_id: UUID,
+    session: DbSession,
+    _: Marketer,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> AudienceMembers:
+    audience = audiences.get(session, audience_id=audience_id)
+    found = list(islice(audiences.members(session, rule=audience.rule), limit))
+    return AudienceMembers(audience_id=audience.id, profile_ids=found)
+
+
+def _campaign_read(session: DbSession, campaign: Campaign) -> CampaignRead:
+    read = CampaignRead.model_validate(campaign)
+    read.messages = campaigns.stats(session, campaign_id=campaign.id)
+    return read
+
+
+@router.post("/campaigns", response_model=CampaignRead, status_code=201)
+def create_campaign(body: CampaignCreate, session: DbSession, _: Marketer) -> CampaignRead:
+    campaign = campaigns.create(
+        session,
+        name=body.name,
+        audience_id=body.audience_id,
+        channels=list(body.channels),
+        subject=body.subject,
+        body=body.body,
+    )
+    return _campaign_read(session, campaign)
+
+
+@router.post("/campaigns/{campaign_id}/send", response_model=CampaignRead, status_code=202)
+def send_campaign(campaign_id: UUID, session: DbSession, _: Marketer) -> CampaignRead:
+    """The worker evaluates the audience and records and delivers the messages."""
+    return _campaign_read(session, campaigns.send(session, campaign_id=campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+def get_campaign(campaign_id: UUID, session: DbSession, _: MessageReader) -> CampaignRead:
+    """The campaign with its messages by status and its conversions."""
+    return _campaign_read(session, campaigns.get(session, campaign_id=campaign_id))

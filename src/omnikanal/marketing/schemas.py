@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +60,8 @@ class MessageRead(BaseModel):
     sent_at: datetime | None
     clicked_at: datetime | None
     opened_at: datetime | None
+    converted_order_id: UUID | None
+    converted_at: datetime | None
 
 
 class MessageList(BaseModel):
@@ -71,3 +73,56 @@ class Unsubscribed(BaseModel):
     purpose: str
     channel: str
     granted: bool = False
+
+
+class AudienceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    # See omnikanal.marketing.audiences for the rule language; unknown fields are 422.
+    rule: dict[str, Any]
+
+
+class AudienceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    name: str
+    rule: dict[str, Any]
+    created_at: datetime
+
+
+class AudienceCount(BaseModel):
+    audience_id: UUID
+    count: int
+
+
+class AudienceMembers(BaseModel):
+    audience_id: UUID
+    profile_ids: list[UUID]
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    audience_id: UUID
+    channels: list[Literal["email", "sms", "push"]] = Field(min_length=1)
+    subject: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=5000)
+
+
+class CampaignRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    name: str
+    audience_id: UUID
+    channels: list[str]
+    subject: str
+    body: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    # Messages by status, and orders attributed to a click ("converted").
+    messages: dict[str, int] = Field(default_factory=dict)

@@ -33,6 +33,8 @@ class MarketingErrorCode(StrEnum):
     UNKNOWN_RULE_FIELD = "unknown_rule_field"
     INVALID_RULE = "invalid_rule"
     MESSAGE_NOT_FOUND = "message_not_found"
+    CAMPAIGN_NOT_FOUND = "campaign_not_found"
+    CAMPAIGN_ALREADY_SENT = "campaign_already_sent"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -79,6 +79,7 @@ def settings(database_url: str, tmp_path: Path, smtp: tuple[MailSink, int]) -> S
         abandoned_cart_delay=60,
         delivery_max_attempts=2,
         secret_key="test-secret",
+        quiet_hours="",
     )
 
 

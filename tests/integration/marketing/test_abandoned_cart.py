@@ -101,6 +101,9 @@ def test_the_reminder_reaches_the_phone_and_opens_the_same_cart(
     )
     run_later(app)
     assert len(mail.received) == 1
+    # The order came within the window after the click: the reminder converted.
+    (converted,) = messages(shop, profile_id=profile_id)
+    assert converted["converted_order_id"] is not None
 
 
 def test_each_change_moves_the_reminder(shop: Shop, app: FastAPI, mail: MailSink) -> None:

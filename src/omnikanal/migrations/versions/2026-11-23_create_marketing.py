@@ -1,8 +1,8 @@
 """create marketing
 
-Revision ID: 87254e5f6776
+Revision ID: c9150b3bdffc
 Revises: 68a8359a3b35
-Create Date: 2026-11-23 18:18:59.411096
+Create Date: 2026-11-23 18:21:29.777317
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import omnikanal.db
 
-revision: str = "87254e5f6776"
+revision: str = "c9150b3bdffc"
 down_revision: str | None = "68a8359a3b35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -33,6 +33,28 @@ def upgrade() -> None:
         sa.Column("created_at", omnikanal.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_marketing_audience")),
     )
+    op.create_table(
+        "marketing_campaign",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("audience_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "channels",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", omnikanal.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", omnikanal.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketing_campaign")),
+    )
+    with op.batch_alter_table("marketing_campaign", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_marketing_campaign_audience_id"), ["audience_id"], unique=False
+        )
+
     op.create_table(
         "marketing_consent",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -76,6 +98,8 @@ def upgrade() -> None:
         sa.Column("sent_at", omnikanal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("clicked_at", omnikanal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("opened_at", omnikanal.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("converted_order_id", sa.Uuid(), nullable=True),
+        sa.Column("converted_at", omnikanal.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_marketing_message")),
         sa.UniqueConstraint("key", name=op.f("uq_marketing_message_key")),
     )
@@ -99,5 +123,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_marketing_consent_profile")
 
     op.drop_table("marketing_consent")
+    with op.batch_alter_table("marketing_campaign", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_marketing_campaign_audience_id"))
+
+    op.drop_table("marketing_campaign")
     op.drop_table("marketing_audience")
     # ### end Alembic commands ###
