@@ -12,6 +12,7 @@ import hmac
 import smtplib
 import ssl
 import time
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -31,7 +32,8 @@ class DeliveryError(Exception):
 
 
 def email_message(settings: Settings, message: Message) -> EmailMessage:
-    mail = EmailMessage()
+    # Long unbreakable headers (the opt-out link) stay plain rather than encoded-words.
+    mail = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
     mail["From"] = settings.mail_from
     mail["To"] = message.recipient or ""
     mail["Subject"] = message.subject or ""

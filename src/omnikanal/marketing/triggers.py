@@ -30,7 +30,7 @@ from omnikanal.events import service as events_service
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import messages, tokens
-from omnikanal.marketing.models import ConsentChannel, MessageStatus, Purpose
+from omnikanal.marketing.models import ConsentChannel, Message, MessageStatus, Purpose
 from omnikanal.marketing.service import MarketingErrorCode, allowed, record_consent
 from omnikanal.marketing.templates import money
 from omnikanal.outbox.registry import PublishedEvent
@@ -119,16 +119,28 @@ def _email_of(session: Session, profile_id: UUID) -> str | None:
 
 def abandoned_cart_fired(session: Session, timer: Timer) -> None:
     data: dict[str, Any] = timer.payload
-    live = customers_service.live_profile(session, UUID(data["profile_id"]))
+    remind(
+        session,
+        profile_id=UUID(data["profile_id"]),
+        skus=list(data.get("skus") or []),
+        trigger_id=str(data.get("trigger_id", timer.id)),
+    )
+
+
+def remind(
+    session: Session, *, profile_id: UUID, skus: list[str], trigger_id: str
+) -> Message | None:
+    """The reminder of the person's cart lines among ``skus``, recorded once per trigger."""
+    live = customers_service.live_profile(session, profile_id)
     state = carts.person_cart(session, profile_id=live.id)
     if state is None:
-        return
-    wanted = set(data.get("skus") or [])
+        return None
+    wanted = set(skus)
     lines = [line for line in state.lines if line.sku in wanted]
     if not lines:
-        return  # bought or removed since
+        return None  # bought or removed since
     settings = tokens.settings_of(session)
-    key = f"abandoned_cart:{state.cart.id}:{data.get('trigger_id', timer.id)}"
+    key = f"abandoned_cart:{state.cart.id}:{trigger_id}"
     email = _email_of(session, live.id)
     channel = ConsentChannel.EMAIL
     base: dict[str, Any] = {
@@ -140,20 +152,15 @@ def abandoned_cart_fired(session: Session, timer: Timer) -> None:
         "template": "abandoned_cart",
         "cart_id": state.cart.id,
     }
+    reason = None
     if not allowed(session, profile_id=live.id, purpose=Purpose.MARKETING, channel=channel):
-        messages.queue(
-            session,
-            **base,
-            context={},
-            status=MessageStatus.SUPPRESSED,
-            reason="no marketing email consent",
-        )
-        return
-    if email is None:
-        messages.queue(
-            session, **base, context={}, status=MessageStatus.SUPPRESSED, reason="no email address"
-        )
-        return
+        reason = "no marketing email consent"
+    elif email is None:
+        reason = "no email address"
+    if reason is not None:
+        return messages.queue(
+            session, **base, context={}, status=MessageStatus.SUPPRESSED, reason=reason
+        )[0]
     message_id = new_id()
     token = tokens.sign(
         settings,
@@ -183,7 +190,7 @@ def abandoned_cart_fired(session: Session, timer: Timer) -> None:
         "unsubscribe_url": unsubscribe_url(settings, profile_id=live.id, channel=channel),
         "subject": None,
     }
-    messages.queue(session, **base, context=context, message_id=message_id)
+    return messages.queue(session, **base, context=context, message_id=message_id)[0]
 
 
 # -- the links --
