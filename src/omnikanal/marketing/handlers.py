@@ -2,7 +2,7 @@
 it and count as a clicked message's conversion; durable timers fire the reminder, send
 campaigns and deliver messages."""
 
-from omnikanal.marketing import campaigns, messages, triggers
+from omnikanal.marketing import campaigns, messages, notices, triggers
 from omnikanal.outbox.registry import HandlerRegistry
 
 
@@ -11,5 +11,8 @@ def register(registry: HandlerRegistry) -> None:
     registry.subscribe("order.placed", "marketing.cancel_abandoned_cart", triggers.order_placed)
     registry.on_timer(triggers.ABANDONED_CART, triggers.abandoned_cart_fired)
     registry.subscribe("order.placed", "marketing.attribute_order", campaigns.order_placed)
+    registry.subscribe(
+        "notification.queued", "marketing.deliver_notification", notices.notification_queued
+    )
     registry.on_timer(messages.DELIVER, messages.deliver_timer)
     registry.on_timer(campaigns.SEND, campaigns.send_timer)

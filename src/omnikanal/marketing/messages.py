@@ -19,6 +19,7 @@ from omnikanal.marketing import delivery, repository, templates
 from omnikanal.marketing.models import Message, MessageStatus
 from omnikanal.marketing.service import MarketingErrorCode, MessageFailed, MessageSent, family
 from omnikanal.marketing.tokens import settings_of
+from omnikanal.notifications import service as notifications_service
 from omnikanal.timers import service as timers_service
 from omnikanal.timers.models import Timer
 from omnikanal.uow import record_event
@@ -82,6 +83,7 @@ def _fail(session: Session, message: Message, reason: str) -> None:
     message.status = MessageStatus.FAILED
     message.last_error = reason[:2000]
     session.flush()
+    _write_back(session, message)
     record_event(
         session,
         MessageFailed(
@@ -91,6 +93,19 @@ def _fail(session: Session, message: Message, reason: str) -> None:
             channel=message.channel,
             reason=message.last_error,
         ),
+    )
+
+
+def _write_back(session: Session, message: Message) -> None:
+    """A notice's message (``notices.py``) tells the notice what became of it."""
+    notification_id = (message.context or {}).get("notification_id")
+    if not notification_id:
+        return
+    notifications_service.mark_delivered(
+        session,
+        notification_id=UUID(notification_id),
+        at=message.sent_at or utcnow(),
+        error=message.last_error if message.status == MessageStatus.FAILED else None,
     )
 
 
@@ -131,6 +146,7 @@ def deliver(session: Session, *, message_id: UUID) -> Message | None:
     message.sent_at = utcnow()
     message.last_error = None
     session.flush()
+    _write_back(session, message)
     record_event(
         session,
         MessageSent(

@@ -18,7 +18,8 @@ from omnikanal.marketing import delivery, messages
 from omnikanal.marketing.models import Message, MessageStatus
 from omnikanal.outbox import signing
 from omnikanal.uow import unit_of_work
-from tests.integration.commerce.conftest import Shop
+from tests.integration.commerce.conftest import GBG, Shop
+from tests.integration.commerce.test_order_ahead_and_points import member, order_ahead
 from tests.integration.marketing.conftest import MailSink, run_later
 from tests.integration.marketing.test_abandoned_cart import coat_on_the_laptop, known_person
 
@@ -153,3 +154,48 @@ def test_without_an_smtp_url_mail_is_written_to_the_mail_folder(
     written = list((tmp_path / "mail").glob("*.eml"))
     assert len(written) == 1
     assert b"Subject: Autumn" in written[0].read_bytes()
+
+
+def test_the_order_ready_notice_is_pushed_and_marked_sent(
+    shop: Shop,
+    app: FastAPI,
+    settings: Settings,
+    provider: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    url, calls = provider
+    settings.push_webhook_url = url
+    profile_id = member(shop, shop.app, anonymous_id="cup-9")
+    order = order_ahead(shop, "cup-9", GBG)
+    for step in ("preparing", "ready"):
+        shop.ok(shop.client.post(f"/v1/orders/{order['id']}/{step}", headers=shop.gbg))
+    run_later(app)
+    told = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/notifications", headers=shop.agent))
+    assert [(n["channel"], n["status"]) for n in told["items"]] == [("push", "sent")]
+    pushed = orjson.loads(calls[0][1])
+    assert pushed["to"] == profile_id
+    assert "ready for pickup at Göteborg Avenyn" in pushed["text"]
+    logged = shop.ok(
+        shop.client.get(
+            "/v1/marketing/messages", params={"profile_id": profile_id}, headers=shop.agent
+        )
+    )["items"]
+    assert [(m["kind"], m["status"]) for m in logged] == [("order_ready_for_pickup", "sent")]
+
+
+def test_a_transactional_opt_out_is_honoured(shop: Shop, app: FastAPI, settings: Settings) -> None:
+    profile_id = member(shop, shop.app, anonymous_id="cup-10")
+    shop.ok(
+        shop.client.put(
+            f"/v1/profiles/{profile_id}/consents",
+            json={"consents": [{"purpose": "transactional", "channel": "push", "granted": False}]},
+            headers=shop.app,
+        )
+    )
+    order = order_ahead(shop, "cup-10", GBG)
+    for step in ("preparing", "ready"):
+        shop.ok(shop.client.post(f"/v1/orders/{order['id']}/{step}", headers=shop.gbg))
+    run_later(app)
+    told = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/notifications", headers=shop.agent))
+    assert [(n["status"], n["last_error"]) for n in told["items"]] == [
+        ("failed", "opted out of transactional push")
+    ]
