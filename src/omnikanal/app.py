@@ -18,7 +18,7 @@ from omnikanal.console import router as console
 from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
 from omnikanal.conversations.router import router as conversations_router
 from omnikanal.customers.router import router as customers_router
-from omnikanal.db import make_engine, make_session_factory
+from omnikanal.db import make_engine, make_session_factory, request_capacity
 from omnikanal.errors import install_error_handlers
 from omnikanal.events.router import INGEST_PATHS
 from omnikanal.events.router import profiles_router as events_profiles_router
@@ -99,6 +99,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         max_body_bytes=settings.max_body_bytes,
         after_commit=relay.run_handlers,
         own_transaction_paths=INGEST_PATHS,
+        max_concurrent=request_capacity(settings.resolved_database_url()),
     )
     app.include_router(health.router)
     app.include_router(auth_router)

@@ -91,6 +91,20 @@ def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# (pool size, overflow) of each engine: the connections one process may hold.
+SQLITE_POOL = (8, 8)
+POSTGRESQL_POOL = (10, 20)
+# Connections kept for the ingest writer, the embedded worker and its timers.
+BACKGROUND_CONNECTIONS = 4
+
+
+def request_capacity(url: str) -> int:
+    """How many requests may use the database at once in one process: the pool, less the
+    connections the background work needs."""
+    size, overflow = SQLITE_POOL if is_sqlite(url) else POSTGRESQL_POOL
+    return size + overflow - BACKGROUND_CONNECTIONS
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
@@ -102,8 +116,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             json_serializer=_json_serializer,
             json_deserializer=orjson.loads,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=8,
-            max_overflow=8,
+            pool_size=SQLITE_POOL[0],
+            max_overflow=SQLITE_POOL[1],
         )
         event.listen(engine, "connect", _configure_sqlite)
         # Hand transaction control to SQLAlchemy so BEGIN IMMEDIATE is ours to issue.
@@ -123,8 +137,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # has statistics scans a whole identifier type instead of probing the unique
         # index (measured: 36 ms instead of 0.05 ms per look-up).
         connect_args={"prepare_threshold": None},
-        pool_size=10,
-        max_overflow=20,
+        pool_size=POSTGRESQL_POOL[0],
+        max_overflow=POSTGRESQL_POOL[1],
         pool_pre_ping=True,
     )
 

@@ -165,8 +165,16 @@ class UnitOfWorkMiddleware:
         max_body_bytes: int,
         after_commit: Callable[[list[UUID]], None] | None,
         own_transaction_paths: frozenset[str] = frozenset(),
+        max_concurrent: int = 26,
     ) -> None:
         self.app = app
+        # Requests past the pool's size wait here, in the event loop, before they take a
+        # connection. A request holds its connection across several thread hops (the
+        # key check, the endpoint, the commit, the handlers); unbounded, requests waiting
+        # for a connection would fill every worker thread and the holders could not
+        # finish (a stall until the pool timed out).
+        self.max_concurrent = max_concurrent
+        self._admission: anyio.Semaphore | None = None
         # Endpoints that commit through their own writer (ingestion): they read with a
         # read session and answer after their writer's commit; Idempotency-Key is not
         # used there (messageId de-duplicates).
@@ -192,13 +200,16 @@ class UnitOfWorkMiddleware:
             await _from_problem(exc, request_id).send(send, request_id)
             return
         _replace_headers(scope, body)
-        response, committed = await self._handle(scope, receive, body, request_id)
-        if committed and self.after_commit is not None:
-            try:
-                await anyio.to_thread.run_sync(self.after_commit, committed)
-            except Exception:
-                # The events are committed; the worker retries their handlers.
-                logger.exception("after-commit handlers failed (request_id=%s)", request_id)
+        if self._admission is None:
+            self._admission = anyio.Semaphore(self.max_concurrent)
+        async with self._admission:
+            response, committed = await self._handle(scope, receive, body, request_id)
+            if committed and self.after_commit is not None:
+                try:
+                    await anyio.to_thread.run_sync(self.after_commit, committed)
+                except Exception:
+                    # The events are committed; the worker retries their handlers.
+                    logger.exception("after-commit handlers failed (request_id=%s)", request_id)
         await response.send(send, request_id)
 
     async def _handle(
