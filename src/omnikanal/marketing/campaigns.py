@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import audiences, messages, repository, tokens, triggers
 from omnikanal.marketing.models import Campaign, MessageStatus, Purpose
@@ -126,10 +127,12 @@ def _one(
         return
     recipient = _recipient(session, profile_id, channel)
     unsubscribe = triggers.unsubscribe_url(settings, profile_id=profile_id, channel=channel)
+    message_id = new_id()
     context: dict[str, Any] = {
         "subject": campaign.subject,
         "body": campaign.body,
         "unsubscribe_url": unsubscribe,
+        "open_url": triggers.open_url(settings, message_id=message_id),
     }
     base: dict[str, Any] = {
         "key": key,
@@ -140,6 +143,7 @@ def _one(
         "recipient": recipient,
         "template": "campaign",
         "context": context,
+        "message_id": message_id,
     }
     reason = None
     if not allowed(session, profile_id=profile_id, purpose=Purpose.MARKETING, channel=channel):

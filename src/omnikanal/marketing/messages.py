@@ -171,6 +171,13 @@ def mark_clicked(session: Session, *, message_id: UUID, at: datetime) -> Message
     return message
 
 
+def mark_opened(session: Session, *, message_id: UUID, at: datetime) -> None:
+    message = repository.get_message(session, message_id)
+    if message is not None and message.opened_at is None:
+        message.opened_at = at
+        session.flush()
+
+
 def log(
     session: Session, *, profile_id: UUID | None, status: str | None, limit: int
 ) -> Sequence[Message]:

@@ -1,10 +1,11 @@
 """Consent, the message log and the links in messages over HTTP."""
 
+import base64
 from itertools import islice
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from omnikanal.commerce.router import _cart_read
 from omnikanal.commerce.schemas import CartRead
@@ -111,6 +112,17 @@ def restore_cart(
     ) as session:
         state = triggers.restore(session, token=token, anonymous_id=anonymous_id, actor=actor)
         return _cart_read(session, state, actor)
+
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@router.get("/marketing/open/{token}", include_in_schema=False)
+def opened(token: str, request: Request) -> Response:
+    """The one-pixel image in HTML email: the message was opened (where images load)."""
+    with unit_of_work(request.app.state.session_factory) as session:
+        triggers.opened(session, token=token)
+    return Response(content=PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
 
 
 @router.get("/unsubscribe/{token}", response_model=Unsubscribed)

@@ -14,7 +14,7 @@ messages need no consent unless the person opted out; marketing needs an explici
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -142,7 +142,7 @@ def _from_traits(traits: dict[str, Any], times: dict[str, Any]) -> dict[tuple[st
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def consents(session: Session, *, profile_id: UUID) -> tuple[UUID, list[ConsentState]]:

@@ -52,7 +52,7 @@ def _unb64(text: str) -> bytes:
 def sign(settings: Settings, *, purpose: str, data: dict[str, Any], expires_at: datetime) -> str:
     body = _b64(
         json.dumps(
-            {"p": purpose, "exp": int(expires_at.timestamp()), **data}, separators=(",", ":")
+            {**data, "p": purpose, "exp": int(expires_at.timestamp())}, separators=(",", ":")
         ).encode()
     )
     mac = hmac.new(secret_key(settings), body.encode(), hashlib.sha256).digest()

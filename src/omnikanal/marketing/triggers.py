@@ -40,6 +40,7 @@ from omnikanal.timers.models import Timer, TimerStatus
 ABANDONED_CART = "marketing.abandoned_cart"
 RESTORE = "cart_restore"
 UNSUBSCRIBE = "unsubscribe"
+OPENED = "opened"
 
 
 def _base_url(settings: Settings) -> str:
@@ -50,6 +51,17 @@ def restore_url(settings: Settings, token: str) -> str:
     if settings.cart_restore_url:
         return settings.cart_restore_url.replace("{token}", token)
     return f"{_base_url(settings)}/v1/carts/restore/{token}"
+
+
+def open_url(settings: Settings, *, message_id: UUID) -> str:
+    """A one-pixel image in HTML email: opened, where the mail reader loads images."""
+    token = tokens.sign(
+        settings,
+        purpose=OPENED,
+        data={"m": str(message_id)},
+        expires_at=utcnow() + timedelta(days=365),
+    )
+    return f"{_base_url(settings)}/v1/marketing/open/{token}"
 
 
 def unsubscribe_url(settings: Settings, *, profile_id: UUID, channel: str) -> str:
@@ -188,6 +200,7 @@ def remind(
         "total": money(shown.total, currency),
         "restore_url": restore_url(settings, token),
         "unsubscribe_url": unsubscribe_url(settings, profile_id=live.id, channel=channel),
+        "open_url": open_url(settings, message_id=message_id),
         "subject": None,
     }
     return messages.queue(session, **base, context=context, message_id=message_id)[0]
@@ -263,3 +276,13 @@ def unsubscribe(session: Session, *, token: str) -> tuple[UUID, str, str]:
         at=now,
     )
     return row.profile_id, row.purpose, row.channel
+
+
+def opened(session: Session, *, token: str) -> None:
+    """The pixel was loaded; a bad token records nothing (the image answers anyway)."""
+    now = utcnow()
+    try:
+        data = tokens.verify(tokens.settings_of(session), token, purpose=OPENED, now=now)
+    except tokens.InvalidToken:
+        return
+    messages.mark_opened(session, message_id=UUID(data["m"]), at=now)

@@ -2,11 +2,14 @@
 
 import re
 import threading
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from omnikanal.kit.time import utcnow
+from omnikanal.marketing import tokens
 from omnikanal.timers.models import Timer, TimerStatus
 from tests.integration.commerce.conftest import CARD, COAT, Shop, delivery
 from tests.integration.marketing.conftest import MailSink, make_due, run_later, timer_runner
@@ -71,6 +74,11 @@ def test_the_reminder_reaches_the_phone_and_opens_the_same_cart(
     assert "Wool coat, grey" in reminder.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     assert reminder["List-Unsubscribe"].startswith("<https://hub.example.com/v1/unsubscribe/")
     token = restore_link(mail)
+    html = reminder.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    pixel = re.search(r'src="https://hub.example.com(/v1/marketing/open/[^"]+)"', html)
+    assert pixel
+    opened = shop.client.get(pixel.group(1))
+    assert (opened.status_code, opened.headers["content-type"]) == (200, "image/gif")
 
     # The phone opens the link with its own new anonymous id: the same cart, the same lines.
     restored = shop.ok(
@@ -89,6 +97,7 @@ def test_the_reminder_reaches_the_phone_and_opens_the_same_cart(
     logged = messages(shop, profile_id=profile_id)
     assert [(m["kind"], m["status"]) for m in logged] == [("abandoned_cart", "clicked")]
     assert logged[0]["clicked_at"] is not None
+    assert logged[0]["opened_at"] is not None
 
     # Checkout on the phone; no second reminder, however long we wait.
     shop.ok(
@@ -240,14 +249,14 @@ def test_a_tampered_or_expired_link_is_refused(shop: Shop, app: FastAPI, mail: M
     response = shop.client.get(f"/v1/carts/restore/{tampered}", headers=shop.app)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_link"
-    app.state.settings.cart_restore_link_days = -1  # links made from now on are already expired
-    from omnikanal.kit.time import utcnow
-    from omnikanal.marketing import tokens
-
     expired = tokens.sign(
-        app.state.settings, purpose="cart_restore", data={"pr": "x", "c": "y"}, expires_at=utcnow()
+        app.state.settings,
+        purpose="cart_restore",
+        data=tokens.verify(app.state.settings, token, purpose="cart_restore", now=utcnow()),
+        expires_at=utcnow() - timedelta(seconds=1),
     )
-    response = shop.client.get(f"/v1/carts/restore/{expired}x", headers=shop.app)
+    response = shop.client.get(f"/v1/carts/restore/{expired}", headers=shop.app)
     assert response.status_code == 400
+    assert "expired" in response.json()["detail"]
     response = shop.client.get(f"/v1/unsubscribe/{token}")  # a restore token is not an opt-out
     assert response.status_code == 400
