@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     attribution_window_days: int = Field(
         default=7, description="Days after a click within which an order counts as converted."
     )
+    post_purchase_delay: float = Field(
+        default=259_200, description="Seconds after an order before its thank-you email."
+    )
+    win_back_days: int = Field(
+        default=90, description="Days without an order before the win-back email."
+    )
     smtp_url: str | None = Field(
         default=None,
         description="smtp://user:pass@host:587?starttls=true; without it, mail is written "

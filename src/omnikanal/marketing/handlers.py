@@ -2,7 +2,7 @@
 it and count as a clicked message's conversion; durable timers fire the reminder, send
 campaigns and deliver messages."""
 
-from omnikanal.marketing import campaigns, messages, notices, triggers
+from omnikanal.marketing import campaigns, lifecycle, messages, notices, triggers
 from omnikanal.outbox.registry import HandlerRegistry
 
 
@@ -14,5 +14,8 @@ def register(registry: HandlerRegistry) -> None:
     registry.subscribe(
         "notification.queued", "marketing.deliver_notification", notices.notification_queued
     )
+    registry.subscribe("order.placed", "marketing.arm_lifecycle", lifecycle.order_placed)
+    registry.on_timer(lifecycle.POST_PURCHASE, lifecycle.post_purchase_fired)
+    registry.on_timer(lifecycle.WIN_BACK, lifecycle.win_back_fired)
     registry.on_timer(messages.DELIVER, messages.deliver_timer)
     registry.on_timer(campaigns.SEND, campaigns.send_timer)

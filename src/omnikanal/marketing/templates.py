@@ -45,15 +45,18 @@ def _render(name: str, context: dict[str, Any], *, html: bool = False) -> str:
 
 def render(template: str, *, channel: str, context: dict[str, Any]) -> Rendered:
     if channel == "email":
+        subject = _render(f"{template}.subject.txt", context)
+        # The layout's <title> is the subject as rendered.
+        full = {**context, "subject": context.get("subject") or subject}
         return Rendered(
-            subject=_render(f"{template}.subject.txt", context),
-            text=_render(f"{template}.txt", context),
-            html=_render(f"{template}.html", context, html=True),
+            subject=subject,
+            text=_render(f"{template}.txt", full),
+            html=_render(f"{template}.html", full, html=True),
         )
     if channel in ("sms", "push"):
-        subject = _render(f"{template}.subject.txt", context) if channel == "push" else None
+        title = _render(f"{template}.subject.txt", context) if channel == "push" else None
         return Rendered(
-            subject=subject, text=_render(f"{template}.{channel}.txt", context), html=None
+            subject=title, text=_render(f"{template}.{channel}.txt", context), html=None
         )
     raise RenderError(f"no templates for channel {channel}")
 

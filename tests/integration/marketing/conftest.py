@@ -92,20 +92,24 @@ def timer_runner(app: FastAPI) -> TimerRunner:
     )
 
 
-def make_due(factory: sessionmaker[Session]) -> None:
-    """As if time had passed: marketing's scheduled timers are due now."""
+SHORT_TIMERS = ("marketing.abandoned_cart", "marketing.deliver", "marketing.campaign_send")
+
+
+def make_due(factory: sessionmaker[Session], kinds: tuple[str, ...] = SHORT_TIMERS) -> None:
+    """As if time had passed: these kinds of scheduled timers are due now (by default not
+    the post-purchase and win-back ones, days away)."""
     with unit_of_work(factory) as session:
         session.execute(
             update(Timer)
-            .where(Timer.status == TimerStatus.SCHEDULED, Timer.kind.like("marketing.%"))
+            .where(Timer.status == TimerStatus.SCHEDULED, Timer.kind.in_(kinds))
             .values(due_at=utcnow() - timedelta(seconds=1), locked_until=None)
         )
 
 
-def run_later(app: FastAPI, *, rounds: int = 6) -> None:
+def run_later(app: FastAPI, *, rounds: int = 6, kinds: tuple[str, ...] = SHORT_TIMERS) -> None:
     """Let the delay pass and run the worker's timers until nothing is left to do."""
     runner = timer_runner(app)
     for _ in range(rounds):
-        make_due(app.state.session_factory)
+        make_due(app.state.session_factory, kinds)
         if runner.run_due() == 0:
             return
