@@ -118,3 +118,18 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class StockAlert(Base):
+    """A person asked to hear when a SKU is back in stock; notified once, then closed."""
+
+    __tablename__ = "marketing_stock_alert"
+    __table_args__ = (Index("ix_marketing_stock_alert_sku", "sku", "status"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    profile_id: Mapped[UUID]
+    sku: Mapped[str] = mapped_column(String(100))
+    # waiting, notified
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_at: Mapped[datetime | None]

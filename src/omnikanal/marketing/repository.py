@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from omnikanal.marketing.models import Audience, Campaign, Consent, Message
+from omnikanal.marketing.models import Audience, Campaign, Consent, Message, StockAlert
 
 
 def consents_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Consent]:
@@ -99,3 +99,12 @@ def campaign_counts(session: Session, campaign_id: UUID) -> dict[str, int]:
     )
     counts["converted"] = int(session.scalar(converted) or 0)
     return counts
+
+
+def waiting_alerts(
+    session: Session, *, sku: str, profile_ids: Sequence[UUID] | None = None
+) -> Sequence[StockAlert]:
+    query = select(StockAlert).where(StockAlert.sku == sku, StockAlert.status == "waiting")
+    if profile_ids is not None:
+        query = query.where(StockAlert.profile_id.in_(profile_ids))
+    return session.scalars(query.order_by(StockAlert.created_at).with_for_update()).all()

@@ -11,7 +11,7 @@ from omnikanal.commerce.router import _cart_read
 from omnikanal.commerce.schemas import CartRead
 from omnikanal.http import DbSession
 from omnikanal.kit.time import utcnow
-from omnikanal.marketing import audiences, campaigns, messages, service, triggers
+from omnikanal.marketing import audiences, campaigns, lifecycle, messages, service, triggers
 from omnikanal.marketing.dependencies import (
     CartRestorer,
     ConsentReader,
@@ -32,6 +32,8 @@ from omnikanal.marketing.schemas import (
     ConsentUpdate,
     MessageList,
     MessageRead,
+    StockAlertCreate,
+    StockAlertRead,
     Unsubscribed,
 )
 from omnikanal.uow import unit_of_work
@@ -198,3 +200,12 @@ def send_campaign(campaign_id: UUID, session: DbSession, _: Marketer) -> Campaig
 def get_campaign(campaign_id: UUID, session: DbSession, _: MessageReader) -> CampaignRead:
     """The campaign with its messages by status and its conversions."""
     return _campaign_read(session, campaigns.get(session, campaign_id=campaign_id))
+
+
+@router.post("/marketing/stock-alerts", response_model=StockAlertRead, status_code=201)
+def ask_for_stock_alert(
+    body: StockAlertCreate, session: DbSession, _: CartRestorer
+) -> StockAlertRead:
+    """ "Tell me when it is back": one email when the SKU is available anywhere again."""
+    alert = lifecycle.ask_for_stock_alert(session, profile_id=body.profile_id, sku=body.sku)
+    return StockAlertRead.model_validate(alert)

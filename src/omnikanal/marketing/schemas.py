@@ -126,3 +126,21 @@ class CampaignRead(BaseModel):
     sent_at: datetime | None
     # Messages by status, and orders attributed to a click ("converted").
     messages: dict[str, int] = Field(default_factory=dict)
+
+
+class StockAlertCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile_id: UUID
+    sku: str = Field(min_length=1, max_length=100)
+
+
+class StockAlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    profile_id: UUID
+    sku: str
+    status: str
+    created_at: datetime
+    notified_at: datetime | None

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from omnikanal.timers.models import Timer
-from tests.integration.commerce.conftest import COAT, LATTE, Shop
+from tests.integration.commerce.conftest import COAT, LATTE, SCARF, STHLM, Shop
 from tests.integration.marketing.conftest import SHORT_TIMERS, MailSink, run_later
 from tests.integration.marketing.test_abandoned_cart import known_person
 
@@ -44,3 +44,27 @@ def test_a_thank_you_after_the_purchase_and_a_win_back_after_silence(
     run_later(app, kinds=("marketing.win_back", *SHORT_TIMERS))
     assert [m["Subject"] for m in mail.received][-1] == "Anna, we miss you"
     assert len(mail.received) == 3
+
+
+def test_back_in_stock_tells_those_who_asked_once(shop: Shop, app: FastAPI, mail: MailSink) -> None:
+    profile_id = known_person(shop, anonymous_id="laptop-31")  # no marketing opt-in needed
+    asked = shop.ok(
+        shop.client.post(
+            "/v1/marketing/stock-alerts",
+            json={"profile_id": profile_id, "sku": SCARF},
+            headers=shop.web,
+        ),
+        201,
+    )
+    assert asked["status"] == "waiting"
+    for _ in range(2):
+        shop.ok(
+            shop.client.post(
+                f"/v1/inventory/{STHLM}/{SCARF}/adjustments",
+                json={"quantity": 4, "reason": "receipt"},
+                headers=shop.admin,
+            ),
+            201,
+        )
+    run_later(app)
+    assert [m["Subject"] for m in mail.received] == ["Merino scarf, red is back in stock"]
