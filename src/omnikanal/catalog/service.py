@@ -72,6 +72,7 @@ def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tup
         existing.updated_at = utcnow()
         created = False
     session.flush()
+    _forget_quotes(session)
     record_event(session, ProductChanged(sku=sku, created=created))
     return existing, created
 
@@ -83,6 +84,7 @@ def set_price(
     price = Price(sku=sku, currency=currency, amount=amount, valid_from=valid_from or utcnow())
     session.add(price)
     session.flush()
+    _forget_quotes(session)
     record_event(
         session,
         PriceChanged(sku=sku, currency=currency, amount=amount, valid_from=price.valid_from),
@@ -98,6 +100,7 @@ def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
     promotion = Promotion(**fields)
     session.add(promotion)
     session.flush()
+    _forget_quotes(session)
     record_event(
         session,
         PromotionCreated(
@@ -110,18 +113,36 @@ def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
     return promotion
 
 
+# Quotes for "now", kept for the rest of the session (one request or job): a cart and its
+# checkout ask for the same SKU's price several times. Catalog changes drop them.
+NOW_QUOTES = "omnikanal.catalog.now_quotes"
+
+
+def _forget_quotes(session: Session) -> None:
+    session.info.pop(NOW_QUOTES, None)
+
+
 def price(
     session: Session, *, sku: str, channel: str, currency: str, at: datetime | None = None
 ) -> Quote:
     """The price a channel charges for one unit of ``sku`` at ``at`` (default now)."""
-    moment = at or utcnow()
+    if at is not None:
+        return _quote(session, sku=sku, channel=channel, currency=currency, at=at)
+    quotes: dict[tuple[str, str, str], Quote] = session.info.setdefault(NOW_QUOTES, {})
+    key = (sku, channel, currency)
+    if key not in quotes:
+        quotes[key] = _quote(session, sku=sku, channel=channel, currency=currency, at=utcnow())
+    return quotes[key]
+
+
+def _quote(session: Session, *, sku: str, channel: str, currency: str, at: datetime) -> Quote:
     item = product(session, sku=sku)
-    listed = repository.price_at(session, sku, currency, moment)
+    listed = repository.price_at(session, sku, currency, at)
     if listed is None:
         known = ", ".join(repository.currencies_of(session, sku)) or "none"
         raise RuleViolation(
             CatalogErrorCode.NO_PRICE,
-            f"{sku} has no {currency} price at {moment.isoformat()} (currencies: {known}).",
+            f"{sku} has no {currency} price at {at.isoformat()} (currencies: {known}).",
         )
     return pricing.quote(
         sku=sku,
@@ -130,8 +151,8 @@ def price(
         list_price=listed.amount,
         currency=currency,
         channel=channel,
-        at=moment,
-        promotions=repository.promotions(session, live_at=moment),
+        at=at,
+        promotions=repository.promotions(session, live_at=at),
     )
 
 

@@ -8,7 +8,6 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -216,7 +215,8 @@ def place(
 ) -> Order:
     now = utcnow()
     _distinct_skus(lines)
-    priced = [_price(session, line, counter=counter, currency=currency, at=now) for line in lines]
+    # Today's price, as the cart showed it a moment ago in this same request.
+    priced = [_price(session, line, counter=counter, currency=currency) for line in lines]
     total = sum(p.line_total for p in priced)
     if person is not None:
         person = Placement(live_profile_id(session, person.profile_id), person.anchor_id)
@@ -345,12 +345,8 @@ def _distinct_skus(lines: Sequence[LineRequest]) -> None:
         seen.add(line.sku)
 
 
-def _price(
-    session: Session, line: LineRequest, *, counter: Counter, currency: str, at: datetime
-) -> _Priced:
-    quote = catalog_service.price(
-        session, sku=line.sku, channel=counter.channel, currency=currency, at=at
-    )
+def _price(session: Session, line: LineRequest, *, counter: Counter, currency: str) -> _Priced:
+    quote = catalog_service.price(session, sku=line.sku, channel=counter.channel, currency=currency)
     return _Priced(
         request=line,
         name=catalog_service.product(session, sku=line.sku).name,

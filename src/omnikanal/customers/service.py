@@ -76,8 +76,31 @@ def place(
 ) -> Placement:
     """The person these identifiers name, linked or created as a message would be
     (a till's loyalty card, a cart's anonymous id)."""
+    known = _already_placed(session, identifiers, channel)
+    if known is not None:
+        return known
     sighting = Sighting(identifiers=list(identifiers), traits={}, channel=channel, seen_at=at)
     return observe(session, [sighting]).placements[0]
+
+
+def _already_placed(
+    session: Session, identifiers: Sequence[IdentifierKey], channel: str
+) -> Placement | None:
+    """The person, when every identifier is already theirs and they were seen on this
+    channel before: nothing would change, so the identity graph's lock is not taken (a
+    returning customer's cart or order does not wait for other people's)."""
+    owned = repository.owners(session, identifiers)
+    if not identifiers or len(owned) != len(set(identifiers)):
+        return None
+    if len({profile_id for _, profile_id, _ in owned}) != 1:
+        return None
+    profile_id = owned[0][1]
+    profile = repository.get_profile(session, profile_id)
+    if profile is None or profile.merged_into is not None or channel not in profile.channels:
+        return None
+    order = rules(session).order
+    _, _, anchor_id = min(owned, key=lambda found: order(found[0]))
+    return Placement(profile_id=profile_id, anchor_id=anchor_id)
 
 
 def clean_traits(session: Session, traits: Mapping[str, Any]) -> dict[str, Any]:
