@@ -159,6 +159,13 @@ def _print_demo_keys(base_url: str) -> None:
         f"{base_url}/v1/products/COAT-WOOL-GREY-38/availability",
         highlight=False,
     )
+    console.print(f"Staff console: {base_url}/console — sign in with a key:", highlight=False)
+    for key in demo_data.KEYS:
+        if key.role is not Role.CHANNEL:
+            where = f" ({key.location})" if key.location else ""
+            console.print(
+                f"  {key.role.value:<9} {key.secret_key:<17} {key.name}{where}", highlight=False
+            )
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Rendering: one Jinja2 environment, the navigation each role sees."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,36 @@ from omnikanal.console.service import SignedIn
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
+# Currencies whose minor unit is a hundredth; all the retailer's are.
+_SYMBOLS = {"SEK": "kr", "DKK": "kr.", "NOK": "kr", "EUR": "€"}
+
+
+def money(amount: int | None, currency: str = "SEK") -> str:
+    """Minor units as a shopper reads them: 2 499,00 kr."""
+    if amount is None:
+        return ""
+    sign = "−" if amount < 0 else ""
+    whole, cents = divmod(abs(amount), 100)
+    grouped = f"{whole:,}".replace(",", "\u00a0")
+    return f"{sign}{grouped},{cents:02d}\u00a0{_SYMBOLS.get(currency, currency)}"
+
+
+def when(value: datetime | None) -> str:
+    """A UTC time, to the minute."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def label(value: str | None) -> str:
+    """A code as words: ready_for_pickup → ready for pickup."""
+    return (value or "").replace("_", " ")
+
+
+templates.env.filters["money"] = money
+templates.env.filters["when"] = when
+templates.env.filters["label"] = label
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -21,8 +52,12 @@ class NavItem:
     roles: frozenset[Role]
 
 
-# Pages register here as they are built; each role sees only what it may open.
-NAVIGATION: list[NavItem] = []
+# Each role sees only what it may open (admins see everything).
+NAVIGATION: list[NavItem] = [
+    NavItem("Customers", "/console/customers", frozenset({Role.AGENT, Role.STORE})),
+    NavItem("Inbox", "/console/inbox", frozenset({Role.AGENT})),
+    NavItem("Store", "/console/store", frozenset({Role.STORE})),
+]
 
 
 def navigation_for(role: Role) -> list[NavItem]:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from omnikanal.console import service
+from omnikanal.console import customers, inbox, service, store
 from omnikanal.console.dependencies import (
     SESSION_COOKIE,
     CheckedForm,
@@ -126,3 +126,8 @@ def role_not_allowed_page(request: Request, exc: Exception) -> Response:
 def console_problem_page(request: Request, exc: OmnikanalError) -> Response:
     """Domain errors inside the console are shown as a page, not as JSON."""
     return render(request, "error.html", title=exc.title, detail=exc.detail, status_code=exc.status)
+
+
+# The pages, each in its own module; included last so that their routes follow these.
+for pages_router in (customers.router, inbox.router, store.router):
+    router.include_router(pages_router)

@@ -4,6 +4,7 @@ balance is its sum; nothing may take it below zero."""
 
 import dataclasses
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -196,6 +197,13 @@ def _require_member(session: Session, profile_id: UUID, *, lock: bool = False) -
 
 def balance(session: Session, *, profile_id: UUID) -> int:
     return repository.balance(session, profile_id)
+
+
+def ledger(
+    session: Session, *, profile_id: UUID, before: UUID | None = None, limit: int = 50
+) -> Sequence[LoyaltyLedgerEntry]:
+    """The member's point changes, newest first (keyset paging on ``before``)."""
+    return repository.ledger_page(session, profile_id, before=before, limit=limit)
 
 
 def tier(session: Session, *, profile_id: UUID) -> TierProgress:

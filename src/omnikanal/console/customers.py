@@ -1,0 +1,266 @@
+"""Finding a customer by anything they gave us, and their 360 page (S3, S17)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
+
+from omnikanal.auth.models import Role
+from omnikanal.commerce import carts, orders
+from omnikanal.console.dependencies import CheckedForm, require_console_roles
+from omnikanal.console.pages import money, render, when
+from omnikanal.console.service import SignedIn
+from omnikanal.conversations import service as conversations_service
+from omnikanal.conversations.models import Conversation
+from omnikanal.customers import service as customers_service
+from omnikanal.customers.models import MergeLogEntry
+from omnikanal.errors import BadRequest, CommonErrorCode, OmnikanalError
+from omnikanal.events import service as events_service
+from omnikanal.http import DbSession
+from omnikanal.inventory import service as inventory_service
+from omnikanal.loyalty import service as loyalty_service
+from omnikanal.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
+from omnikanal.loyalty.service import TierProgress
+
+router = APIRouter(prefix="/customers")
+
+Reader = Annotated[SignedIn, Depends(require_console_roles(Role.AGENT, Role.STORE))]
+Editor = Annotated[SignedIn, Depends(require_console_roles(Role.AGENT))]
+
+TIMELINE_PAGE = 20
+RECENT_ORDERS = 20
+LEDGER_ENTRIES = 20
+# The identifier types one search box tries, in this order.
+SEARCHED_TYPES = ("email", "phone", "loyalty_card", "user_id", "anonymous_id")
+# The properties worth a line on the timeline (Segment's and the hub's own events).
+TIMELINE_PROPERTIES = ("sku", "name", "order_number", "number", "total", "excerpt", "store")
+
+
+@dataclass(frozen=True)
+class Match:
+    profile: customers_service.ProfileView
+    found_by: str
+
+
+def find(session: Session, query: str) -> list[Match]:
+    """Every profile the text names as an email, phone, card, user id or order number."""
+    text = query.strip()
+    if not text:
+        return []
+    found: dict[UUID, list[str]] = {}
+    for type_ in SEARCHED_TYPES:
+        try:
+            profile_id = customers_service.find_profile_id(session, type_=type_, raw_value=text)
+        except OmnikanalError:  # not a valid value of this type: try the next
+            continue
+        if profile_id is not None:
+            found.setdefault(profile_id, []).append(type_.replace("_", " "))
+    try:
+        order = orders.by_number(session, number=text.upper())
+    except OmnikanalError:
+        order = None
+    if order is not None and order.profile_id is not None:
+        live = customers_service.live_profile(session, order.profile_id).id
+        found.setdefault(live, []).append(f"order {order.number}")
+    return [
+        Match(customers_service.get_profile(session, profile_id=p), ", ".join(how))
+        for p, how in found.items()
+    ]
+
+
+@router.get("")
+def search(request: Request, session: DbSession, user: Reader, q: str = "") -> Response:
+    matches = find(session, q) if q.strip() else []
+    if len(matches) == 1:
+        return RedirectResponse(f"/console/customers/{matches[0].profile.profile.id}", 303)
+    return render(
+        request,
+        "customers.html",
+        title=f"Customers matching {q.strip()}" if q.strip() else "Find a customer",
+        user=user,
+        q=q,
+        matches=matches,
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    channel: str
+    where: str
+    what: str
+    detail: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Loyalty:
+    member: LoyaltyMember
+    balance: int
+    tier: TierProgress
+    ledger: list[LoyaltyLedgerEntry]
+
+
+def _store_names(session: Session) -> dict[str, str]:
+    return {loc.code: loc.name or loc.code for loc in inventory_service.locations(session)}
+
+
+def _entry(event: events_service.TimelineEvent, stores: dict[str, str]) -> TimelineEntry:
+    stored = event.event
+    message = stored.message
+    properties = message.get("properties") or {}
+    if stored.type == "track":
+        what = stored.name or "event"
+    elif stored.type in ("page", "screen"):
+        what = f"Viewed {stored.type} {stored.name or ''}".strip()
+    elif stored.type == "identify":
+        what = "Identified"
+    else:
+        what = stored.type
+    if stored.type == "identify":
+        traits = sorted(str(key) for key in (message.get("traits") or {}))
+        detail = "traits: " + ", ".join(traits) if traits else ""
+    else:
+        currency = str(properties.get("currency") or "SEK")
+        detail = "; ".join(
+            f"{key.replace('_', ' ')}: "
+            + (money(value, currency) if key == "total" and isinstance(value, int) else str(value))
+            for key, value in properties.items()
+            if key in TIMELINE_PROPERTIES
+        )
+    location = stored.location
+    where = stores.get(location, location) if location else ""
+    return TimelineEntry(
+        at=stored.timestamp,
+        channel=stored.channel,
+        where=where,
+        what=what,
+        detail=detail,
+        source=event.source_name,
+    )
+
+
+def _cursor(before: str | None) -> tuple[datetime, UUID] | None:
+    if not before or "_" not in before:
+        return None
+    at, _, event_id = before.partition("_")
+    try:
+        return datetime.fromisoformat(at), UUID(event_id)
+    except ValueError:
+        return None
+
+
+def _loyalty(session: Session, people: list[UUID]) -> Loyalty | None:
+    for profile_id in people:
+        member = loyalty_service.member(session, profile_id=profile_id)
+        if member is not None:
+            return Loyalty(
+                member=member,
+                balance=loyalty_service.balance(session, profile_id=member.profile_id),
+                tier=loyalty_service.tier(session, profile_id=member.profile_id),
+                ledger=list(
+                    loyalty_service.ledger(
+                        session, profile_id=member.profile_id, limit=LEDGER_ENTRIES
+                    )
+                ),
+            )
+    return None
+
+
+def _shown(value: object, named: str | None) -> str:
+    """A computed trait as words: store names, lists joined, times to the minute."""
+    if named is not None:
+        return named
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+@router.get("/{profile_id}")
+def customer_360(
+    profile_id: UUID,
+    request: Request,
+    session: DbSession,
+    user: Reader,
+    before: str | None = None,
+) -> Response:
+    view = customers_service.get_profile(session, profile_id=profile_id)
+    live = view.profile.id
+    if live != profile_id:  # a merged-away id: show the person it joined
+        return RedirectResponse(f"/console/customers/{live}", 303)
+    stores = _store_names(session)
+    _, events = events_service.timeline(
+        session, profile_id=live, before=_cursor(before), limit=TIMELINE_PAGE + 1
+    )
+    shown = events[:TIMELINE_PAGE]
+    next_page = None
+    if len(events) > TIMELINE_PAGE:
+        last = shown[-1].event
+        next_page = "?" + urlencode({"before": f"{last.timestamp.isoformat()}_{last.id}"})
+    _, recent = orders.of_person(session, profile_id=live, before=None, limit=RECENT_ORDERS)
+    state = carts.person_cart(session, profile_id=live)
+    people = [live, *view.merged_ids]
+    conversations: list[Conversation] = list(
+        conversations_service.inbox(
+            session, status=None, assignee=None, profile_id=live, before=None, limit=20
+        )
+    )
+    merges: list[MergeLogEntry] = list(customers_service.merge_log(session, profile_id=live))
+    computed = {
+        key: _shown(value, stores.get(value, value) if key == "favourite_store" else None)
+        for key, value in view.profile.computed_traits.items()
+    }
+    name = " ".join(
+        str(view.profile.traits[k])
+        for k in ("first_name", "last_name")
+        if view.profile.traits.get(k)
+    )
+    return render(
+        request,
+        "customer.html",
+        title=f"Customer {name or str(live)[:8]}",
+        user=user,
+        name=name,
+        view=view,
+        computed=computed,
+        stores=stores,
+        timeline=[_entry(e, stores) for e in shown],
+        next_page=next_page,
+        first_page=before is not None,
+        orders=orders.views(session, recent),
+        cart=carts.priced(session, state, channel=state.cart.channel) if state else None,
+        loyalty=_loyalty(session, people),
+        conversations=conversations,
+        merges=merges,
+        can_unmerge=user.actor.role in (Role.AGENT, Role.ADMIN),
+        done=request.query_params.get("done"),
+    )
+
+
+@router.post("/{profile_id}/unmerge")
+def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedForm) -> Response:
+    merge_id = form.get("merge_id")
+    try:
+        chosen = UUID(merge_id) if isinstance(merge_id, str) and merge_id else None
+    except ValueError as exc:
+        raise BadRequest(CommonErrorCode.BAD_REQUEST, "That is not a merge id.") from exc
+    result = events_service.unmerge(
+        session,
+        profile_id=profile_id,
+        merge_id=chosen,
+        actor=f"{user.actor.role.value} key {user.actor.name} (console)",
+    )
+    query = urlencode(
+        {"done": f"Unmerged: profile {result.restored_profile_id} is separate again."}
+    )
+    return RedirectResponse(f"/console/customers/{result.profile_id}?{query}", 303)
