@@ -28,6 +28,7 @@ from omnikanal.http import UnitOfWorkMiddleware
 from omnikanal.inventory.router import locations_router
 from omnikanal.inventory.router import router as inventory_router
 from omnikanal.loyalty.router import router as loyalty_router
+from omnikanal.marketing.router import router as marketing_router
 from omnikanal.notifications.router import router as notifications_router
 from omnikanal.outbox.registry import HandlerRegistry, build_registry
 from omnikanal.outbox.relay import Relay
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(loyalty_router)
     app.include_router(notifications_router)
     app.include_router(conversations_router)
+    app.include_router(marketing_router)
     app.include_router(console.router)
     app.mount(
         "/console/static",

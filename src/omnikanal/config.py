@@ -63,6 +63,59 @@ class Settings(BaseSettings):
         '{"email": {"limit": 1}}. Keys: priority, limit (null = none), device.',
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs links in messages (cart restore, unsubscribe); by default one is "
+        "generated and kept in <data dir>/secret_key.",
+    )
+    abandoned_cart_delay: float = Field(
+        default=86_400, description="Seconds after a cart's last change before its reminder."
+    )
+    cart_restore_link_days: int = Field(
+        default=14, description="Days a cart-restore link in a reminder keeps working."
+    )
+    cart_restore_url: str | None = Field(
+        default=None,
+        description="The shop's page that restores a cart, with {token} in it; by default "
+        "<public url>/v1/carts/restore/{token}.",
+    )
+    marketing_daily_cap: int = Field(
+        default=2, description="Marketing messages one person may get per channel and day."
+    )
+    quiet_hours: str = Field(
+        default="21-08",
+        description="Local hours (OMNIKANAL_TIMEZONE) when campaign messages wait, e.g. "
+        "21-08; empty for none.",
+    )
+    attribution_window_days: int = Field(
+        default=7, description="Days after a click within which an order counts as converted."
+    )
+    post_purchase_delay: float = Field(
+        default=259_200, description="Seconds after an order before its thank-you email."
+    )
+    win_back_days: int = Field(
+        default=90, description="Days without an order before the win-back email."
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587?starttls=true; without it, mail is written "
+        "to <data dir>/mail as .eml files.",
+    )
+    mail_from: str = Field(
+        default="omnikanal <no-reply@localhost>", description="Sender of the hub's email."
+    )
+    sms_webhook_url: str | None = Field(
+        default=None, description="SMS provider adapter (signed JSON POST per message)."
+    )
+    push_webhook_url: str | None = Field(
+        default=None, description="Push provider adapter (signed JSON POST per message)."
+    )
+    messaging_webhook_secret: str | None = Field(
+        default=None,
+        description="whsec_ secret signing the SMS/push webhooks; derived from the secret "
+        "key when unset.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

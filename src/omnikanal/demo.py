@@ -436,6 +436,7 @@ def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> No
     orders.arrived(session, actor=app, order_id=latte.id)
     orders.start_preparing(session, actor=till_gbg, order_id=latte.id)
     _anna_chats_then_calls(session, staff)
+    _anna_is_reminded_of_her_scarf(session)
     # Erik orders boots in the app to collect in Stockholm; the store has them ready.
     erik_cart = _cart(
         session,
@@ -520,3 +521,28 @@ def _anna_chats_then_calls(session: Session, staff: dict[str, StaffActor]) -> No
             external_id="demo-call-1",
         ),
     )
+
+
+def _anna_is_reminded_of_her_scarf(session: Session) -> None:
+    """S2: Anna said yes to marketing email; the scarf left on the laptop is the reminder in
+    the message log (sent: written to <data dir>/mail unless OMNIKANAL_SMTP_URL is set)."""
+    from omnikanal.marketing import messages as marketing_messages
+    from omnikanal.marketing import service as marketing_service
+    from omnikanal.marketing import triggers as marketing_triggers
+
+    anna = customers_service.find_profile_id(session, type_="user_id", raw_value="anna-1001")
+    assert anna is not None
+    marketing_service.record_consent(
+        session,
+        profile_id=anna,
+        purpose="marketing",
+        channel="email",
+        granted=True,
+        source="newsletter sign-up",
+        at=utcnow() - timedelta(days=5.9),
+    )
+    reminder = marketing_triggers.remind(
+        session, profile_id=anna, skus=["SCARF-MERINO-RED"], trigger_id="demo"
+    )
+    if reminder is not None:
+        marketing_messages.deliver(session, message_id=reminder.id)

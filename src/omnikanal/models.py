@@ -11,6 +11,7 @@ from omnikanal.events import models as event_models
 from omnikanal.idempotency import models as idempotency_models
 from omnikanal.inventory import models as inventory_models
 from omnikanal.loyalty import models as loyalty_models
+from omnikanal.marketing import models as marketing_models
 from omnikanal.notifications import models as notification_models
 from omnikanal.outbox import models as outbox_models
 from omnikanal.timers import models as timer_models
@@ -28,6 +29,7 @@ __all__ = [
     "idempotency_models",
     "inventory_models",
     "loyalty_models",
+    "marketing_models",
     "metadata",
     "notification_models",
     "outbox_models",

@@ -15,8 +15,9 @@ from tests.factories import basic, bearer
 
 
 @pytest.fixture
-def env(database_url: str) -> dict[str, str]:
-    return {"OMNIKANAL_DATABASE_URL": database_url}
+def env(database_url: str, settings: Settings) -> dict[str, str]:
+    # The data folder too: the demo writes its reminder email there (mail/*.eml).
+    return {"OMNIKANAL_DATABASE_URL": database_url, "OMNIKANAL_DATA_DIR": str(settings.data_dir)}
 
 
 def test_every_command_answers_help() -> None:

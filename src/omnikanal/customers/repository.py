@@ -232,3 +232,10 @@ def open_merge(
     if merge_id is not None:
         query = query.where(MergeLogEntry.id == merge_id)
     return session.scalar(query.order_by(MergeLogEntry.created_at.desc()).limit(1))
+
+
+def live_profile_ids(session: Session, *, after: UUID | None, limit: int) -> list[UUID]:
+    query = select(Profile.id).where(Profile.merged_into.is_(None))
+    if after is not None:
+        query = query.where(Profile.id > after)
+    return list(session.scalars(query.order_by(Profile.id).limit(limit)))

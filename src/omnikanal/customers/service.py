@@ -163,6 +163,13 @@ def merged_descendants(session: Session, profile_id: UUID) -> list[UUID]:
     return found
 
 
+def live_profile_ids(
+    session: Session, *, after: UUID | None = None, limit: int = 1000
+) -> list[UUID]:
+    """Every person once (profiles not merged away), in id order, a page at a time."""
+    return repository.live_profile_ids(session, after=after, limit=limit)
+
+
 def get_profile(session: Session, *, profile_id: UUID) -> ProfileView:
     profile = live_profile(session, profile_id)
     return ProfileView(

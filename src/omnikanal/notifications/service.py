@@ -6,6 +6,7 @@ records one notice."""
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
 from omnikanal.notifications import repository
-from omnikanal.notifications.models import Notification
+from omnikanal.notifications.models import Notification, NotificationStatus
 from omnikanal.uow import DomainEvent, record_event
 
 
@@ -70,3 +71,21 @@ def of_profile(
     live = customers_service.live_profile(session, profile_id).id
     family = [live, *customers_service.merged_descendants(session, live)]
     return live, repository.of_profiles(session, family, status=status, limit=limit)
+
+
+def get(session: Session, *, notification_id: UUID) -> Notification | None:
+    return session.get(Notification, notification_id)
+
+
+def mark_delivered(
+    session: Session, *, notification_id: UUID, at: datetime, error: str | None = None
+) -> None:
+    """What delivery made of a notice: sent at ``at``, or failed with ``error``."""
+    notice = session.get(Notification, notification_id)
+    if notice is None:
+        return
+    if error is None:
+        notice.status, notice.sent_at, notice.last_error = NotificationStatus.SENT, at, None
+    else:
+        notice.status, notice.last_error = NotificationStatus.FAILED, error[:2000]
+    session.flush()

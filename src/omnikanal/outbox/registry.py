@@ -75,6 +75,7 @@ def build_registry() -> HandlerRegistry:
     from omnikanal.idempotency import service as idempotency_service
     from omnikanal.inventory import handlers as inventory_handlers
     from omnikanal.loyalty import handlers as loyalty_handlers
+    from omnikanal.marketing import handlers as marketing_handlers
     from omnikanal.notifications import handlers as notifications_handlers
 
     registry = HandlerRegistry()
@@ -86,6 +87,7 @@ def build_registry() -> HandlerRegistry:
         loyalty_handlers.register,
         notifications_handlers.register,
         conversations_handlers.register,
+        marketing_handlers.register,
     ):
         register(registry)
     return registry

@@ -1,0 +1,119 @@
+"""Delivery adapters: email over SMTP (or into a folder), SMS and push over signed webhooks.
+
+Without ``OMNIKANAL_SMTP_URL`` email is written to ``<data dir>/mail/*.eml`` so nothing
+leaves the machine by accident. SMS and push are POSTed as JSON to a provider-agnostic
+webhook, signed as the outbox webhooks are (Standard Webhooks). Any exception here is a
+failed attempt: the message is retried with backoff, then marked failed with the reason.
+"""
+
+import base64
+import hashlib
+import hmac
+import smtplib
+import ssl
+import time
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+import httpx
+import orjson
+
+from omnikanal.config import Settings
+from omnikanal.marketing.models import Message
+from omnikanal.marketing.tokens import secret_key
+from omnikanal.outbox import signing
+
+
+class DeliveryError(Exception):
+    pass
+
+
+def email_message(settings: Settings, message: Message) -> EmailMessage:
+    # Long unbreakable headers (the opt-out link) stay plain rather than encoded-words.
+    mail = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+    mail["From"] = settings.mail_from
+    mail["To"] = message.recipient or ""
+    mail["Subject"] = message.subject or ""
+    mail["Message-ID"] = make_msgid(idstring=str(message.id))
+    mail["X-Omnikanal-Message-Id"] = str(message.id)
+    unsubscribe = (message.context or {}).get("unsubscribe_url")
+    if unsubscribe:
+        mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+    mail.set_content(message.body_text or "")
+    if message.body_html:
+        mail.add_alternative(message.body_html, subtype="html")
+    return mail
+
+
+def send_email(settings: Settings, message: Message) -> None:
+    if not message.recipient:
+        raise DeliveryError("no email address")
+    mail = email_message(settings, message)
+    if not settings.smtp_url:
+        folder = Path(settings.data_dir) / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = message.created_at.strftime("%Y%m%dT%H%M%S")
+        (folder / f"{stamp}-{message.id}.eml").write_bytes(bytes(mail))
+        return
+    url = urlparse(settings.smtp_url)
+    options = {k: v[-1].lower() for k, v in parse_qs(url.query).items()}
+    ssl_on_connect = url.scheme == "smtps"
+    host = url.hostname or "localhost"
+    port = url.port or (465 if ssl_on_connect else 25)
+    timeout = settings.webhook_timeout_seconds * 2
+    smtp: smtplib.SMTP
+    if ssl_on_connect:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        if options.get("starttls") in ("true", "1", "yes"):
+            smtp.starttls(context=ssl.create_default_context())
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(mail)
+
+
+def webhook_secret(settings: Settings) -> str:
+    if settings.messaging_webhook_secret:
+        return settings.messaging_webhook_secret
+    derived = hmac.new(secret_key(settings), b"messaging-webhooks", hashlib.sha256).digest()
+    return signing.SECRET_PREFIX + base64.b64encode(derived[:24]).decode()
+
+
+def send_webhook(settings: Settings, message: Message, *, url: str | None) -> None:
+    if not url:
+        raise DeliveryError(f"no {message.channel} provider configured")
+    body = orjson.dumps(
+        {
+            "message_id": str(message.id),
+            "channel": message.channel,
+            "to": message.recipient,
+            "profile_id": str(message.profile_id),
+            "title": message.subject,
+            "text": message.body_text,
+            "kind": message.kind,
+        }
+    )
+    headers = signing.headers(
+        webhook_secret(settings), message_id=str(message.id), timestamp=int(time.time()), body=body
+    )
+    response = httpx.post(
+        url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds
+    )
+    if response.status_code >= 300:
+        raise DeliveryError(f"{message.channel} provider answered {response.status_code}")
+
+
+def send(settings: Settings, message: Message) -> None:
+    if message.channel == "email":
+        send_email(settings, message)
+    elif message.channel == "sms":
+        send_webhook(settings, message, url=settings.sms_webhook_url)
+    elif message.channel == "push":
+        send_webhook(settings, message, url=settings.push_webhook_url)
+    else:
+        raise DeliveryError(f"no delivery for channel {message.channel}")

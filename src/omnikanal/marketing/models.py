@@ -1,0 +1,135 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnikanal.db import Base, JSONDocument
+from omnikanal.kit.ids import new_id
+from omnikanal.kit.time import utcnow
+
+
+class Purpose:
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+    ALL = (TRANSACTIONAL, MARKETING)
+
+
+class ConsentChannel:
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    SOCIAL = "social"
+    ALL = (EMAIL, SMS, PUSH, SOCIAL)
+
+
+class Consent(Base):
+    """One change of a person's consent for a purpose on a channel: who said so, and when.
+
+    Append-only; the latest change per (purpose, channel) across the person's merged
+    profiles is what holds."""
+
+    __tablename__ = "marketing_consent"
+    __table_args__ = (Index("ix_marketing_consent_profile", "profile_id", "changed_at"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    profile_id: Mapped[UUID]
+    purpose: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    granted: Mapped[bool]
+    # Where the change came from: "agent", "admin", "web", "unsubscribe_link"...
+    source: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageStatus:
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    CLICKED = "clicked"
+    # Nothing sent: no consent, no address, nothing left in the cart.
+    SUPPRESSED = "suppressed"
+    ALL = (QUEUED, SENT, FAILED, CLICKED, SUPPRESSED)
+
+
+class Message(Base):
+    """One message to one person on one channel, and what became of it (the message log)."""
+
+    __tablename__ = "marketing_message"
+    __table_args__ = (
+        # One message per trigger firing (or campaign and person): re-runs record nothing new.
+        UniqueConstraint("key"),
+        Index("ix_marketing_message_profile", "profile_id", "created_at"),
+        Index("ix_marketing_message_status", "status", "created_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(200))
+    # abandoned_cart, campaign
+    kind: Mapped[str] = mapped_column(String(50))
+    campaign_id: Mapped[UUID | None]
+    profile_id: Mapped[UUID]
+    cart_id: Mapped[UUID | None]
+    # email, sms, push
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(100))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    clicked_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    # An order placed within the attribution window after a click (the conversion).
+    converted_order_id: Mapped[UUID | None]
+    converted_at: Mapped[datetime | None]
+
+
+class Audience(Base):
+    """A named rule over traits, computed traits and behaviour, evaluated on demand."""
+
+    __tablename__ = "marketing_audience"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """One message to an audience on chosen channels, consent-aware and frequency-capped."""
+
+    __tablename__ = "marketing_campaign"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    audience_id: Mapped[UUID] = mapped_column(index=True)
+    channels: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # draft, sending (the worker is queueing its messages), sent
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class StockAlert(Base):
+    """A person asked to hear when a SKU is back in stock; notified once, then closed."""
+
+    __tablename__ = "marketing_stock_alert"
+    __table_args__ = (Index("ix_marketing_stock_alert_sku", "sku", "status"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    profile_id: Mapped[UUID]
+    sku: Mapped[str] = mapped_column(String(100))
+    # waiting, notified
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_at: Mapped[datetime | None]

@@ -1,0 +1,110 @@
+"""Every query of the marketing domain."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from omnikanal.marketing.models import Audience, Campaign, Consent, Message, StockAlert
+
+
+def consents_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Consent]:
+    query = (
+        select(Consent)
+        .where(Consent.profile_id.in_(profile_ids))
+        .order_by(Consent.changed_at, Consent.recorded_at)
+    )
+    return session.scalars(query).all()
+
+
+def message_by_key(session: Session, key: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.key == key))
+
+
+def get_message(session: Session, message_id: UUID, *, lock: bool = False) -> Message | None:
+    query = select(Message).where(Message.id == message_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def messages(
+    session: Session,
+    *,
+    profile_ids: Sequence[UUID] | None,
+    status: str | None,
+    limit: int,
+) -> Sequence[Message]:
+    query = select(Message)
+    if profile_ids is not None:
+        query = query.where(Message.profile_id.in_(profile_ids))
+    if status is not None:
+        query = query.where(Message.status == status)
+    query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+    return session.scalars(query).all()
+
+
+def get_audience(session: Session, audience_id: UUID) -> Audience | None:
+    return session.get(Audience, audience_id)
+
+
+def get_campaign(session: Session, campaign_id: UUID) -> Campaign | None:
+    return session.get(Campaign, campaign_id)
+
+
+def count_messages(
+    session: Session,
+    *,
+    profile_ids: Sequence[UUID],
+    channel: str,
+    kinds: Sequence[str],
+    statuses: Sequence[str],
+    since: datetime,
+) -> int:
+    query = select(func.count(Message.id)).where(
+        Message.profile_id.in_(profile_ids),
+        Message.channel == channel,
+        Message.kind.in_(kinds),
+        Message.status.in_(statuses),
+        Message.created_at >= since,
+    )
+    return int(session.scalar(query) or 0)
+
+
+def last_click(session: Session, *, profile_ids: Sequence[UUID], since: datetime) -> Message | None:
+    query = (
+        select(Message)
+        .where(
+            Message.profile_id.in_(profile_ids),
+            Message.clicked_at.is_not(None),
+            Message.clicked_at >= since,
+        )
+        .order_by(Message.clicked_at.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def campaign_counts(session: Session, campaign_id: UUID) -> dict[str, int]:
+    query = (
+        select(Message.status, func.count(Message.id))
+        .where(Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    counts = {status: int(n) for status, n in session.execute(query)}
+    converted = select(func.count(Message.id)).where(
+        Message.campaign_id == campaign_id, Message.converted_order_id.is_not(None)
+    )
+    counts["converted"] = int(session.scalar(converted) or 0)
+    return counts
+
+
+def waiting_alerts(
+    session: Session, *, sku: str, profile_ids: Sequence[UUID] | None = None
+) -> Sequence[StockAlert]:
+    query = select(StockAlert).where(StockAlert.sku == sku, StockAlert.status == "waiting")
+    if profile_ids is not None:
+        query = query.where(StockAlert.profile_id.in_(profile_ids))
+    return session.scalars(query.order_by(StockAlert.created_at).with_for_update()).all()

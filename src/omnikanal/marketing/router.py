@@ -1,0 +1,211 @@
+"""Consent, the message log and the links in messages over HTTP."""
+
+import base64
+from itertools import islice
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from omnikanal.commerce.router import _cart_read
+from omnikanal.commerce.schemas import CartRead
+from omnikanal.http import DbSession
+from omnikanal.kit.time import utcnow
+from omnikanal.marketing import audiences, campaigns, lifecycle, messages, service, triggers
+from omnikanal.marketing.dependencies import (
+    CartRestorer,
+    ConsentReader,
+    ConsentWriter,
+    Marketer,
+    MessageReader,
+)
+from omnikanal.marketing.models import Campaign, MessageStatus
+from omnikanal.marketing.schemas import (
+    AudienceCount,
+    AudienceCreate,
+    AudienceMembers,
+    AudienceRead,
+    CampaignCreate,
+    CampaignRead,
+    ConsentList,
+    ConsentRead,
+    ConsentUpdate,
+    MessageList,
+    MessageRead,
+    StockAlertCreate,
+    StockAlertRead,
+    Unsubscribed,
+)
+from omnikanal.uow import unit_of_work
+
+router = APIRouter(prefix="/v1", tags=["marketing"])
+
+
+def _consent_list(session: DbSession, profile_id: UUID) -> ConsentList:
+    live, states = service.consents(session, profile_id=profile_id)
+    return ConsentList(
+        profile_id=live,
+        consents=[
+            ConsentRead(
+                purpose=s.purpose,
+                channel=s.channel,
+                granted=s.granted,
+                explicit=s.explicit,
+                source=s.source,
+                changed_at=s.changed_at,
+            )
+            for s in states
+        ],
+    )
+
+
+@router.get("/profiles/{profile_id}/consents", response_model=ConsentList)
+def get_consents(profile_id: UUID, session: DbSession, _: ConsentReader) -> ConsentList:
+    """What the person agreed to per purpose and channel, with who said so and when;
+    consent in ``identify`` traits counts when it is the latest word."""
+    return _consent_list(session, profile_id)
+
+
+@router.put("/profiles/{profile_id}/consents", response_model=ConsentList)
+def put_consents(
+    profile_id: UUID, body: ConsentUpdate, session: DbSession, actor: ConsentWriter
+) -> ConsentList:
+    """Record consent changes (each kept with its source and time)."""
+    source = body.source or (actor.channel.value if actor.channel else actor.role.value)
+    now = utcnow()
+    for change in body.consents:
+        service.record_consent(
+            session,
+            profile_id=profile_id,
+            purpose=change.purpose,
+            channel=change.channel,
+            granted=change.granted,
+            source=source,
+            at=change.changed_at or now,
+        )
+    return _consent_list(session, profile_id)
+
+
+@router.get("/marketing/messages", response_model=MessageList)
+def message_log(
+    session: DbSession,
+    _: MessageReader,
+    profile_id: UUID | None = None,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(MessageStatus.ALL) + ")$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MessageList:
+    """The message log, newest first: queued, sent, failed (with the reason), clicked."""
+    found = messages.log(session, profile_id=profile_id, status=status, limit=limit)
+    return MessageList(items=[MessageRead.model_validate(m) for m in found])
+
+
+@router.get("/carts/restore/{token}", response_model=CartRead, tags=["carts"])
+def restore_cart(
+    token: str,
+    request: Request,
+    actor: CartRestorer,
+    anonymous_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> CartRead:
+    """A reminder's link opened on a device: the device joins the person and sees the same
+    cart. An expired or altered link answers 400 ``invalid_link``."""
+    # A GET runs on a read-only session; the click and the device are written here.
+    with unit_of_work(
+        request.app.state.session_factory, after_commit=request.app.state.relay.run_handlers
+    ) as session:
+        state = triggers.restore(session, token=token, anonymous_id=anonymous_id, actor=actor)
+        return _cart_read(session, state, actor)
+
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@router.get("/marketing/open/{token}", include_in_schema=False)
+def opened(token: str, request: Request) -> Response:
+    """The one-pixel image in HTML email: the message was opened (where images load)."""
+    with unit_of_work(request.app.state.session_factory) as session:
+        triggers.opened(session, token=token)
+    return Response(content=PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
+
+
+@router.get("/unsubscribe/{token}", response_model=Unsubscribed)
+def unsubscribe(token: str, request: Request) -> Unsubscribed:
+    """The opt-out link in every marketing message: no key needed, the token says who."""
+    with unit_of_work(
+        request.app.state.session_factory, after_commit=request.app.state.relay.run_handlers
+    ) as session:
+        profile_id, purpose, channel = triggers.unsubscribe(session, token=token)
+    return Unsubscribed(profile_id=profile_id, purpose=purpose, channel=channel)
+
+
+# -- audiences and campaigns --
+
+
+@router.post("/audiences", response_model=AudienceRead, status_code=201)
+def create_audience(body: AudienceCreate, session: DbSession, _: Marketer) -> AudienceRead:
+    """A named rule; an unknown rule field answers 422 naming it."""
+    return AudienceRead.model_validate(audiences.create(session, name=body.name, rule=body.rule))
+
+
+@router.get("/audiences/{audience_id}", response_model=AudienceRead)
+def get_audience(audience_id: UUID, session: DbSession, _: Marketer) -> AudienceRead:
+    return AudienceRead.model_validate(audiences.get(session, audience_id=audience_id))
+
+
+@router.get("/audiences/{audience_id}/count", response_model=AudienceCount)
+def count_audience(audience_id: UUID, session: DbSession, _: Marketer) -> AudienceCount:
+    """Evaluated now, over every person."""
+    audience = audiences.get(session, audience_id=audience_id)
+    count = sum(1 for _ in audiences.members(session, rule=audience.rule))
+    return AudienceCount(audience_id=audience.id, count=count)
+
+
+@router.get("/audiences/{audience_id}/members", response_model=AudienceMembers)
+def audience_members(
+    audience_id: UUID,
+    session: DbSession,
+    _: Marketer,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> AudienceMembers:
+    audience = audiences.get(session, audience_id=audience_id)
+    found = list(islice(audiences.members(session, rule=audience.rule), limit))
+    return AudienceMembers(audience_id=audience.id, profile_ids=found)
+
+
+def _campaign_read(session: DbSession, campaign: Campaign) -> CampaignRead:
+    read = CampaignRead.model_validate(campaign)
+    read.messages = campaigns.stats(session, campaign_id=campaign.id)
+    return read
+
+
+@router.post("/campaigns", response_model=CampaignRead, status_code=201)
+def create_campaign(body: CampaignCreate, session: DbSession, _: Marketer) -> CampaignRead:
+    campaign = campaigns.create(
+        session,
+        name=body.name,
+        audience_id=body.audience_id,
+        channels=list(body.channels),
+        subject=body.subject,
+        body=body.body,
+    )
+    return _campaign_read(session, campaign)
+
+
+@router.post("/campaigns/{campaign_id}/send", response_model=CampaignRead, status_code=202)
+def send_campaign(campaign_id: UUID, session: DbSession, _: Marketer) -> CampaignRead:
+    """The worker evaluates the audience and records and delivers the messages."""
+    return _campaign_read(session, campaigns.send(session, campaign_id=campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+def get_campaign(campaign_id: UUID, session: DbSession, _: MessageReader) -> CampaignRead:
+    """The campaign with its messages by status and its conversions."""
+    return _campaign_read(session, campaigns.get(session, campaign_id=campaign_id))
+
+
+@router.post("/marketing/stock-alerts", response_model=StockAlertRead, status_code=201)
+def ask_for_stock_alert(
+    body: StockAlertCreate, session: DbSession, _: CartRestorer
+) -> StockAlertRead:
+    """ "Tell me when it is back": one email when the SKU is available anywhere again."""
+    alert = lifecycle.ask_for_stock_alert(session, profile_id=body.profile_id, sku=body.sku)
+    return StockAlertRead.model_validate(alert)
