@@ -58,7 +58,7 @@ def _money(amount: int, currency: str) -> Money:
 # -- carts --
 
 
-def _cart_read(session: DbSession, state: carts.CartState, actor: StaffActor) -> CartRead:
+def cart_read(session: DbSession, state: carts.CartState, actor: StaffActor) -> CartRead:
     cart = state.cart
     shown = carts.priced(session, state, channel=actor.channel or cart.channel)
     currency = cart.currency
@@ -121,7 +121,7 @@ def open_cart(
         items=[(item.sku, item.quantity) for item in body.items],
     )
     response.status_code = 201 if created else 200
-    return _cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
+    return cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
 
 
 @router.get("/carts/current", response_model=CartRead, tags=["carts"])
@@ -155,13 +155,13 @@ def current_cart(
     state = carts.person_cart(session, profile_id=profile_id) if profile_id else None
     if state is None:
         raise NotFound(CommerceErrorCode.CART_NOT_FOUND, "This person has no active cart.")
-    return _cart_read(session, state, actor)
+    return cart_read(session, state, actor)
 
 
 @router.get("/carts/{cart_id}", response_model=CartRead, tags=["carts"])
 def get_cart(cart_id: UUID, session: DbSession, actor: CartUser) -> CartRead:
     """A cart; a merged-away cart answers with the cart it joined."""
-    return _cart_read(session, carts.find_cart(session, cart_id=cart_id), actor)
+    return cart_read(session, carts.find_cart(session, cart_id=cart_id), actor)
 
 
 @router.post("/carts/{cart_id}/items", response_model=CartRead, tags=["carts"])
@@ -172,7 +172,7 @@ def add_item(cart_id: UUID, body: CartItemCreate, session: DbSession, actor: Car
     carts.add_item(
         session, actor=actor, counter=counter, cart=cart, sku=body.sku, quantity=body.quantity
     )
-    return _cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
+    return cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
 
 
 @router.put("/carts/{cart_id}/items/{sku}", response_model=CartRead, tags=["carts"])
@@ -185,7 +185,7 @@ def set_item_quantity(
     carts.set_quantity(
         session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=body.quantity
     )
-    return _cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
+    return cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
 
 
 @router.delete("/carts/{cart_id}/items/{sku}", response_model=CartRead, tags=["carts"])
@@ -193,7 +193,7 @@ def remove_item(cart_id: UUID, sku: str, session: DbSession, actor: CartUser) ->
     cart = carts.active_cart_for_change(session, cart_id=cart_id)
     counter = counter_of(actor, channel=Channel(cart.channel), location=None)
     carts.set_quantity(session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=0)
-    return _cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
+    return cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
 
 
 # -- orders --

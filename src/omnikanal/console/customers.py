@@ -26,6 +26,7 @@ from omnikanal.inventory import service as inventory_service
 from omnikanal.loyalty import service as loyalty_service
 from omnikanal.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
 from omnikanal.loyalty.service import TierProgress
+from omnikanal.marketing import service as marketing_service
 
 router = APIRouter(prefix="/customers")
 
@@ -240,6 +241,7 @@ def customer_360(
         orders=orders.views(session, recent),
         cart=carts.priced(session, state, channel=state.cart.channel) if state else None,
         loyalty=_loyalty(session, people),
+        consents=[c for c in marketing_service.consents(session, profile_id=live)[1] if c.explicit],
         conversations=conversations,
         merges=merges,
         can_unmerge=user.actor.role in (Role.AGENT, Role.ADMIN),

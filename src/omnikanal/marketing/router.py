@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from omnikanal.commerce.router import _cart_read
+from omnikanal.commerce.router import cart_read
 from omnikanal.commerce.schemas import CartRead
 from omnikanal.http import DbSession
 from omnikanal.kit.time import utcnow
@@ -113,7 +113,7 @@ def restore_cart(
         request.app.state.session_factory, after_commit=request.app.state.relay.run_handlers
     ) as session:
         state = triggers.restore(session, token=token, anonymous_id=anonymous_id, actor=actor)
-        return _cart_read(session, state, actor)
+        return cart_read(session, state, actor)
 
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

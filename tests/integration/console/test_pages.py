@@ -381,3 +381,17 @@ def test_store_staff_cannot_unmerge(
     )
     assert response.status_code == 403
     assert "Not for your role" in response.text
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_360_page_shows_the_consents_given(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    sign_in(client, "sk_demo_agent")
+    page = client.get(f"/console/customers/{anna(session_factory)}")
+    assert page.status_code == 200
+    # The demo's Anna said yes to marketing email.
+    consents = page.text.split("<h3>Consents</h3>")[1].split("</table>")[0]
+    assert "marketing" in consents
+    assert "email" in consents
+    assert "None recorded" not in consents
