@@ -12,6 +12,8 @@ from omnikanal.outbox.registry import HandlerRegistry, PublishedEvent
 
 
 def follow_merge(session: Session, event: PublishedEvent) -> None:
+    if event.payload.get("message_id"):
+        return  # merged by an ingested message: ingestion moved the events in its batch
     merged = UUID(event.payload["merged_profile_id"])
     # The survivor may itself have merged since: the events go to the live profile.
     survivor = customers_service.live_profile(session, UUID(event.payload["profile_id"])).id
