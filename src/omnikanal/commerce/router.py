@@ -68,24 +68,7 @@ def cart_read(session: DbSession, state: carts.CartState, actor: StaffActor) -> 
         profile_id=state.profile_id,
         channel=shown.channel,
         currency=currency,
-        lines=[
-            CartLineRead(
-                sku=line.sku,
-                name=line.name,
-                image_url=line.image_url,
-                quantity=line.quantity,
-                list_price=_money(line.quote.list_price, currency),
-                discount=_money(line.quote.discount, currency),
-                unit_price=_money(line.quote.unit_price, currency),
-                line_total=_money(line.line_total, currency),
-                vat_rate_bp=line.quote.vat_rate_bp,
-                promotion_code=line.quote.promotion_code,
-                unit_price_when_added=_money(line.unit_price_when_added, currency),
-                price_changed=line.price_changed,
-                added_at=line.added_at,
-            )
-            for line in shown.lines
-        ],
+        lines=[cart_line_read(line, currency) for line in shown.lines],
         total=_money(shown.total, currency),
         vat=_vat(shown.vat_by_rate, currency),
         price_changed=any(line.price_changed for line in shown.lines),
@@ -93,6 +76,24 @@ def cart_read(session: DbSession, state: carts.CartState, actor: StaffActor) -> 
         order_id=cart.order_id,
         created_at=cart.created_at,
         updated_at=cart.updated_at,
+    )
+
+
+def cart_line_read(line: carts.PricedLine, currency: str) -> CartLineRead:
+    return CartLineRead(
+        sku=line.sku,
+        name=line.name,
+        image_url=line.image_url,
+        quantity=line.quantity,
+        list_price=_money(line.quote.list_price, currency),
+        discount=_money(line.quote.discount, currency),
+        unit_price=_money(line.quote.unit_price, currency),
+        line_total=_money(line.line_total, currency),
+        vat_rate_bp=line.quote.vat_rate_bp,
+        promotion_code=line.quote.promotion_code,
+        unit_price_when_added=_money(line.unit_price_when_added, currency),
+        price_changed=line.price_changed,
+        added_at=line.added_at,
     )
 
 

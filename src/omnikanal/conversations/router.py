@@ -7,7 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
 
-from omnikanal.commerce.schemas import CartLineRead, ReturnLineRead
+from omnikanal.commerce.router import cart_line_read
+from omnikanal.commerce.schemas import ReturnLineRead
 from omnikanal.conversations import actions, context, messages, service
 from omnikanal.conversations.dependencies import Agent, CsatTaker, MessageSender, ValidConversation
 from omnikanal.conversations.models import Conversation, ConversationMessage
@@ -240,24 +241,7 @@ def _cart(found: context.Context) -> ContextCart | None:
         id=cart.id,
         channel=shown.channel,
         currency=currency,
-        lines=[
-            CartLineRead(
-                sku=line.sku,
-                name=line.name,
-                image_url=line.image_url,
-                quantity=line.quantity,
-                list_price=_money(line.quote.list_price, currency),
-                discount=_money(line.quote.discount, currency),
-                unit_price=_money(line.quote.unit_price, currency),
-                line_total=_money(line.line_total, currency),
-                vat_rate_bp=line.quote.vat_rate_bp,
-                promotion_code=line.quote.promotion_code,
-                unit_price_when_added=_money(line.unit_price_when_added, currency),
-                price_changed=line.price_changed,
-                added_at=line.added_at,
-            )
-            for line in shown.lines
-        ],
+        lines=[cart_line_read(line, currency) for line in shown.lines],
         total=_money(shown.total, currency),
         updated_at=cart.updated_at,
     )
