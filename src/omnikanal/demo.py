@@ -124,8 +124,9 @@ def load(session: Session) -> bool:
         staff[key.secret_key] = actor
     _load_catalog(session)
     _load_locations_and_stock(session)
-    _load_customer_story(session, actors)
+    _load_customer_story(session, actors, ANNA_STORY)
     _load_carts_and_orders(session, staff)
+    _load_customer_story(session, actors, ERIK_STORY)
     return True
 
 
@@ -345,9 +346,29 @@ ANNA_STORY: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _load_customer_story(session: Session, actors: dict[str, SourceActor]) -> None:
+# Erik browsed on a laptop without signing in, then signed up for the newsletter there with
+# the email his app account has: the laptop's profile merges into his (an unmerge to try
+# on his 360 page in the console).
+ERIK_STORY: list[tuple[str, dict[str, Any]]] = [
+    ("wk_demo_web", _message("page", 2, "demo-erik-1", anonymousId="erik-laptop", name="Boots")),
+    (
+        "wk_demo_web",
+        _message(
+            "identify",
+            1.5,
+            "demo-erik-2",
+            anonymousId="erik-laptop",
+            traits={"email": "erik.berg@example.com", "newsletter": True},
+        ),
+    ),
+]
+
+
+def _load_customer_story(
+    session: Session, actors: dict[str, SourceActor], story: list[tuple[str, dict[str, Any]]]
+) -> None:
     received = utcnow()
-    for write_key, story_message in ANNA_STORY:
+    for write_key, story_message in story:
         raw = dict(story_message)
         raw["timestamp"] = (received - timedelta(days=raw.pop("days_ago"))).isoformat()
         checked = events_service.validate(raw, 0)

@@ -190,6 +190,10 @@ def test_the_demo_has_carts_and_orders_of_every_channel(
     assert queue[0]["arrived_at"] is not None
     erik = client.get("/v1/carts/current", params={"user_id": "erik-2002"}, headers=agent)
     assert erik.status_code == 404  # checked out: his boots wait in Stockholm
+    # His laptop's anonymous profile joined him when he signed up there: one merge to undo.
+    erik_id = client.get("/v1/profiles", params={"user_id": "erik-2002"}, headers=agent)
+    merges = client.get(f"/v1/profiles/{erik_id.json()['items'][0]['id']}/merges", headers=agent)
+    assert [m["action"] for m in merges.json()] == ["merged"]
     audit = runner.invoke(cli, ["reports", "price-audit"], env=env)
     assert audit.exit_code == 0, audit.output
     assert "1 charged off the price book" in audit.output
