@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default="SE",
         description="ISO 3166 region for phone numbers written without a country code.",
     )
+    pickup_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days a click-and-collect order waits at the store before it is called off.",
+    )
     timezone: str = Field(
         default="Europe/Stockholm",
         description="IANA time zone the retailer's habits are told in (usual order time).",

@@ -5,7 +5,7 @@ pickup, collected, shipped, cancelled with the money given back). Placing is in
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -190,6 +190,20 @@ def cancel(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
     """Called off before it was handed over: stock given back, every tender refunded."""
     order = get(session, order_id=order_id)
     require_own_location(actor, order.pickup_location or order.location)
+    _call_off(session, order)
+    return order
+
+
+def cancel_uncollected(session: Session, *, older_than: timedelta, limit: int = 200) -> int:
+    """Pickups nobody came for within the pickup window are called off: the store's
+    reserved stock goes back on sale and the customer is refunded (worker job)."""
+    due = repository.uncollected(session, placed_before=utcnow() - older_than, limit=limit)
+    for order in due:
+        _call_off(session, order)
+    return len(due)
+
+
+def _call_off(session: Session, order: Order) -> None:
     _move(
         session,
         order,
@@ -210,7 +224,6 @@ def cancel(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
             return_id=None,
         )
     _status_event(session, OrderCancelled, order)
-    return order
 
 
 def refund_tender(

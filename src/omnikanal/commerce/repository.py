@@ -15,8 +15,10 @@ from omnikanal.commerce.models import (
     Cart,
     CartLine,
     CartStatus,
+    Fulfilment,
     Order,
     OrderLine,
+    OrderStatus,
     Refund,
     Return,
     ReturnLine,
@@ -144,6 +146,20 @@ def orders_of(
     return session.scalars(
         query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
     ).all()
+
+
+def uncollected(session: Session, *, placed_before: datetime, limit: int) -> Sequence[Order]:
+    query = (
+        select(Order)
+        .where(
+            Order.fulfilment == Fulfilment.CLICK_AND_COLLECT,
+            Order.status.in_(OrderStatus.AWAITING_PICKUP),
+            Order.placed_at < placed_before,
+        )
+        .order_by(Order.placed_at)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
 
 
 def pickup_queue(session: Session, location: str, *, statuses: Sequence[str]) -> Sequence[Order]:

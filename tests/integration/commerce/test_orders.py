@@ -2,11 +2,17 @@
 S10, S17), through HTTP on both databases."""
 
 import threading
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from omnikanal.commerce import orders
+from omnikanal.commerce.models import Order
+from omnikanal.kit.time import utcnow
 from omnikanal.outbox.models import OutboxEvent
+from omnikanal.uow import unit_of_work
 from tests.integration.commerce.conftest import (
     CARD,
     COAT,
@@ -428,3 +434,41 @@ def test_a_till_sale_that_joins_two_profiles_brings_both_histories_together(shop
     )
     names = {e["name"] for e in timeline["items"]}
     assert names >= {"Product Viewed", "Store Searched", "Order Completed"}
+
+
+def test_a_pickup_nobody_came_for_is_called_off_after_the_pickup_window(shop: Shop) -> None:
+    waiting = shop.ok(
+        checkout(
+            shop,
+            shop.web,
+            cart_with(shop, shop.web, "late-1", SCARF),
+            {"type": "click_and_collect", "location": GBG},
+        ),
+        201,
+    )
+    fresh = shop.ok(
+        checkout(
+            shop,
+            shop.web,
+            cart_with(shop, shop.web, "late-2", SCARF),
+            {"type": "click_and_collect", "location": GBG},
+        ),
+        201,
+    )
+    assert shop.stock(GBG, SCARF) == (5, 2, 0)
+    with unit_of_work(shop.factory) as session:
+        session.execute(
+            update(Order)
+            .where(Order.id == UUID(waiting["id"]))
+            .values(placed_at=utcnow() - timedelta(days=8))
+        )
+    with unit_of_work(shop.factory) as session:
+        assert orders.cancel_uncollected(session, older_than=timedelta(days=7)) == 1
+    with unit_of_work(shop.factory) as session:
+        assert orders.cancel_uncollected(session, older_than=timedelta(days=7)) == 0
+    called_off = shop.ok(shop.client.get(f"/v1/orders/{waiting['id']}", headers=shop.agent))
+    assert called_off["status"] == "cancelled"
+    assert called_off["tenders"][0]["refunded"] == called_off["tenders"][0]["amount"]
+    still = shop.ok(shop.client.get(f"/v1/orders/{fresh['id']}", headers=shop.agent))
+    assert still["status"] == "placed"
+    assert shop.stock(GBG, SCARF) == (5, 1, 0)
