@@ -53,6 +53,16 @@ class StockChanged(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class StockAvailableAgain(DomainEvent):
+    """A location had none of a SKU available and now has some (back in stock)."""
+
+    type: ClassVar[str] = "stock.available_again"
+    location: str
+    sku: str
+    available: int
+
+
+@dataclasses.dataclass(frozen=True)
 class LocationChanged(DomainEvent):
     type: ClassVar[str] = "location.changed"
     code: str
@@ -249,17 +259,16 @@ def _insufficient(location: str, sku: str, quantity: int) -> Conflict:
     )
 
 
-def _changed(session: Session, location: str, sku: str) -> Stock:
+def _changed(session: Session, location: str, sku: str, *, freed: int = 0) -> Stock:
+    """Record the new availability; ``freed`` units became available by this change."""
     stock = repository.get_stock(session, location, sku)
     assert stock is not None
-    record_event(
-        session,
-        StockChanged(
-            location=location,
-            sku=sku,
-            available=stock.on_hand - stock.reserved - stock.allocated,
-        ),
-    )
+    now_available = stock.on_hand - stock.reserved - stock.allocated
+    record_event(session, StockChanged(location=location, sku=sku, available=now_available))
+    if freed > 0 and now_available - freed <= 0 < now_available:
+        record_event(
+            session, StockAvailableAgain(location=location, sku=sku, available=now_available)
+        )
     return stock
 
 
@@ -298,7 +307,7 @@ def adjust(
         )
     )
     session.flush()
-    return _changed(session, location, sku)
+    return _changed(session, location, sku, freed=max(quantity, 0))
 
 
 def count(
@@ -387,7 +396,7 @@ def release(session: Session, *, hold_id: UUID, status: str = HoldStatus.RELEASE
     repository.change_stock(
         session, held.location, held.sku, needs_available=0, **{_held_field(held): -held.quantity}
     )
-    _changed(session, held.location, held.sku)
+    _changed(session, held.location, held.sku, freed=held.quantity)
     return held
 
 

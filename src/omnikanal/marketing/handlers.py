@@ -15,7 +15,9 @@ def register(registry: HandlerRegistry) -> None:
         "notification.queued", "marketing.deliver_notification", notices.notification_queued
     )
     registry.subscribe("order.placed", "marketing.arm_lifecycle", lifecycle.order_placed)
-    registry.subscribe("stock.changed", "marketing.back_in_stock", lifecycle.stock_changed)
+    registry.subscribe(
+        "stock.available_again", "marketing.back_in_stock", lifecycle.available_again
+    )
     registry.on_timer(lifecycle.POST_PURCHASE, lifecycle.post_purchase_fired)
     registry.on_timer(lifecycle.WIN_BACK, lifecycle.win_back_fired)
     registry.on_timer(messages.DELIVER, messages.deliver_timer)

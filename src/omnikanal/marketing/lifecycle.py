@@ -5,7 +5,7 @@ The first two are durable timers armed by ``order.placed``: ``marketing.post_pur
 order (``OMNIKANAL_POST_PURCHASE_DELAY`` seconds later) and ``marketing.win_back`` per person
 (``OMNIKANAL_WIN_BACK_DAYS`` after their latest order; each order moves it); both are
 marketing email (opt-in, opt-out link, one message per firing). Back in stock reacts to
-``stock.changed`` for the people who asked (``POST /v1/marketing/stock-alerts``)."""
+``stock.available_again`` for the people who asked (``POST /v1/marketing/stock-alerts``)."""
 
 from datetime import timedelta
 from typing import Any
@@ -144,12 +144,10 @@ def ask_for_stock_alert(session: Session, *, profile_id: UUID, sku: str) -> Stoc
     return alert
 
 
-def stock_changed(session: Session, event: PublishedEvent) -> None:
-    """Stock is available somewhere again: everyone waiting for it is told, once. The person
-    asked for it, so this is a transactional email (an opt-out is honoured)."""
+def available_again(session: Session, event: PublishedEvent) -> None:
+    """A location that had none has some again: everyone waiting for it is told, once. The
+    person asked for it, so this is a transactional email (an opt-out is honoured)."""
     data = event.payload
-    if int(data.get("available") or 0) <= 0:
-        return
     sku = str(data["sku"])
     alerts = repository.waiting_alerts(session, sku=sku)
     if not alerts:

@@ -68,3 +68,28 @@ def test_back_in_stock_tells_those_who_asked_once(shop: Shop, app: FastAPI, mail
         )
     run_later(app)
     assert [m["Subject"] for m in mail.received] == ["Merino scarf, red is back in stock"]
+
+
+def test_a_restock_of_what_is_still_on_the_shelf_tells_nobody(
+    shop: Shop, app: FastAPI, mail: MailSink
+) -> None:
+    profile_id = known_person(shop, anonymous_id="laptop-32")
+    shop.ok(
+        shop.client.post(
+            "/v1/marketing/stock-alerts",
+            json={"profile_id": profile_id, "sku": LATTE},
+            headers=shop.web,
+        ),
+        201,
+    )
+    # Stockholm still has lattes: more of them is not "back in stock".
+    shop.ok(
+        shop.client.post(
+            f"/v1/inventory/{STHLM}/{LATTE}/adjustments",
+            json={"quantity": 10, "reason": "receipt"},
+            headers=shop.admin,
+        ),
+        201,
+    )
+    run_later(app)
+    assert mail.received == []
