@@ -96,11 +96,12 @@ def checkout(
     external_reference: str | None,
 ) -> Order:
     """Turn the person's cart into an order at today's prices on this channel."""
+    # The person's carts are one now; its lines are all there is to order.
     cart = carts.active_cart_for_change(session, cart_id=cart_id)
-    state = carts.person_cart(session, profile_id=cart.profile_id)
-    lines = (
-        [LineRequest(sku=line.sku, quantity=line.quantity) for line in state.lines] if state else []
-    )
+    lines = [
+        LineRequest(sku=line.sku, quantity=line.quantity)
+        for line in repository.cart_lines(session, [cart.id])
+    ]
     if not lines:
         raise RuleViolation(CommerceErrorCode.CART_EMPTY, f"Cart {cart.id} is empty.")
     order_id = new_id()

@@ -2,8 +2,9 @@
 a request, and the timeline entries commerce writes.
 
 The use cases live beside this file: ``carts.py`` (carts that follow the person),
-``orders.py`` (checkout, till sales and the order's life), ``returns.py`` (returns anywhere,
-refunds) and ``audit.py`` (the price audit).
+``checkout.py`` (placing orders: checkout, till sales, endless aisle), ``orders.py`` (the
+order's later steps), ``returns.py`` (returns anywhere, refunds), ``audit.py`` (the price
+audit) and ``habits.py`` (what a person's orders say about them).
 """
 
 import dataclasses
