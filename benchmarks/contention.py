@@ -45,8 +45,6 @@ import asyncio
 import math
 import queue
 import random
-import re
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -68,24 +66,23 @@ from _server import (
     DEFAULT_PG_URL,
     Database,
     Server,
-    cli_last_line,
     connect_postgres,
     connect_sqlite,
     console,
+    create_key,
     exit_cleanly_on_sigterm,
+    fetch,
     fresh_database,
     ms,
     percentile,
     print_table,
     progress_bar,
+    query,
+    run_jobs,
     running_server,
     selected_kinds,
     upgrade,
 )
-from omnikanal.db import make_engine, make_session_factory
-from omnikanal.inventory import service as inventory_service
-from omnikanal.inventory.models import Location
-from omnikanal.uow import unit_of_work
 
 TARGET_CHECKOUTS = 300
 SEED = 20261201
@@ -104,6 +101,35 @@ ADDRESS = {
     "city": "Göteborg",
     "country": "SE",
 }
+# The store that offers pickup and the warehouse, as PUT /v1/locations/{code} takes them.
+LOCATIONS = {
+    STORE: {
+        "name": "Stockholm Drottninggatan",
+        "kind": "store",
+        "address": {
+            "street": "Drottninggatan 53",
+            "postal_code": "111 21",
+            "city": "Stockholm",
+            "country": "SE",
+        },
+        "latitude": 59.3326,
+        "longitude": 18.0649,
+        "offers_pickup": True,
+    },
+    WAREHOUSE: {
+        "name": "Borås warehouse",
+        "kind": "warehouse",
+        "address": {
+            "street": "Viaredsvägen 10",
+            "postal_code": "504 64",
+            "city": "Borås",
+            "country": "SE",
+        },
+        "latitude": 57.7210,
+        "longitude": 12.9401,
+        "offers_pickup": False,
+    },
+}
 # The buyers of the throughput run, in turn: two web shops' and two apps' for each till.
 MIX_CHANNELS = ("web", "app", "web", "app", "pos")
 # Each throughput buyer serves its own shoppers (no two buyers share a person, so no two
@@ -113,11 +139,9 @@ SCENARIOS = ("last-units", "throughput", "both")
 # The throughput run stops once this many answers were wrong or failed: its rate would
 # mean nothing, and a server that stalls on a pool timeout would keep it going for long.
 MAX_FAILURES = 50
-# The last line of a traceback in the server's log: "sqlalchemy.exc.TimeoutError: ...".
-SERVER_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\b.*: ")
 
 
-# -- setting up: keys, locations and stock, the catalog --
+# -- setting up: keys, the catalog, locations and stock --
 
 
 @dataclass(frozen=True)
@@ -133,68 +157,12 @@ class Keys:
 
 
 def create_keys(database: Database) -> Keys:
-    def key(*args: str) -> str:
-        return cli_last_line(database, "keys", "create", *args)
-
     return Keys(
-        admin=key("--role", "admin", "--name", "bench admin"),
-        web=key("--role", "channel", "--channel", "web", "--name", "bench web shop"),
-        app=key("--role", "channel", "--channel", "app", "--name", "bench app"),
-        store=key("--role", "store", "--location", STORE, "--name", "bench tills"),
+        admin=create_key(database, "admin", name="bench admin"),
+        web=create_key(database, "channel", channel="web", name="bench web shop"),
+        app=create_key(database, "channel", channel="app", name="bench app"),
+        store=create_key(database, "store", location=STORE, name="bench tills"),
     )
-
-
-def seed_stock(database: Database, stock: dict[tuple[str, str], int]) -> None:
-    """The store and the warehouse, and their stock received, written in this process
-    (there is no HTTP API for locations yet)."""
-    engine = make_engine(database.url)
-    try:
-        with unit_of_work(make_session_factory(engine)) as session:
-            session.add(
-                Location(
-                    code=STORE,
-                    name="Stockholm Drottninggatan",
-                    kind="store",
-                    latitude=59.3326,
-                    longitude=18.0649,
-                    offers_pickup=True,
-                )
-            )
-            session.add(
-                Location(
-                    code=WAREHOUSE,
-                    name="Borås warehouse",
-                    kind="warehouse",
-                    latitude=57.7210,
-                    longitude=12.9401,
-                    offers_pickup=False,
-                )
-            )
-            session.flush()
-            for (location, sku), quantity in sorted(stock.items()):
-                inventory_service.adjust(
-                    session, location=location, sku=sku, quantity=quantity, reason="receipt"
-                )
-    finally:
-        engine.dispose()
-
-
-async def run_jobs(
-    jobs: Sequence[Callable[[], Awaitable[None]]], clients: int, description: str
-) -> float:
-    """Run ``jobs`` on ``clients`` concurrent workers pulling from one list; seconds taken."""
-    pending = list(reversed(jobs))
-    with progress_bar() as progress:
-        task = progress.add_task(description, total=len(jobs))
-
-        async def worker() -> None:
-            while pending:
-                await pending.pop()()
-                progress.advance(task)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        return time.perf_counter() - started
 
 
 async def load_catalog(
@@ -225,6 +193,33 @@ async def load_catalog(
 
     jobs = [job(sku, amount) for sku, amount in prices.items()]
     await run_jobs(jobs, clients, f"catalog: {len(prices):,} products and prices")
+    return failures
+
+
+async def load_stock(
+    client: httpx.AsyncClient, keys: Keys, stock: dict[tuple[str, str], int], clients: int
+) -> list[str]:
+    """The store and the warehouse, then each SKU's stock received there, through the admin
+    API (after the catalog: stock is only kept for known SKUs); the failures."""
+    admin = keys.headers("admin")
+    for code, location in LOCATIONS.items():
+        put = await client.put(f"/v1/locations/{code}", json=location, headers=admin)
+        if put.status_code not in (200, 201):
+            return [f"PUT /v1/locations/{code}: HTTP {put.status_code} {put.text[:200]}"]
+    failures: list[str] = []
+
+    def job(location: str, sku: str, quantity: int) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            path = f"/v1/inventory/{location}/{sku}/adjustments"
+            body = {"reason": "receipt", "quantity": quantity}
+            received = await client.post(path, json=body, headers=admin)
+            if received.status_code != 201:
+                failures.append(f"{path}: HTTP {received.status_code} {received.text[:200]}")
+
+        return run
+
+    jobs = [job(location, sku, quantity) for (location, sku), quantity in sorted(stock.items())]
+    await run_jobs(jobs, clients, f"stock: {len(stock):,} rows received")
     return failures
 
 
@@ -297,21 +292,6 @@ def idempotent(headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "Idempotency-Key": uuid.uuid4().hex}
 
 
-# -- reading the database directly --
-
-
-def fetch(database: Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of one query (``?`` placeholders) on a connection of its own."""
-    if database.kind == "sqlite":
-        connection = sqlite3.connect(database.sqlite_path())
-        try:
-            return list(connection.execute(sql, params).fetchall())
-        finally:
-            connection.close()
-    with connect_postgres(database) as pg:
-        return list(pg.execute(sql.replace("?", "%s"), params).fetchall())
-
-
 # -- scenario 1: the last units --
 
 
@@ -349,8 +329,7 @@ async def last_units(
 ) -> LastUnits:
     channels = [("web", "app", "pos")[index % 3] for index in range(buyers)]
     result = LastUnits(buyers_by_channel=Counter(channels), initial=units)
-    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=120) as client:
+    async with server.client(buyers) as client:
         carts: dict[int, str] = {}
 
         def open_cart(index: int, channel: str) -> Callable[[], Awaitable[None]]:
@@ -598,8 +577,7 @@ async def throughput(
         claimed += 1
         return True
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=120) as client:
+    async with server.client(clients) as client:
         with progress_bar() as progress:
             total = None if seconds else checkouts
             task = progress.add_task(f"throughput: {clients} buyers", total=total)
@@ -710,25 +688,14 @@ def raw_orders(database: Database) -> tuple[list[RawOrder], list[str], list[str]
     def new_uuid() -> Any:
         return uuid.uuid4().hex if sqlite else uuid.uuid4()
 
-    def rows(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        if sqlite:
-            connection = sqlite3.connect(database.sqlite_path())
-            try:
-                found = connection.execute(sql.replace("%s", "?"), (LAST_SKU,))
-                return [d[0] for d in found.description], found.fetchall()
-            finally:
-                connection.close()
-        with connect_postgres(database) as pg, pg.cursor() as cursor:
-            cursor.execute(sql, (LAST_SKU,))
-            assert cursor.description is not None
-            return [d.name for d in cursor.description], cursor.fetchall()
-
-    theirs = "SELECT order_id FROM commerce_order_line WHERE sku = %s"
-    order_columns, order_rows = rows(
-        f"SELECT * FROM commerce_order WHERE id NOT IN ({theirs}) ORDER BY placed_at"
+    theirs = "SELECT order_id FROM commerce_order_line WHERE sku = ?"
+    order_columns, order_rows = query(
+        database,
+        f"SELECT * FROM commerce_order WHERE id NOT IN ({theirs}) ORDER BY placed_at",
+        LAST_SKU,
     )
-    line_columns, line_rows = rows(
-        f"SELECT * FROM commerce_order_line WHERE order_id NOT IN ({theirs})"
+    line_columns, line_rows = query(
+        database, f"SELECT * FROM commerce_order_line WHERE order_id NOT IN ({theirs})", LAST_SKU
     )
     lines_of: dict[Any, list[dict[str, Any]]] = {}
     for values in line_rows:
@@ -1023,18 +990,17 @@ def make_prices(skus: int) -> dict[str, int]:
     return {f"BENCH-{index:05d}": rng.randrange(49, 2_999) * 100 for index in range(skus)}
 
 
-def server_errors(log_path: Path) -> Counter[str]:
-    """The exceptions in a server's log, by their last line (type and message)."""
-    found: Counter[str] = Counter()
-    for line in log_path.read_text(errors="replace").splitlines():
-        if SERVER_ERROR.match(line):
-            found[line.strip()[:160]] += 1
-    return found
-
-
-def print_server_errors(errors: Counter[str]) -> None:
-    for line, count in errors.most_common(3):
-        console.print(f"[red]server log:[/red] {count} × {line}", soft_wrap=True)
+async def set_up(
+    server: Server,
+    keys: Keys,
+    catalog: dict[str, int],
+    stock: dict[tuple[str, str], int],
+    clients: int,
+) -> list[str]:
+    """The catalog, then the locations and their stock, through the admin API; the failures."""
+    async with server.client(clients) as client:
+        failures = await load_catalog(client, keys, catalog, clients)
+        return failures or await load_stock(client, keys, stock, clients)
 
 
 def run_on(database: Database, args: argparse.Namespace) -> bool:
@@ -1053,23 +1019,14 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
 
     upgrade(database)
     keys = create_keys(database)
-    seed_stock(database, stock)
     ok = True
     with tempfile.TemporaryDirectory(prefix="omnikanal-bench-log-") as logs:
         with running_server(database, Path(logs)) as server:
             console.print(f"server pid {server.pid} at {server.base_url} ({database.kind})")
-
-            async def catalog_load() -> list[str]:
-                limits = httpx.Limits(max_connections=args.setup_clients)
-                async with httpx.AsyncClient(
-                    base_url=server.base_url, limits=limits, timeout=120
-                ) as client:
-                    return await load_catalog(client, keys, catalog, args.setup_clients)
-
-            failures = asyncio.run(catalog_load())
+            failures = asyncio.run(set_up(server, keys, catalog, stock, args.setup_clients))
         if failures:
             console.print(f"[red]failure:[/red] {failures[0]}")
-            print_server_errors(server_errors(server.log_path))
+            server.print_errors()
             return False
         if run_last:
             with running_server(database, Path(logs)) as server:
@@ -1085,7 +1042,7 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
                 )
             read_last_units(database, last)
             report_last_units(database, last)
-            print_server_errors(server_errors(server.log_path))
+            server.print_errors()
             ok = last_units_ok(last) and ok
         if run_mix:
             with running_server(database, Path(logs)) as server:
@@ -1102,7 +1059,7 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
                 )
             measure_reference(database, mix, args.clients)
             report_throughput(database, mix, args.clients)
-            print_server_errors(server_errors(server.log_path))
+            server.print_errors()
             ok = not mix.failures and ok
     return ok
 
