@@ -1,4 +1,4 @@
-"""What both benchmarks share: a fresh database, a real `omnikanal serve`, keys, percentiles.
+"""What the benchmarks share: a fresh database, a real `omnikanal serve`, keys, percentiles.
 
 Not a benchmark itself. The scripts beside it import it as ``_server``: Python puts a
 script's own folder first on ``sys.path``, so ``.venv/bin/python benchmarks/ingest.py``
@@ -10,6 +10,7 @@ import base64
 import contextlib
 import math
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -17,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -120,6 +122,26 @@ def connect_sqlite(path: str) -> sqlite3.Connection:
 
 def connect_postgres(database: Database, *, autocommit: bool = False) -> psycopg.Connection[Any]:
     return psycopg.connect(database.psycopg_conninfo(), autocommit=autocommit)
+
+
+def query(database: Database, sql: str, *params: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and rows of one query (``?`` placeholders), on a connection of its own."""
+    if database.kind == "sqlite":
+        connection = sqlite3.connect(database.sqlite_path())
+        try:
+            found = connection.execute(sql, params)
+            return [d[0] for d in found.description], found.fetchall()
+        finally:
+            connection.close()
+    with connect_postgres(database) as pg, pg.cursor() as cursor:
+        cursor.execute(sql.replace("?", "%s"), params)
+        assert cursor.description is not None
+        return [d.name for d in cursor.description], cursor.fetchall()
+
+
+def fetch(database: Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """The rows of one query (``?`` placeholders), on a connection of its own."""
+    return query(database, sql, *params)[1]
 
 
 def postgres_unreachable(pg_url: str) -> str | None:
@@ -230,9 +252,21 @@ def create_source(database: Database, name: str, channel: str, location: str | N
     return cli_last_line(database, *args)
 
 
-def create_key(database: Database, role: str) -> str:
-    """Create a secret key; returns it."""
-    return cli_last_line(database, "keys", "create", "--role", role, "--name", f"bench {role}")
+def create_key(
+    database: Database,
+    role: str,
+    *,
+    name: str | None = None,
+    channel: str | None = None,
+    location: str | None = None,
+) -> str:
+    """Create a secret key (a channel's or a store's when given); returns it."""
+    args = ["keys", "create", "--role", role, "--name", name or f"bench {role}"]
+    if channel:
+        args += ["--channel", channel]
+    if location:
+        args += ["--location", location]
+    return cli_last_line(database, *args)
 
 
 def free_port() -> int:
@@ -251,6 +285,10 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The last line of a traceback in the server's log: "sqlalchemy.exc.TimeoutError: ...".
+SERVER_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\b.*: ")
+
+
 @dataclass
 class Server:
     """A running ``omnikanal serve --no-worker`` process."""
@@ -266,6 +304,24 @@ class Server:
 
     def cpu_seconds(self) -> float:
         return _cpu_seconds(self.pid)
+
+    def client(self, connections: int) -> httpx.AsyncClient:
+        """Up to ``connections`` keep-alive connections to the server, a 120 s timeout."""
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=120)
+
+    def errors(self) -> Counter[str]:
+        """The exceptions in the server's log, by their last line (type and message)."""
+        found: Counter[str] = Counter()
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if SERVER_ERROR.match(line):
+                found[line.strip()[:160]] += 1
+        return found
+
+    def print_errors(self, most: int = 3) -> None:
+        """The most frequent exceptions of its log (kept in a folder removed at the end)."""
+        for line, count in self.errors().most_common(most):
+            console.print(f"[red]server log:[/red] {count} × {line}", soft_wrap=True)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -383,8 +439,7 @@ async def _send_all(
     for batch in batches:
         queue.put_nowait(batch)
     result = SendResult()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=120) as client:
+    async with server.client(clients) as client:
 
         async def one_client() -> None:
             while True:
@@ -419,3 +474,21 @@ def send_batches(
     with progress_bar() as progress:
         task = progress.add_task(description, total=sum(b.messages for b in batches))
         return asyncio.run(_send_all(server, batches, clients, progress, task))
+
+
+async def run_jobs(
+    jobs: Sequence[Callable[[], Awaitable[None]]], clients: int, description: str
+) -> float:
+    """Run ``jobs`` on ``clients`` concurrent workers pulling from one list; seconds taken."""
+    pending = list(reversed(jobs))
+    with progress_bar() as progress:
+        task = progress.add_task(description, total=len(jobs))
+
+        async def worker() -> None:
+            while pending:
+                await pending.pop()()
+                progress.advance(task)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return time.perf_counter() - started

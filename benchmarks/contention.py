@@ -43,49 +43,40 @@ Run from the project root:
 import argparse
 import asyncio
 import math
-import queue
 import random
-import re
-import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import orjson
-from psycopg.types.json import Jsonb
 
+from _reference import measure_reference
 from _server import (
     DATABASE_CHOICES,
     DEFAULT_PG_URL,
     Database,
     Server,
-    cli_last_line,
-    connect_postgres,
-    connect_sqlite,
     console,
+    create_key,
     exit_cleanly_on_sigterm,
+    fetch,
     fresh_database,
     ms,
     percentile,
     print_table,
     progress_bar,
+    run_jobs,
     running_server,
     selected_kinds,
     upgrade,
 )
-from omnikanal.db import make_engine, make_session_factory
-from omnikanal.inventory import service as inventory_service
-from omnikanal.inventory.models import Location
-from omnikanal.uow import unit_of_work
 
 TARGET_CHECKOUTS = 300
 SEED = 20261201
@@ -104,6 +95,35 @@ ADDRESS = {
     "city": "Göteborg",
     "country": "SE",
 }
+# The store that offers pickup and the warehouse, as PUT /v1/locations/{code} takes them.
+LOCATIONS = {
+    STORE: {
+        "name": "Stockholm Drottninggatan",
+        "kind": "store",
+        "address": {
+            "street": "Drottninggatan 53",
+            "postal_code": "111 21",
+            "city": "Stockholm",
+            "country": "SE",
+        },
+        "latitude": 59.3326,
+        "longitude": 18.0649,
+        "offers_pickup": True,
+    },
+    WAREHOUSE: {
+        "name": "Borås warehouse",
+        "kind": "warehouse",
+        "address": {
+            "street": "Viaredsvägen 10",
+            "postal_code": "504 64",
+            "city": "Borås",
+            "country": "SE",
+        },
+        "latitude": 57.7210,
+        "longitude": 12.9401,
+        "offers_pickup": False,
+    },
+}
 # The buyers of the throughput run, in turn: two web shops' and two apps' for each till.
 MIX_CHANNELS = ("web", "app", "web", "app", "pos")
 # Each throughput buyer serves its own shoppers (no two buyers share a person, so no two
@@ -113,11 +133,9 @@ SCENARIOS = ("last-units", "throughput", "both")
 # The throughput run stops once this many answers were wrong or failed: its rate would
 # mean nothing, and a server that stalls on a pool timeout would keep it going for long.
 MAX_FAILURES = 50
-# The last line of a traceback in the server's log: "sqlalchemy.exc.TimeoutError: ...".
-SERVER_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\b.*: ")
 
 
-# -- setting up: keys, locations and stock, the catalog --
+# -- setting up: keys, the catalog, locations and stock --
 
 
 @dataclass(frozen=True)
@@ -133,68 +151,12 @@ class Keys:
 
 
 def create_keys(database: Database) -> Keys:
-    def key(*args: str) -> str:
-        return cli_last_line(database, "keys", "create", *args)
-
     return Keys(
-        admin=key("--role", "admin", "--name", "bench admin"),
-        web=key("--role", "channel", "--channel", "web", "--name", "bench web shop"),
-        app=key("--role", "channel", "--channel", "app", "--name", "bench app"),
-        store=key("--role", "store", "--location", STORE, "--name", "bench tills"),
+        admin=create_key(database, "admin", name="bench admin"),
+        web=create_key(database, "channel", channel="web", name="bench web shop"),
+        app=create_key(database, "channel", channel="app", name="bench app"),
+        store=create_key(database, "store", location=STORE, name="bench tills"),
     )
-
-
-def seed_stock(database: Database, stock: dict[tuple[str, str], int]) -> None:
-    """The store and the warehouse, and their stock received, written in this process
-    (there is no HTTP API for locations yet)."""
-    engine = make_engine(database.url)
-    try:
-        with unit_of_work(make_session_factory(engine)) as session:
-            session.add(
-                Location(
-                    code=STORE,
-                    name="Stockholm Drottninggatan",
-                    kind="store",
-                    latitude=59.3326,
-                    longitude=18.0649,
-                    offers_pickup=True,
-                )
-            )
-            session.add(
-                Location(
-                    code=WAREHOUSE,
-                    name="Borås warehouse",
-                    kind="warehouse",
-                    latitude=57.7210,
-                    longitude=12.9401,
-                    offers_pickup=False,
-                )
-            )
-            session.flush()
-            for (location, sku), quantity in sorted(stock.items()):
-                inventory_service.adjust(
-                    session, location=location, sku=sku, quantity=quantity, reason="receipt"
-                )
-    finally:
-        engine.dispose()
-
-
-async def run_jobs(
-    jobs: Sequence[Callable[[], Awaitable[None]]], clients: int, description: str
-) -> float:
-    """Run ``jobs`` on ``clients`` concurrent workers pulling from one list; seconds taken."""
-    pending = list(reversed(jobs))
-    with progress_bar() as progress:
-        task = progress.add_task(description, total=len(jobs))
-
-        async def worker() -> None:
-            while pending:
-                await pending.pop()()
-                progress.advance(task)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        return time.perf_counter() - started
 
 
 async def load_catalog(
@@ -225,6 +187,33 @@ async def load_catalog(
 
     jobs = [job(sku, amount) for sku, amount in prices.items()]
     await run_jobs(jobs, clients, f"catalog: {len(prices):,} products and prices")
+    return failures
+
+
+async def load_stock(
+    client: httpx.AsyncClient, keys: Keys, stock: dict[tuple[str, str], int], clients: int
+) -> list[str]:
+    """The store and the warehouse, then each SKU's stock received there, through the admin
+    API (after the catalog: stock is only kept for known SKUs); the failures."""
+    admin = keys.headers("admin")
+    for code, location in LOCATIONS.items():
+        put = await client.put(f"/v1/locations/{code}", json=location, headers=admin)
+        if put.status_code not in (200, 201):
+            return [f"PUT /v1/locations/{code}: HTTP {put.status_code} {put.text[:200]}"]
+    failures: list[str] = []
+
+    def job(location: str, sku: str, quantity: int) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            path = f"/v1/inventory/{location}/{sku}/adjustments"
+            body = {"reason": "receipt", "quantity": quantity}
+            received = await client.post(path, json=body, headers=admin)
+            if received.status_code != 201:
+                failures.append(f"{path}: HTTP {received.status_code} {received.text[:200]}")
+
+        return run
+
+    jobs = [job(location, sku, quantity) for (location, sku), quantity in sorted(stock.items())]
+    await run_jobs(jobs, clients, f"stock: {len(stock):,} rows received")
     return failures
 
 
@@ -297,21 +286,6 @@ def idempotent(headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "Idempotency-Key": uuid.uuid4().hex}
 
 
-# -- reading the database directly --
-
-
-def fetch(database: Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of one query (``?`` placeholders) on a connection of its own."""
-    if database.kind == "sqlite":
-        connection = sqlite3.connect(database.sqlite_path())
-        try:
-            return list(connection.execute(sql, params).fetchall())
-        finally:
-            connection.close()
-    with connect_postgres(database) as pg:
-        return list(pg.execute(sql.replace("?", "%s"), params).fetchall())
-
-
 # -- scenario 1: the last units --
 
 
@@ -349,8 +323,7 @@ async def last_units(
 ) -> LastUnits:
     channels = [("web", "app", "pos")[index % 3] for index in range(buyers)]
     result = LastUnits(buyers_by_channel=Counter(channels), initial=units)
-    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=120) as client:
+    async with server.client(buyers) as client:
         carts: dict[int, str] = {}
 
         def open_cart(index: int, channel: str) -> Callable[[], Awaitable[None]]:
@@ -598,8 +571,7 @@ async def throughput(
         claimed += 1
         return True
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=120) as client:
+    async with server.client(clients) as client:
         with progress_bar() as progress:
             total = None if seconds else checkouts
             task = progress.add_task(f"throughput: {clients} buyers", total=total)
@@ -673,279 +645,6 @@ async def throughput(
             result.server_cpu = (server.cpu_seconds() - cpu_before) / result.elapsed
             result.client_cpu = (time.process_time() - client_before) / result.elapsed
     return result
-
-
-# -- the reference: the same orders written raw --
-
-SCRATCH = {
-    "commerce_order": "bench_ref_order",
-    "commerce_order_line": "bench_ref_order_line",
-    "inventory_stock": "bench_ref_stock",
-}
-
-
-@dataclass(frozen=True)
-class RawOrder:
-    """One order as the reference writes it: its row, its lines, and per line the stock
-    change (location, sku, column, quantity) conditional on enough being available."""
-
-    row: dict[str, Any]
-    lines: list[dict[str, Any]]
-    stock: list[tuple[str, str, str, int]]
-
-
-def _stock_column(fulfilment: str) -> str:
-    return {"in_store": "on_hand", "click_and_collect": "reserved"}.get(fulfilment, "allocated")
-
-
-def _jsonb(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-
-
-def raw_orders(database: Database) -> tuple[list[RawOrder], list[str], list[str]]:
-    """The throughput run's orders, read back from the database with new ids (the last
-    units' orders left out); and the columns of the order and line rows."""
-    sqlite = database.kind == "sqlite"
-
-    def new_uuid() -> Any:
-        return uuid.uuid4().hex if sqlite else uuid.uuid4()
-
-    def rows(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        if sqlite:
-            connection = sqlite3.connect(database.sqlite_path())
-            try:
-                found = connection.execute(sql.replace("%s", "?"), (LAST_SKU,))
-                return [d[0] for d in found.description], found.fetchall()
-            finally:
-                connection.close()
-        with connect_postgres(database) as pg, pg.cursor() as cursor:
-            cursor.execute(sql, (LAST_SKU,))
-            assert cursor.description is not None
-            return [d.name for d in cursor.description], cursor.fetchall()
-
-    theirs = "SELECT order_id FROM commerce_order_line WHERE sku = %s"
-    order_columns, order_rows = rows(
-        f"SELECT * FROM commerce_order WHERE id NOT IN ({theirs}) ORDER BY placed_at"
-    )
-    line_columns, line_rows = rows(
-        f"SELECT * FROM commerce_order_line WHERE order_id NOT IN ({theirs})"
-    )
-    lines_of: dict[Any, list[dict[str, Any]]] = {}
-    for values in line_rows:
-        line = dict(zip(line_columns, values, strict=True))
-        lines_of.setdefault(line["order_id"], []).append(line)
-    orders: list[RawOrder] = []
-    for number, values in enumerate(order_rows):
-        row = dict(zip(order_columns, values, strict=True))
-        old_id, new = row["id"], new_uuid()
-        row.update(id=new, number=f"REF-{number:08d}", cart_id=None)
-        lines = [{**line, "id": new_uuid(), "order_id": new} for line in lines_of[old_id]]
-        if not sqlite:  # JSON documents (the delivery address) go back as JSONB
-            row = _jsonb(row)
-            lines = [_jsonb(line) for line in lines]
-        column = _stock_column(row["fulfilment"])
-        stock = sorted((ln["stock_location"], ln["sku"], column, ln["quantity"]) for ln in lines)
-        orders.append(RawOrder(row, lines, stock))
-    return orders, order_columns, line_columns
-
-
-@dataclass(frozen=True)
-class ReferenceSql:
-    insert_order: str
-    insert_line: str
-    # The stock column a line changes -> its conditional update.
-    updates: dict[str, str]
-
-
-def reference_sql(
-    order_columns: Sequence[str], line_columns: Sequence[str], param: Callable[[str], str]
-) -> ReferenceSql:
-    """The statements, with named parameters written by ``param`` (``:x`` or ``%(x)s``)."""
-
-    def insert(table: str, columns: Sequence[str]) -> str:
-        values = ", ".join(param(c) for c in columns)
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
-
-    stock = SCRATCH["inventory_stock"]
-    quantity = param("quantity")
-    updates = {
-        column: f"UPDATE {stock} SET {column} = {column} {sign} {quantity}, "
-        f"updated_at = {param('now')} WHERE location = {param('location')} "
-        f"AND sku = {param('sku')} AND on_hand - reserved - allocated >= {quantity}"
-        for column, sign in (("on_hand", "-"), ("reserved", "+"), ("allocated", "+"))
-    }
-    return ReferenceSql(
-        insert(SCRATCH["commerce_order"], order_columns),
-        insert(SCRATCH["commerce_order_line"], line_columns),
-        updates,
-    )
-
-
-class Writer(Protocol):
-    def write(self, order: RawOrder) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def _stock_params(location: str, sku: str, quantity: int) -> dict[str, Any]:
-    return {"location": location, "sku": sku, "quantity": quantity, "now": datetime.now(UTC)}
-
-
-class PostgresWriter:
-    """An order per transaction, on a connection of its own (psycopg 3)."""
-
-    def __init__(self, database: Database, sql: ReferenceSql) -> None:
-        self.connection = connect_postgres(database, autocommit=True)
-        self.sql = sql
-
-    def write(self, order: RawOrder) -> None:
-        with self.connection.transaction(), self.connection.cursor() as cursor:
-            cursor.execute(self.sql.insert_order, order.row)
-            cursor.executemany(self.sql.insert_line, order.lines)
-            for location, sku, column, quantity in order.stock:
-                cursor.execute(self.sql.updates[column], _stock_params(location, sku, quantity))
-                if cursor.rowcount != 1:
-                    raise RuntimeError(f"not enough {sku} at {location} for the reference")
-
-    def close(self) -> None:
-        self.connection.close()
-
-
-class SqliteWriter:
-    """An order per ``BEGIN IMMEDIATE`` transaction, with the server's pragmas (sqlite3)."""
-
-    def __init__(self, database: Database, sql: ReferenceSql) -> None:
-        self.connection = connect_sqlite(database.sqlite_path())
-        self.sql = sql
-
-    def write(self, order: RawOrder) -> None:
-        connection = self.connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(self.sql.insert_order, order.row)
-            connection.executemany(self.sql.insert_line, order.lines)
-            for location, sku, column, quantity in order.stock:
-                params = _stock_params(location, sku, quantity)
-                params["now"] = params["now"].strftime("%Y-%m-%d %H:%M:%S.%f")
-                if connection.execute(self.sql.updates[column], params).rowcount != 1:
-                    raise RuntimeError(f"not enough {sku} at {location} for the reference")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
-    def close(self) -> None:
-        self.connection.close()
-
-
-def timed_writes(orders: Sequence[RawOrder], threads: int, writer: Callable[[], Writer]) -> float:
-    """Every order written by ``threads`` threads, each with its own writer, pulling from
-    one queue; the seconds from the start to the last commit."""
-    todo: queue.SimpleQueue[RawOrder | None] = queue.SimpleQueue()
-    for order in orders:
-        todo.put(order)
-    for _ in range(threads):
-        todo.put(None)
-    errors: list[BaseException] = []
-    ready = threading.Barrier(threads + 1)
-    with progress_bar() as progress:
-        task = progress.add_task(f"reference: {len(orders):,} raw orders", total=len(orders))
-
-        def run() -> None:
-            try:
-                own = writer()
-            except BaseException as exc:
-                errors.append(exc)
-                ready.abort()
-                return
-            try:
-                ready.wait()
-                while (order := todo.get()) is not None:
-                    own.write(order)
-                    progress.advance(task)
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                own.close()
-
-        workers = [threading.Thread(target=run) for _ in range(threads)]
-        for worker in workers:
-            worker.start()
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError:
-            pass
-        started = time.perf_counter()
-        for worker in workers:
-            worker.join()
-        elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"the reference failed: {errors[0]!r}")
-    return elapsed
-
-
-def _sqlite_scratch(database: Database) -> None:
-    """Copies of the tables (their indexes and constraints too), and of the stock."""
-    connection = connect_sqlite(database.sqlite_path())
-    try:
-        for table in SCRATCH:
-            schema = connection.execute(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-                "ORDER BY type DESC",
-                (table,),
-            ).fetchall()
-            for (statement,) in schema:
-                for name, scratch in (
-                    ("commerce_order", SCRATCH["commerce_order"]),
-                    ("inventory_stock", SCRATCH["inventory_stock"]),
-                ):
-                    # commerce_order_line becomes bench_ref_order_line, and its reference.
-                    statement = statement.replace(name, scratch)
-                connection.execute(statement)
-        connection.execute(
-            f"INSERT INTO {SCRATCH['inventory_stock']} SELECT * FROM inventory_stock"
-        )
-    finally:
-        connection.close()
-
-
-def _postgres_scratch(database: Database) -> None:
-    """Copies of the tables (indexes, defaults and checks; the line's foreign key added),
-    and of the stock."""
-    with connect_postgres(database, autocommit=True) as pg:
-        for table, scratch in SCRATCH.items():
-            pg.execute(f"CREATE TABLE {scratch} (LIKE {table} INCLUDING ALL)")
-        pg.execute(
-            f"ALTER TABLE {SCRATCH['commerce_order_line']} ADD FOREIGN KEY (order_id) "
-            f"REFERENCES {SCRATCH['commerce_order']} (id) ON DELETE CASCADE"
-        )
-        pg.execute(f"INSERT INTO {SCRATCH['inventory_stock']} SELECT * FROM inventory_stock")
-
-
-def measure_reference(database: Database, result: Throughput, threads: int) -> None:
-    """The throughput run's orders written again, raw, into scratch copies of the tables."""
-    orders, order_columns, line_columns = raw_orders(database)
-    if len(orders) != result.orders:
-        result.failures.append(f"{len(orders)} orders stored, {result.orders} answered 201")
-    if database.kind == "sqlite":
-        _sqlite_scratch(database)
-        sqlite_sql = reference_sql(order_columns, line_columns, lambda name: f":{name}")
-        # One writer at a time in SQLite: one connection, as ingest.py's floor.
-        threads = 1
-        result.reference_how = "sqlite3, 1 connection"
-
-        def writer() -> Writer:
-            return SqliteWriter(database, sqlite_sql)
-    else:
-        _postgres_scratch(database)
-        pg_sql = reference_sql(order_columns, line_columns, lambda name: f"%({name})s")
-        result.reference_how = f"psycopg, {threads} threads/connections"
-
-        def writer() -> Writer:
-            return PostgresWriter(database, pg_sql)
-
-    result.reference_orders = len(orders)
-    result.reference_seconds = timed_writes(orders, threads, writer)
 
 
 def report_throughput(database: Database, result: Throughput, clients: int) -> None:
@@ -1023,18 +722,17 @@ def make_prices(skus: int) -> dict[str, int]:
     return {f"BENCH-{index:05d}": rng.randrange(49, 2_999) * 100 for index in range(skus)}
 
 
-def server_errors(log_path: Path) -> Counter[str]:
-    """The exceptions in a server's log, by their last line (type and message)."""
-    found: Counter[str] = Counter()
-    for line in log_path.read_text(errors="replace").splitlines():
-        if SERVER_ERROR.match(line):
-            found[line.strip()[:160]] += 1
-    return found
-
-
-def print_server_errors(errors: Counter[str]) -> None:
-    for line, count in errors.most_common(3):
-        console.print(f"[red]server log:[/red] {count} × {line}", soft_wrap=True)
+async def set_up(
+    server: Server,
+    keys: Keys,
+    catalog: dict[str, int],
+    stock: dict[tuple[str, str], int],
+    clients: int,
+) -> list[str]:
+    """The catalog, then the locations and their stock, through the admin API; the failures."""
+    async with server.client(clients) as client:
+        failures = await load_catalog(client, keys, catalog, clients)
+        return failures or await load_stock(client, keys, stock, clients)
 
 
 def run_on(database: Database, args: argparse.Namespace) -> bool:
@@ -1053,23 +751,14 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
 
     upgrade(database)
     keys = create_keys(database)
-    seed_stock(database, stock)
     ok = True
     with tempfile.TemporaryDirectory(prefix="omnikanal-bench-log-") as logs:
         with running_server(database, Path(logs)) as server:
             console.print(f"server pid {server.pid} at {server.base_url} ({database.kind})")
-
-            async def catalog_load() -> list[str]:
-                limits = httpx.Limits(max_connections=args.setup_clients)
-                async with httpx.AsyncClient(
-                    base_url=server.base_url, limits=limits, timeout=120
-                ) as client:
-                    return await load_catalog(client, keys, catalog, args.setup_clients)
-
-            failures = asyncio.run(catalog_load())
+            failures = asyncio.run(set_up(server, keys, catalog, stock, args.setup_clients))
         if failures:
             console.print(f"[red]failure:[/red] {failures[0]}")
-            print_server_errors(server_errors(server.log_path))
+            server.print_errors()
             return False
         if run_last:
             with running_server(database, Path(logs)) as server:
@@ -1085,7 +774,7 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
                 )
             read_last_units(database, last)
             report_last_units(database, last)
-            print_server_errors(server_errors(server.log_path))
+            server.print_errors()
             ok = last_units_ok(last) and ok
         if run_mix:
             with running_server(database, Path(logs)) as server:
@@ -1100,9 +789,14 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
                         seconds=args.seconds,
                     )
                 )
-            measure_reference(database, mix, args.clients)
+            reference = measure_reference(database, args.clients, leave_out_sku=LAST_SKU)
+            if reference.orders != mix.orders:
+                mix.failures.append(f"{reference.orders} orders stored, {mix.orders} answered 201")
+            mix.reference_orders = reference.orders
+            mix.reference_seconds = reference.seconds
+            mix.reference_how = reference.how
             report_throughput(database, mix, args.clients)
-            print_server_errors(server_errors(server.log_path))
+            server.print_errors()
             ok = not mix.failures and ok
     return ok
 

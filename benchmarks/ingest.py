@@ -21,7 +21,6 @@ Run from the project root:
 
 import argparse
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from _server import (
     console,
     create_source,
     exit_cleanly_on_sigterm,
+    fetch,
     fresh_database,
     ms,
     percentile,
@@ -338,13 +338,8 @@ def postgres_floor(database: Database, workload: Workload) -> float:
 
 
 def stored_events(database: Database) -> int:
-    query = "SELECT count(*) FROM events_event"
-    if database.kind == "sqlite":
-        with sqlite3.connect(database.sqlite_path()) as connection:
-            return int(connection.execute(query).fetchone()[0])
-    with connect_postgres(database) as connection:
-        row = connection.execute(query).fetchone()
-        return int(row[0]) if row else 0
+    ((count,),) = fetch(database, "SELECT count(*) FROM events_event")
+    return int(count)
 
 
 # -- one run --

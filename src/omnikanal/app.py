@@ -30,9 +30,10 @@ from omnikanal.inventory.router import router as inventory_router
 from omnikanal.loyalty.router import router as loyalty_router
 from omnikanal.marketing.router import router as marketing_router
 from omnikanal.notifications.router import router as notifications_router
-from omnikanal.outbox.registry import HandlerRegistry, build_registry
+from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.outbox.relay import Relay
 from omnikanal.outbox.router import router as outbox_router
+from omnikanal.wiring import build_registry
 from omnikanal.worker import Worker
 
 DESCRIPTION = """

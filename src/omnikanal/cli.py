@@ -16,8 +16,8 @@ from omnikanal.auth import service as auth_service
 from omnikanal.auth.models import Channel, Role
 from omnikanal.config import Settings
 from omnikanal.db import make_engine, make_session_factory
-from omnikanal.outbox.registry import build_registry
 from omnikanal.uow import unit_of_work
+from omnikanal.wiring import build_registry
 
 app = typer.Typer(help="omnikanal: the omnichannel retail hub.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)

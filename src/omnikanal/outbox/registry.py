@@ -1,7 +1,7 @@
-"""Which in-process handlers react to which domain events.
+"""Which in-process handlers react to which domain events, timers and periodic jobs.
 
-Built by the app factory (``build_registry``) from each domain's ``handlers.register``; never
-a module-level global, so tests can use their own.
+Plumbing: it holds whatever it is given and imports no domain. The edge fills it
+(``omnikanal.wiring.build_registry``); never a module-level global, so tests can use their own.
 """
 
 from collections.abc import Callable
@@ -65,29 +65,3 @@ class HandlerRegistry:
 
     def periodic_jobs(self) -> dict[str, tuple[timedelta, PeriodicJob]]:
         return dict(self._periodic)
-
-
-def build_registry() -> HandlerRegistry:
-    """Every domain's reactions to other domains' events."""
-    from omnikanal.commerce import handlers as commerce_handlers
-    from omnikanal.conversations import handlers as conversations_handlers
-    from omnikanal.events import handlers as events_handlers
-    from omnikanal.idempotency import service as idempotency_service
-    from omnikanal.inventory import handlers as inventory_handlers
-    from omnikanal.loyalty import handlers as loyalty_handlers
-    from omnikanal.marketing import handlers as marketing_handlers
-    from omnikanal.notifications import handlers as notifications_handlers
-
-    registry = HandlerRegistry()
-    registry.every("idempotency.purge", timedelta(hours=1), idempotency_service.purge_job)
-    for register in (
-        commerce_handlers.register,
-        events_handlers.register,
-        inventory_handlers.register,
-        loyalty_handlers.register,
-        notifications_handlers.register,
-        conversations_handlers.register,
-        marketing_handlers.register,
-    ):
-        register(registry)
-    return registry
