@@ -88,6 +88,13 @@ class RuleViolation(OmnikanalError):
     title = "Unprocessable request"
 
 
+class InternalError(OmnikanalError):
+    """Only for the edge's answer to an unexpected exception; domains never raise it."""
+
+    status = 500
+    title = "Internal server error"
+
+
 def problem_response(
     *,
     status: int,

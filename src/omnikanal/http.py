@@ -11,7 +11,7 @@ import logging
 import re
 import zlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID, uuid4
 
 import anyio
@@ -24,12 +24,17 @@ from omnikanal.errors import (
     BadRequest,
     CommonErrorCode,
     Conflict,
+    InternalError,
     OmnikanalError,
     PayloadTooLarge,
     problem_response,
 )
 from omnikanal.idempotency import service as idempotency_service
-from omnikanal.idempotency.service import IdempotencyErrorCode, IdempotentRequest
+from omnikanal.idempotency.service import (
+    IdempotencyErrorCode,
+    IdempotentRequest,
+    StoredResponse,
+)
 from omnikanal.uow import recorded_event_ids, reset_recorded
 
 logger = logging.getLogger("omnikanal.http")
@@ -143,12 +148,23 @@ def _from_problem(exc: OmnikanalError, request_id: str) -> CapturedResponse:
     return captured
 
 
-def _replayed(status: int, headers: dict[str, Any], body: bytes) -> CapturedResponse:
+def _replay(stored: StoredResponse) -> CapturedResponse:
     captured = CapturedResponse()
-    captured.status = status
-    captured.headers = [(k.encode(), str(v).encode()) for k, v in headers.items()]
-    captured.body = body
+    captured.status = stored.status_code
+    captured.headers = [(k.encode(), v.encode()) for k, v in stored.headers.items()]
+    captured.headers.append((b"idempotent-replayed", b"true"))
+    captured.body = stored.body
     return captured
+
+
+def _internal_error(request_id: str) -> CapturedResponse:
+    return _from_problem(
+        InternalError(
+            CommonErrorCode.INTERNAL_ERROR,
+            f"Something went wrong on our side. Quote request id {request_id}.",
+        ),
+        request_id,
+    )
 
 
 def _credential(scope: Scope) -> str:
@@ -203,7 +219,14 @@ class UnitOfWorkMiddleware:
         if self._admission is None:
             self._admission = anyio.Semaphore(self.max_concurrent)
         async with self._admission:
-            response, committed = await self._handle(scope, receive, body, request_id)
+            try:
+                response, committed = await self._handle(scope, receive, body, request_id)
+            except Exception:
+                # Answered here, as a complete response: an exception that reached the
+                # server after the error handler had sent its answer made it reset the
+                # kept-alive connection, failing the client's next request too.
+                logger.exception("unexpected error (request_id=%s)", request_id)
+                response, committed = _internal_error(request_id), []
             if committed and self.after_commit is not None:
                 try:
                     await anyio.to_thread.run_sync(self.after_commit, committed)
@@ -243,7 +266,11 @@ class UnitOfWorkMiddleware:
                     path=scope["path"],
                     body=body,
                 )
-                replay = await self._find_replay(session, idempotent)
+                # Retries are answered from a read snapshot, without waiting for the write
+                # lock; then, holding it (SQLite), a request that committed meanwhile.
+                replay = await self._committed_replay(idempotent)
+                if replay is None:
+                    replay = await self._replay_in(session, idempotent)
                 if replay is not None:
                     return replay, []
             response = await self._call_app(scope, receive, body)
@@ -256,6 +283,12 @@ class UnitOfWorkMiddleware:
         # 2xx and 3xx (a form's redirect after success) commit; errors change nothing.
         if not 200 <= response.status < 400 or scope["method"] in READ_METHODS:
             await anyio.to_thread.run_sync(session.rollback)
+            if idempotent is not None and response.status >= 400:
+                # A concurrent request with this key may have done the work first (the
+                # cart is checked out, the stock is gone): its answer is this one's too.
+                replay = await self._committed_replay(idempotent)
+                if replay is not None:
+                    return replay, []
             return response, []
         try:
             committed = await anyio.to_thread.run_sync(self._commit, session, idempotent, response)
@@ -267,27 +300,36 @@ class UnitOfWorkMiddleware:
             return await self._after_key_race(idempotent, request_id), []
         return response, committed
 
-    async def _find_replay(
+    async def _committed_replay(self, idempotent: IdempotentRequest) -> CapturedResponse | None:
+        """The replay of a committed answer to this key, read in its own read session."""
+        stored = await anyio.to_thread.run_sync(self._find_committed, idempotent)
+        return None if stored is None else _replay(stored)
+
+    def _find_committed(self, idempotent: IdempotentRequest) -> StoredResponse | None:
+        with self.read_session_factory() as session:
+            return idempotency_service.find(session, idempotent)
+
+    async def _replay_in(
         self, session: Session, idempotent: IdempotentRequest
     ) -> CapturedResponse | None:
-        record = await anyio.to_thread.run_sync(idempotency_service.find, session, idempotent)
-        if record is None:
-            return None
-        await anyio.to_thread.run_sync(session.rollback)
-        replay = _replayed(record.status_code, record.response_headers, record.response_body)
-        replay.headers.append((b"idempotent-replayed", b"true"))
-        return replay
+        stored = await anyio.to_thread.run_sync(self._find_in, session, idempotent)
+        return None if stored is None else _replay(stored)
+
+    @staticmethod
+    def _find_in(session: Session, idempotent: IdempotentRequest) -> StoredResponse | None:
+        stored = idempotency_service.find(session, idempotent)
+        if stored is not None:
+            # Nothing to do: release the write lock now rather than after the answer.
+            session.rollback()
+        return stored
 
     async def _after_key_race(
         self, idempotent: IdempotentRequest, request_id: str
     ) -> CapturedResponse:
-        session = self.read_session_factory()
         try:
-            replay = await self._find_replay(session, idempotent)
+            replay = await self._committed_replay(idempotent)
         except OmnikanalError as exc:
             return _from_problem(exc, request_id)
-        finally:
-            await anyio.to_thread.run_sync(session.close)
         if replay is not None:
             return replay
         return _from_problem(
