@@ -40,6 +40,12 @@ from omnikanal.uow import recorded_event_ids, reset_recorded
 logger = logging.getLogger("omnikanal.http")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# On every response: no page of the hub (the console above all) may be framed by another
+# site, which would let it trick a signed-in member of staff into clicks (clickjacking).
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -125,6 +131,7 @@ class CapturedResponse:
         headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(self.body)).encode()))
         headers.append((b"x-request-id", request_id.encode()))
+        headers.extend(SECURITY_HEADERS)
         for key, value in (extra or {}).items():
             headers.append((key.encode(), value.encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
