@@ -30,6 +30,8 @@ class CommonErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     CONFLICT = "conflict"
     INVALID_CURSOR = "invalid_cursor"
+    # A value no database can store (a NUL character, JSON nested too deep): kit.limits.
+    LIMIT_EXCEEDED = "limit_exceeded"
 
 
 class OmnikanalError(Exception):

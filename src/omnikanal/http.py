@@ -18,6 +18,7 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnikanal.errors import (
@@ -29,6 +30,7 @@ from omnikanal.errors import (
     PayloadTooLarge,
     problem_response,
 )
+from omnikanal.http_inputs import input_problem
 from omnikanal.idempotency import service as idempotency_service
 from omnikanal.idempotency.service import (
     IdempotencyErrorCode,
@@ -155,6 +157,20 @@ def _from_problem(exc: OmnikanalError, request_id: str) -> CapturedResponse:
     return captured
 
 
+def _rendered(scope: Scope, exc: OmnikanalError, request_id: str) -> CapturedResponse:
+    """The error as the app would render it: a page inside the console, else a problem."""
+    pages = getattr(getattr(scope.get("app"), "state", None), "problem_pages", {})
+    for prefix, render_page in pages.items():
+        if scope["path"].startswith(prefix):
+            page: Response = render_page(Request(scope), exc)
+            captured = CapturedResponse()
+            captured.status = page.status_code
+            captured.headers = list(page.raw_headers)
+            captured.body = bytes(page.body)
+            return captured
+    return _from_problem(exc, request_id)
+
+
 def _replay(stored: StoredResponse) -> CapturedResponse:
     captured = CapturedResponse()
     captured.status = stored.status_code
@@ -220,9 +236,15 @@ class UnitOfWorkMiddleware:
         try:
             body = await _read_body(scope, receive, self.max_body_bytes)
         except OmnikanalError as exc:
-            await _from_problem(exc, request_id).send(send, request_id)
+            await _rendered(scope, exc, request_id).send(send, request_id)
             return
         _replace_headers(scope, body)
+        problem = await input_problem(
+            scope, body, check_json=scope["path"] not in self.own_transaction_paths
+        )
+        if problem is not None:
+            await _rendered(scope, problem, request_id).send(send, request_id)
+            return
         if self._admission is None:
             self._admission = anyio.Semaphore(self.max_concurrent)
         async with self._admission:

@@ -2,11 +2,22 @@
 
 import stat
 from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal.auth.models import Channel, Role
+from omnikanal.catalog.models import Product
+from omnikanal.commerce.models import Cart, CartLine
 from omnikanal.config import Settings
+from omnikanal.conversations.models import Conversation, ConversationMessage
 from omnikanal.marketing import tokens
+from omnikanal.marketing.models import Audience
+from tests.factories import bearer, create_secret_key
 
 
 def test_no_page_may_be_framed(client: TestClient) -> None:
@@ -36,3 +47,152 @@ def test_an_existing_world_readable_secret_key_is_tightened_and_kept(
     path.chmod(0o644)
     assert tokens.secret_key(settings) == b"kept-from-before"
     assert _mode(path) == 0o600
+
+
+# -- values no database can store: refused at the edge, naming the field --
+
+
+@pytest.fixture
+def keys(session_factory: sessionmaker[Session]) -> dict[str, dict[str, str]]:
+    return {
+        "admin": bearer(create_secret_key(session_factory)),
+        "web": bearer(create_secret_key(session_factory, role=Role.CHANNEL, channel=Channel.WEB)),
+        "chat": bearer(create_secret_key(session_factory, role=Role.CHANNEL, channel=Channel.CHAT)),
+    }
+
+
+def stored(factory: sessionmaker[Session], *models: type) -> int:
+    with factory() as session:
+        return sum(
+            int(session.scalar(select(func.count()).select_from(model)) or 0) for model in models
+        )
+
+
+def assert_refused(response: httpx.Response, field: str) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "limit_exceeded"
+    assert body["errors"][0]["field"] == field
+    assert field in body["detail"]
+
+
+def test_nul_characters_in_json_bodies_are_400_naming_the_field(
+    client: TestClient,
+    keys: dict[str, dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    cart = {"currency": "SEK", "anonymous_id": "anon-1", "items": [{"sku": "COAT\u0000"}]}
+    assert_refused(client.post("/v1/carts", json=cart, headers=keys["web"]), "body.items[0].sku")
+    cart = {"currency": "SEK", "anonymous_id": "an\u0000on", "items": []}
+    assert_refused(client.post("/v1/carts", json=cart, headers=keys["web"]), "body.anonymous_id")
+    message = {"anonymous_id": "chat-1", "body": "Hello\u0000there"}
+    assert_refused(
+        client.post("/v1/conversations/messages", json=message, headers=keys["chat"]),
+        "body.body",
+    )
+    product = {"family": "F", "name": "Wool\u0000coat", "category": "coats", "vat_rate_bp": 2500}
+    assert_refused(
+        client.put("/v1/products/SKU-1", json=product, headers=keys["admin"]), "body.name"
+    )
+    product = {**product, "name": "Wool coat", "attributes": {"si\u0000ze": "38"}}
+    assert_refused(
+        client.put("/v1/products/SKU-1", json=product, headers=keys["admin"]),
+        "body.attributes.si\u0000ze",
+    )
+    # A raw JSON text, as a client that does not escape would send it.
+    raw = b'{"currency": "SEK", "anonymous_id": "\\u0000", "items": []}'
+    response = client.post(
+        "/v1/carts", content=raw, headers={**keys["web"], "content-type": "application/json"}
+    )
+    assert_refused(response, "body.anonymous_id")
+    assert stored(session_factory, Cart, CartLine, Conversation, ConversationMessage, Product) == 0
+
+
+def test_nul_characters_in_the_query_path_and_forms_are_400(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    assert_refused(
+        client.get("/v1/carts/current?email=a%00b@example.com", headers=keys["web"]),
+        "query.email",
+    )
+    assert_refused(client.get("/v1/products/SKU%00-1", headers=keys["admin"]), "path")
+    assert_refused(
+        client.post("/v1/keys?note=%00", json={"role": "agent"}, headers=keys["admin"]),
+        "query.note",
+    )
+    # The console answers with a page, naming the field too.
+    search = client.get("/console/customers?q=anna%00")
+    assert search.status_code == 400
+    assert search.headers["content-type"].startswith("text/html")
+    assert "query.q" in search.text
+    signin = client.post("/console/signin", data={"secret_key": "sk\u0000"})
+    assert signin.status_code == 400
+    assert "body.secret_key" in signin.text
+    multipart = client.post(
+        "/console/signin",
+        data={"secret_key": "sk\u0000"},
+        files={"ignored": ("a.bin", b"\x00\x01", "application/octet-stream")},
+    )
+    assert multipart.status_code == 400
+    assert "body.secret_key" in multipart.text
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    rule: dict[str, Any] = {"trait": "city", "equals": "Stockholm"}
+    for _ in range(depth - 1):
+        rule = {"all": [rule]}
+    return rule
+
+
+def test_json_nested_past_the_limit_is_400_naming_the_field(
+    client: TestClient,
+    keys: dict[str, dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    shallow = client.post(
+        "/v1/audiences", json={"name": "ok", "rule": _nested(3)}, headers=keys["admin"]
+    )
+    assert shallow.status_code == 201, shallow.text
+    deep = client.post(
+        "/v1/audiences", json={"name": "deep", "rule": _nested(40)}, headers=keys["admin"]
+    )
+    assert_refused(deep, "body.rule" + ".all[0]" * 15 + ".all")
+    assert "32" in deep.json()["errors"][0]["message"]
+    for depth in (127, 300):
+        response = client.post(
+            "/v1/audiences", json={"name": "x", "rule": _nested(depth)}, headers=keys["admin"]
+        )
+        assert response.status_code == 400, depth
+    # Past every parser's recursion: still a 400, not a 500.
+    bottomless = b'{"name": "x", "rule": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post(
+        "/v1/audiences",
+        content=bottomless,
+        headers={**keys["admin"], "content-type": "application/json"},
+    )
+    assert_refused(response, "body")
+    assert stored(session_factory, Audience) == 1
+
+
+def test_a_lone_surrogate_is_malformed_json(
+    client: TestClient,
+    keys: dict[str, dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    body = b'{"family": "F", "name": "Coat \\ud800", "category": "c", "vat_rate_bp": 2500}'
+    response = client.put(
+        "/v1/products/SKU-1",
+        content=body,
+        headers={**keys["admin"], "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_json"
+    paired = body.replace(b"\\ud800", b"\\ud83e\\udde5")  # a coat emoji, escaped as a pair
+    response = client.put(
+        "/v1/products/SKU-1",
+        content=paired,
+        headers={**keys["admin"], "content-type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "Coat \U0001f9e5"
+    assert stored(session_factory, Product) == 1
