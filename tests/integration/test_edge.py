@@ -1,8 +1,10 @@
 """What the HTTP edge guarantees every response and the files it keeps (issue 12)."""
 
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -15,8 +17,17 @@ from omnikanal.catalog.models import Product
 from omnikanal.commerce.models import Cart, CartLine
 from omnikanal.config import Settings
 from omnikanal.conversations.models import Conversation, ConversationMessage
+from omnikanal.inventory.models import Location
+from omnikanal.kit.pagination import (
+    decode_cursor,
+    decode_id_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+)
 from omnikanal.marketing import tokens
 from omnikanal.marketing.models import Audience
+from omnikanal.uow import unit_of_work
 from tests.factories import bearer, create_secret_key
 
 
@@ -196,3 +207,59 @@ def test_a_lone_surrogate_is_malformed_json(
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "Coat \U0001f9e5"
     assert stored(session_factory, Product) == 1
+
+
+# -- cursors: only ours are taken --
+
+FOREIGN_CURSORS = [
+    "aGVsbG8",  # "hello": base64, but not a cursor of ours
+    "%%%",
+    "YQ\x00",
+    encode_cursor("a", "b", "c"),  # our tag, too many parts
+    encode_cursor(""),
+]
+# Foreign to the lists keyed by an id or by a time and an id.
+NOT_AN_ID_OR_TIME = [
+    encode_cursor("not-an-id"),
+    encode_cursor("2026-11-30T10:00:00", str(uuid4())),  # a time without a zone
+    encode_cursor("2026-11-30T10:00:00+00:00"),  # a part missing
+    encode_cursor("2026-11-30T10:00:00+00:00", "not-an-id"),
+]
+
+
+def test_a_cursor_we_did_not_make_is_400_on_every_list(
+    client: TestClient,
+    keys: dict[str, dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    with unit_of_work(session_factory) as session:
+        session.add(
+            Location(code="gbg", name="Göteborg", kind="store", latitude=57.7, longitude=12.0)
+        )
+    someone = str(uuid4())
+    by_sku = ["/v1/products", "/v1/inventory/gbg"]
+    by_id_or_time = [
+        "/v1/conversations",
+        f"/v1/profiles/{someone}/timeline",
+        "/v1/orders",
+        f"/v1/loyalty/{someone}",
+        "/v1/outbox/deliveries",
+    ]
+    for path in by_sku + by_id_or_time:
+        foreign = FOREIGN_CURSORS + (NOT_AN_ID_OR_TIME if path in by_id_or_time else [])
+        for cursor in foreign:
+            params = {"cursor": cursor, "profile_id": someone}
+            response = client.get(path, params=params, headers=keys["admin"])
+            assert response.status_code == 400, (path, cursor, response.text)
+            assert response.json()["code"] in ("invalid_cursor", "limit_exceeded"), path
+        params = {"cursor": "aGVsbG8", "profile_id": someone}
+        hello = client.get(path, params=params, headers=keys["admin"])
+        assert hello.json()["code"] == "invalid_cursor", path
+
+
+def test_time_cursors_round_trip_with_their_zone() -> None:
+    moment = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    row_id = uuid4()
+    assert decode_time_cursor(encode_time_cursor(moment, row_id)) == (moment, row_id)
+    assert decode_id_cursor(encode_cursor(str(row_id))) == row_id
+    assert decode_cursor(encode_cursor("COAT-WOOL")) == "COAT-WOOL"
