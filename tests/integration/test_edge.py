@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from omnikanal.auth.models import Channel, Role
+from omnikanal.auth.models import Channel, Role, Source
 from omnikanal.catalog.models import Product
 from omnikanal.commerce.models import Cart, CartLine
 from omnikanal.config import Settings
@@ -27,6 +27,7 @@ from omnikanal.kit.pagination import (
 )
 from omnikanal.marketing import tokens
 from omnikanal.marketing.models import Audience
+from omnikanal.outbox.models import WebhookEndpoint
 from omnikanal.uow import unit_of_work
 from tests.factories import bearer, create_secret_key
 
@@ -263,3 +264,40 @@ def test_time_cursors_round_trip_with_their_zone() -> None:
     assert decode_time_cursor(encode_time_cursor(moment, row_id)) == (moment, row_id)
     assert decode_id_cursor(encode_cursor(str(row_id))) == row_id
     assert decode_cursor(encode_cursor("COAT-WOOL")) == "COAT-WOOL"
+
+
+# -- strings are bounded by their columns --
+
+
+def test_credentials_and_webhooks_refuse_strings_longer_than_their_columns(
+    client: TestClient,
+    keys: dict[str, dict[str, str]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    admin = keys["admin"]
+    too_long = [
+        ("/v1/sources", {"name": "n" * 201, "channel": "web"}, "body.name"),
+        ("/v1/sources", {"name": "n", "channel": "pos", "location": "l" * 101}, "body.location"),
+        ("/v1/keys", {"role": "agent", "name": "n" * 201}, "body.name"),
+        ("/v1/keys", {"role": "store", "location": "l" * 101}, "body.location"),
+        ("/v1/webhooks", {"url": "https://example.com/" + "p" * 1990}, "body.url"),
+        (
+            "/v1/webhooks",
+            {"url": "https://example.com/hook", "event_types": ["t" * 101]},
+            "body.event_types[0]",
+        ),
+        (
+            "/v1/webhooks",
+            {"url": "https://example.com/hook", "description": "d" * 201},
+            "body.description",
+        ),
+    ]
+    for path, body, field in too_long:
+        response = client.post(path, json=body, headers=admin)
+        assert response.status_code == 422, (path, field, response.text)
+        assert field in {e["field"] for e in response.json()["errors"]}, (path, field)
+    longest = "https://example.com/" + "p" * 1980
+    assert len(longest) == 2000
+    stored_ok = client.post("/v1/webhooks", json={"url": longest}, headers=admin)
+    assert stored_ok.status_code == 201, stored_ok.text
+    assert stored(session_factory, WebhookEndpoint, Source) == 1
