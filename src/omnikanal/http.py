@@ -315,7 +315,10 @@ class UnitOfWorkMiddleware:
             if idempotent is not None and response.status >= 400:
                 # A concurrent request with this key may have done the work first (the
                 # cart is checked out, the stock is gone): its answer is this one's too.
-                replay = await self._committed_replay(idempotent)
+                try:
+                    replay = await self._committed_replay(idempotent)
+                except OmnikanalError:
+                    replay = None  # stored for another body: this request's own answer
                 if replay is not None:
                     return replay, []
             return response, []
