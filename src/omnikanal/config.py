@@ -1,14 +1,56 @@
 """Settings, read from the environment (prefix ``OMNIKANAL_``) and never at import time."""
 
+import logging
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+logger = logging.getLogger("omnikanal.config")
+
+SECRET_KEY_FILE = "secret_key"
+
 
 def default_data_dir() -> Path:
     return Path.cwd() / "data"
+
+
+def stored_secret_key(data_dir: Path) -> str:
+    """The key kept in ``<data dir>/secret_key``, made on first use, readable by its owner
+    only: it signs links that act for a person (cart restore, unsubscribe)."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        _create_owner_only(path, secrets.token_urlsafe(32))
+    _restrict_to_owner(path)
+    return path.read_text().strip()
+
+
+def _create_owner_only(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under a private name, then linked in: a process that starts at the
+    # same moment finds either no file or the complete one, and the first link wins.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(content)
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _restrict_to_owner(path: Path) -> None:
+    if path.stat().st_mode & 0o077 == 0:
+        return
+    try:
+        path.chmod(0o600)
+    except OSError:
+        logger.warning("%s is readable by others; make it readable by its owner only", path)
 
 
 class Settings(BaseSettings):
@@ -120,6 +162,9 @@ class Settings(BaseSettings):
         description="whsec_ secret signing the SMS/push webhooks; derived from the secret "
         "key when unset.",
     )
+
+    def resolved_secret_key(self) -> str:
+        return self.secret_key or stored_secret_key(Path(self.data_dir))
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -30,6 +30,8 @@ class CommonErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     CONFLICT = "conflict"
     INVALID_CURSOR = "invalid_cursor"
+    # A value no database can store (a NUL character, JSON nested too deep): kit.limits.
+    LIMIT_EXCEEDED = "limit_exceeded"
 
 
 class OmnikanalError(Exception):
@@ -86,6 +88,13 @@ class PayloadTooLarge(OmnikanalError):
 class RuleViolation(OmnikanalError):
     status = 422
     title = "Unprocessable request"
+
+
+class InternalError(OmnikanalError):
+    """Only for the edge's answer to an unexpected exception; domains never raise it."""
+
+    status = 500
+    title = "Internal server error"
 
 
 def problem_response(

@@ -11,30 +11,43 @@ import logging
 import re
 import zlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID, uuid4
 
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnikanal.errors import (
     BadRequest,
     CommonErrorCode,
     Conflict,
+    InternalError,
     OmnikanalError,
     PayloadTooLarge,
     problem_response,
 )
+from omnikanal.http_inputs import input_problem
 from omnikanal.idempotency import service as idempotency_service
-from omnikanal.idempotency.service import IdempotencyErrorCode, IdempotentRequest
+from omnikanal.idempotency.service import (
+    IdempotencyErrorCode,
+    IdempotentRequest,
+    StoredResponse,
+)
 from omnikanal.uow import recorded_event_ids, reset_recorded
 
 logger = logging.getLogger("omnikanal.http")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# On every response: no page of the hub (the console above all) may be framed by another
+# site, which would let it trick a signed-in member of staff into clicks (clickjacking).
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -120,6 +133,7 @@ class CapturedResponse:
         headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(self.body)).encode()))
         headers.append((b"x-request-id", request_id.encode()))
+        headers.extend(SECURITY_HEADERS)
         for key, value in (extra or {}).items():
             headers.append((key.encode(), value.encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
@@ -143,12 +157,37 @@ def _from_problem(exc: OmnikanalError, request_id: str) -> CapturedResponse:
     return captured
 
 
-def _replayed(status: int, headers: dict[str, Any], body: bytes) -> CapturedResponse:
+def _rendered(scope: Scope, exc: OmnikanalError, request_id: str) -> CapturedResponse:
+    """The error as the app would render it: a page inside the console, else a problem."""
+    pages = getattr(getattr(scope.get("app"), "state", None), "problem_pages", {})
+    for prefix, render_page in pages.items():
+        if scope["path"].startswith(prefix):
+            page: Response = render_page(Request(scope), exc)
+            captured = CapturedResponse()
+            captured.status = page.status_code
+            captured.headers = list(page.raw_headers)
+            captured.body = bytes(page.body)
+            return captured
+    return _from_problem(exc, request_id)
+
+
+def _replay(stored: StoredResponse) -> CapturedResponse:
     captured = CapturedResponse()
-    captured.status = status
-    captured.headers = [(k.encode(), str(v).encode()) for k, v in headers.items()]
-    captured.body = body
+    captured.status = stored.status_code
+    captured.headers = [(k.encode(), v.encode()) for k, v in stored.headers.items()]
+    captured.headers.append((b"idempotent-replayed", b"true"))
+    captured.body = stored.body
     return captured
+
+
+def _internal_error(request_id: str) -> CapturedResponse:
+    return _from_problem(
+        InternalError(
+            CommonErrorCode.INTERNAL_ERROR,
+            f"Something went wrong on our side. Quote request id {request_id}.",
+        ),
+        request_id,
+    )
 
 
 def _credential(scope: Scope) -> str:
@@ -197,13 +236,26 @@ class UnitOfWorkMiddleware:
         try:
             body = await _read_body(scope, receive, self.max_body_bytes)
         except OmnikanalError as exc:
-            await _from_problem(exc, request_id).send(send, request_id)
+            await _rendered(scope, exc, request_id).send(send, request_id)
             return
         _replace_headers(scope, body)
+        problem = await input_problem(
+            scope, body, check_json=scope["path"] not in self.own_transaction_paths
+        )
+        if problem is not None:
+            await _rendered(scope, problem, request_id).send(send, request_id)
+            return
         if self._admission is None:
             self._admission = anyio.Semaphore(self.max_concurrent)
         async with self._admission:
-            response, committed = await self._handle(scope, receive, body, request_id)
+            try:
+                response, committed = await self._handle(scope, receive, body, request_id)
+            except Exception:
+                # Answered here, as a complete response: an exception that reached the
+                # server after the error handler had sent its answer made it reset the
+                # kept-alive connection, failing the client's next request too.
+                logger.exception("unexpected error (request_id=%s)", request_id)
+                response, committed = _internal_error(request_id), []
             if committed and self.after_commit is not None:
                 try:
                     await anyio.to_thread.run_sync(self.after_commit, committed)
@@ -243,7 +295,11 @@ class UnitOfWorkMiddleware:
                     path=scope["path"],
                     body=body,
                 )
-                replay = await self._find_replay(session, idempotent)
+                # Retries are answered from a read snapshot, without waiting for the write
+                # lock; then, holding it (SQLite), a request that committed meanwhile.
+                replay = await self._committed_replay(idempotent)
+                if replay is None:
+                    replay = await self._replay_in(session, idempotent)
                 if replay is not None:
                     return replay, []
             response = await self._call_app(scope, receive, body)
@@ -256,6 +312,15 @@ class UnitOfWorkMiddleware:
         # 2xx and 3xx (a form's redirect after success) commit; errors change nothing.
         if not 200 <= response.status < 400 or scope["method"] in READ_METHODS:
             await anyio.to_thread.run_sync(session.rollback)
+            if idempotent is not None and response.status >= 400:
+                # A concurrent request with this key may have done the work first (the
+                # cart is checked out, the stock is gone): its answer is this one's too.
+                try:
+                    replay = await self._committed_replay(idempotent)
+                except OmnikanalError:
+                    replay = None  # stored for another body: this request's own answer
+                if replay is not None:
+                    return replay, []
             return response, []
         try:
             committed = await anyio.to_thread.run_sync(self._commit, session, idempotent, response)
@@ -267,27 +332,36 @@ class UnitOfWorkMiddleware:
             return await self._after_key_race(idempotent, request_id), []
         return response, committed
 
-    async def _find_replay(
+    async def _committed_replay(self, idempotent: IdempotentRequest) -> CapturedResponse | None:
+        """The replay of a committed answer to this key, read in its own read session."""
+        stored = await anyio.to_thread.run_sync(self._find_committed, idempotent)
+        return None if stored is None else _replay(stored)
+
+    def _find_committed(self, idempotent: IdempotentRequest) -> StoredResponse | None:
+        with self.read_session_factory() as session:
+            return idempotency_service.find(session, idempotent)
+
+    async def _replay_in(
         self, session: Session, idempotent: IdempotentRequest
     ) -> CapturedResponse | None:
-        record = await anyio.to_thread.run_sync(idempotency_service.find, session, idempotent)
-        if record is None:
-            return None
-        await anyio.to_thread.run_sync(session.rollback)
-        replay = _replayed(record.status_code, record.response_headers, record.response_body)
-        replay.headers.append((b"idempotent-replayed", b"true"))
-        return replay
+        stored = await anyio.to_thread.run_sync(self._find_in, session, idempotent)
+        return None if stored is None else _replay(stored)
+
+    @staticmethod
+    def _find_in(session: Session, idempotent: IdempotentRequest) -> StoredResponse | None:
+        stored = idempotency_service.find(session, idempotent)
+        if stored is not None:
+            # Nothing to do: release the write lock now rather than after the answer.
+            session.rollback()
+        return stored
 
     async def _after_key_race(
         self, idempotent: IdempotentRequest, request_id: str
     ) -> CapturedResponse:
-        session = self.read_session_factory()
         try:
-            replay = await self._find_replay(session, idempotent)
+            replay = await self._committed_replay(idempotent)
         except OmnikanalError as exc:
             return _from_problem(exc, request_id)
-        finally:
-            await anyio.to_thread.run_sync(session.close)
         if replay is not None:
             return replay
         return _from_problem(

@@ -1,6 +1,7 @@
 import gzip
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from omnikanal.app import create_app
 from omnikanal.config import Settings
 from tests.factories import bearer, create_secret_key
+from tests.server import running
 
 
 @pytest.fixture
@@ -136,3 +138,31 @@ def test_every_response_has_a_request_id(client: TestClient) -> None:
     assert first
     assert second
     assert first != second
+
+
+def test_a_500_keeps_the_kept_alive_connection_usable(app: FastAPI) -> None:
+    router = APIRouter()
+
+    @router.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    app.include_router(router)
+    with running(app) as base_url, httpx.Client(base_url=base_url) as client:
+        opened: list[object] = []
+        failed = client.get(
+            "/boom",
+            headers={"X-Request-ID": "req-500"},
+            extensions={"trace": lambda name, info: opened.append(name)},
+        )
+        assert failed.status_code == 500
+        assert_problem(failed.json(), 500, "internal_error")
+        assert failed.json()["request_id"] == "req-500"
+        assert failed.headers["x-request-id"] == "req-500"
+        assert failed.headers.get("connection") != "close"
+        # The same connection answers the next request: no reset, no new connection.
+        following = client.get(
+            "/health", extensions={"trace": lambda name, info: opened.append(name)}
+        )
+        assert following.status_code == 200
+        assert opened.count("connection.connect_tcp.complete") == 1

@@ -45,7 +45,12 @@ from omnikanal.customers.identity import ANONYMOUS_ID, EMAIL, LOYALTY_CARD, PHON
 from omnikanal.errors import BadRequest, CommonErrorCode, NotFound
 from omnikanal.http import DbSession
 from omnikanal.kit.money import Money
-from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from omnikanal.kit.pagination import (
+    PageParams,
+    decode_time_cursor,
+    encode_time_cursor,
+    page_params,
+)
 from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/v1", tags=["commerce"])
@@ -346,11 +351,7 @@ def place_order(body: OrderCreate, session: DbSession, actor: OrderTaker) -> Ord
 def _order_cursor(value: str | None) -> tuple[datetime, UUID] | None:
     if value is None:
         return None
-    moment, _, order_id = decode_cursor(value).partition("|")
-    try:
-        return datetime.fromisoformat(moment), UUID(order_id)
-    except ValueError as exc:
-        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+    return decode_time_cursor(value)
 
 
 @router.get("/orders", response_model=OrderPage, tags=["orders"])
@@ -368,7 +369,7 @@ def list_orders(
     next_cursor = None
     if len(found) > page.limit:
         last = shown[-1]
-        next_cursor = encode_cursor(f"{last.placed_at.isoformat()}|{last.id}")
+        next_cursor = encode_time_cursor(last.placed_at, last.id)
     return OrderPage(
         profile_id=live,
         items=[_order_read(view) for view in orders.views(session, shown)],

@@ -36,10 +36,14 @@ from omnikanal.conversations.schemas import (
     StatusRequest,
 )
 from omnikanal.customers.schemas import ChannelSeen, IdentifierRead
-from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
 from omnikanal.kit.money import Money
-from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from omnikanal.kit.pagination import (
+    PageParams,
+    decode_time_cursor,
+    encode_time_cursor,
+    page_params,
+)
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -105,11 +109,7 @@ def _full(session: DbSession, conversation: Conversation) -> ConversationRead:
 def _inbox_cursor(value: str | None) -> tuple[datetime, UUID] | None:
     if value is None:
         return None
-    moment, _, conversation_id = decode_cursor(value).partition("|")
-    try:
-        return datetime.fromisoformat(moment), UUID(conversation_id)
-    except ValueError as exc:
-        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+    return decode_time_cursor(value)
 
 
 @router.get("", response_model=ConversationPage)
@@ -134,7 +134,7 @@ def list_conversations(
     next_cursor = None
     if len(found) > page.limit:
         last = shown[-1]
-        next_cursor = encode_cursor(f"{last.last_activity_at.isoformat()}|{last.id}")
+        next_cursor = encode_time_cursor(last.last_activity_at, last.id)
     return ConversationPage(items=[_summary(c) for c in shown], next_cursor=next_cursor)
 
 

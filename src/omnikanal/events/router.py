@@ -33,7 +33,12 @@ from omnikanal.events.schemas import (
 from omnikanal.events.service import EventErrorCode, IngestJob, ValidMessage
 from omnikanal.events.writer import IngestWriter
 from omnikanal.http import DbSession
-from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from omnikanal.kit.pagination import (
+    PageParams,
+    decode_time_cursor,
+    encode_time_cursor,
+    page_params,
+)
 from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
@@ -217,11 +222,7 @@ def _batch_sent_at(value: Any) -> datetime | None:
 def _cursor(value: str | None) -> tuple[datetime, UUID] | None:
     if value is None:
         return None
-    moment, _, event_id = decode_cursor(value).partition("|")
-    try:
-        return datetime.fromisoformat(moment), UUID(event_id)
-    except ValueError as exc:
-        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+    return decode_time_cursor(value)
 
 
 @profiles_router.get("/{profile_id}/timeline", response_model=TimelinePage)
@@ -255,7 +256,7 @@ def timeline(
     next_cursor = None
     if len(entries) > page.limit:
         last = shown[-1].event
-        next_cursor = encode_cursor(f"{last.timestamp.isoformat()}|{last.id}")
+        next_cursor = encode_time_cursor(last.timestamp, last.id)
     return TimelinePage(profile_id=live_id, items=items, next_cursor=next_cursor)
 
 

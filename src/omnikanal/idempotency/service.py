@@ -37,6 +37,16 @@ class IdempotentRequest:
     request_hash: str
 
 
+@dataclass(frozen=True)
+class StoredResponse:
+    """A plain copy of a stored response: read once in the worker thread, so replaying it
+    never touches the database (an expired ORM object would query again on the event loop)."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
 def describe(
     *, key: str, credential: str, method: str, path: str, body: bytes
 ) -> IdempotentRequest:
@@ -50,7 +60,7 @@ def describe(
     return IdempotentRequest(principal=principal, key=key, request_hash=digest)
 
 
-def find(session: Session, request: IdempotentRequest) -> IdempotencyRecord | None:
+def find(session: Session, request: IdempotentRequest) -> StoredResponse | None:
     """The stored response for this key, or None; 409 when the key was used differently."""
     record = session.scalar(
         select(IdempotencyRecord).where(
@@ -58,12 +68,18 @@ def find(session: Session, request: IdempotentRequest) -> IdempotencyRecord | No
             IdempotencyRecord.key == request.key,
         )
     )
-    if record is not None and record.request_hash != request.request_hash:
+    if record is None:
+        return None
+    if record.request_hash != request.request_hash:
         raise Conflict(
             IdempotencyErrorCode.KEY_REUSED,
             "This Idempotency-Key was already used for a different request.",
         )
-    return record
+    return StoredResponse(
+        status_code=record.status_code,
+        headers={str(k): str(v) for k, v in record.response_headers.items()},
+        body=bytes(record.response_body),
+    )
 
 
 def remember(

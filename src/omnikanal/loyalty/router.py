@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 
 from omnikanal.auth.dependencies import AdminKey
 from omnikanal.http import DbSession
-from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from omnikanal.kit.pagination import PageParams, decode_id_cursor, encode_cursor, page_params
 from omnikanal.loyalty import repository, service
 from omnikanal.loyalty.dependencies import LoyaltyOperator, LoyaltyReader, StaffReader
 from omnikanal.loyalty.schemas import (
@@ -58,7 +58,7 @@ def get_account(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> LoyaltyAccount:
     """Balance, tier and progress to the next, and the ledger newest first."""
-    before = UUID(decode_cursor(page.cursor)) if page.cursor else None
+    before = decode_id_cursor(page.cursor) if page.cursor else None
     entries = repository.ledger_page(session, profile_id, before=before, limit=page.limit + 1)
     shown = entries[: page.limit]
     member = service.member(session, profile_id=profile_id)

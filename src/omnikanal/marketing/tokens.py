@@ -7,9 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -27,18 +25,7 @@ def settings_of(session: Session) -> Settings:
 
 
 def secret_key(settings: Settings) -> bytes:
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    path = Path(settings.data_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        candidate = secrets.token_urlsafe(32)
-        try:
-            with path.open("x") as file:  # the first process to get here wins
-                file.write(candidate)
-        except FileExistsError:
-            pass
-    return path.read_text().strip().encode()
+    return settings.resolved_secret_key().encode()
 
 
 def _b64(data: bytes) -> str:

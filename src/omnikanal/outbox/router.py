@@ -4,9 +4,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from omnikanal.auth.dependencies import AdminKey
-from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
-from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from omnikanal.kit.pagination import PageParams, decode_id_cursor, encode_cursor, page_params
 from omnikanal.outbox import repository, service
 from omnikanal.outbox.schemas import (
     DeliveryPage,
@@ -44,12 +43,7 @@ def list_deliveries(
     page: Annotated[PageParams, Depends(page_params)],
     status: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
 ) -> DeliveryPage:
-    after = None
-    if page.cursor:
-        try:
-            after = UUID(decode_cursor(page.cursor))
-        except ValueError as exc:
-            raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+    after = decode_id_cursor(page.cursor) if page.cursor else None
     rows = repository.list_deliveries(session, status=status, after=after, limit=page.limit + 1)
     items = [DeliveryRead.model_validate(d) for d in rows[: page.limit]]
     more = len(rows) > page.limit
