@@ -44,6 +44,8 @@ CHECKS = ",".join(
 EXAMPLES = int(os.environ.get("OMNIKANAL_FUZZ_EXAMPLES", "5"))
 SEED = os.environ.get("OMNIKANAL_FUZZ_SEED", "20261130")
 
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
+
 # These would disable the run's own write key or revoke its admin key halfway through;
 # tests/integration covers them.
 EXCLUDED = ["POST /v1/sources/{source_id}/disable", "POST /v1/keys/{key_id}/revoke"]
@@ -154,6 +156,8 @@ def _config(server: Server) -> str:
         f'\n[[operations]]\ninclude-name = "{name}"\nenabled = false\n' for name in EXCLUDED
     )
     return f"""
+hooks = "{HOOKS}"
+
 [auth.openapi.SecretKey]
 bearer = "{server.admin_key}"
 
