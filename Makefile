@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types pytest clean
+.PHONY: run test lint types pytest fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint types pytest
+
+# Schemathesis with a large budget (the suite runs the same test with a small one).
+FUZZ_EXAMPLES ?= 150
+FUZZ_SEED ?= random
+fuzz: $(STAMP)
+	OMNIKANAL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OMNIKANAL_FUZZ_SEED=$(FUZZ_SEED) \
+		OMNIKANAL_FUZZ_TIMEOUT=0 $(BIN)/pytest -m fuzz tests/fuzz
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -30,6 +30,7 @@ from omnikanal.inventory.router import router as inventory_router
 from omnikanal.loyalty.router import router as loyalty_router
 from omnikanal.marketing.router import router as marketing_router
 from omnikanal.notifications.router import router as notifications_router
+from omnikanal.openapi import install_openapi
 from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.outbox.relay import Relay
 from omnikanal.outbox.router import router as outbox_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.ingest_writer = ingest_writer
     app.state.source_keys = SourceKeyCache()
     install_error_handlers(app)
+    install_openapi(app)
     app.state.problem_pages = {"/console": console.console_problem_page}
     app.add_exception_handler(SignInRequired, console.sign_in_redirect)
     app.add_exception_handler(RoleNotAllowed, console.role_not_allowed_page)

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -95,6 +97,35 @@ class InternalError(OmnikanalError):
 
     status = 500
     title = "Internal server error"
+
+
+class ProblemFieldError(BaseModel):
+    """One field a request got wrong."""
+
+    field: str = Field(description="Where: `body.lines[0].quantity`, `query.limit`, `type`.")
+    message: str
+    type: str | None = Field(default=None, description="pydantic's error type, when it has one.")
+
+
+class Problem(BaseModel):
+    """What every error answer carries (RFC 9457 problem details, `application/problem+json`).
+
+    Only the OpenAPI document uses this model; ``problem_response`` writes the body.
+    """
+
+    # Some problems carry more members (ingestion's `rejected` and `message`).
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="`/problems/<code>`.")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable, machine-readable: branch on this.")
+    instance: str | None = Field(default=None, description="The request's path.")
+    request_id: str | None = Field(default=None, description="Quote it when reporting a 500.")
+    errors: list[ProblemFieldError] | None = Field(
+        default=None, description="Each field that was wrong, when the problem is about fields."
+    )
 
 
 def problem_response(
@@ -193,17 +224,35 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path.
+
+    Starlette's 405 names only the methods of the first route matching the path, but a
+    path often has one route per method (GET and POST /v1/sources), so ask them all.
+    """
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        path_regex = getattr(route, "path_regex", None)
+        if route.methods and path_regex is not None and path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, CommonErrorCode.BAD_REQUEST)
     title = "Not found" if exc.status_code == 404 else str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         status=exc.status_code,
         code=code,
         title=title,
         detail=str(exc.detail),
         request=request,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
 
 
