@@ -36,7 +36,8 @@ def page_params(
         Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the page before."),
     ] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
+    # An empty cursor (`cursor=`, as a client's first call often sends it) is the first page.
+    return PageParams(limit=limit, cursor=cursor or None)
 
 
 class Page(BaseModel, Generic[T]):
