@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from omnikanal.auth.models import Channel, Role
+from omnikanal.cli import app as cli
 from omnikanal.commerce.models import Order, Tender
+from omnikanal.config import Settings
 from omnikanal.kit.limits import INT32_MAX
 from tests.factories import bearer, create_secret_key
 from tests.integration.commerce.conftest import GBG, LATTE, SCARF, STHLM, Shop, delivery
@@ -232,6 +235,25 @@ def test_the_price_audit_refuses_a_time_without_a_zone_or_out_of_range(
         "/v1/reports/price-audit", params={name: value}, headers=shop.analyst
     )
     refused(response, 422, f"query.{name}")
+
+
+def test_the_cli_price_audit_reads_dates_and_times_in_utc(
+    shop: Shop, database_url: str, settings: Settings
+) -> None:
+    env = {
+        "OMNIKANAL_DATABASE_URL": database_url,
+        "OMNIKANAL_DATA_DIR": str(settings.data_dir),
+    }
+    runner = CliRunner()
+    for since, shown in (
+        ("2026-11-01", "from 2026-11-01 00:00"),
+        # The operator's console reads a zone-less time as UTC, as --help says.
+        ("2026-11-01T10:00", "from 2026-11-01 10:00"),
+        ("2026-11-01T10:00+01:00", "from 2026-11-01 09:00"),
+    ):
+        result = runner.invoke(cli, ["reports", "price-audit", "--since", since], env=env)
+        assert result.exit_code == 0, result.output
+        assert shown in result.output
 
 
 def test_an_order_cursor_with_a_zone_less_time_is_refused(shop: Shop) -> None:
