@@ -29,6 +29,17 @@ def insert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> boo
     return session.execute(statement.returning(table.c.sku)).first() is not None
 
 
+def insert_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion | None:
+    """Insert the promotion unless its code exists (also when a concurrent request made
+    it a moment ago); None then."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, Promotion.__table__)
+    statement = insert(table).values(**fields).on_conflict_do_nothing(index_elements=["code"])
+    made = session.execute(statement.returning(table.c.id)).scalar()
+    return None if made is None else session.get(Promotion, made)
+
+
 def products_page(
     session: Session,
     *,

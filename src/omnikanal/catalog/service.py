@@ -93,13 +93,11 @@ def set_price(
 
 
 def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
-    if repository.promotion_by_code(session, fields["code"]) is not None:
+    promotion = repository.insert_promotion(session, fields=fields)
+    if promotion is None:
         raise Conflict(
             CatalogErrorCode.PROMOTION_EXISTS, f"A promotion {fields['code']!r} exists already."
         )
-    promotion = Promotion(**fields)
-    session.add(promotion)
-    session.flush()
     _forget_quotes(session)
     record_event(
         session,

@@ -144,15 +144,17 @@ def test_catalog_queries_out_of_range_or_without_a_zone_are_refused(
     )
 
 
-def race(client: TestClient, headers: Headers, path: str, bodies: list[Any]) -> list[int]:
-    """PUT each body to ``path`` from its own thread, all released at once."""
+def race(
+    client: TestClient, headers: Headers, path: str, bodies: list[Any], method: str = "PUT"
+) -> list[int]:
+    """Send each body to ``path`` from its own thread, all released at once."""
     barrier = threading.Barrier(len(bodies))
     statuses: list[int] = []
     lock = threading.Lock()
 
     def put(body: Any) -> None:
         barrier.wait()
-        response = client.put(path, json=body, headers=headers)
+        response = client.request(method, path, json=body, headers=headers)
         with lock:
             statuses.append(response.status_code)
 
@@ -174,3 +176,12 @@ def test_two_requests_creating_one_product_at_once_both_succeed(
         assert race(client, admin, path, bodies) == [200] * (racers - 1) + [201]
         assert client.get(path, headers=admin).json()["name"].startswith("name ")
     assert count(session_factory, Product) == 3
+
+
+def test_two_requests_creating_one_promotion_at_once_make_it_once(
+    client: TestClient, admin: Headers, coat: str, session_factory: sessionmaker[Session]
+) -> None:
+    bodies = [{**PROMOTION, "name": f"Winter {i}"} for i in range(6)]
+    statuses = race(client, admin, "/v1/promotions", bodies, method="POST")
+    assert statuses == [201] + [409] * 5
+    assert count(session_factory, Promotion) == 1
