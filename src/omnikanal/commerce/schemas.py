@@ -3,7 +3,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from omnikanal.auth.models import Channel
 from omnikanal.catalog.schemas import Sku
@@ -31,7 +38,13 @@ def _day_starts_in_utc(value: Any) -> Any:
 
 # A report's bound: a zoned date-time, or a plain date meaning the start of that day in
 # UTC (as the CLI's --since 2026-11-01). A zone-less date-time is refused, not guessed.
-ReportMoment = Annotated[Moment, BeforeValidator(_day_starts_in_utc)]
+ReportMoment = Annotated[
+    Moment,
+    BeforeValidator(_day_starts_in_utc),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+    ),
+]
 
 MAX_LINES = 200
 
