@@ -353,12 +353,12 @@ def _order_cursor(value: str | None) -> tuple[datetime, UUID] | None:
     moment, _, order_id = decode_cursor(value).partition("|")
     try:
         placed_at, before = datetime.fromisoformat(moment), UUID(order_id)
-    except ValueError as exc:
-        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
-    if placed_at.tzinfo is None:
         # Ours always carry the zone; a zone-less time cannot be compared with stored ones.
-        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.")
-    return placed_at, before
+        if placed_at.tzinfo is None:
+            raise ValueError("no zone")
+        return placed_at.astimezone(UTC), before
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
 
 
 @router.get("/orders", response_model=OrderPage, tags=["orders"])
