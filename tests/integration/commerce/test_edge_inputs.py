@@ -258,6 +258,17 @@ def test_the_cli_price_audit_reads_dates_and_times_in_utc(
 
 def test_an_order_cursor_with_a_zone_less_time_is_refused(shop: Shop) -> None:
     sale = shop.ok(till_sale(shop, shop.gbg, {"customer": {"email": "cursor@example.com"}}), 201)
+    second = shop.ok(till_sale(shop, shop.gbg, {"customer": {"email": "cursor@example.com"}}), 201)
+    params = {"profile_id": sale["profile_id"], "limit": 1}
+    first_page = shop.ok(shop.client.get("/v1/orders", params=params, headers=shop.agent))
+    next_page = shop.ok(
+        shop.client.get(
+            "/v1/orders",
+            params={**params, "cursor": first_page["next_cursor"]},
+            headers=shop.agent,
+        )
+    )
+    assert [first_page["items"][0]["id"], next_page["items"][0]["id"]] == [second["id"], sale["id"]]
     for moment in ("2026-11-30T10:00:00", "0001-01-01T00:00:00+14:00"):
         raw = f"{moment}|{sale['id']}".encode()
         cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
