@@ -236,7 +236,8 @@ def _moment(value: str | None, default: datetime) -> datetime:
     if value is None:
         return default
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # A date or a zone-less time is UTC here, as --help says; the report prints UTC.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @reports_app.command("price-audit")

@@ -2,8 +2,11 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from omnikanal.catalog.models import Price, Product, Promotion
@@ -11,6 +14,30 @@ from omnikanal.catalog.models import Price, Product, Promotion
 
 def get_product(session: Session, sku: str) -> Product | None:
     return session.get(Product, sku)
+
+
+def insert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> bool:
+    """Insert the product unless its SKU exists; False when it did (made meanwhile by a
+    concurrent request, whose commit this waits for on PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, Product.__table__)
+    statement = (
+        insert(table).values(sku=sku, **fields).on_conflict_do_nothing(index_elements=["sku"])
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an insert, made or not.
+    return session.execute(statement.returning(table.c.sku)).first() is not None
+
+
+def insert_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion | None:
+    """Insert the promotion unless its code exists (also when a concurrent request made
+    it a moment ago); None then."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, Promotion.__table__)
+    statement = insert(table).values(**fields).on_conflict_do_nothing(index_elements=["code"])
+    made = session.execute(statement.returning(table.c.id)).scalar()
+    return None if made is None else session.get(Promotion, made)
 
 
 def products_page(

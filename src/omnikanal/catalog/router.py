@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -9,6 +8,8 @@ from omnikanal.catalog import repository, service
 from omnikanal.catalog.dependencies import CatalogReader, PromotionWriter
 from omnikanal.catalog.models import Product
 from omnikanal.catalog.schemas import (
+    Category,
+    Family,
     PriceCreate,
     PriceRead,
     ProductPage,
@@ -20,6 +21,7 @@ from omnikanal.catalog.schemas import (
     Sku,
 )
 from omnikanal.http import DbSession
+from omnikanal.kit.limits import Moment
 from omnikanal.kit.money import CurrencyCode
 from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
 
@@ -43,8 +45,8 @@ def list_products(
     session: DbSession,
     _: CatalogReader,
     page: Annotated[PageParams, Depends(page_params)],
-    category: str | None = None,
-    family: str | None = None,
+    category: Annotated[Category | None, Query()] = None,
+    family: Annotated[Family | None, Query()] = None,
 ) -> ProductPage:
     after = decode_cursor(page.cursor) if page.cursor else None
     found = repository.products_page(
@@ -89,7 +91,7 @@ def get_price(
     _: CatalogReader,
     channel: Channel,
     currency: CurrencyCode,
-    at: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    at: Annotated[Moment | None, Query(description="Default: now.")] = None,
 ) -> QuoteRead:
     """The one price: what ``channel`` charges for one unit, promotions and VAT included."""
     quote = service.price(session, sku=sku, channel=channel.value, currency=currency, at=at)
@@ -109,7 +111,7 @@ def create_promotion(
 def list_promotions(
     session: DbSession,
     _: CatalogReader,
-    live_at: Annotated[datetime | None, Query(description="Only those live then.")] = None,
+    live_at: Annotated[Moment | None, Query(description="Only those live then.")] = None,
 ) -> list[PromotionRead]:
     return [
         PromotionRead.model_validate(p) for p in repository.promotions(session, live_at=live_at)

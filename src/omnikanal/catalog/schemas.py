@@ -5,19 +5,22 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from omnikanal.auth.models import Channel
+from omnikanal.kit.limits import INT32_MAX, MinorUnits, Moment
 from omnikanal.kit.money import CurrencyCode
 
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Family = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class ProductWrite(BaseModel):
     """A product's one description, for every channel."""
 
-    family: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    family: Family
     name: Name
     description: str = Field(default="", max_length=20_000)
-    category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    category: Category
     attributes: dict[str, Annotated[str, StringConstraints(max_length=200)]] = Field(
         default_factory=dict, description='e.g. {"size": "38", "colour": "grey"}'
     )
@@ -25,7 +28,10 @@ class ProductWrite(BaseModel):
         Field(default_factory=list, max_length=20)
     )
     vat_rate_bp: int = Field(
-        ge=0, le=10_000, description="VAT included in the prices, basis points: 2500 = 25 %."
+        strict=True,
+        ge=0,
+        le=10_000,
+        description="VAT included in the prices, basis points: 2500 = 25 %.",
     )
     active: bool = True
 
@@ -53,8 +59,8 @@ class ProductPage(BaseModel):
 
 class PriceCreate(BaseModel):
     currency: CurrencyCode
-    amount: int = Field(gt=0, description="Minor units, VAT included.")
-    valid_from: datetime | None = Field(default=None, description="Default: now.")
+    amount: MinorUnits = Field(gt=0, description="Minor units, VAT included.")
+    valid_from: Moment | None = Field(default=None, description="Default: now.")
 
 
 class PromotionCreate(BaseModel):
@@ -62,19 +68,20 @@ class PromotionCreate(BaseModel):
     name: Name
     kind: Annotated[str, StringConstraints(pattern=r"^(percent|fixed)$")]
     value: int = Field(
-        gt=0, description="percent: basis points (2000 = 20 %); fixed: minor units off a unit."
+        strict=True,
+        gt=0,
+        le=INT32_MAX,
+        description="percent: basis points (2000 = 20 %); fixed: minor units off a unit.",
     )
     currency: CurrencyCode | None = Field(default=None, description="Required for fixed.")
     skus: list[Sku] = Field(default_factory=list)
-    categories: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
-        default_factory=list
-    )
+    categories: list[Category] = Field(default_factory=list)
     channels: list[Channel] = Field(
         default_factory=list,
         description="Empty: every channel. Naming channels limits it to them, on purpose.",
     )
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

@@ -60,17 +60,17 @@ def product(session: Session, *, sku: str) -> Product:
 
 
 def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tuple[Product, bool]:
-    """Create the product or replace its description; True when it was created."""
+    """Create the product or replace its description; True when it was created. Two
+    requests creating one SKU at once both succeed: the later one replaces."""
+    created = repository.get_product(session, sku) is None and repository.insert_product(
+        session, sku=sku, fields=fields
+    )
     existing = repository.get_product(session, sku)
-    if existing is None:
-        existing = Product(sku=sku, **fields)
-        session.add(existing)
-        created = True
-    else:
+    assert existing is not None  # inserted now, or by the request that won
+    if not created:
         for name, value in fields.items():
             setattr(existing, name, value)
         existing.updated_at = utcnow()
-        created = False
     session.flush()
     _forget_quotes(session)
     record_event(session, ProductChanged(sku=sku, created=created))
@@ -93,13 +93,11 @@ def set_price(
 
 
 def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
-    if repository.promotion_by_code(session, fields["code"]) is not None:
+    promotion = repository.insert_promotion(session, fields=fields)
+    if promotion is None:
         raise Conflict(
             CatalogErrorCode.PROMOTION_EXISTS, f"A promotion {fields['code']!r} exists already."
         )
-    promotion = Promotion(**fields)
-    session.add(promotion)
-    session.flush()
     _forget_quotes(session)
     record_event(
         session,

@@ -31,6 +31,7 @@ from omnikanal.commerce.service import (
 from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.kit.ids import new_id
+from omnikanal.kit.limits import MAX_QUANTITY
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import record_event
 
@@ -231,20 +232,46 @@ def open_cart(
             CommerceErrorCode.CURRENCY_MISMATCH,
             f"The person's cart {cart.id} is in {cart.currency}, not {currency}.",
         )
-    for sku, quantity in items:
-        add_item(session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=quantity)
+    for index, (sku, quantity) in enumerate(items):
+        add_item(
+            session,
+            actor=actor,
+            counter=counter,
+            cart=cart,
+            sku=sku,
+            quantity=quantity,
+            field=f"items[{index}].quantity",
+        )
     return cart, created
 
 
 def add_item(
-    session: Session, *, actor: StaffActor, counter: Counter, cart: Cart, sku: str, quantity: int
+    session: Session,
+    *,
+    actor: StaffActor,
+    counter: Counter,
+    cart: Cart,
+    sku: str,
+    quantity: int,
+    field: str = "quantity",
 ) -> None:
-    """Add units of a SKU at today's price on this channel (Segment's Product Added)."""
+    """Add units of a SKU at today's price on this channel (Segment's Product Added); the
+    line holds at most ``MAX_QUANTITY`` units, however they were added."""
     _positive(quantity)
     quote = catalog_service.price(session, sku=sku, channel=counter.channel, currency=cart.currency)
-    repository.add_to_line(
-        session, cart_id=cart.id, sku=sku, quantity=quantity, unit_price=quote.unit_price
-    )
+    if quantity > MAX_QUANTITY or not repository.add_to_line(
+        session,
+        cart_id=cart.id,
+        sku=sku,
+        quantity=quantity,
+        unit_price=quote.unit_price,
+        at_most=MAX_QUANTITY,
+    ):
+        raise RuleViolation(
+            CommerceErrorCode.INVALID_QUANTITY,
+            f"A cart line holds at most {MAX_QUANTITY} units of {sku}.",
+            errors=[{"field": field, "message": f"the line would pass {MAX_QUANTITY} units"}],
+        )
     _changed(session, actor, counter, cart, "Product Added", sku, quantity, quote.unit_price)
 
 

@@ -33,6 +33,7 @@ from omnikanal.commerce.service import (
     money,
     on_timeline,
     place_person,
+    require_store_key,
 )
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.service import Placement
@@ -40,6 +41,7 @@ from omnikanal.errors import Conflict, RuleViolation
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import AdjustmentReason, HoldKind
 from omnikanal.kit.ids import new_id
+from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.time import utcnow
 from omnikanal.loyalty import service as loyalty_service
 from omnikanal.uow import record_event
@@ -215,10 +217,11 @@ def place(
     order_id: UUID | None = None,
 ) -> Order:
     now = utcnow()
+    require_store_key(actor, counter)
     _distinct_skus(lines)
     # Today's price, as the cart showed it a moment ago in this same request.
     priced = [_price(session, line, counter=counter, currency=currency) for line in lines]
-    total = sum(p.line_total for p in priced)
+    total = _total(priced)
     if person is not None:
         person = Placement(live_profile_id(session, person.profile_id), person.anchor_id)
     tenders = _value_points(session, tenders, currency=currency, person=person)
@@ -344,6 +347,25 @@ def _distinct_skus(lines: Sequence[LineRequest]) -> None:
                 errors=[{"field": f"lines[{index}].sku", "message": "already on another line"}],
             )
         seen.add(line.sku)
+
+
+def _total(priced: Sequence[_Priced]) -> int:
+    """The order's total; it and every line's total fit their 32-bit columns."""
+    for index, item in enumerate(priced):
+        if item.line_total > INT32_MAX:
+            raise _too_large(f"lines[{index}]", item.line_total)
+    total = sum(p.line_total for p in priced)
+    if total > INT32_MAX:
+        raise _too_large("lines", total)
+    return total
+
+
+def _too_large(field: str, amount: int) -> RuleViolation:
+    return RuleViolation(
+        CommerceErrorCode.AMOUNT_TOO_LARGE,
+        f"{amount} minor units is more than one order can hold ({INT32_MAX}).",
+        errors=[{"field": field, "message": f"totals at most {INT32_MAX} minor units"}],
+    )
 
 
 def _price(session: Session, line: LineRequest, *, counter: Counter, currency: str) -> _Priced:

@@ -171,8 +171,13 @@ def collect(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
 
 
 def ship(session: Session, *, actor: StaffActor, order_id: UUID) -> Order:
-    """Sent to the customer: the allocated units leave the stock where they were."""
+    """Sent to the customer: the allocated units leave the stock where they were. A store
+    key ships only what its own store holds (ship from store)."""
     order = get(session, order_id=order_id)
+    for location in sorted(
+        {line.stock_location for line in repository.order_lines(session, [order.id])}
+    ):
+        require_own_location(actor, location)
     _move(
         session,
         order,

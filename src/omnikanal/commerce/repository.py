@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, and_, case, func, or_, select, update
+from sqlalchemy import BigInteger, Row, Table, and_, case, func, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -61,9 +62,10 @@ def cart_lines(session: Session, cart_ids: Sequence[UUID]) -> Sequence[CartLine]
 
 
 def add_to_line(
-    session: Session, *, cart_id: UUID, sku: str, quantity: int, unit_price: int
-) -> None:
-    """Add units to the cart's line of ``sku`` (made when missing), in one statement."""
+    session: Session, *, cart_id: UUID, sku: str, quantity: int, unit_price: int, at_most: int
+) -> bool:
+    """Add units to the cart's line of ``sku`` (made when missing), in one statement;
+    False (nothing changed) when the line would then hold more than ``at_most``."""
     now = utcnow()
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -83,8 +85,10 @@ def add_to_line(
             "unit_price_when_added": statement.excluded.unit_price_when_added,
             "updated_at": now,
         },
+        where=cart_line_table.c.quantity + statement.excluded.quantity <= at_most,
     )
-    session.execute(statement)
+    # RETURNING, not rowcount: psycopg reports -1 for an upsert that changed nothing.
+    return session.execute(statement.returning(cart_line_table.c.id)).first() is not None
 
 
 def set_line_quantity(session: Session, *, cart_id: UUID, sku: str, quantity: int) -> None:
@@ -259,9 +263,11 @@ def audit_summary(
             OrderLine.currency,
             func.count().label("lines"),
             func.sum(case((off_book, 1), else_=0)).label("mismatched"),
-            func.sum((OrderLine.unit_price - OrderLine.book_unit_price) * OrderLine.quantity).label(
-                "difference"
-            ),
+            # In 64 bits: a till's price far under the book's, times the units, can pass 32.
+            func.sum(
+                (sql_cast(OrderLine.unit_price, BigInteger) - OrderLine.book_unit_price)
+                * OrderLine.quantity
+            ).label("difference"),
         )
         .where(OrderLine.placed_at >= since, OrderLine.placed_at < until)
         .group_by(OrderLine.channel, OrderLine.sku, OrderLine.currency)

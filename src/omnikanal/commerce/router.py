@@ -1,13 +1,14 @@
 """Carts, checkout, orders of every channel, returns and the price audit over HTTP."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from omnikanal.auth.models import Channel
 from omnikanal.auth.service import StaffActor
+from omnikanal.catalog.schemas import Sku
 from omnikanal.commerce import audit, carts, checkout, orders, returns
 from omnikanal.commerce.dependencies import (
     AuditReader,
@@ -25,13 +26,16 @@ from omnikanal.commerce.schemas import (
     CartQuantity,
     CartRead,
     CheckoutRequest,
+    Email,
     FulfilmentRequestBody,
     OrderCreate,
     OrderLineRead,
+    OrderNumber,
     OrderPage,
     OrderRead,
     PriceAuditRead,
     RefundRead,
+    ReportMoment,
     ReturnCreate,
     ReturnLineRead,
     ReturnRead,
@@ -134,11 +138,11 @@ def open_cart(
 def current_cart(
     session: DbSession,
     actor: CartUser,
-    anonymous_id: str | None = None,
-    user_id: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    loyalty_card: str | None = None,
+    anonymous_id: Annotated[str | None, Query(max_length=300)] = None,
+    user_id: Annotated[str | None, Query(max_length=300)] = None,
+    email: Annotated[Email | None, Query()] = None,
+    phone: Annotated[str | None, Query(max_length=40)] = None,
+    loyalty_card: Annotated[str | None, Query(max_length=100)] = None,
     profile_id: UUID | None = None,
 ) -> CartRead:
     """The person's active cart, found from any of their identifiers on any device."""
@@ -183,7 +187,7 @@ def add_item(cart_id: UUID, body: CartItemCreate, session: DbSession, actor: Car
 
 @router.put("/carts/{cart_id}/items/{sku}", response_model=CartRead, tags=["carts"])
 def set_item_quantity(
-    cart_id: UUID, sku: str, body: CartQuantity, session: DbSession, actor: CartUser
+    cart_id: UUID, sku: Sku, body: CartQuantity, session: DbSession, actor: CartUser
 ) -> CartRead:
     """Set a line's quantity; 0 removes it (``Product Removed``)."""
     cart = carts.active_cart_for_change(session, cart_id=cart_id)
@@ -195,7 +199,7 @@ def set_item_quantity(
 
 
 @router.delete("/carts/{cart_id}/items/{sku}", response_model=CartRead, tags=["carts"])
-def remove_item(cart_id: UUID, sku: str, session: DbSession, actor: CartUser) -> CartRead:
+def remove_item(cart_id: UUID, sku: Sku, session: DbSession, actor: CartUser) -> CartRead:
     cart = carts.active_cart_for_change(session, cart_id=cart_id)
     counter = counter_of(actor, channel=Channel(cart.channel), location=None)
     carts.set_quantity(session, actor=actor, counter=counter, cart=cart, sku=sku, quantity=0)
@@ -378,7 +382,7 @@ def list_orders(
 
 
 @router.get("/orders/by-number/{number}", response_model=OrderRead, tags=["orders"])
-def get_order_by_number(number: str, session: DbSession, _: OrderReader) -> OrderRead:
+def get_order_by_number(number: OrderNumber, session: DbSession, _: OrderReader) -> OrderRead:
     return _one(session, orders.by_number(session, number=number))
 
 
@@ -400,7 +404,9 @@ def customer_arrived(order_id: UUID, session: DbSession, actor: OrderHandler) ->
 
 
 @router.get("/locations/{code}/pickups", response_model=list[OrderRead], tags=["orders"])
-def pickup_queue(code: str, session: DbSession, actor: OrderHandler) -> list[OrderRead]:
+def pickup_queue(
+    code: Annotated[str, Path(max_length=100)], session: DbSession, actor: OrderHandler
+) -> list[OrderRead]:
     """The store's orders waiting for pickup: arrived customers first, then oldest first."""
     queue = orders.pickup_queue(session, actor=actor, location=code)
     return [_order_read(view) for view in orders.views(session, queue)]
@@ -486,12 +492,27 @@ def order_returns(order_id: UUID, session: DbSession, _: OrderReader) -> list[Re
 # -- the price audit --
 
 
+def _days_before(moment: datetime, days: int) -> datetime:
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:  # an until in the first days of year 1
+        return datetime.min.replace(tzinfo=UTC)
+
+
 @router.get("/reports/price-audit", response_model=PriceAuditRead, tags=["reports"])
 def price_audit(
     session: DbSession,
     _: AuditReader,
-    since: Annotated[datetime | None, Query(description="Default: 30 days ago.")] = None,
-    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[
+        ReportMoment | None,
+        Query(
+            description="A zoned date-time, or a date (its start in UTC). Default: 30 days "
+            "before until."
+        ),
+    ] = None,
+    until: Annotated[
+        ReportMoment | None, Query(description="Like since, not included. Default: now.")
+    ] = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Mismatched lines listed.")] = 200,
 ) -> PriceAuditRead:
@@ -499,7 +520,7 @@ def price_audit(
     end = until or utcnow()
     report = audit.price_audit(
         session,
-        since=since or end - timedelta(days=30),
+        since=since or _days_before(end, 30),
         until=end,
         channel=channel.value if channel else None,
         limit=limit,

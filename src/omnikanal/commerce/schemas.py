@@ -1,19 +1,50 @@
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from omnikanal.auth.models import Channel
 from omnikanal.catalog.schemas import Sku
-from omnikanal.kit.money import CurrencyCode, Money
+from omnikanal.kit.limits import MinorUnits, Moment, Quantity
+from omnikanal.kit.money import CurrencyCode, Money, MoneyIn
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 IdentifierText = Annotated[
     str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)
 ]
 LocationCode = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Quantity = Annotated[int, Field(gt=0, le=9_999, description="Units; at least 1.")]
+Email = Annotated[str, StringConstraints(max_length=320)]
+# The channel's own number for an order (commerce_order.external_reference).
+ExternalReference = Annotated[str, StringConstraints(max_length=100)]
+OrderNumber = Annotated[str, StringConstraints(max_length=20)]
+
+_PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day_starts_in_utc(value: Any) -> Any:
+    if isinstance(value, str) and _PLAIN_DATE.match(value):
+        return f"{value}T00:00:00+00:00"
+    return value
+
+
+# A report's bound: a zoned date-time, or a plain date meaning the start of that day in
+# UTC (as the CLI's --since 2026-11-01). A zone-less date-time is refused, not guessed.
+ReportMoment = Annotated[
+    Moment,
+    BeforeValidator(_day_starts_in_utc),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+    ),
+]
 
 MAX_LINES = 200
 
@@ -31,7 +62,7 @@ class CartCreate(BaseModel):
 
     anonymous_id: IdentifierText | None = None
     user_id: IdentifierText | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    email: Email | None = None
     currency: CurrencyCode
     items: list[CartItemCreate] = Field(default_factory=list, max_length=MAX_LINES)
     channel: Channel | None = Field(
@@ -40,7 +71,7 @@ class CartCreate(BaseModel):
 
 
 class CartQuantity(BaseModel):
-    quantity: int = Field(ge=0, le=9_999, description="0 removes the line.")
+    quantity: int = Field(strict=True, ge=0, le=9_999, description="0 removes the line.")
 
 
 class Address(BaseModel):
@@ -73,11 +104,12 @@ class TenderCreate(BaseModel):
     reference: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="A card token or gift card number; refunds go back to it."
     )
-    amount: Money | None = Field(
+    amount: MoneyIn | None = Field(
         default=None, description="Leave out on one tender: it pays what the others do not."
     )
     points: int | None = Field(
         default=None,
+        strict=True,
         gt=0,
         le=10_000_000,
         description="loyalty_points: the points to spend; they pay what the program says.",
@@ -95,19 +127,18 @@ class TenderCreate(BaseModel):
 class CheckoutRequest(BaseModel):
     fulfilment: FulfilmentRequestBody
     tenders: list[TenderCreate] = Field(min_length=1, max_length=10)
-    email: Annotated[str, StringConstraints(max_length=320)] | None = Field(
+    email: Email | None = Field(
         default=None, description="Where the receipt and pickup notices go."
     )
-    external_reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    external_reference: ExternalReference | None = None
     channel: Channel | None = None
 
 
 class OrderLineCreate(BaseModel):
     sku: Sku
     quantity: Quantity
-    unit_price: int | None = Field(
+    unit_price: MinorUnits | None = Field(
         default=None,
-        ge=0,
         description="What the till charged for one unit, minor units; default the price book's.",
     )
 
@@ -117,7 +148,7 @@ class CustomerRef(BaseModel):
 
     profile_id: UUID | None = None
     user_id: IdentifierText | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    email: Email | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
     loyalty_card: Annotated[str, StringConstraints(max_length=100)] | None = None
 
@@ -137,8 +168,8 @@ class OrderCreate(BaseModel):
         default_factory=lambda: FulfilmentRequestBody(type="in_store")
     )
     customer: CustomerRef | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
-    external_reference: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+    email: Email | None = None
+    external_reference: ExternalReference | None = Field(
         default=None, description="The till's receipt number or the channel's own order id."
     )
     location: LocationCode | None = Field(
@@ -154,7 +185,7 @@ class ReturnLineCreate(BaseModel):
 
 class ReturnCreate(BaseModel):
     order_id: UUID | None = None
-    order_number: Annotated[str, StringConstraints(max_length=20)] | None = None
+    order_number: OrderNumber | None = None
     lines: list[ReturnLineCreate] = Field(min_length=1, max_length=MAX_LINES)
     location: LocationCode | None = Field(
         default=None,

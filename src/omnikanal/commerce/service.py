@@ -44,6 +44,7 @@ class CommerceErrorCode(StrEnum):
     NOT_IN_ORDER = "not_in_order"
     INVALID_QUANTITY = "invalid_quantity"
     DUPLICATE_SKU = "duplicate_sku"
+    AMOUNT_TOO_LARGE = "amount_too_large"
 
 
 # -- domain events (payloads are the contract other domains and webhooks read) --
@@ -181,6 +182,21 @@ def counter_of(actor: StaffActor, *, channel: Channel | None, location: str | No
                 errors=[{"field": "channel", "message": "required for this key"}],
             )
     return Counter(channel=chosen.value, location=location)
+
+
+def require_store_key(actor: StaffActor, counter: Counter) -> None:
+    """A sale at a store (the pos channel, or a store named) is rung up with that store's
+    key: a store key or a channel key bound to it (``counter_of`` holds them to it). An
+    unbound key, a web shop's say, may not sell at a till; the admin acts for any store."""
+    if actor.role is Role.ADMIN or actor.location is not None:
+        return
+    if counter.channel == Channel.POS or counter.location is not None:
+        raise Forbidden(
+            CommerceErrorCode.NOT_YOUR_LOCATION,
+            f"This key is bound to no store; a {counter.channel} sale"
+            + (f" at {counter.location}" if counter.location else "")
+            + " needs a key of that store.",
+        )
 
 
 def require_own_location(actor: StaffActor, location: str | None) -> None:

@@ -8,19 +8,37 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
 from omnikanal.inventory.models import Adjustment, Hold, HoldStatus, Location, Stock
+from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.time import utcnow
 
 stock_table = cast(Table, Stock.__table__)
+location_table = cast(Table, Location.__table__)
 hold_table = cast(Table, Hold.__table__)
 AVAILABLE = stock_table.c.on_hand - stock_table.c.reserved - stock_table.c.allocated
 
 
 def get_location(session: Session, code: str) -> Location | None:
     return session.get(Location, code)
+
+
+def insert_location(session: Session, *, code: str, fields: dict[str, Any]) -> bool:
+    """Insert the location unless its code exists; False when it did (made meanwhile by a
+    concurrent request, whose commit this waits for on PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(location_table)
+        .values(code=code, **fields)
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an insert, made or not.
+    return session.execute(statement.returning(location_table.c.code)).first() is not None
 
 
 def locations(
@@ -63,15 +81,21 @@ def change_stock(
     session: Session, location: str, sku: str, *, needs_available: int, **deltas: int
 ) -> bool:
     """Add ``deltas`` (on_hand, reserved, allocated) if at least ``needs_available`` units
-    are available; False (nothing changed) otherwise."""
+    are available and each stays within its 32-bit column; False (nothing changed)
+    otherwise."""
     values: dict[str, Any] = {name: stock_table.c[name] + delta for name, delta in deltas.items()}
     values["updated_at"] = utcnow()
+    # Compared without adding in SQL: PostgreSQL would fail on the overflowing sum itself.
+    within = [
+        stock_table.c[name] <= INT32_MAX - delta for name, delta in deltas.items() if delta > 0
+    ]
     result = session.execute(
         update(stock_table)
         .where(
             stock_table.c.location == location,
             stock_table.c.sku == sku,
             AVAILABLE >= needs_available,
+            *within,
         )
         .values(**values)
     )

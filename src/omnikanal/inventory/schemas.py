@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from omnikanal.catalog.schemas import Sku
+from omnikanal.kit.limits import Count, Delta
 
 LocationCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
 
@@ -147,7 +148,7 @@ ADDS = frozenset({"receipt", "return"})
 
 class AdjustmentCreate(BaseModel):
     reason: ManualReason
-    quantity: int = Field(
+    quantity: Delta = Field(
         description="Units added (receipt, return: positive) or taken away (sale, damage: "
         "negative)."
     )
@@ -167,7 +168,7 @@ class AdjustmentCreate(BaseModel):
 
 
 class CountCreate(BaseModel):
-    counted: int = Field(ge=0, description="Units found on the shelf: on hand becomes this.")
+    counted: Count = Field(description="Units found on the shelf: on hand becomes this.")
     reference: Reference | None = None
 
 
@@ -175,7 +176,7 @@ class TransferCreate(BaseModel):
     sku: Sku
     from_location: LocationCode
     to_location: LocationCode
-    quantity: int = Field(gt=0)
+    quantity: Count = Field(gt=0)
     reference: Reference | None = Field(
         default=None, description="Default: a new transfer:<id>, on both adjustments."
     )

@@ -27,6 +27,7 @@ from omnikanal.inventory.models import (
     Stock,
 )
 from omnikanal.kit.ids import new_id
+from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import DomainEvent, record_event
 
@@ -42,6 +43,7 @@ class InventoryErrorCode(StrEnum):
     HOLD_NOT_ACTIVE = "hold_not_active"
     SAME_LOCATION = "same_location"
     LOCATION_NOT_ALLOWED = "location_not_allowed"
+    TOO_MUCH_STOCK = "too_much_stock"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,16 +150,16 @@ def location(session: Session, *, code: str) -> Location:
 def upsert_location(
     session: Session, *, code: str, fields: dict[str, Any]
 ) -> tuple[Location, bool]:
-    """Create the location or replace its description; True when it was created."""
+    """Create the location or replace its description; True when it was created. Two
+    requests creating one code at once both succeed: the later one replaces."""
+    created = repository.get_location(session, code) is None and repository.insert_location(
+        session, code=code, fields=fields
+    )
     existing = repository.get_location(session, code)
-    if existing is None:
-        existing = Location(code=code, **fields)
-        session.add(existing)
-        created = True
-    else:
+    assert existing is not None  # inserted now, or by the request that won
+    if not created:
         for name, value in fields.items():
             setattr(existing, name, value)
-        created = False
     session.flush()
     record_event(session, LocationChanged(code=code, created=created))
     return existing, created
@@ -295,6 +297,12 @@ def adjust(
     if not repository.change_stock(
         session, location, sku, needs_available=max(-quantity, 0), on_hand=quantity
     ):
+        if quantity > 0:  # only a sum past the column's bound refuses units added
+            raise RuleViolation(
+                InventoryErrorCode.TOO_MUCH_STOCK,
+                f"{location} would hold more than {INT32_MAX} of {sku}.",
+                errors=[{"field": "quantity", "message": f"on hand stays at most {INT32_MAX}"}],
+            )
         raise _insufficient(location, sku, -quantity)
     session.add(
         Adjustment(

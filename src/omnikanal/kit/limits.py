@@ -7,21 +7,36 @@ The README's "Limits" section states these numbers; keep the two in step.
   booleans or numeric strings are not integers (``strict``).
 """
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 MAX_JSON_DEPTH = 32
 INT32_MAX = 2**31 - 1
+# The most units of one SKU on one line (a cart's line holds at most this, however added).
+MAX_QUANTITY = 9_999
 
 # A line's or a sale's quantity: booleans and strings such as "1" are refused.
-Quantity = Annotated[int, Field(strict=True, ge=1, le=9_999)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 # Stock, counts and other non-negative whole numbers stored in 32-bit columns.
 Count = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]
 # A signed change of such a number (a stock adjustment, a points correction).
 Delta = Annotated[int, Field(strict=True, ge=-INT32_MAX, le=INT32_MAX)]
 # An amount of money in minor units (öre, cents): at most 21,474,836.47 in major units.
 MinorUnits = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+        raise ValueError("is out of range once in UTC") from exc
+
+
+# A moment a client sends: with its zone (a zone-less time could be any of 26 hours, and
+# the database stores only zoned ones), in UTC's range; handed on in UTC.
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def _join(path: str, key: str | int) -> str:

@@ -7,7 +7,7 @@ zone) is ``400 invalid_cursor``, never an error deeper down.
 
 import base64
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 from uuid import UUID
 
@@ -94,8 +94,9 @@ def decode_time_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         parsed = datetime.fromisoformat(moment)
         identifier = UUID(row_id)
-    except ValueError as exc:
+        if parsed.utcoffset() is None:
+            raise _invalid()
+        # A time whose UTC form is past datetime's range (year 1 at +01:00) cannot be stored.
+        return parsed.astimezone(UTC), identifier
+    except (ValueError, OverflowError) as exc:
         raise _invalid() from exc
-    if parsed.utcoffset() is None:
-        raise _invalid()
-    return parsed, identifier
