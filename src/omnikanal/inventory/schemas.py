@@ -18,9 +18,13 @@ from omnikanal.kit.limits import Count, Delta
 LocationCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
 
 
+# Codes that would shadow a path: /v1/locations/nearby and /v1/inventory/transfers.
+RESERVED_LOCATION_CODES = frozenset({"nearby", "transfers"})
+
+
 def _not_a_path(code: str) -> str:
-    if code == "nearby":
-        raise ValueError("'nearby' is taken by /v1/locations/nearby")
+    if code in RESERVED_LOCATION_CODES:
+        raise ValueError(f"{code!r} is taken by a path of the API; choose another code")
     return code
 
 

@@ -190,3 +190,13 @@ def test_two_requests_creating_one_location_at_once_both_succeed(
         assert client.get(path, headers=admin).json()["name"].startswith("Store ")
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Location)) == 3
+
+
+@pytest.mark.parametrize("code", ["nearby", "transfers"])
+def test_a_location_cannot_take_a_code_that_is_a_path(
+    client: TestClient, admin: Headers, session_factory: sessionmaker[Session], code: str
+) -> None:
+    response = client.put(f"/v1/locations/{code}", json=place(code, "store"), headers=admin)
+    refused(response, "path.code")
+    with session_factory() as session:
+        assert session.scalar(select(Location).where(Location.code == code)) is None
