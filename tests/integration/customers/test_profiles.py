@@ -79,6 +79,18 @@ def test_lookup_by_any_identifier_in_any_spelling(
     }
 
 
+def test_an_email_in_either_unicode_form_is_one_person(
+    client: TestClient, web: Headers, agent: Headers
+) -> None:
+    composed, decomposed = "jos\u00e9@example.com", "jose\u0301@example.com"
+    send(client, web, {"type": "identify", "userId": "u-jose", "traits": {"email": composed}})
+    send(client, web, {"type": "identify", "anonymousId": "tab-j", "traits": {"email": decomposed}})
+    profile = find(client, agent, email=decomposed)
+    assert find(client, agent, email=composed)["id"] == profile["id"]
+    assert find(client, agent, anonymous_id="tab-j")["id"] == profile["id"]
+    assert [v for t, v in identifiers(profile) if t == "email"] == [composed]
+
+
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [
