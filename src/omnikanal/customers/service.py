@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import repository
 from omnikanal.customers.identity import (
+    EMAIL,
     IdentifierKey,
     identifiers_in,
     normalize,
@@ -195,6 +196,13 @@ def attach_identifier(
     known = next(i for i in view.identifiers if i.id == anchor)
     keys = [IdentifierKey(known.type, known.value), IdentifierKey(type_, value)]
     return place(session, identifiers=keys, channel=channel, at=utcnow())
+
+
+def email_of(session: Session, *, profile_id: UUID) -> str | None:
+    """The person's most recently added email address, if they gave one."""
+    view = get_profile(session, profile_id=profile_id)
+    emails = [i for i in view.identifiers if i.type == EMAIL]
+    return max(emails, key=lambda i: i.added_at).value if emails else None
 
 
 def strongest_identifier(session: Session, identifiers: Sequence[Identifier]) -> UUID | None:
