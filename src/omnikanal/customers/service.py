@@ -53,6 +53,9 @@ class ProfileUnmerged(DomainEvent):
     restored_profile_id: UUID
     merge_id: UUID
     actor: str
+    # What went back to the restored profile: each domain gives back what these placed
+    # (a cart's or a conversation's anchor).
+    returned_identifier_ids: list[UUID]
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,11 @@ def unmerge(session: Session, *, profile_id: UUID, merge_id: UUID | None, actor:
     record_event(
         session,
         ProfileUnmerged(
-            profile_id=survivor.id, restored_profile_id=restored, merge_id=entry.id, actor=actor
+            profile_id=survivor.id,
+            restored_profile_id=restored,
+            merge_id=entry.id,
+            actor=actor,
+            returned_identifier_ids=returned,
         ),
     )
     return Unmerge(
