@@ -107,9 +107,12 @@ def _inbox_cursor(value: str | None) -> tuple[datetime, UUID] | None:
         return None
     moment, _, conversation_id = decode_cursor(value).partition("|")
     try:
-        return datetime.fromisoformat(moment), UUID(conversation_id)
+        at, after = datetime.fromisoformat(moment), UUID(conversation_id)
     except ValueError as exc:
         raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+    if at.tzinfo is None:  # ours always carry the zone; times are compared in UTC
+        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.")
+    return at, after
 
 
 @router.get("", response_model=ConversationPage)

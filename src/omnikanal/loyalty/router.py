@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from omnikanal.auth.dependencies import AdminKey
+from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
 from omnikanal.kit.pagination import PageParams, decode_cursor, encode_cursor, page_params
 from omnikanal.loyalty import repository, service
@@ -50,6 +51,15 @@ def create_reward(body: RewardCreate, session: DbSession, _: AdminKey) -> Reward
     return RewardRead.model_validate(reward)
 
 
+def _ledger_cursor(value: str | None) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(decode_cursor(value))
+    except ValueError as exc:
+        raise BadRequest(CommonErrorCode.INVALID_CURSOR, "The cursor is not valid.") from exc
+
+
 @router.get("/{profile_id}", response_model=LoyaltyAccount)
 def get_account(
     profile_id: UUID,
@@ -58,7 +68,7 @@ def get_account(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> LoyaltyAccount:
     """Balance, tier and progress to the next, and the ledger newest first."""
-    before = UUID(decode_cursor(page.cursor)) if page.cursor else None
+    before = _ledger_cursor(page.cursor)
     entries = service.ledger(session, profile_id=profile_id, before=before, limit=page.limit + 1)
     shown = entries[: page.limit]
     member = service.member(session, profile_id=profile_id)

@@ -311,3 +311,11 @@ def test_a_program_past_its_limits_answers_422_naming_the_field(
         response = client.put("/v1/loyalty/program", json={**program, **change}, headers=admin)
         assert response.status_code == 422, response.text
         assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_cursor_that_is_not_ours_is_400(
+    client: TestClient, store: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    profile_id = a_person(session_factory)
+    response = client.get(f"/v1/loyalty/{profile_id}", params={"cursor": "aGVsbG8"}, headers=store)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor")
