@@ -115,7 +115,8 @@ def normalize(rules: IdentityRules, type_: str, raw: Any) -> str | None:
         return None
     # NFC: "josé" typed precomposed or as "e" + combining accent is one identifier.
     value = unicodedata.normalize("NFC", str(raw)).strip()
-    if not value or len(value) > 300:
+    # A NUL cannot be stored (PostgreSQL) and is no one's identifier.
+    if not value or len(value) > 300 or "\x00" in value:
         return None
     if type_ == EMAIL:
         return value.lower() if "@" in value else None
