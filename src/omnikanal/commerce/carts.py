@@ -150,6 +150,78 @@ def consolidate(session: Session, *, profile_id: UUID) -> Cart | None:
     return survivor
 
 
+def join_on_merge(session: Session, *, profile_id: UUID) -> Cart | None:
+    """When two profiles become one person, their active carts become one at once: the
+    most recently changed shows the union of the lines (the larger quantity of each), and
+    each joined cart keeps its own lines, so an unmerge can give them back
+    (``split_on_unmerge``). Safe to run again (it finds one cart and does nothing)."""
+    live, carts = _person_carts(session, profile_id)
+    if len(carts) <= 1:
+        return carts[0] if carts else None
+    survivor = _follow(session, carts[0].id, lock=True)
+    others = carts[1:]
+    by_cart = _lines_by_cart(session, carts)
+    kept = {line.sku: line.quantity for line in by_cart[survivor.id]}
+    for other in others:
+        for line in by_cart[other.id]:
+            if line.sku not in kept:
+                repository.copy_line(session, line, to_cart=survivor.id)
+            elif line.quantity > kept[line.sku]:
+                repository.set_line_quantity(
+                    session, cart_id=survivor.id, sku=line.sku, quantity=line.quantity
+                )
+            kept[line.sku] = max(line.quantity, kept.get(line.sku, 0))
+        other.status = CartStatus.MERGED
+        other.merged_into = survivor.id
+        other.updated_at = utcnow()
+    survivor.profile_id = live
+    survivor.updated_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        CartsMerged(cart_id=survivor.id, merged_cart_ids=[c.id for c in others], profile_id=live),
+    )
+    return survivor
+
+
+def split_on_unmerge(
+    session: Session, *, profile_id: UUID, restored_profile_id: UUID, returned: Sequence[UUID]
+) -> None:
+    """An unmerge gave ``restored_profile_id`` back its identifiers (``returned``): the
+    carts they made are its again, each with the lines it brought, and the lines copied
+    from them leave the cart they had joined; the other side's carts likewise. Lines a
+    cart lost to the lazy join of ``consolidate`` (moved, not copied) stay where they are.
+    A joined cart that was checked out since is not split: the order stands."""
+    ours = set(returned)
+    for cart in repository.carts_anchored_in(session, list(ours)):
+        if cart.merged_into is not None:
+            parent = repository.get_cart(session, cart.merged_into, lock=True)
+            if parent is not None and parent.anchor_id not in ours:
+                _give_back(session, cart, joined=parent, owner=restored_profile_id)
+            continue
+        if cart.status != CartStatus.ACTIVE:
+            continue
+        cart.profile_id = restored_profile_id
+        for other in repository.carts_joined_into(session, cart.id):
+            if other.anchor_id not in ours:
+                _give_back(session, other, joined=cart, owner=profile_id)
+    session.flush()
+
+
+def _give_back(session: Session, cart: Cart, *, joined: Cart, owner: UUID) -> None:
+    if joined.status != CartStatus.ACTIVE:
+        return
+    copies = {line.sku: line for line in repository.cart_lines(session, [joined.id])}
+    for line in repository.cart_lines(session, [cart.id]):
+        copy = copies.get(line.sku)
+        if copy is not None and copy.id != line.id and copy.added_at == line.added_at:
+            repository.delete_line(session, cart_id=joined.id, sku=line.sku)
+    cart.status = CartStatus.ACTIVE
+    cart.merged_into = None
+    cart.profile_id = owner
+    cart.updated_at = utcnow()
+
+
 def find_cart(session: Session, *, cart_id: UUID) -> CartState:
     """A cart by id; a merged-away cart answers with the cart it joined."""
     cart = _follow(session, cart_id)

@@ -113,6 +113,43 @@ def move_line(session: Session, line_id: UUID, *, to_cart: UUID) -> None:
     )
 
 
+def copy_line(session: Session, line: CartLine, *, to_cart: UUID) -> None:
+    """The same line in another cart; its ``added_at`` tells it came from ``line``."""
+    session.execute(
+        cart_line_table.insert().values(
+            id=new_id(),
+            cart_id=to_cart,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price_when_added=line.unit_price_when_added,
+            added_at=line.added_at,
+            updated_at=line.updated_at,
+        )
+    )
+
+
+def carts_anchored_in(session: Session, anchor_ids: Sequence[UUID]) -> Sequence[Cart]:
+    """The carts (not checked out) made for one of these identifiers, oldest first."""
+    query = (
+        select(Cart)
+        .where(Cart.anchor_id.in_(anchor_ids), Cart.status != CartStatus.CHECKED_OUT)
+        .order_by(Cart.created_at, Cart.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).all()
+
+
+def carts_joined_into(session: Session, cart_id: UUID) -> Sequence[Cart]:
+    query = (
+        select(Cart)
+        .where(Cart.merged_into == cart_id, Cart.status == CartStatus.MERGED)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).all()
+
+
 def close_cart(session: Session, cart_id: UUID, *, order_id: UUID) -> bool:
     """Mark an active cart checked out; False when it was not active (a second checkout)."""
     result = session.execute(

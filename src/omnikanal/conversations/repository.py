@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from omnikanal.conversations.models import (
@@ -108,9 +108,35 @@ def messages(session: Session, conversation_ids: Sequence[UUID]) -> Sequence[Con
     return session.scalars(query).all()
 
 
-def move_messages(session: Session, *, from_ids: Sequence[UUID], to_id: UUID) -> None:
-    session.execute(
-        update(ConversationMessage)
-        .where(ConversationMessage.conversation_id.in_(from_ids))
-        .values(conversation_id=to_id)
+def merged_into_any(session: Session, conversation_ids: Sequence[UUID]) -> list[UUID]:
+    """The conversations that joined any of these."""
+    query = select(Conversation.id).where(Conversation.merged_into.in_(conversation_ids))
+    return list(session.scalars(query))
+
+
+def joined_into(
+    session: Session, conversation_id: UUID, *, lock: bool = False
+) -> Sequence[Conversation]:
+    query = (
+        select(Conversation)
+        .where(Conversation.merged_into == conversation_id)
+        .execution_options(populate_existing=True)
     )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).all()
+
+
+def anchored_in(
+    session: Session, anchor_ids: Sequence[UUID], *, lock: bool = False
+) -> Sequence[Conversation]:
+    """The conversations opened by one of these identifiers, oldest first."""
+    query = (
+        select(Conversation)
+        .where(Conversation.anchor_id.in_(anchor_ids))
+        .order_by(Conversation.opened_at, Conversation.id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).all()

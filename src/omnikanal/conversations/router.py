@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from omnikanal.commerce.router import cart_line_read
 from omnikanal.commerce.schemas import ReturnLineRead
@@ -118,7 +118,7 @@ def list_conversations(
     _: Agent,
     page: Annotated[PageParams, Depends(page_params)],
     status: StatusName | None = None,
-    assignee: str | None = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
     profile_id: UUID | None = None,
 ) -> ConversationPage:
     """The inbox: conversations of every channel, newest activity first."""

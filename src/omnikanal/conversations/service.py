@@ -146,14 +146,14 @@ def family(session: Session, profile_id: UUID) -> tuple[UUID, list[UUID]]:
 
 def consolidate(session: Session, *, profile_id: UUID) -> Conversation | None:
     """The person's one active conversation: when profiles merged and each had one, the
-    most recently active keeps every message and the others point at it. Safe to run
-    again (it finds one and does nothing)."""
+    most recently active shows every message and the others point at it. Each message
+    stays in the conversation it came in, so an unmerge can split them again (``split``).
+    Safe to run again (it finds one and does nothing)."""
     live, profiles = family(session, profile_id)
     active = repository.active_of(session, profiles, lock=True)
     if len(active) <= 1:
         return active[0] if active else None
     survivor, others = active[0], active[1:]
-    repository.move_messages(session, from_ids=[c.id for c in others], to_id=survivor.id)
     channels = list(survivor.channels)
     for other in others:
         channels += [c for c in other.channels if c not in channels]
@@ -296,8 +296,76 @@ def get(session: Session, *, conversation_id: UUID, lock: bool = False) -> Conve
 
 
 def transcript(session: Session, conversation: Conversation) -> Sequence[ConversationMessage]:
-    """Every message on every channel, and the agents' notes, oldest first."""
-    return repository.messages(session, [conversation.id])
+    """Every message on every channel, and the agents' notes, oldest first, including those
+    of the conversations that joined this one."""
+    return repository.messages(session, joined_tree(session, conversation.id))
+
+
+def joined_tree(session: Session, conversation_id: UUID) -> list[UUID]:
+    """The conversation and every conversation merged into it, directly or not."""
+    found = [conversation_id]
+    frontier = [conversation_id]
+    while frontier:
+        frontier = [c for c in repository.merged_into_any(session, frontier) if c not in found]
+        found += frontier
+    return found
+
+
+# -- undoing a merge --
+
+
+def split(
+    session: Session, *, profile_id: UUID, restored_profile_id: UUID, returned: Sequence[UUID]
+) -> None:
+    """An unmerge gave ``restored_profile_id`` back its identifiers (``returned``): the
+    conversations they opened come back to it with their messages, and what the other side
+    joined into them goes back to the other side. Both are recounted; a conversation
+    brought back is open (whether it was pending is not kept)."""
+    ours = set(returned)
+    for conversation in repository.anchored_in(session, list(ours), lock=True):
+        if conversation.merged_into is not None:
+            parent = repository.get(session, conversation.merged_into, lock=True)
+            if parent is None or parent.anchor_id in ours:
+                continue  # joined one of the restored side's own: they stay joined
+            _bring_back(session, conversation, owner=restored_profile_id, survivor=profile_id)
+            _recount(session, parent)
+            continue
+        if conversation.profile_id == profile_id:
+            conversation.profile_id = restored_profile_id
+        for joined in repository.joined_into(session, conversation.id, lock=True):
+            if joined.anchor_id not in ours:
+                _bring_back(session, joined, owner=profile_id, survivor=restored_profile_id)
+        _recount(session, conversation)
+    session.flush()
+
+
+def _bring_back(
+    session: Session, conversation: Conversation, *, owner: UUID, survivor: UUID
+) -> None:
+    conversation.status = ConversationStatus.OPEN
+    conversation.merged_into = None
+    if conversation.profile_id == survivor:
+        conversation.profile_id = owner
+    _recount(session, conversation)
+
+
+def _recount(session: Session, conversation: Conversation) -> None:
+    """Message count, channels, preview and last activity from the messages themselves."""
+    shown = [
+        (m.channel, m)
+        for m in transcript(session, conversation)
+        if m.kind == MessageKind.MESSAGE and m.channel is not None
+    ]
+    channels: list[str] = []
+    for channel, _ in shown:
+        if channel not in channels:
+            channels.append(channel)
+    conversation.message_count = len(shown)
+    conversation.channels = channels
+    if shown:
+        conversation.last_channel, last = shown[-1]
+        conversation.preview = excerpt(last.body, PREVIEW_CHARS)
+        conversation.last_activity_at = max(m.received_at for _, m in shown)
 
 
 def inbox(

@@ -17,6 +17,7 @@ The rules (see docs/identity.md for the reasoning):
    later anonymous events follow it. The device's earlier events stay where they were.
 """
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,8 +113,10 @@ def normalize(rules: IdentityRules, type_: str, raw: Any) -> str | None:
     """The canonical value of an identifier, or None when it cannot be one."""
     if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int):
         return None
-    value = str(raw).strip()
-    if not value or len(value) > 300:
+    # NFC: "josé" typed precomposed or as "e" + combining accent is one identifier.
+    value = unicodedata.normalize("NFC", str(raw)).strip()
+    # A NUL cannot be stored (PostgreSQL) and is no one's identifier.
+    if not value or len(value) > 300 or "\x00" in value:
         return None
     if type_ == EMAIL:
         return value.lower() if "@" in value else None

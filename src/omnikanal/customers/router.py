@@ -22,6 +22,9 @@ from omnikanal.customers.schemas import (
 from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
 
+# As long as an identifier may be (the column holds 320 characters).
+IdentifierQuery = Annotated[str | None, Query(max_length=320)]
+
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
 
@@ -48,16 +51,19 @@ def find_profiles(
     session: DbSession,
     _: ProfileReader,
     email: Annotated[
-        str | None, Query(description="Any spelling; compared trimmed and lower-cased.")
+        str | None,
+        Query(max_length=320, description="Any spelling; compared trimmed and lower-cased."),
     ] = None,
-    phone: Annotated[str | None, Query(description="Any format; compared as E.164.")] = None,
-    user_id: str | None = None,
-    anonymous_id: str | None = None,
-    loyalty_card: str | None = None,
+    phone: Annotated[
+        str | None, Query(max_length=40, description="Any format; compared as E.164.")
+    ] = None,
+    user_id: IdentifierQuery = None,
+    anonymous_id: IdentifierQuery = None,
+    loyalty_card: IdentifierQuery = None,
     identifier_type: Annotated[
-        str | None, Query(description="Any other type, e.g. instagram.")
+        str | None, Query(max_length=40, description="Any other type, e.g. instagram.")
     ] = None,
-    identifier_value: str | None = None,
+    identifier_value: IdentifierQuery = None,
 ) -> ProfileList:
     """Look a person up by any identifier; several parameters find each one's profile."""
     asked = [

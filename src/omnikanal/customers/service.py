@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import repository
 from omnikanal.customers.identity import (
+    ANONYMOUS_ID,
+    EMAIL,
     IdentifierKey,
     identifiers_in,
     normalize,
@@ -51,6 +53,9 @@ class ProfileUnmerged(DomainEvent):
     restored_profile_id: UUID
     merge_id: UUID
     actor: str
+    # What went back to the restored profile: each domain gives back what these placed
+    # (a cart's or a conversation's anchor).
+    returned_identifier_ids: list[UUID]
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,28 @@ def attach_identifier(
     return place(session, identifiers=keys, channel=channel, at=utcnow())
 
 
+def email_of(session: Session, *, profile_id: UUID) -> str | None:
+    """The person's most recently added email address, if they gave one."""
+    view = get_profile(session, profile_id=profile_id)
+    emails = [i for i in view.identifiers if i.type == EMAIL]
+    return max(emails, key=lambda i: i.added_at).value if emails else None
+
+
+def person_of_device(session: Session, *, anonymous_id: str) -> UUID | None:
+    """The live profile of a device when that profile is someone's (it holds a person
+    identifier: a user id, an email, a card ...); None for a new or anonymous-only device."""
+    identity_rules = rules(session)
+    value = normalize(identity_rules, ANONYMOUS_ID, anonymous_id)
+    owner = repository.find_by_identifier(session, IdentifierKey(ANONYMOUS_ID, value or ""))
+    if owner is None:
+        return None
+    profile = live_profile(session, owner)
+    held = repository.identifiers(session, profile.id)
+    if any(not identity_rules.is_device(i.type) for i in held if i.type in identity_rules.types):
+        return profile.id
+    return None
+
+
 def strongest_identifier(session: Session, identifiers: Sequence[Identifier]) -> UUID | None:
     """The identifier that speaks for a profile most surely (a user id before an email)."""
     if not identifiers:
@@ -280,7 +307,11 @@ def unmerge(session: Session, *, profile_id: UUID, merge_id: UUID | None, actor:
     record_event(
         session,
         ProfileUnmerged(
-            profile_id=survivor.id, restored_profile_id=restored, merge_id=entry.id, actor=actor
+            profile_id=survivor.id,
+            restored_profile_id=restored,
+            merge_id=entry.id,
+            actor=actor,
+            returned_identifier_ids=returned,
         ),
     )
     return Unmerge(

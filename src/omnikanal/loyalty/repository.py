@@ -25,6 +25,16 @@ def member(session: Session, profile_id: UUID, *, lock: bool = False) -> Loyalty
     return session.scalar(query)
 
 
+def member_among(session: Session, profile_ids: Sequence[UUID]) -> LoyaltyMember | None:
+    query = (
+        select(LoyaltyMember)
+        .where(LoyaltyMember.profile_id.in_(profile_ids))
+        .order_by(LoyaltyMember.joined_at, LoyaltyMember.id)
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
 def member_by_card(session: Session, card_number: str) -> LoyaltyMember | None:
     return session.scalar(select(LoyaltyMember).where(LoyaltyMember.card_number == card_number))
 

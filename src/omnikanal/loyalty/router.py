@@ -59,7 +59,7 @@ def get_account(
 ) -> LoyaltyAccount:
     """Balance, tier and progress to the next, and the ledger newest first."""
     before = decode_id_cursor(page.cursor) if page.cursor else None
-    entries = repository.ledger_page(session, profile_id, before=before, limit=page.limit + 1)
+    entries = service.ledger(session, profile_id=profile_id, before=before, limit=page.limit + 1)
     shown = entries[: page.limit]
     member = service.member(session, profile_id=profile_id)
     progress = service.tier(session, profile_id=profile_id)

@@ -4,23 +4,33 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from omnikanal.kit.limits import INT32_MAX, Count, Delta
 from omnikanal.kit.money import CurrencyCode, Money
+
+# Points for one whole currency unit: a ledger entry (32-bit) must hold any order's points.
+PointsRate = Annotated[int, Field(strict=True, ge=0, le=1_000)]
+# Days, as far as dates go (a window of 100 years is as good as for ever).
+Days = Annotated[int, Field(strict=True, ge=1, le=36_500)]
+# Points taken or given at once: at least one, as many as a ledger entry holds.
+Points = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
+# The adjustment's note is stored with " (by <admin's name>)", in 500 characters in all.
+MAX_NOTE = 500 - len(" (by )") - 200
 
 
 class Tier(BaseModel):
     name: str = Field(min_length=1, max_length=50)
-    threshold: int = Field(ge=0, description="Points earned over the tier window to reach it.")
+    threshold: Count = Field(description="Points earned over the tier window to reach it.")
 
 
 class ProgramRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    name: str
-    points_per_unit: dict[CurrencyCode, Annotated[int, Field(ge=0)]]
-    point_value_minor: dict[CurrencyCode, Annotated[int, Field(ge=0)]]
-    tiers: list[Tier]
-    tier_window_days: int = Field(ge=1)
-    points_expire_after_days: int | None = Field(default=None, ge=1)
+    name: str = Field(min_length=1, max_length=100)
+    points_per_unit: dict[CurrencyCode, PointsRate] = Field(max_length=200)
+    point_value_minor: dict[CurrencyCode, Count] = Field(max_length=200)
+    tiers: list[Tier] = Field(max_length=20)
+    tier_window_days: Days
+    points_expire_after_days: Days | None = None
 
 
 class ProgramUpdate(ProgramRead):
@@ -76,7 +86,7 @@ class LoyaltyAccount(BaseModel):
 
 
 class RedemptionCreate(BaseModel):
-    points: int | None = Field(default=None, gt=0)
+    points: Points | None = None
     reward_code: str | None = Field(default=None, max_length=50)
     reference: str | None = Field(
         default=None, max_length=150, description="Your own id for it, e.g. a till receipt."
@@ -98,8 +108,8 @@ class RedemptionRead(BaseModel):
 
 
 class AdjustmentCreate(BaseModel):
-    points: int = Field(description="Positive adds, negative removes.")
-    note: str = Field(min_length=1, max_length=500)
+    points: Delta = Field(description="Positive adds, negative removes.")
+    note: str = Field(min_length=1, max_length=MAX_NOTE)
 
     @model_validator(mode="after")
     def not_zero(self) -> "AdjustmentCreate":
@@ -111,7 +121,7 @@ class AdjustmentCreate(BaseModel):
 class RewardCreate(BaseModel):
     code: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")
     name: str = Field(min_length=1, max_length=200)
-    points_cost: int = Field(gt=0)
+    points_cost: Points
 
 
 class RewardRead(RewardCreate):

@@ -147,11 +147,26 @@ def _card_number() -> str:
     return body + str((10 - total % 10) % 10)
 
 
+def account_of(session: Session, profile_id: UUID) -> UUID:
+    """The profile a person's membership and points are kept under: the member among the
+    person's profiles, else their live profile. A membership stays with the profile that
+    joined, so it follows a merge (any of the person's ids finds it) and an unmerge (it
+    goes back with that profile and its card)."""
+    try:
+        live = customers_service.live_profile(session, profile_id).id
+    except NotFound:
+        return profile_id
+    found = repository.member_among(
+        session, [live, *customers_service.merged_descendants(session, live)]
+    )
+    return found.profile_id if found is not None else live
+
+
 def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyMember:
     """Make the profile a member (once); the card number becomes a profile identifier, so
     a till scanning the card finds the person."""
     view = customers_service.get_profile(session, profile_id=profile_id)
-    profile_id = view.profile.id
+    profile_id = account_of(session, view.profile.id)
     existing = repository.member(session, profile_id)
     if existing is not None:
         return existing
@@ -179,6 +194,7 @@ def join(session: Session, *, profile_id: UUID, channel: str | None) -> LoyaltyM
 
 
 def member(session: Session, *, profile_id: UUID) -> LoyaltyMember | None:
+    profile_id = account_of(session, profile_id)
     return repository.member(session, profile_id)
 
 
@@ -196,6 +212,7 @@ def _require_member(session: Session, profile_id: UUID, *, lock: bool = False) -
 
 
 def balance(session: Session, *, profile_id: UUID) -> int:
+    profile_id = account_of(session, profile_id)
     return repository.balance(session, profile_id)
 
 
@@ -203,10 +220,12 @@ def ledger(
     session: Session, *, profile_id: UUID, before: UUID | None = None, limit: int = 50
 ) -> Sequence[LoyaltyLedgerEntry]:
     """The member's point changes, newest first (keyset paging on ``before``)."""
+    profile_id = account_of(session, profile_id)
     return repository.ledger_page(session, profile_id, before=before, limit=limit)
 
 
 def tier(session: Session, *, profile_id: UUID) -> TierProgress:
+    profile_id = account_of(session, profile_id)
     rules = program(session)
     since = utcnow() - timedelta(days=rules.tier_window_days)
     return tier_progress(rules, repository.earned_since(session, profile_id, since))
@@ -266,6 +285,7 @@ def earn_for_order(
     location: str | None,
 ) -> LoyaltyLedgerEntry | None:
     """Points for a member's order on any channel; once per order, none for non-members."""
+    profile_id = account_of(session, profile_id)
     if repository.member(session, profile_id) is None:
         return None
     reference = f"order:{order_id}"
@@ -309,6 +329,7 @@ def reverse_for_return(
 
     Never more than the order earned in all, and never below a zero balance (points already
     spent stay spent; the note says what could not be taken back)."""
+    profile_id = account_of(session, profile_id)
     earned = repository.entry(session, profile_id, LedgerReason.EARN, f"order:{order_id}")
     reference = f"return:{return_id}"
     if earned is None or order_total_minor <= 0:
@@ -350,6 +371,7 @@ def redeem(
 
     ``reference`` (a receipt or order id) makes the redemption once-only; without one each
     call is a new redemption, and retries are made safe by the Idempotency-Key."""
+    profile_id = account_of(session, profile_id)
     note = ""
     if reward_code is not None:
         found = repository.reward(session, reward_code)
@@ -405,6 +427,7 @@ def refund_redemption(
     location: str | None,
 ) -> LoyaltyLedgerEntry | None:
     """Points spent as a tender come back when that money is refunded (once per reference)."""
+    profile_id = account_of(session, profile_id)
     full_reference = f"refund:{reference}"
     if points <= 0:
         return None
@@ -426,6 +449,7 @@ def adjust(
     session: Session, *, profile_id: UUID, points: int, note: str, by: str
 ) -> LoyaltyLedgerEntry:
     """A manual change by an admin; a removal may not take the balance below zero."""
+    profile_id = account_of(session, profile_id)
     _require_member(session, profile_id, lock=True)
     available = repository.balance(session, profile_id)
     if available + points < 0:
@@ -446,6 +470,7 @@ def adjust(
 
 def expire_points(session: Session, *, profile_id: UUID, now: datetime | None = None) -> int:
     """Lapse earned points past their expiry that later spending did not use (FIFO)."""
+    profile_id = account_of(session, profile_id)
     now = now or utcnow()
     _require_member(session, profile_id, lock=True)
     lapsed, taken_out = repository.expiry_totals(session, profile_id, now)

@@ -30,6 +30,9 @@ from omnikanal.marketing.models import Audience
 from omnikanal.marketing.service import MarketingErrorCode
 
 _OPERATORS = ("equals", "in", "exists")
+# How deep "all"/"any" groups may nest: enough for any real audience, and evaluated by
+# recursion, so it must stay small.
+MAX_RULE_DEPTH = 8
 _HISTORY_LIMIT = 5000
 
 
@@ -37,7 +40,7 @@ def _error(path: str, code: MarketingErrorCode, message: str) -> RuleViolation:
     return RuleViolation(code, message, errors=[{"field": path, "message": message}])
 
 
-def validate(rule: Any, path: str = "rule") -> None:
+def validate(rule: Any, path: str = "rule", depth: int = 1) -> None:
     if not isinstance(rule, dict) or not rule:
         raise _error(path, MarketingErrorCode.INVALID_RULE, f"{path} must be a non-empty object")
     for group in ("all", "any"):
@@ -54,8 +57,14 @@ def validate(rule: Any, path: str = "rule") -> None:
                 raise _error(
                     f"{path}.{group}", MarketingErrorCode.INVALID_RULE, "must be a non-empty list"
                 )
+            if depth >= MAX_RULE_DEPTH:
+                raise _error(
+                    f"{path}.{group}",
+                    MarketingErrorCode.INVALID_RULE,
+                    f"groups nest at most {MAX_RULE_DEPTH} levels deep",
+                )
             for index, item in enumerate(items):
-                validate(item, f"{path}.{group}[{index}]")
+                validate(item, f"{path}.{group}[{index}]", depth + 1)
             return
     if "trait" in rule or "computed_trait" in rule:
         kind = "trait" if "trait" in rule else "computed_trait"

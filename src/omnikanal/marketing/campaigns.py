@@ -157,7 +157,12 @@ def _one(
             profile_ids=people,
             channel=channel,
             kinds=MARKETING_KINDS,
-            statuses=(MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.CLICKED),
+            statuses=(
+                MessageStatus.QUEUED,
+                MessageStatus.SENDING,
+                MessageStatus.SENT,
+                MessageStatus.CLICKED,
+            ),
             since=now - timedelta(days=1),
         )
         if recent >= settings.marketing_daily_cap:

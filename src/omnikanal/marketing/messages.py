@@ -2,15 +2,21 @@
 
 A message is recorded once per key (one per trigger firing and cart, one per campaign and
 person), then delivered by a durable timer (``marketing.deliver``), one timer per attempt:
-a failed attempt schedules the next with backoff; after the last it is marked failed."""
+a failed attempt schedules the next with backoff; after the last it is marked failed.
+
+Each attempt is three steps: claim (committed), send with no transaction open, record the
+outcome in a new transaction. A crash between claim and record loses nothing: the claim's
+lease runs out and the message is sent again (at least once, as seldom twice as that
+allows)."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from omnikanal.config import Settings
 from omnikanal.errors import NotFound
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.leases import retry_delay
@@ -25,6 +31,8 @@ from omnikanal.timers.models import Timer
 from omnikanal.uow import record_event
 
 DELIVER = "marketing.deliver"
+# Longer than any one send may take (SMTP's and the webhooks' timeouts are seconds).
+SEND_LEASE = timedelta(minutes=10)
 
 
 def queue(
@@ -69,11 +77,15 @@ def queue(
     return message, True
 
 
+def _attempt_key(message: Message) -> str:
+    return f"{message.id}:{message.attempts}"
+
+
 def _schedule_attempt(session: Session, message: Message, *, due_at: datetime) -> None:
     timers_service.schedule(
         session,
         kind=DELIVER,
-        key=f"{message.id}:{message.attempts}",
+        key=_attempt_key(message),
         due_at=due_at,
         payload={"message_id": str(message.id)},
     )
@@ -110,37 +122,87 @@ def _write_back(session: Session, message: Message) -> None:
 
 
 def deliver_timer(session: Session, timer: Timer) -> None:
-    deliver(session, message_id=UUID(timer.payload["message_id"]))
+    """The worker's delivery, an edge of its own: the claim is committed before sending and
+    the outcome recorded in a new transaction, so no transaction (on SQLite: the write lock)
+    is held while the provider answers, which may take many seconds."""
+    claimed = claim(session, message_id=UUID(timer.payload["message_id"]), timer_key=timer.key)
+    session.commit()
+    if claimed is None:
+        return
+    error = send(settings_of(session), claimed)
+    finish(session, message_id=claimed.id, attempt=claimed.attempts, error=error)
 
 
 def deliver(session: Session, *, message_id: UUID) -> Message | None:
-    """One attempt: render, send; a render error fails at once, a send error is retried."""
+    """One attempt within the caller's transaction (the demo, tests): claim, send, record."""
+    claimed = claim(session, message_id=message_id)
+    if claimed is None:
+        return repository.get_message(session, message_id)
+    error = send(settings_of(session), claimed)
+    return finish(session, message_id=claimed.id, attempt=claimed.attempts, error=error)
+
+
+def claim(session: Session, *, message_id: UUID, timer_key: str | None = None) -> Message | None:
+    """Take a queued message for one attempt: rendered, counted and marked sending, with a
+    lease. The lease is a timer due when it runs out: if the sender vanished (a crash
+    between claim and record), it fires and the message is claimed and sent again.
+
+    None when there is nothing to send: already sent or failed, being sent under a lease
+    that has not run out (``timer_key`` is not the current lease's), or not renderable
+    (then failed at once, with the reason)."""
     message = repository.get_message(session, message_id, lock=True)
-    if message is None or message.status != MessageStatus.QUEUED:
-        return message
-    settings = settings_of(session)
+    if message is None:
+        return None
+    lapsed = message.status == MessageStatus.SENDING and timer_key == _attempt_key(message)
+    if message.status != MessageStatus.QUEUED and not lapsed:
+        return None
     try:
         rendered = templates.render(
             message.template, channel=message.channel, context=message.context
         )
     except templates.RenderError as exc:
         _fail(session, message, str(exc))
-        return message
+        return None
     message.subject, message.body_text, message.body_html = (
         rendered.subject,
         rendered.text,
         rendered.html,
     )
     message.attempts += 1
+    message.status = MessageStatus.SENDING
+    _schedule_attempt(session, message, due_at=utcnow() + SEND_LEASE)
+    session.flush()
+    return message
+
+
+def send(settings: Settings, message: Message) -> str | None:
+    """Hand a claimed message to its provider; the reason when that failed. No database."""
     try:
         delivery.send(settings, message)
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        if message.attempts >= settings.delivery_max_attempts:
-            _fail(session, message, f"gave up after {message.attempts} attempts: {reason}")
-        else:
-            message.last_error = reason[:2000]
-            _schedule_attempt(session, message, due_at=utcnow() + retry_delay(message.attempts))
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def finish(
+    session: Session, *, message_id: UUID, attempt: int, error: str | None
+) -> Message | None:
+    """Record what one claimed attempt made of the message: sent, retried with backoff, or
+    failed after the last attempt. An attempt whose claim was taken over (its lease ran
+    out and another worker claimed again) records nothing."""
+    message = repository.get_message(session, message_id, lock=True)
+    if message is None or message.status != MessageStatus.SENDING or message.attempts != attempt:
+        return message
+    settings = settings_of(session)
+    if error is not None and message.attempts < settings.delivery_max_attempts:
+        message.status = MessageStatus.QUEUED
+        message.last_error = error[:2000]
+        # The lease's timer becomes the next attempt's.
+        _schedule_attempt(session, message, due_at=utcnow() + retry_delay(message.attempts))
+        return message
+    timers_service.cancel(session, kind=DELIVER, key=_attempt_key(message))
+    if error is not None:
+        _fail(session, message, f"gave up after {message.attempts} attempts: {error}")
         return message
     message.status = MessageStatus.SENT
     message.sent_at = utcnow()

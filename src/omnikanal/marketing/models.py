@@ -46,12 +46,14 @@ class Consent(Base):
 
 class MessageStatus:
     QUEUED = "queued"
+    # Claimed by a worker for one attempt, which is sending it now (``messages.py``).
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     CLICKED = "clicked"
     # Nothing sent: no consent, no address, nothing left in the cart.
     SUPPRESSED = "suppressed"
-    ALL = (QUEUED, SENT, FAILED, CLICKED, SUPPRESSED)
+    ALL = (QUEUED, SENDING, SENT, FAILED, CLICKED, SUPPRESSED)
 
 
 class Message(Base):

@@ -26,7 +26,8 @@ def message_by_key(session: Session, key: str) -> Message | None:
 def get_message(session: Session, message_id: UUID, *, lock: bool = False) -> Message | None:
     query = select(Message).where(Message.id == message_id)
     if lock:
-        query = query.with_for_update()
+        # Locked to decide on it: read it as it is now, not as this session last saw it.
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalar(query)
 
 

@@ -21,7 +21,7 @@ class ConsentChange(BaseModel):
 class ConsentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    consents: list[ConsentChange] = Field(min_length=1)
+    consents: list[ConsentChange] = Field(min_length=1, max_length=50)
     # Where the change came from ("store form", "preference centre"); the key by default.
     source: str | None = Field(default=None, max_length=100)
 
@@ -107,7 +107,7 @@ class CampaignCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     audience_id: UUID
-    channels: list[Literal["email", "sms", "push"]] = Field(min_length=1)
+    channels: list[Literal["email", "sms", "push"]] = Field(min_length=1, max_length=3)
     subject: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=5000)
 

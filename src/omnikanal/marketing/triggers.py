@@ -10,6 +10,8 @@ and cart, so two workers or a redelivered event send one) and delivered.
 The reminder's link carries a signed, expiring token; opening it on another device
 (``GET /v1/carts/restore/{token}?anonymous_id=``) attaches that device to the person and
 answers with the same cart; the click is on the timeline (``Cart Restored``) and in the log.
+A device that already belongs to someone else (a signed-in friend the mail was forwarded
+to) is shown the link's cart but never joined to its person.
 """
 
 import dataclasses
@@ -226,7 +228,7 @@ def restore(
     view = customers_service.get_profile(session, profile_id=live)
     channel = actor.channel.value if actor.channel else "web"
     anchor = customers_service.strongest_identifier(session, view.identifiers)
-    if anonymous_id:
+    if anonymous_id and _may_follow(session, anonymous_id=anonymous_id, person=live):
         known = [i for i in view.identifiers if i.type != "anonymous_id"] or list(view.identifiers)
         if not known:
             raise NotFound(MarketingErrorCode.INVALID_LINK, "The person of this link is gone.")
@@ -258,6 +260,15 @@ def restore(
             at=now,
         )
     return state
+
+
+def _may_follow(session: Session, *, anonymous_id: str, person: UUID) -> bool:
+    """A device that is someone else's (it holds a user id, an email ...) does not join the
+    link's person: a forwarded reminder must never make two people one. It sees the cart
+    and stays with its owner; a new or anonymous-only device follows the link as before."""
+    customers_service.serialize_identity_changes(session)
+    owner = customers_service.person_of_device(session, anonymous_id=anonymous_id)
+    return owner is None or owner == person
 
 
 def unsubscribe(session: Session, *, token: str) -> tuple[UUID, str, str]:

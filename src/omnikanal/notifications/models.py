@@ -13,6 +13,9 @@ class NotificationStatus:
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
+    # Nothing to send it to (no app, no address): recorded with the reason in last_error.
+    SUPPRESSED = "suppressed"
+    ALL = (QUEUED, SENT, FAILED, SUPPRESSED)
 
 
 class Notification(Base):

@@ -10,6 +10,9 @@ from omnikanal.auth.models import Role
 from omnikanal.auth.service import StaffActor
 from omnikanal.http import DbSession
 from omnikanal.notifications import service
+from omnikanal.notifications.models import NotificationStatus
+
+STATUS_PATTERN = "^(" + "|".join(NotificationStatus.ALL) + ")$"
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -44,7 +47,9 @@ def profile_notifications(
     profile_id: UUID,
     session: DbSession,
     _: NotificationReader,
-    status: Annotated[str | None, Query(pattern="^(queued|sent|failed)$")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(" + "|".join(NotificationStatus.ALL) + ")$")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationList:
     """What the person was told, or is owed, newest first."""

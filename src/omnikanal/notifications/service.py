@@ -1,8 +1,8 @@
 """Messages a customer is owed, recorded in the transaction that made them due.
 
 Which channel: the app's push when the order came from the app, else email when there is
-an address. Recording is idempotent per (kind, reference), so a handler that runs twice
-records one notice."""
+an address; without one the notice is kept as suppressed, with the reason. Recording is
+idempotent per (kind, reference), so a handler that runs twice records one notice."""
 
 import dataclasses
 from collections.abc import Sequence
@@ -41,7 +41,10 @@ def record(
     recipient: str,
     subject: str,
     body: str,
+    suppressed: str | None = None,
 ) -> Notification:
+    """Record the notice (once per kind and reference); ``suppressed`` says why nothing
+    will be sent, and then nothing is queued for delivery."""
     existing = repository.find(session, kind, reference)
     if existing is not None:
         return existing
@@ -53,9 +56,13 @@ def record(
         recipient=recipient,
         subject=subject,
         body=body,
+        status=NotificationStatus.SUPPRESSED if suppressed else NotificationStatus.QUEUED,
+        last_error=suppressed,
     )
     session.add(notice)
     session.flush()
+    if suppressed:
+        return notice
     record_event(
         session,
         NotificationQueued(

@@ -1,6 +1,7 @@
 """The unified inbox: one open conversation per person across channels, what agents do
 with it, who may see it, and what is refused. Through HTTP, on both databases."""
 
+import base64
 import threading
 import time
 import uuid
@@ -294,6 +295,9 @@ def test_the_inbox_filters_and_pages_newest_activity_first(desk: Desk) -> None:
     assert rest["next_cursor"] is None
     bad = desk.get("/v1/conversations", desk.agent, cursor="bm9wZQ")
     assert bad.status_code == 400
+    zoneless = base64.urlsafe_b64encode(f"2026-11-30T10:00:00|{ids[0]}".encode()).decode()
+    bad = desk.get("/v1/conversations", desk.agent, cursor=zoneless)
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid_cursor")
     unassigned = desk.ok(
         desk.post(f"/v1/conversations/{ids[0]}/assign", {"agent": None}, desk.agent)
     )

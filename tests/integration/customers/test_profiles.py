@@ -79,6 +79,26 @@ def test_lookup_by_any_identifier_in_any_spelling(
     }
 
 
+def test_an_email_in_either_unicode_form_is_one_person(
+    client: TestClient, web: Headers, agent: Headers
+) -> None:
+    composed, decomposed = "jos\u00e9@example.com", "jose\u0301@example.com"
+    send(client, web, {"type": "identify", "userId": "u-jose", "traits": {"email": composed}})
+    send(client, web, {"type": "identify", "anonymousId": "tab-j", "traits": {"email": decomposed}})
+    profile = find(client, agent, email=decomposed)
+    assert find(client, agent, email=composed)["id"] == profile["id"]
+    assert find(client, agent, anonymous_id="tab-j")["id"] == profile["id"]
+    assert [v for t, v in identifiers(profile) if t == "email"] == [composed]
+
+
+def test_a_lookup_with_a_nul_character_is_422_naming_the_parameter(
+    client: TestClient, agent: Headers
+) -> None:
+    response = client.get("/v1/profiles", params={"email": "a\x00b@example.com"}, headers=agent)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["email"]
+
+
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [

@@ -269,3 +269,53 @@ def test_the_card_issued_on_joining_finds_the_person_at_a_till(
     nobody = client.post(f"/v1/loyalty/{uuid.uuid4()}/join", json={}, headers=store)
     assert nobody.status_code == 404
     assert nobody.json()["code"] == "profile_not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("rewards", {"code": "BIG", "name": "Big", "points_cost": 2**40}, "body.points_cost"),
+        ("rewards", {"code": "BIG", "name": "Big", "points_cost": True}, "body.points_cost"),
+        ("{profile}/adjustments", {"points": -(2**40), "note": "oops"}, "body.points"),
+        ("{profile}/adjustments", {"points": 5, "note": "n" * 495}, "body.note"),
+        ("{profile}/redemptions", {"points": 2**63}, "body.points"),
+    ],
+)
+def test_values_past_the_columns_answer_422_naming_the_field(
+    client: TestClient,
+    store: dict[str, str],
+    admin: dict[str, str],
+    session_factory: sessionmaker[Session],
+    path: str,
+    body: dict[str, object],
+    field: str,
+) -> None:
+    profile_id = a_person(session_factory)
+    client.post(f"/v1/loyalty/{profile_id}/join", json={}, headers=store)
+    response = client.post(
+        f"/v1/loyalty/{path.format(profile=profile_id)}", json=body, headers=admin
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_program_past_its_limits_answers_422_naming_the_field(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    program = client.get("/v1/loyalty/program", headers=admin).json()
+    for change, field in (
+        ({"name": "N" * 101}, "body.name"),
+        ({"tier_window_days": 10**9}, "body.tier_window_days"),
+        ({"points_per_unit": {"SEK": 2**40}}, "body.points_per_unit.SEK"),
+    ):
+        response = client.put("/v1/loyalty/program", json={**program, **change}, headers=admin)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_cursor_that_is_not_ours_is_400(
+    client: TestClient, store: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    profile_id = a_person(session_factory)
+    response = client.get(f"/v1/loyalty/{profile_id}", params={"cursor": "aGVsbG8"}, headers=store)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor")

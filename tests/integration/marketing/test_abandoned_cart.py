@@ -11,7 +11,7 @@ from sqlalchemy import select
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import tokens
 from omnikanal.timers.models import Timer, TimerStatus
-from tests.integration.commerce.conftest import CARD, COAT, Shop, delivery
+from tests.integration.commerce.conftest import CARD, COAT, SCARF, Shop, delivery
 from tests.integration.marketing.conftest import MailSink, make_due, run_later, timer_runner
 
 EMAIL = "anna@example.com"
@@ -260,3 +260,60 @@ def test_a_tampered_or_expired_link_is_refused(shop: Shop, app: FastAPI, mail: M
     assert "expired" in response.json()["detail"]
     response = shop.client.get(f"/v1/unsubscribe/{token}")  # a restore token is not an opt-out
     assert response.status_code == 400
+
+
+def test_a_forwarded_reminder_never_makes_two_people_one(
+    shop: Shop, app: FastAPI, mail: MailSink
+) -> None:
+    anna = known_person(shop, anonymous_id="laptop-41", consents={"marketing": {"email": True}})
+    cart = coat_on_the_laptop(shop, "laptop-41")
+    run_later(app)
+    token = restore_link(mail)
+    # Bo is signed in on his phone, with a cart of his own; Anna forwards him her reminder.
+    bo_cart = shop.ok(
+        shop.client.post(
+            "/v1/carts",
+            json={
+                "currency": "SEK",
+                "user_id": "u-bo",
+                "anonymous_id": "phone-bo",
+                "email": "bo@example.com",
+                "items": [{"sku": SCARF}],
+            },
+            headers=shop.app,
+        ),
+        201,
+    )
+    bo = bo_cart["profile_id"]
+    shown = shop.ok(
+        shop.client.get(
+            f"/v1/carts/restore/{token}", params={"anonymous_id": "phone-bo"}, headers=shop.app
+        )
+    )
+    # He may look at Anna's cart, nothing of his own mixed in ...
+    assert shown["id"] == cart["id"]
+    assert [(line["sku"], line["quantity"]) for line in shown["lines"]] == [(COAT, 1)]
+    # ... and they stay two people, each with their identifiers and their cart.
+    profiles = {
+        person: shop.ok(shop.client.get(f"/v1/profiles/{person}", headers=shop.agent))
+        for person in (anna, bo)
+    }
+    assert profiles[anna]["id"] == anna
+    assert profiles[bo]["id"] == bo
+    assert {(i["type"], i["value"]) for i in profiles[bo]["identifiers"]} == {
+        ("user_id", "u-bo"),
+        ("anonymous_id", "phone-bo"),
+        ("email", "bo@example.com"),
+    }
+    assert {(i["type"], i["value"]) for i in profiles[anna]["identifiers"]} == {
+        ("anonymous_id", "laptop-41"),
+        ("email", EMAIL),
+    }
+    for person in (anna, bo):
+        log = shop.ok(shop.client.get(f"/v1/profiles/{person}/merges", headers=shop.agent))
+        assert [e["action"] for e in log if e["action"] == "merged"] == []
+    on_phone = shop.ok(
+        shop.client.get("/v1/carts/current", params={"anonymous_id": "phone-bo"}, headers=shop.app)
+    )
+    assert on_phone["id"] == bo_cart["id"]
+    assert [(line["sku"], line["quantity"]) for line in on_phone["lines"]] == [(SCARF, 1)]

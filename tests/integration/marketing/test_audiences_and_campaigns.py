@@ -123,6 +123,42 @@ def test_an_unknown_rule_field_is_422_naming_it(shop: Shop, marketer: dict[str, 
     assert response.json()["errors"][0]["field"] == "rule.since"
 
 
+def nested(levels: int) -> dict[str, Any]:
+    rule: dict[str, Any] = {"trait": "city", "equals": "Göteborg"}
+    for _ in range(levels - 1):
+        rule = {"any": [rule]}
+    return rule
+
+
+def test_rules_nest_at_most_eight_groups_deep(shop: Shop, marketer: dict[str, str]) -> None:
+    made = shop.client.post(
+        "/v1/audiences", json={"name": "deep", "rule": nested(8)}, headers=marketer
+    )
+    assert made.status_code == 201, made.text
+    for levels in (9, 127):
+        response = shop.client.post(
+            "/v1/audiences", json={"name": "too deep", "rule": nested(levels)}, headers=marketer
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "rule" + ".any[0]" * 7 + ".any"
+
+
+def test_a_campaign_past_its_columns_is_422_naming_the_field(
+    shop: Shop, marketer: dict[str, str]
+) -> None:
+    everyone = {"name": "all", "rule": nested(1)}
+    audience = shop.ok(shop.client.post("/v1/audiences", json=everyone, headers=marketer), 201)
+    campaign = {"audience_id": audience["id"], "channels": ["email"], "body": "Hello"}
+    for change, field in (
+        ({"name": "n" * 201, "subject": "s"}, "body.name"),
+        ({"name": "n", "subject": "s" * 301}, "body.subject"),
+        ({"name": "n", "subject": "s", "channels": ["email"] * 4}, "body.channels"),
+    ):
+        response = shop.client.post("/v1/campaigns", json={**campaign, **change}, headers=marketer)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
 def test_a_campaign_reaches_those_who_opted_in_and_respects_the_cap(
     shop: Shop, app: FastAPI, mail: MailSink, marketer: dict[str, str], people: dict[str, str]
 ) -> None:

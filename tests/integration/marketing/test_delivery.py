@@ -1,7 +1,10 @@
 """Delivery: retried then failed with the reason, templates that do not render, the mail
 folder by default, SMS and push over signed webhooks."""
 
+import asyncio
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -9,7 +12,9 @@ from typing import Any
 
 import orjson
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.config import Settings
@@ -17,6 +22,7 @@ from omnikanal.customers.models import Profile
 from omnikanal.marketing import delivery, messages
 from omnikanal.marketing.models import Message, MessageStatus
 from omnikanal.outbox import signing
+from omnikanal.timers.models import Timer
 from omnikanal.uow import unit_of_work
 from tests.integration.commerce.conftest import GBG, Shop
 from tests.integration.commerce.test_order_ahead_and_points import member, order_ahead
@@ -199,3 +205,75 @@ def test_a_transactional_opt_out_is_honoured(shop: Shop, app: FastAPI, settings:
     assert [(n["status"], n["last_error"]) for n in told["items"]] == [
         ("failed", "opted out of transactional push")
     ]
+
+
+class SlowSmtp:
+    """An SMTP server that holds each message until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.entered.set()
+        await asyncio.to_thread(self.release.wait, 30)
+        self.received += 1
+        return "250 OK"
+
+
+def test_no_transaction_is_held_while_the_smtp_server_answers(
+    app: FastAPI, settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    slow = SlowSmtp()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(slow, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.smtp_url = f"smtp://127.0.0.1:{port}"
+    # Should the send hold the write lock, the server lets go after 5 s (the test fails).
+    safety = threading.Timer(5, slow.release.set)
+    safety.start()
+    try:
+        queued = _queue(session_factory)
+        worker = threading.Thread(target=run_later, args=(app,))
+        worker.start()
+        assert slow.entered.wait(10)
+        started = time.monotonic()
+        with unit_of_work(session_factory) as session:
+            session.add(Profile())  # any other write, while the message is being sent
+        waited = time.monotonic() - started
+        with session_factory() as session:
+            during = session.get(Message, queued.id)
+        slow.release.set()
+        worker.join(30)
+    finally:
+        safety.cancel()
+        controller.stop()
+    assert waited < 2, f"a write waited {waited:.1f} s for the SMTP send"
+    assert during is not None
+    assert during.status == MessageStatus.SENDING  # the claim was committed first
+    with session_factory() as session:
+        sent = session.get(Message, queued.id)
+        assert sent is not None
+        assert (sent.status, sent.attempts, slow.received) == (MessageStatus.SENT, 1, 1)
+        due = session.scalars(
+            select(Timer).where(Timer.kind == messages.DELIVER, Timer.status == "scheduled")
+        ).all()
+        assert due == []  # the lease's timer went with the claim
+
+
+def test_a_claim_whose_sender_vanished_is_sent_when_its_lease_runs_out(
+    app: FastAPI, mail: MailSink, session_factory: sessionmaker[Session]
+) -> None:
+    queued = _queue(session_factory)
+    with unit_of_work(session_factory) as session:
+        claimed = messages.claim(session, message_id=queued.id)
+        assert claimed is not None  # ... and the worker dies before sending
+    run_later(app)  # the earlier timer finds the claim taken; the lease's timer sends it
+    with session_factory() as session:
+        sent = session.get(Message, queued.id)
+        assert sent is not None
+        assert (sent.status, sent.attempts) == (MessageStatus.SENT, 2)
+    assert len(mail.received) == 1

@@ -1,0 +1,1 @@
+from tests.integration.commerce.conftest import shop  # noqa: F401  (the commerce retailer)
