@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.auth.models import Channel
-from omnikanal.customers.models import Identifier
+from omnikanal.customers.models import Identifier, MergeLogEntry
 from omnikanal.events.models import Event
 from tests.factories import basic, create_source
 
@@ -200,6 +200,26 @@ def test_identifiers_at_their_longest_are_stored(
     with session_factory() as session:
         longest = session.scalar(select(func.max(func.length(Identifier.value))))
     assert longest == 300
+
+
+def test_identifiers_at_their_longest_merge_two_people(
+    client: TestClient, web: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    """The merge log describes the merge in words that name the identifiers; at their
+    longest those words outgrow their column and are cut, the identifiers kept in full."""
+    user_id, device, email = "u" * 300, "a" * 300, "e" * 290 + "@x.se"
+    messages = [
+        {"userId": user_id, "messageId": "1"},
+        {"anonymousId": device, "traits": {"email": email}, "messageId": "2"},
+        {"userId": user_id, "anonymousId": device, "traits": {"email": email}, "messageId": "3"},
+    ]
+    for message in messages:
+        response = client.post("/v1/identify", json=message, headers=web)
+        assert response.status_code == 200, response.text
+    with session_factory() as session:
+        entry = session.scalars(select(MergeLogEntry)).one()
+    assert len(entry.rule) == 500
+    assert {"type": "email", "value": email} in entry.linking
 
 
 # -- times --
