@@ -35,12 +35,12 @@ def ready(request: Request) -> dict[str, str] | Response:
         )
     writer = getattr(request.app.state, "ingest_writer", None)
     if writer is not None and not writer.alive:
-        # Ingestion would wait forever here until the next ingest revives the writer.
+        # Its thread died (the next ingest starts a new one) or the app is shutting down.
         return problem_response(
             status=503,
             code="ingest_writer_down",
             title="Not ready",
-            detail="The ingest writer's thread has stopped; the next ingest starts a new one.",
+            detail="The ingest writer is not running: events cannot be stored right now.",
             request=request,
         )
     head = migrate.head_revision()
