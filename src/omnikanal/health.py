@@ -19,7 +19,7 @@ def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=None)
 def ready(request: Request) -> dict[str, str] | Response:
-    """The database answers and its schema is at the newest migration."""
+    """The database answers, its schema is at the newest migration, and ingestion runs."""
     engine = request.app.state.engine
     try:
         with engine.connect() as connection:
@@ -31,6 +31,16 @@ def ready(request: Request) -> dict[str, str] | Response:
             code="database_unavailable",
             title="Not ready",
             detail=f"The database does not answer: {type(exc).__name__}.",
+            request=request,
+        )
+    writer = getattr(request.app.state, "ingest_writer", None)
+    if writer is not None and not writer.alive:
+        # Its thread died (the next ingest starts a new one) or the app is shutting down.
+        return problem_response(
+            status=503,
+            code="ingest_writer_down",
+            title="Not ready",
+            detail="The ingest writer is not running: events cannot be stored right now.",
             request=request,
         )
     head = migrate.head_revision()

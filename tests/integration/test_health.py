@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from omnikanal import migrate
@@ -34,3 +35,10 @@ def test_openapi_document_is_published(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     assert document["info"]["title"] == "omnikanal"
     assert "/v1/sources" in document["paths"]
+
+
+def test_not_ready_once_the_ingest_writer_is_closed(app: FastAPI, client: TestClient) -> None:
+    app.state.ingest_writer.close()
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["code"] == "ingest_writer_down"

@@ -212,7 +212,8 @@ def _log_row(
         "action": action,
         "profile_id": profile_id,
         "other_profile_id": other,
-        "rule": rule,
+        # Long identifiers can outgrow the words' column; `linking` holds them in full.
+        "rule": rule[:500],
         "linking": extra.pop("linking", []),
         "moved_identifier_ids": extra.pop("moved_identifier_ids", []),
         "message_id": sighting.message_id,

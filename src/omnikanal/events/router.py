@@ -11,7 +11,7 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from omnikanal.auth.dependencies import SourceKey
 from omnikanal.auth.service import SourceActor
@@ -19,16 +19,16 @@ from omnikanal.customers import service as customers_service
 from omnikanal.customers.dependencies import ProfileEditor, ProfileReader
 from omnikanal.customers.router import profile_read
 from omnikanal.customers.schemas import ProfileRead
-from omnikanal.errors import BadRequest, CommonErrorCode, PayloadTooLarge
+from omnikanal.errors import BadRequest, CommonErrorCode, PayloadTooLarge, validation_errors
 from omnikanal.events import service
 from omnikanal.events.schemas import (
     MESSAGE_TYPES,
+    ClientTime,
     IngestResponse,
     RejectedMessage,
     SegmentMessage,
     TimelineEntry,
     TimelinePage,
-    utc,
 )
 from omnikanal.events.service import EventErrorCode, IngestJob, ValidMessage
 from omnikanal.events.writer import IngestWriter
@@ -142,7 +142,7 @@ async def _single(request: Request, source: SourceActor, type_: str) -> IngestRe
                 errors=[{"field": "type", "message": f"must be {type_!r}"}],
             )
         )
-    checked = service.validate(raw, 0)
+    checked = service.validate(raw, 0, received_at=received_at)
     valid = [checked] if isinstance(checked, ValidMessage) else []
     rejected = [checked] if isinstance(checked, RejectedMessage) else []
     return await _store(
@@ -189,13 +189,20 @@ async def batch(request: Request, source: SourceKey) -> IngestResponse:
         )
     if not raw["batch"]:
         raise _problem(BadRequest(EventErrorCode.INVALID_BATCH, "The batch is empty."))
+    sent_at = _batch_sent_at(raw.get("sentAt"))
     valid: list[ValidMessage] = []
     rejected: list[RejectedMessage] = []
     small = len(await request.body()) <= service.MAX_MESSAGE_BYTES
     for index, item in enumerate(raw["batch"]):
-        checked = service.validate(item, index, small=small)
+        checked = service.validate(
+            item,
+            index,
+            small=small,
+            path=f"batch[{index}]",
+            received_at=received_at,
+            sent_at=sent_at,
+        )
         (valid if isinstance(checked, ValidMessage) else rejected).append(checked)  # type: ignore[arg-type]
-    sent_at = _batch_sent_at(raw.get("sentAt"))
     return await _store(
         request,
         source,
@@ -207,13 +214,25 @@ async def batch(request: Request, source: SourceKey) -> IngestResponse:
     )
 
 
+class _BatchEnvelope(BaseModel):
+    sent_at: ClientTime | None = Field(default=None, alias="sentAt")
+
+
 def _batch_sent_at(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    """The batch's sentAt, which corrects the clock skew of every message without its own:
+    one that is not a time in the accepted range would misplace them all, so the batch is
+    refused whole (absent or null, the messages are taken as stamped)."""
     try:
-        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
+        return _BatchEnvelope.model_validate({"sentAt": value}).sent_at
+    except ValidationError as exc:
+        errors = validation_errors(exc.errors())
+        raise _problem(
+            BadRequest(
+                EventErrorCode.INVALID_BATCH,
+                f"The batch's sentAt {errors[0]['message']}.",
+                errors=[{"field": e["field"], "message": e["message"]} for e in errors],
+            )
+        ) from exc
 
 
 # -- the timeline and unmerge (they move events, which this domain owns) --

@@ -1,19 +1,62 @@
 """Segment's HTTP Tracking API messages, and what ingestion and the timeline answer."""
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 MessageType = Literal["identify", "track", "page", "screen", "alias", "group"]
 MESSAGE_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "alias", "group")
 
+# The columns a message's strings are stored in (events_event, customer_identifier): a
+# longer string is the message's own fault, named in its rejection, not a failed batch.
+MAX_MESSAGE_ID_LENGTH = 200  # events_event.message_id
+MAX_ID_LENGTH = 300  # events_event.user_id, anonymous_id; identifier values
+MAX_NAME_LENGTH = 200  # events_event.name (a track event's, a page's or a screen's name)
+
+# The times a client may send (timestamp, sentAt) and an event may be stored at. Wide
+# enough for any clock a device has been left at (1970 is an unset clock's epoch, which
+# the skew correction repairs), narrow enough that converting to UTC and correcting for
+# skew never leave what a datetime holds.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _client_time(moment: datetime) -> datetime:
+    """Times without a zone are read as UTC."""
+    try:
+        in_utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        in_utc = None  # year 1 east of Greenwich, or 9999 west of it
+    if in_utc is None or not EARLIEST_TIME <= in_utc <= LATEST_TIME:
+        raise PydanticCustomError(
+            "time_out_of_range",
+            f"must be between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d} (UTC)",
+        )
+    return in_utc
+
+
+# A client's time, in UTC (read as UTC without a zone) and within the accepted range.
+ClientTime = Annotated[datetime, AfterValidator(_client_time)]
 
 # Segment's clients send ids as strings; numbers are accepted too, as text (the model
 # coerces them). Ids are trimmed; a blank one counts as absent.
-Id = Annotated[str, StringConstraints(max_length=300, strip_whitespace=True)] | None
+Id = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH, strip_whitespace=True)] | None
+MessageId = (
+    Annotated[str, StringConstraints(max_length=MAX_MESSAGE_ID_LENGTH, strip_whitespace=True)]
+    | None
+)
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)] | None
 
 
 # An object, checked but not copied (messages are stored exactly as sent, from the raw JSON).
@@ -27,17 +70,17 @@ class SegmentMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
     type: MessageType
-    message_id: Id = Field(default=None, alias="messageId")
+    message_id: MessageId = Field(default=None, alias="messageId")
     user_id: Id = Field(default=None, alias="userId")
     anonymous_id: Id = Field(default=None, alias="anonymousId")
-    timestamp: datetime | None = None
-    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    timestamp: ClientTime | None = None
+    sent_at: ClientTime | None = Field(default=None, alias="sentAt")
     context: Document | None = None
     traits: Document | None = None
     properties: Document | None = None
     integrations: Document | None = None
-    event: Annotated[str, StringConstraints(max_length=200)] | None = None
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    event: Name = None
+    name: Name = None
     previous_id: Id = Field(default=None, alias="previousId")
     group_id: Id = Field(default=None, alias="groupId")
 
@@ -78,22 +121,31 @@ def person_traits(
     return person
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """Times without a zone are read as UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def corrected_timestamp(
     timestamp: datetime | None, sent_at: datetime | None, received_at: datetime
-) -> datetime:
-    """Segment's clock-skew correction: receivedAt - (sentAt - timestamp)."""
+) -> datetime | None:
+    """Segment's clock-skew correction: receivedAt - (sentAt - timestamp); ``None`` when
+    the corrected time would fall outside the accepted range (it never overflows).
+
+    Both times are within the accepted range (``ClientTime``), so their difference is a
+    timedelta a datetime can take; it is compared before it is subtracted."""
     if timestamp is None:
         return received_at
     if sent_at is None:
         return timestamp
-    return received_at - (sent_at - timestamp)
+    skew = sent_at - timestamp
+    if not received_at - LATEST_TIME <= skew <= received_at - EARLIEST_TIME:
+        return None
+    return received_at - skew
+
+
+def describe_skew(timestamp: datetime, sent_at: datetime) -> str:
+    days = abs(sent_at - timestamp) // timedelta(days=1)
+    order = "before" if timestamp <= sent_at else "after"
+    return (
+        f"is {days} days {order} sentAt; corrected for clock skew (receivedAt - "
+        f"(sentAt - timestamp)) it falls outside {EARLIEST_TIME:%Y-%m-%d}..{LATEST_TIME:%Y-%m-%d}"
+    )
 
 
 class FieldError(BaseModel):

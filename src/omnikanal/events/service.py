@@ -20,19 +20,23 @@ from sqlalchemy.orm import Session
 from omnikanal.auth import service as auth_service
 from omnikanal.auth.service import SourceActor
 from omnikanal.customers import service as customers_service
+from omnikanal.customers.identity import ANONYMOUS_ID, DEFAULT_RULES, USER_ID
 from omnikanal.customers.service import Sighting
 from omnikanal.errors import validation_errors
 from omnikanal.events import repository
 from omnikanal.events.models import Event
 from omnikanal.events.schemas import (
+    MAX_ID_LENGTH,
     FieldError,
     RejectedMessage,
     SegmentMessage,
     corrected_timestamp,
+    describe_skew,
     person_traits,
-    utc,
 )
 from omnikanal.kit.ids import new_id
+from omnikanal.kit.limits import MAX_JSON_DEPTH, json_problem
+from omnikanal.kit.time import utcnow
 
 # Segment's limits: 32 KB a message, 500 KB a batch.
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -52,6 +56,8 @@ class ValidMessage:
     index: int
     message: SegmentMessage
     raw: dict[str, Any]
+    # When it happened: the client's timestamp corrected for clock skew (Segment's rule).
+    seen_at: datetime
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,19 @@ class IngestOutcome:
 # -- validation --
 
 
-def validate(raw: Any, index: int, *, small: bool = False) -> ValidMessage | RejectedMessage:
-    """One message, checked against Segment's spec; never raises. ``small``: the caller
-    knows the message is within the size limit (its whole body is)."""
+def validate(
+    raw: Any,
+    index: int,
+    *,
+    small: bool = False,
+    path: str = "",
+    received_at: datetime | None = None,
+    sent_at: datetime | None = None,
+) -> ValidMessage | RejectedMessage:
+    """One message, checked against Segment's spec and the limits of what stores it;
+    never raises. ``small``: the caller knows the message is within the size limit (its
+    whole body is). ``path``: where the message is in the request (``batch[3]``), for the
+    fields named in a rejection. ``sent_at``: the batch's own sentAt."""
     message_id = raw.get("messageId") if isinstance(raw, dict) else None
     message_id = str(message_id) if isinstance(message_id, str | int) else None
 
@@ -87,7 +103,17 @@ def validate(raw: Any, index: int, *, small: bool = False) -> ValidMessage | Rej
 
     if not isinstance(raw, dict):
         return reject(EventErrorCode.INVALID_MESSAGE, "A message is a JSON object.", [])
-    if not small and len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
+    # Nesting and NUL characters first: nothing below (not even measuring the message's
+    # size, nor the database) copes with them. Checked cheaply, named by json_problem.
+    deep = _nests_deeper(raw, MAX_JSON_DEPTH)
+    encoded = b"" if deep else orjson.dumps(raw)
+    # orjson writes a NUL as \u0000; a literal "\\u0000" only costs the full check.
+    if deep or b"\\u0000" in encoded:
+        problem = json_problem(raw, path=path)
+        if problem is not None:
+            field, why = problem
+            return reject(EventErrorCode.INVALID_MESSAGE, f"{field} {why}.", [_error(field, why)])
+    if not small and len(encoded) > MAX_MESSAGE_BYTES:
         return reject(
             EventErrorCode.MESSAGE_TOO_LARGE,
             f"The message is larger than {MAX_MESSAGE_BYTES} bytes.",
@@ -97,10 +123,9 @@ def validate(raw: Any, index: int, *, small: bool = False) -> ValidMessage | Rej
         message = SegmentMessage.model_validate(raw)
     except ValidationError as exc:
         errors = [
-            FieldError(field=e["field"], message=e["message"])
-            for e in validation_errors(exc.errors())
+            _error(_within(path, e["field"]), e["message"]) for e in validation_errors(exc.errors())
         ]
-        if any(e.field == "type" for e in errors):
+        if any(e.field == _within(path, "type") for e in errors):
             return reject(
                 EventErrorCode.UNKNOWN_TYPE,
                 f"Unknown message type {raw.get('type')!r}; expected identify, track, page, "
@@ -112,14 +137,69 @@ def validate(raw: Any, index: int, *, small: bool = False) -> ValidMessage | Rej
             "Invalid fields: " + ", ".join(sorted({e.field for e in errors})),
             errors,
         )
-    missing = message.missing_fields()
-    if missing:
+    # (field, what is wrong with it, the sentence for the rejection's reason)
+    problems = [(name, why, why) for name, why in message.missing_fields()]
+    problems += [(name, why, f"{name} {why}") for name, why in _identifier_problems(message)]
+    effective_sent_at = message.sent_at or sent_at
+    seen_at = corrected_timestamp(message.timestamp, effective_sent_at, received_at or utcnow())
+    if seen_at is None and message.timestamp and effective_sent_at:
+        why = describe_skew(message.timestamp, effective_sent_at)
+        problems.append(("timestamp", why, f"timestamp {why}"))
+    if problems or seen_at is None:
         return reject(
             EventErrorCode.INVALID_MESSAGE,
-            "; ".join(why for _, why in missing),
-            [FieldError(field=name, message=why) for name, why in missing],
+            "; ".join(sentence for _, _, sentence in problems),
+            [_error(_within(path, name), why) for name, why, _ in problems],
         )
-    return ValidMessage(index=index, message=message, raw=raw)
+    return ValidMessage(index=index, message=message, raw=raw, seen_at=seen_at)
+
+
+def _nests_deeper(value: Any, levels: int) -> bool:
+    """Whether objects and lists nest more than ``levels`` deep, ``value`` the first level
+    (as ``json_problem`` counts). This runs on every message: one level at a time, only
+    containers visited (``type() is``: parsed JSON holds exact dicts and lists)."""
+    level = [value]
+    for _ in range(levels):
+        level = [
+            child
+            for parent in level
+            for child in (parent.values() if type(parent) is dict else parent)
+            if type(child) is dict or type(child) is list
+        ]
+        if not level:
+            return False
+    return True
+
+
+def _error(field: str, message: str) -> FieldError:
+    return FieldError(field=field, message=message)
+
+
+def _within(path: str, field: str) -> str:
+    """A message's field as named in the request: ``batch[3].userId`` in a batch."""
+    if not path:
+        return field
+    return f"{path}.{field}" if field else path
+
+
+# Identifying traits become identifier rows (customer_identifier.value): too long there,
+# even once lower-cased (an email's "İ" becomes two characters), is the message's fault.
+_IDENTIFYING_TRAITS = frozenset(DEFAULT_RULES) - {USER_ID, ANONYMOUS_ID}
+
+
+def _identifier_problems(message: SegmentMessage) -> list[tuple[str, str]]:
+    sources = [("context.traits", (message.context or {}).get("traits"))]
+    if message.type == "identify":
+        sources.append(("traits", message.traits))
+    problems: list[tuple[str, str]] = []
+    for prefix, traits in sources:
+        if not isinstance(traits, dict):
+            continue
+        for name in _IDENTIFYING_TRAITS.intersection(traits):
+            value = traits[name]
+            if isinstance(value, str) and len(value.strip().lower()) > MAX_ID_LENGTH:
+                problems.append((f"{prefix}.{name}", f"must be at most {MAX_ID_LENGTH} characters"))
+    return problems
 
 
 # -- storing --
@@ -152,7 +232,7 @@ def ingest(session: Session, jobs: Sequence[IngestJob]) -> list[IngestOutcome]:
                 "user_id": message.user_id or None,
                 "anonymous_id": message.anonymous_id or None,
                 "timestamp": sighting.seen_at,
-                "sent_at": utc(message.sent_at) or job.sent_at,
+                "sent_at": message.sent_at or job.sent_at,
                 "received_at": job.received_at,
                 "message": valid.raw,
             }
@@ -201,9 +281,7 @@ def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id:
         ),
         traits=customers_service.clean_traits(session, traits),
         channel=job.source.channel.value,
-        seen_at=corrected_timestamp(
-            utc(message.timestamp), utc(message.sent_at) or job.sent_at, job.received_at
-        ),
+        seen_at=valid.seen_at,
         message_id=message_id,
         source_id=job.source.source_id,
         previous_id=message.previous_id or None if message.type == "alias" else None,

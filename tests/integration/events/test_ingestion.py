@@ -158,12 +158,13 @@ def test_a_batch_stores_the_valid_messages_and_names_the_rejected(
     assert (body["received"], body["stored"]) == (9, 3)
     rejected = {r["index"]: r for r in body["rejected"]}
     assert set(rejected) == {1, 2, 3, 4, 5, 6}
-    assert rejected[1]["errors"][0]["field"] == "userId"
-    assert rejected[2]["errors"][0]["field"] == "properties"
-    assert rejected[3]["errors"][0]["field"] == "event"
+    # Fields are named as in the request, so that the problem's list stands on its own.
+    assert rejected[1]["errors"][0]["field"] == "batch[1].userId"
+    assert rejected[2]["errors"][0]["field"] == "batch[2].properties"
+    assert rejected[3]["errors"][0]["field"] == "batch[3].event"
     assert rejected[4]["code"] == "unknown_type"
     assert rejected[5]["code"] == "invalid_message"
-    assert rejected[6]["errors"][0]["field"] == "timestamp"
+    assert rejected[6]["errors"][0]["field"] == "batch[6].timestamp"
     assert rejected[2]["message_id"] == "bad-props"
     with session_factory() as session:
         stored = set(session.scalars(select(Event.message_id)))
