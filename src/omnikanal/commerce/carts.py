@@ -119,41 +119,9 @@ def person_cart(session: Session, *, profile_id: UUID) -> CartState | None:
 
 
 def consolidate(session: Session, *, profile_id: UUID) -> Cart | None:
-    """Make the person's active carts one, for good: the most recently changed one keeps
-    the union of the lines. Safe to run again (it finds one cart and does nothing)."""
-    live, carts = _person_carts(session, profile_id)
-    if len(carts) <= 1:
-        return carts[0] if carts else None
-    survivor, others = carts[0], carts[1:]
-    by_cart = _lines_by_cart(session, carts)
-    kept = {line.sku: line for line in by_cart[survivor.id]}
-    for other in others:
-        for line in by_cart[other.id]:
-            mine = kept.get(line.sku)
-            if mine is None:
-                repository.move_line(session, line.id, to_cart=survivor.id)
-                kept[line.sku] = line
-            elif line.quantity > mine.quantity:
-                repository.set_line_quantity(
-                    session, cart_id=survivor.id, sku=line.sku, quantity=line.quantity
-                )
-        other.status = CartStatus.MERGED
-        other.merged_into = survivor.id
-        other.updated_at = utcnow()
-    survivor.profile_id = live
-    survivor.updated_at = utcnow()
-    session.flush()
-    record_event(
-        session,
-        CartsMerged(cart_id=survivor.id, merged_cart_ids=[c.id for c in others], profile_id=live),
-    )
-    return survivor
-
-
-def join_on_merge(session: Session, *, profile_id: UUID) -> Cart | None:
-    """When two profiles become one person, their active carts become one at once: the
-    most recently changed shows the union of the lines (the larger quantity of each), and
-    each joined cart keeps its own lines, so an unmerge can give them back
+    """Make the person's active carts one (on a merge, and lazily by the next cart
+    change): the most recently changed shows the union of the lines (the larger quantity
+    of each), and each joined cart keeps its own lines, so an unmerge can give them back
     (``split_on_unmerge``). Safe to run again (it finds one cart and does nothing)."""
     live, carts = _person_carts(session, profile_id)
     if len(carts) <= 1:
@@ -190,7 +158,6 @@ def split_on_unmerge(
     """An unmerge gave ``restored_profile_id`` back its identifiers (``returned``): the
     carts they made are its again, each with the lines it brought, and the lines copied
     from them leave the cart they had joined; the other side's carts likewise. Lines a
-    cart lost to the lazy join of ``consolidate`` (moved, not copied) stay where they are.
     A joined cart that was checked out since is not split: the order stands."""
     ours = set(returned)
     for cart in repository.carts_anchored_in(session, list(ours)):

@@ -19,7 +19,7 @@ def refresh_habits(session: Session, event: PublishedEvent) -> None:
 
 
 def join_carts(session: Session, event: PublishedEvent) -> None:
-    carts.join_on_merge(session, profile_id=UUID(event.payload["profile_id"]))
+    carts.consolidate(session, profile_id=UUID(event.payload["profile_id"]))
 
 
 def split_carts(session: Session, event: PublishedEvent) -> None:

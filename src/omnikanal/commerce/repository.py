@@ -107,12 +107,6 @@ def delete_line(session: Session, *, cart_id: UUID, sku: str) -> None:
     )
 
 
-def move_line(session: Session, line_id: UUID, *, to_cart: UUID) -> None:
-    session.execute(
-        update(cart_line_table).where(cart_line_table.c.id == line_id).values(cart_id=to_cart)
-    )
-
-
 def copy_line(session: Session, line: CartLine, *, to_cart: UUID) -> None:
     """The same line in another cart; its ``added_at`` tells it came from ``line``."""
     session.execute(

@@ -165,3 +165,45 @@ def test_an_unmerge_gives_each_person_their_cart_conversation_and_points_back(
     assert conversations(shop, bo) == [["Bo: where is my coat?"]]
     assert loyalty(shop, anna) == (card["card_number"], 120)
     assert loyalty(shop, bo) == (None, 0)
+
+
+def test_carts_joined_inside_a_cart_request_are_split_by_the_unmerge(shop: Shop) -> None:
+    anna = shop.ok(
+        shop.client.post(
+            "/v1/carts",
+            json={"currency": "SEK", "email": "anna@example.com", "items": [{"sku": SCARF}]},
+            headers=shop.app,
+        ),
+        201,
+    )["profile_id"]
+    bo_cart = shop.ok(
+        shop.client.post(
+            "/v1/carts",
+            json={"currency": "SEK", "user_id": "u-bo", "items": [{"sku": COAT}]},
+            headers=shop.web,
+        ),
+        201,
+    )
+    bo = bo_cart["profile_id"]
+    # Signed in as Bo, the shop sends Anna's email with the next cart change: one person,
+    # and the cart request itself joins the two carts.
+    joined = shop.client.post(
+        "/v1/carts",
+        json={
+            "currency": "SEK",
+            "user_id": "u-bo",
+            "email": "anna@example.com",
+            "items": [{"sku": LATTE}],
+        },
+        headers=shop.web,
+    )
+    assert joined.status_code in (200, 201), joined.text
+    settled(shop)
+    assert lines(current_cart(shop, user_id="u-bo")) == {(COAT, 1), (SCARF, 1), (LATTE, 1)}
+
+    shop.ok(shop.client.post(f"/v1/profiles/{bo}/unmerge", headers=shop.agent))
+    settled(shop)
+
+    assert lines(current_cart(shop, email="anna@example.com")) == {(SCARF, 1)}
+    assert current_cart(shop, email="anna@example.com")["profile_id"] == anna
+    assert lines(current_cart(shop, user_id="u-bo")) == {(COAT, 1), (LATTE, 1)}
