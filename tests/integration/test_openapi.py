@@ -104,6 +104,8 @@ def test_ready_documents_503(document: dict[str, Any]) -> None:
         ("DELETE", "/v1/loyalty/program", "GET, PUT"),
         ("PATCH", "/v1/profiles/4b8f3a52-0000-4000-8000-000000000000/consents", "GET, PUT"),
         ("POST", "/health", "GET"),
+        # Not the conversation called "messages": conversation ids are UUIDs.
+        ("GET", "/v1/conversations/messages", "POST"),
     ],
 )
 def test_method_not_allowed_names_every_method_of_the_path(

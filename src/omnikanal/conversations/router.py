@@ -138,7 +138,7 @@ def list_conversations(
     return ConversationPage(items=[_summary(c) for c in shown], next_cursor=next_cursor)
 
 
-@router.get("/{conversation_id}", response_model=ConversationRead)
+@router.get("/{conversation_id:uuid}", response_model=ConversationRead)
 def get_conversation(session: DbSession, conversation: ValidConversation) -> ConversationRead:
     """The conversation with its whole transcript across channels, oldest first; a
     merged-away id answers with the conversation it joined."""
@@ -247,7 +247,7 @@ def _cart(found: context.Context) -> ContextCart | None:
     )
 
 
-@router.get("/{conversation_id}/context", response_model=ConversationContext)
+@router.get("/{conversation_id:uuid}/context", response_model=ConversationContext)
 def get_context(session: DbSession, conversation: ValidConversation) -> ConversationContext:
     """Everything an agent needs to continue without asking again: the customer, the
     whole transcript across channels, recent orders with pickups and returns, the cart,
@@ -313,7 +313,7 @@ def post_message(
 # -- what agents do --
 
 
-@router.post("/{conversation_id}/assign", response_model=ConversationRead)
+@router.post("/{conversation_id:uuid}/assign", response_model=ConversationRead)
 def assign(
     conversation_id: UUID, body: AssignRequest, session: DbSession, _: Agent
 ) -> ConversationRead:
@@ -321,7 +321,7 @@ def assign(
     return _full(session, conversation)
 
 
-@router.post("/{conversation_id}/status", response_model=ConversationRead)
+@router.post("/{conversation_id:uuid}/status", response_model=ConversationRead)
 def set_status(
     conversation_id: UUID, body: StatusRequest, session: DbSession, _: Agent
 ) -> ConversationRead:
@@ -331,7 +331,7 @@ def set_status(
     return _full(session, conversation)
 
 
-@router.post("/{conversation_id}/notes", status_code=201, response_model=ConversationRead)
+@router.post("/{conversation_id:uuid}/notes", status_code=201, response_model=ConversationRead)
 def add_note(
     conversation_id: UUID, body: NoteCreate, session: DbSession, actor: Agent
 ) -> ConversationRead:
@@ -340,7 +340,7 @@ def add_note(
     return _full(session, service.get(session, conversation_id=note.conversation_id))
 
 
-@router.post("/{conversation_id}/reply", status_code=201, response_model=ConversationRead)
+@router.post("/{conversation_id:uuid}/reply", status_code=201, response_model=ConversationRead)
 def reply(
     conversation_id: UUID, body: ReplyCreate, session: DbSession, actor: Agent
 ) -> ConversationRead:
@@ -355,7 +355,7 @@ def reply(
     return _full(session, service.get(session, conversation_id=sent.conversation_id))
 
 
-@router.post("/{conversation_id}/csat", status_code=201, response_model=CsatReceipt)
+@router.post("/{conversation_id:uuid}/csat", status_code=201, response_model=CsatReceipt)
 def record_csat(
     conversation_id: UUID, body: CsatCreate, session: DbSession, _: CsatTaker
 ) -> CsatReceipt:
