@@ -116,3 +116,11 @@ def test_method_not_allowed_names_every_method_of_the_path(
     assert response.headers["allow"] == allow
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "method_not_allowed"
+
+
+def test_each_ingestion_path_documents_its_own_message_type(document: dict[str, Any]) -> None:
+    for type_ in ("identify", "track", "page", "screen", "alias", "group"):
+        body = document["paths"][f"/v1/{type_}"]["post"]["requestBody"]["content"]
+        schema = body["application/json"]["schema"]
+        assert schema["properties"]["type"]["const"] == type_
+        assert "type" not in schema.get("required", [])

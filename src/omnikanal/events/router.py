@@ -150,6 +150,13 @@ async def _single(request: Request, source: SourceActor, type_: str) -> IngestRe
     )
 
 
+def _single_schema(type_: str) -> dict[str, Any]:
+    """The message schema of one path: its own ``type`` only, which may be left out."""
+    properties = {**_MESSAGE_SCHEMA["properties"], "type": {"const": type_, "type": "string"}}
+    required = [name for name in _MESSAGE_SCHEMA.get("required", []) if name != "type"]
+    return {**_MESSAGE_SCHEMA, "properties": properties, "required": required}
+
+
 def _single_endpoint(type_: str) -> None:
     async def endpoint(request: Request, source: SourceKey) -> IngestResponse:
         return await _single(request, source, type_)
@@ -161,7 +168,7 @@ def _single_endpoint(type_: str) -> None:
         methods=["POST"],
         response_model=IngestResponse,
         summary=f"Ingest one {type_} message (Segment HTTP Tracking API)",
-        openapi_extra=_body(_MESSAGE_SCHEMA, service.MAX_MESSAGE_BYTES),
+        openapi_extra=_body(_single_schema(type_), service.MAX_MESSAGE_BYTES),
     )
 
 
