@@ -23,6 +23,7 @@ from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import Location
 from omnikanal.inventory.service import NearbyLocation, StockLevel
+from omnikanal.kit.limits import MAX_QUANTITY
 
 router = APIRouter(prefix="/store")
 
@@ -61,8 +62,12 @@ def _field(form: FormData, name: str, *, required: bool = True) -> str:
 
 def _quantity(form: FormData) -> int:
     text = _field(form, "quantity")
-    if not text.isdigit() or int(text) < 1:
-        raise BadRequest(CommonErrorCode.BAD_REQUEST, "The quantity is a whole number from 1.")
+    # isdecimal() also takes other scripts' digits; int() reads those too.
+    if not (text.isdecimal() and len(text) <= 4 and 1 <= int(text) <= MAX_QUANTITY):
+        raise BadRequest(
+            CommonErrorCode.BAD_REQUEST,
+            f"The quantity is a whole number from 1 to {MAX_QUANTITY:,}.",
+        )
     return int(text)
 
 
@@ -154,6 +159,7 @@ def pickup_step(
 
 @router.post("/returns")
 def take_return(session: DbSession, user: Staff, form: CheckedForm) -> Response:
+    item = returns.ReturnRequest(_field(form, "sku").upper(), _quantity(form))
     store = _store(session, user, _field(form, "location", required=False) or None)
     order = orders.by_number(session, number=_field(form, "order_number").upper())
     received = returns.receive(
@@ -161,7 +167,7 @@ def take_return(session: DbSession, user: Staff, form: CheckedForm) -> Response:
         actor=user.actor,
         counter=counter_of(user.actor, channel=Channel.POS, location=store.code),
         order_id=order.id,
-        items=[returns.ReturnRequest(_field(form, "sku").upper(), _quantity(form))],
+        items=[item],
         reason=_field(form, "reason", required=False) or None,
     )
     refund = received.received.refund_total

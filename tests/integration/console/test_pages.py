@@ -299,6 +299,20 @@ def test_the_store_takes_a_return_of_an_order_from_another_store(
 
 
 @pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize("quantity", ["99999999999", "10000", "\u00b2", "0", "-1", "1.0"])
+def test_a_store_form_refuses_a_quantity_out_of_range(client: TestClient, quantity: str) -> None:
+    sign_in(client, "sk_demo_store")
+    token = csrf_of(client.get("/console/store").text)
+    response = client.post(
+        "/console/store/returns",
+        data={"order_number": "W-1", "sku": "COAT-WOOL-GREY-38", "quantity": quantity}
+        | {"csrf_token": token},
+    )
+    assert response.status_code == 400, response.text
+    assert "The quantity is a whole number from 1 to 9,999." in response.text
+
+
+@pytest.mark.usefixtures("shop")
 def test_the_store_orders_for_a_customer_from_the_warehouse(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
