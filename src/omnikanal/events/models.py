@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnikanal.db import Base
@@ -38,6 +38,38 @@ class Event(Base):
     anonymous_id: Mapped[str | None] = mapped_column(String(300))
     # The client's time corrected for clock skew, as Segment does.
     timestamp: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    # The message exactly as the channel sent it.
+    message: Mapped[dict[str, Any]]
+
+
+class InboxMessage(Base):
+    """A message acknowledged to its channel and not yet placed with its person.
+
+    Ingestion appends here and answers (the durable append); the resolver takes rows in
+    position order, stores each as an ``Event`` with its person and deletes it, in one
+    transaction. So "resolved through position P" is "no row at or below P is left", which
+    holds even when concurrent appenders commit out of position order. AUTOINCREMENT on
+    SQLite: positions are never reused, even after the inbox empties.
+    """
+
+    __tablename__ = "events_inbox"
+    __table_args__ = (
+        # A repeated messageId from the same source is appended once.
+        UniqueConstraint("source_id", "message_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    position: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    source_id: Mapped[UUID]
+    channel: Mapped[str] = mapped_column(String(20))
+    location: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(200))
+    # The client's time corrected for clock skew, computed when the message arrived.
+    seen_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     received_at: Mapped[datetime]
     # The message exactly as the channel sent it.

@@ -9,7 +9,7 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
-from omnikanal.events.models import Event
+from omnikanal.events.models import Event, InboxMessage
 
 event_table = cast(Table, Event.__table__)
 CHUNK = 1000
@@ -71,3 +71,29 @@ def timeline(
 def history(session: Session, profile_id: UUID) -> Sequence[Event]:
     query = select(Event).where(Event.profile_id == profile_id).order_by(Event.timestamp)
     return session.scalars(query).all()
+
+
+# -- the inbox: appended, not yet resolved --
+
+
+def unresolved_at_or_below(session: Session, position: int) -> bool:
+    """Whether any message at or below ``position`` still waits for the resolver."""
+    query = select(InboxMessage.position).where(InboxMessage.position <= position).limit(1)
+    return session.scalar(query) is not None
+
+
+def inbox_bounds(session: Session) -> tuple[int, int, datetime] | None:
+    """(lowest position, highest position, when the oldest arrived), or None when empty.
+
+    Two look-ups on the primary key: cheap however long the inbox is."""
+    oldest = session.execute(
+        select(InboxMessage.position, InboxMessage.received_at)
+        .order_by(InboxMessage.position)
+        .limit(1)
+    ).first()
+    if oldest is None:
+        return None
+    newest = session.scalar(
+        select(InboxMessage.position).order_by(InboxMessage.position.desc()).limit(1)
+    )
+    return oldest.position, int(newest or oldest.position), oldest.received_at

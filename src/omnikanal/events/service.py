@@ -288,6 +288,33 @@ def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id:
     )
 
 
+# -- resolution: how far behind the appends it is --
+
+
+@dataclass(frozen=True)
+class ResolutionLag:
+    """Messages acknowledged but not yet placed with their person, and how long the
+    oldest has waited. ``messages`` counts positions, so it may include a few that were
+    rejected as duplicates after they were numbered."""
+
+    messages: int
+    seconds: float
+
+
+def is_resolved(session: Session, *, position: int) -> bool:
+    """Whether every message appended at or below ``position`` is placed with its person."""
+    return not repository.unresolved_at_or_below(session, position)
+
+
+def resolution_lag(session: Session) -> ResolutionLag:
+    bounds = repository.inbox_bounds(session)
+    if bounds is None:
+        return ResolutionLag(messages=0, seconds=0.0)
+    lowest, highest, oldest_at = bounds
+    waited = max((utcnow() - oldest_at).total_seconds(), 0.0)
+    return ResolutionLag(messages=highest - lowest + 1, seconds=waited)
+
+
 # -- activity the hub itself records (orders, carts) --
 
 
