@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.read_session_factory = read_session_factory
     app.state.registry = registry
     app.state.relay = relay
     app.state.ingest_writer = ingest_writer
