@@ -128,6 +128,14 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory for ``serve``: each worker process builds its own app (engine,
+    pools, embedded worker) from the environment, which ``serve`` fills from its options."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),

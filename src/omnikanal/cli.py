@@ -1,6 +1,7 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, demo, reports."""
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,6 +183,11 @@ def demo() -> None:
     _print_demo_keys(f"http://{settings.host}:{settings.port}")
 
 
+# Where the app factory finds what ``serve`` was told: worker processes start afresh
+# and read only the environment.
+APP_FACTORY = "omnikanal.app:app_from_environment"
+
+
 @app.command()
 @one_line_errors
 def serve(
@@ -191,11 +197,20 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the worker in this process.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes sharing the port (for PostgreSQL; each runs the embedded "
+            "worker too, unless --no-worker: they lease their work).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API (and the console); migrations are applied first."""
     import uvicorn
 
-    from omnikanal.app import configure_logging, create_app
+    from omnikanal.app import configure_logging
 
     settings = _settings()
     updates: dict[str, object] = {"embedded_worker": worker and settings.embedded_worker}
@@ -210,8 +225,23 @@ def serve(
     if demo:
         _load_demo(settings)
         _print_demo_keys(base_url)
-    console.print(f"omnikanal listening on {base_url} (API docs at {base_url}/docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    _export_to_workers(settings)
+    processes = f" in {workers} processes" if workers > 1 else ""
+    console.print(f"omnikanal listening on {base_url}{processes} (API docs at {base_url}/docs)")
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def _export_to_workers(settings: Settings) -> None:
+    os.environ["OMNIKANAL_EMBEDDED_WORKER"] = "true" if settings.embedded_worker else "false"
+    os.environ["OMNIKANAL_HOST"] = settings.host
+    os.environ["OMNIKANAL_PORT"] = str(settings.port)
 
 
 def _database_label(url: str) -> str:
