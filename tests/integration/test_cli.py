@@ -212,7 +212,7 @@ def test_status_prints_the_database_revision_and_resolution_lag(
     runner = CliRunner()
     healthy = runner.invoke(cli, ["status"], env=env)
     assert healthy.exit_code == 0, healthy.output
-    assert migrate.head_revision() in healthy.output
+    assert str(migrate.head_revision()) in healthy.output
     assert "0 messages, 0.0 s" in healthy.output
     assert "within the bound of 60 s" in healthy.output
     append(session_factory, 3, age=timedelta(seconds=90))
