@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.read_session_factory = read_session_factory
     app.state.registry = registry
     app.state.relay = relay
     app.state.ingest_writer = ingest_writer
@@ -125,6 +126,14 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         name="console-static",
     )
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory for ``serve``: each worker process builds its own app (engine,
+    pools, embedded worker) from the environment, which ``serve`` fills from its options."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def configure_logging(settings: Settings) -> None:

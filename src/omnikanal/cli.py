@@ -1,21 +1,26 @@
-"""The command line: serve, worker, db upgrade, sources, keys, demo, reports."""
+"""The command line: serve, worker, status, db upgrade, sources, keys, demo, reports."""
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import anyio
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from omnikanal import demo as demo_data
 from omnikanal import migrate
 from omnikanal.auth import service as auth_service
 from omnikanal.auth.models import Channel, Role
 from omnikanal.config import Settings
-from omnikanal.db import make_engine, make_session_factory
+from omnikanal.db import is_sqlite, make_engine, make_session_factory
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
@@ -178,6 +183,11 @@ def demo() -> None:
     _print_demo_keys(f"http://{settings.host}:{settings.port}")
 
 
+# Where the app factory finds what ``serve`` was told: worker processes start afresh
+# and read only the environment.
+APP_FACTORY = "omnikanal.app:app_from_environment"
+
+
 @app.command()
 @one_line_errors
 def serve(
@@ -187,11 +197,20 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the worker in this process.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes sharing the port (for PostgreSQL; each runs the embedded "
+            "worker too, unless --no-worker: they lease their work).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API (and the console); migrations are applied first."""
     import uvicorn
 
-    from omnikanal.app import configure_logging, create_app
+    from omnikanal.app import configure_logging
 
     settings = _settings()
     updates: dict[str, object] = {"embedded_worker": worker and settings.embedded_worker}
@@ -206,8 +225,86 @@ def serve(
     if demo:
         _load_demo(settings)
         _print_demo_keys(base_url)
-    console.print(f"omnikanal listening on {base_url} (API docs at {base_url}/docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    _export_to_workers(settings)
+    processes = f" in {workers} processes" if workers > 1 else ""
+    console.print(f"omnikanal listening on {base_url}{processes} (API docs at {base_url}/docs)")
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def _export_to_workers(settings: Settings) -> None:
+    os.environ["OMNIKANAL_EMBEDDED_WORKER"] = "true" if settings.embedded_worker else "false"
+    os.environ["OMNIKANAL_HOST"] = settings.host
+    os.environ["OMNIKANAL_PORT"] = str(settings.port)
+
+
+def _database_label(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _reachable_engine(url: str) -> Engine:
+    """An engine on a database that answers; never creates an SQLite file."""
+    database = make_url(url).database
+    if is_sqlite(url) and database not in (None, "", ":memory:") and not Path(database).exists():
+        raise RuntimeError(f"no database at {database} (run omnikanal db upgrade)")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).strip().splitlines()
+        raise RuntimeError(
+            f"the database does not answer: {reason[0] if reason else type(exc).__name__}"
+        ) from exc
+    return engine
+
+
+@app.command()
+@one_line_errors
+def status() -> None:
+    """The database, its migration revision and how far identity resolution is behind.
+
+    Exits 1 when the database does not answer, 2 when migrations are pending or resolution
+    lags past OMNIKANAL_MAX_RESOLUTION_LAG_SECONDS, else 0."""
+    from omnikanal.events import service as events_service
+
+    settings = _settings()
+    url = settings.resolved_database_url()
+    engine = _reachable_engine(url)
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    table = Table(title="omnikanal status", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("database", _database_label(url))
+    migrated = current == head
+    table.add_row(
+        "migration revision",
+        f"{current}" if migrated else f"[yellow]{current} (the code expects {head})[/yellow]",
+    )
+    within = False
+    if migrated:
+        with make_session_factory(engine)() as session:
+            lag = events_service.resolution_lag(session)
+        bound = settings.max_resolution_lag_seconds
+        within = lag.seconds <= bound
+        table.add_row("inbox lag", f"{lag.messages} messages, {lag.seconds:.1f} s")
+        verdict = "[green]within[/green]" if within else "[red]past[/red]"
+        table.add_row("lag bound", f"{verdict} the bound of {bound:g} s")
+    engine.dispose()
+    console.print(table)
+    if not migrated:
+        err.print("not ready: migrations are pending (run omnikanal db upgrade)")
+    elif not within:
+        err.print("not ready: identity resolution lags past its bound")
+    if not (migrated and within):
+        raise typer.Exit(2)
 
 
 @app.command("worker")

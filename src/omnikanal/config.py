@@ -90,6 +90,18 @@ class Settings(BaseSettings):
         default=12, description="Attempts before a delivery is marked failed."
     )
     worker_poll_seconds: float = Field(default=1.0, description="Worker idle poll interval.")
+    read_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest a read given a position (`after=` or `Omnikanal-Position`) waits "
+        "for resolution to pass it before answering 503 resolution_pending.",
+    )
+    max_resolution_lag_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the oldest unresolved message may wait before /ready answers "
+        "503 resolution_lagging.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     default_phone_region: str = Field(
         default="SE",

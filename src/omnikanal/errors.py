@@ -92,6 +92,13 @@ class RuleViolation(OmnikanalError):
     title = "Unprocessable request"
 
 
+class ServiceUnavailable(OmnikanalError):
+    """Not now; the answer's ``Retry-After`` says when to ask again."""
+
+    status = 503
+    title = "Service unavailable"
+
+
 class InternalError(OmnikanalError):
     """Only for the edge's answer to an unexpected exception; domains never raise it."""
 

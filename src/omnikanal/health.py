@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from omnikanal import migrate
 from omnikanal.errors import problem_response
+from omnikanal.events import service as events_service
 
 router = APIRouter(tags=["health"])
 
@@ -17,9 +18,14 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def resolution(lag: events_service.ResolutionLag) -> dict[str, int | float]:
+    return {"lagging_messages": lag.messages, "lag_seconds": round(lag.seconds, 3)}
+
+
 @router.get("/ready", response_model=None)
-def ready(request: Request) -> dict[str, str] | Response:
-    """The database answers, its schema is at the newest migration, and ingestion runs."""
+def ready(request: Request) -> dict[str, object] | Response:
+    """The database answers, its schema is at the newest migration, ingestion runs, and
+    identity resolution is within OMNIKANAL_MAX_RESOLUTION_LAG_SECONDS of it."""
     engine = request.app.state.engine
     try:
         with engine.connect() as connection:
@@ -52,4 +58,24 @@ def ready(request: Request) -> dict[str, str] | Response:
             detail=f"The database is at revision {current}, the code expects {head}.",
             request=request,
         )
-    return {"status": "ready", "database": "ok", "revision": str(head)}
+    with request.app.state.read_session_factory() as session:
+        lag = events_service.resolution_lag(session)
+    bound = request.app.state.settings.max_resolution_lag_seconds
+    if lag.seconds > bound:
+        # Reads given a position would time out, and the backlog only grows: take this
+        # process out of rotation until the resolver catches up.
+        return problem_response(
+            status=503,
+            code="resolution_lagging",
+            title="Not ready",
+            detail=f"Identity resolution is {lag.seconds:.0f} s behind ({lag.messages} "
+            f"messages waiting); the bound is {bound:g} s.",
+            request=request,
+            resolution=resolution(lag),
+        )
+    return {
+        "status": "ready",
+        "database": "ok",
+        "revision": str(head),
+        "resolution": resolution(lag),
+    }

@@ -11,8 +11,8 @@ schemes and the ``Idempotency-Key`` header the edge honours on every POST.
 """
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
@@ -60,8 +60,34 @@ ANSWERS: dict[int, str] = {
 
 # The few answers no rule can see: /ready says why it is not ready.
 EXTRA_ANSWERS: dict[tuple[str, str], dict[int, str]] = {
-    ("GET", "/ready"): {503: "The database does not answer, or migrations are pending."},
+    ("GET", "/ready"): {
+        503: "The database does not answer, migrations are pending, the ingest writer is "
+        "down, or identity resolution lags past OMNIKANAL_MAX_RESOLUTION_LAG_SECONDS."
+    },
 }
+
+ANSWERS_ATTRIBUTE = "__omnikanal_answers__"
+Call = TypeVar("Call", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer a dependency adds to every operation that uses it."""
+
+    why: str
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+def answers(declared: dict[int, Answer]) -> Callable[[Call], Call]:
+    """Mark a dependency with the answers it can give, so each operation using it
+    documents them (the same way the credential dependencies add 401 and 403)."""
+
+    def mark(call: Call) -> Call:
+        setattr(call, ANSWERS_ATTRIBUTE, declared)
+        return call
+
+    return mark
+
 
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "name": "Idempotency-Key",
@@ -82,6 +108,8 @@ class Operation:
     credential: Credential | None
     # The endpoint takes the Response to choose its status: 201 created, 200 found.
     chooses_status: bool
+    # Answers its dependencies declared (``answers``).
+    declared: dict[int, Answer] = field(default_factory=dict)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -107,6 +135,7 @@ def operations(app: FastAPI) -> Iterator[Operation]:
                 path=str(route.path_format),
                 credential=_credential(route.dependant),
                 chooses_status=route.dependant.response_param_name is not None,
+                declared=_declared(route.dependant),
             )
 
 
@@ -139,9 +168,10 @@ def error_statuses(entry: dict[str, Any], operation: Operation) -> dict[int, str
         statuses.append(413)
     if "422" in entry.get("responses", {}):
         statuses.append(422)  # FastAPI's, where there is something to validate
-    answers = {status: ANSWERS[status] for status in sorted(statuses)}
-    answers.update(EXTRA_ANSWERS.get((operation.method, operation.path), {}))
-    return answers
+    found = {status: ANSWERS[status] for status in sorted(statuses)}
+    found.update(EXTRA_ANSWERS.get((operation.method, operation.path), {}))
+    found.update({status: answer.why for status, answer in operation.declared.items()})
+    return found
 
 
 def _complete_operation(entry: dict[str, Any], operation: Operation) -> None:
@@ -153,6 +183,9 @@ def _complete_operation(entry: dict[str, Any], operation: Operation) -> None:
             for status, why in error_statuses(entry, operation).items()
         }
     )
+    for status, answer in operation.declared.items():
+        if answer.headers:
+            responses[str(status)]["headers"] = answer.headers
     if operation.chooses_status:
         _created_or_found(responses)
     if operation.credential == "secret":
@@ -203,6 +236,13 @@ def _credential(dependant: Dependant) -> Credential | None:
         if getattr(call, "__qualname__", "").startswith(roles_check):
             return "secret"
     return None
+
+
+def _declared(dependant: Dependant) -> dict[int, Answer]:
+    declared: dict[int, Answer] = {}
+    for call in _calls(dependant):
+        declared.update(getattr(call, ANSWERS_ATTRIBUTE, {}))
+    return declared
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:

@@ -2,16 +2,20 @@
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from omnikanal import migrate
 from omnikanal.app import create_app
 from omnikanal.cli import app as cli
 from omnikanal.config import Settings
 from tests.factories import basic, bearer
+from tests.integration.events.test_inbox import append
 
 
 @pytest.fixture
@@ -26,6 +30,7 @@ def test_every_command_answers_help() -> None:
         [],
         ["serve"],
         ["worker"],
+        ["status"],
         ["db", "upgrade"],
         ["sources", "create"],
         ["keys", "create"],
@@ -199,3 +204,42 @@ def test_the_demo_has_carts_and_orders_of_every_channel(
     assert "1 charged off the price book" in audit.output
     assert "SCARF-MERINO-RED" in audit.output
     client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
+
+
+def test_status_prints_the_database_revision_and_resolution_lag(
+    env: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    runner = CliRunner()
+    healthy = runner.invoke(cli, ["status"], env=env)
+    assert healthy.exit_code == 0, healthy.output
+    assert str(migrate.head_revision()) in healthy.output
+    assert "0 messages, 0.0 s" in healthy.output
+    assert "within the bound of 60 s" in healthy.output
+    append(session_factory, 3, age=timedelta(seconds=90))
+    behind = runner.invoke(cli, ["status"], env=env)
+    assert behind.exit_code == 2, behind.output
+    assert "3 messages, 9" in behind.output
+    assert "past the bound of 60 s" in behind.output
+    assert "resolution lags past its bound" in behind.stderr
+    relaxed = runner.invoke(
+        cli, ["status"], env={**env, "OMNIKANAL_MAX_RESOLUTION_LAG_SECONDS": "120"}
+    )
+    assert relaxed.exit_code == 0, relaxed.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://nobody@127.0.0.1:1/none", "sqlite:///{tmp}/nothing-here.sqlite3"],
+)
+def test_status_of_an_unreachable_database_is_one_line_and_non_zero(
+    tmp_path: Path, url: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["status"], env={"OMNIKANAL_DATABASE_URL": url.format(tmp=tmp_path)}
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error:")
+    # Asking does not create an SQLite database.
+    assert not (tmp_path / "nothing-here.sqlite3").exists()

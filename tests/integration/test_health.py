@@ -1,11 +1,16 @@
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import migrate
 from omnikanal.app import create_app
 from omnikanal.config import Settings
+from omnikanal.events.models import InboxMessage
+from tests.integration.events.test_inbox import append
 
 
 def test_health_answers_without_the_database(client: TestClient) -> None:
@@ -42,3 +47,26 @@ def test_not_ready_once_the_ingest_writer_is_closed(app: FastAPI, client: TestCl
     response = client.get("/ready")
     assert response.status_code == 503
     assert response.json()["code"] == "ingest_writer_down"
+
+
+def test_ready_reports_the_resolution_lag_and_is_unready_past_its_bound(
+    app: FastAPI, client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    assert client.get("/ready").json()["resolution"] == {"lagging_messages": 0, "lag_seconds": 0}
+    append(session_factory, 3, age=timedelta(seconds=30))
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    lag = ready.json()["resolution"]
+    assert lag["lagging_messages"] == 3
+    assert 29 <= lag["lag_seconds"] < 60
+    app.state.settings = app.state.settings.model_copy(update={"max_resolution_lag_seconds": 20})
+    lagging = client.get("/ready")
+    assert lagging.status_code == 503
+    assert lagging.headers["content-type"] == "application/problem+json"
+    assert lagging.json()["code"] == "resolution_lagging"
+    assert lagging.json()["resolution"]["lagging_messages"] == 3
+    # Resolved: ready again.
+    with session_factory() as session:
+        session.execute(delete(InboxMessage))
+        session.commit()
+    assert client.get("/ready").status_code == 200

@@ -124,3 +124,33 @@ def test_each_ingestion_path_documents_its_own_message_type(document: dict[str, 
         schema = body["application/json"]["schema"]
         assert schema["properties"]["type"]["const"] == type_
         assert "type" not in schema.get("required", [])
+
+
+IDENTITY_READS = {
+    "/v1/profiles",
+    "/v1/profiles/{profile_id}",
+    "/v1/profiles/{profile_id}/timeline",
+    "/v1/profiles/{profile_id}/merges",
+    "/v1/profiles/{profile_id}/consents",
+    "/v1/carts/current",
+    "/v1/conversations/{conversation_id}/context",
+    "/v1/loyalty/{profile_id}",
+}
+
+
+def test_reads_that_wait_for_resolution_document_the_position_and_503(
+    document: dict[str, Any],
+) -> None:
+    waiting = set()
+    for method, path, operation in each_operation(document):
+        names = {p["name"] for p in operation.get("parameters", [])}
+        if "after" not in names:
+            assert "503" not in operation["responses"] or path == "/ready", (method, path)
+            continue
+        waiting.add(path)
+        assert method == "GET"
+        assert "Omnikanal-Position" in names
+        answer = operation["responses"]["503"]
+        assert answer["content"] == PROBLEM
+        assert "Retry-After" in answer["headers"]
+    assert waiting == IDENTITY_READS

@@ -47,6 +47,7 @@ from omnikanal.commerce.service import CommerceErrorCode, counter_of
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.identity import ANONYMOUS_ID, EMAIL, LOYALTY_CARD, PHONE, USER_ID
 from omnikanal.errors import BadRequest, CommonErrorCode, NotFound
+from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 from omnikanal.kit.money import Money
 from omnikanal.kit.pagination import (
@@ -138,6 +139,7 @@ def open_cart(
 def current_cart(
     session: DbSession,
     actor: CartUser,
+    _resolved: ResolvedThrough,
     anonymous_id: Annotated[str | None, Query(max_length=300)] = None,
     user_id: Annotated[str | None, Query(max_length=300)] = None,
     email: Annotated[Email | None, Query()] = None,

@@ -17,6 +17,7 @@ from omnikanal.console.dependencies import (
 )
 from omnikanal.console.pages import render
 from omnikanal.errors import OmnikanalError
+from omnikanal.events import service as events_service
 from omnikanal.http import DbSession
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -102,8 +103,12 @@ def signout(request: Request, session: DbSession, user: ConsoleUser, form: Check
 
 
 @router.get("")
-def home(request: Request, user: ConsoleUser) -> Response:
-    return render(request, "home.html", title="Console", user=user)
+def home(request: Request, session: DbSession, user: ConsoleUser) -> Response:
+    lag = events_service.resolution_lag(session)
+    bound = request.app.state.settings.max_resolution_lag_seconds
+    return render(
+        request, "home.html", title="Console", user=user, lag=lag, lag_within=lag.seconds <= bound
+    )
 
 
 def sign_in_redirect(request: Request, exc: Exception) -> Response:

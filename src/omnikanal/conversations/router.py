@@ -36,6 +36,7 @@ from omnikanal.conversations.schemas import (
     StatusRequest,
 )
 from omnikanal.customers.schemas import ChannelSeen, IdentifierRead
+from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 from omnikanal.kit.money import Money
 from omnikanal.kit.pagination import (
@@ -248,7 +249,9 @@ def _cart(found: context.Context) -> ContextCart | None:
 
 
 @router.get("/{conversation_id:uuid}/context", response_model=ConversationContext)
-def get_context(session: DbSession, conversation: ValidConversation) -> ConversationContext:
+def get_context(
+    session: DbSession, conversation: ValidConversation, _resolved: ResolvedThrough
+) -> ConversationContext:
     """Everything an agent needs to continue without asking again: the customer, the
     whole transcript across channels, recent orders with pickups and returns, the cart,
     loyalty, and earlier conversations."""

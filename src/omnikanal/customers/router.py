@@ -20,6 +20,7 @@ from omnikanal.customers.schemas import (
     ProfileRead,
 )
 from omnikanal.errors import BadRequest, CommonErrorCode
+from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 
 # As long as an identifier may be (the column holds 320 characters).
@@ -50,6 +51,7 @@ def profile_read(view: service.ProfileView) -> ProfileRead:
 def find_profiles(
     session: DbSession,
     _: ProfileReader,
+    _resolved: ResolvedThrough,
     email: Annotated[
         str | None,
         Query(max_length=320, description="Any spelling; compared trimmed and lower-cased."),
@@ -95,13 +97,17 @@ def find_profiles(
 
 
 @router.get("/{profile_id}", response_model=ProfileRead)
-def get_profile(profile_id: UUID, session: DbSession, _: ProfileReader) -> ProfileRead:
+def get_profile(
+    profile_id: UUID, session: DbSession, _: ProfileReader, _resolved: ResolvedThrough
+) -> ProfileRead:
     """The unified profile. A merged-away id answers with the profile it joined."""
     return profile_read(service.get_profile(session, profile_id=profile_id))
 
 
 @router.get("/{profile_id}/merges", response_model=list[MergeLogRead])
-def merge_log(profile_id: UUID, session: DbSession, _: ProfileReader) -> list[MergeLogRead]:
+def merge_log(
+    profile_id: UUID, session: DbSession, _: ProfileReader, _resolved: ResolvedThrough
+) -> list[MergeLogRead]:
     """Why this profile is what it is: each merge, device move, refusal and unmerge."""
     return [
         MergeLogRead.model_validate(e) for e in service.merge_log(session, profile_id=profile_id)

@@ -21,6 +21,7 @@ from omnikanal.customers.router import profile_read
 from omnikanal.customers.schemas import ProfileRead
 from omnikanal.errors import BadRequest, CommonErrorCode, PayloadTooLarge, validation_errors
 from omnikanal.events import service
+from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.events.schemas import (
     MESSAGE_TYPES,
     ClientTime,
@@ -256,6 +257,7 @@ def timeline(
     profile_id: UUID,
     session: DbSession,
     _: ProfileReader,
+    _resolved: ResolvedThrough,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> TimelinePage:
     """Everything the person did on every channel, newest first, each with its channel."""

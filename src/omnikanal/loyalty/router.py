@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from omnikanal.auth.dependencies import AdminKey
+from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 from omnikanal.kit.pagination import PageParams, decode_id_cursor, encode_cursor, page_params
 from omnikanal.loyalty import repository, service
@@ -55,6 +56,7 @@ def get_account(
     profile_id: UUID,
     session: DbSession,
     _: LoyaltyReader,
+    _resolved: ResolvedThrough,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> LoyaltyAccount:
     """Balance, tier and progress to the next, and the ledger newest first."""

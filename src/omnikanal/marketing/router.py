@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from omnikanal.commerce.router import cart_read
 from omnikanal.commerce.schemas import CartRead
+from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import audiences, campaigns, lifecycle, messages, service, triggers
@@ -60,7 +61,9 @@ def _consent_list(session: DbSession, profile_id: UUID) -> ConsentList:
 
 
 @router.get("/profiles/{profile_id}/consents", response_model=ConsentList)
-def get_consents(profile_id: UUID, session: DbSession, _: ConsentReader) -> ConsentList:
+def get_consents(
+    profile_id: UUID, session: DbSession, _: ConsentReader, _resolved: ResolvedThrough
+) -> ConsentList:
     """What the person agreed to per purpose and channel, with who said so and when;
     consent in ``identify`` traits counts when it is the latest word."""
     return _consent_list(session, profile_id)

@@ -3,6 +3,7 @@ customer by any identifier, and the inbox's and the store's forms."""
 
 import html
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from omnikanal.inventory import service as inventory_service
 from omnikanal.uow import unit_of_work
 from tests.factories import basic, create_secret_key, create_source
 from tests.integration.console.test_signin import csrf_of, sign_in
+from tests.integration.events.test_inbox import append
 
 
 @pytest.fixture
@@ -409,3 +411,20 @@ def test_the_360_page_shows_the_consents_given(
     assert "marketing" in consents
     assert "email" in consents
     assert "None recorded" not in consents
+
+
+def test_the_start_page_shows_how_far_identity_resolution_is_behind(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    sign_in(client, create_secret_key(session_factory, role=Role.ADMIN))
+    keeping_up = client.get("/console")
+    assert keeping_up.status_code == 200
+    assert '<section class="card" aria-labelledby="resolution">' in keeping_up.text
+    assert '<h2 id="resolution">Identity resolution</h2>' in keeping_up.text
+    assert re.search(r'<th scope="row">Events waiting</th><td>0</td>', keeping_up.text)
+    assert "Keeping up" in keeping_up.text
+    append(session_factory, 4, age=timedelta(seconds=75))
+    behind = client.get("/console").text
+    assert re.search(r'<th scope="row">Events waiting</th><td>4</td>', behind)
+    assert re.search(r'<th scope="row">Oldest waiting</th><td>7\d\.\d s</td>', behind)
+    assert '<td role="status">Behind' in behind
