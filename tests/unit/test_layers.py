@@ -34,6 +34,9 @@ EDGE = frozenset(
         "omnikanal.app",
         "omnikanal.cli",
         "omnikanal.demo",
+        # Readiness is read from plumbing and domains alike (the ingest writer, the
+        # resolution lag): it answers for the assembled app.
+        "omnikanal.health",
         "omnikanal.migrations",
         "omnikanal.models",
         "omnikanal.wiring",
