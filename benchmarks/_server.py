@@ -276,13 +276,25 @@ def free_port() -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (all its threads), from /proc."""
+    """User plus system CPU time of a process (all its threads) and of its children alive
+    now (``serve --workers N`` runs the API in child processes), from /proc."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return math.nan
     # After the ")" closing the name: state is field 3, utime 14 and stime 15 (1-based).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children.extend(int(child) for child in task.read_text().split())
+        except OSError:
+            continue
+    return children
 
 
 # The last line of a traceback in the server's log: "sqlalchemy.exc.TimeoutError: ...".
@@ -352,13 +364,17 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(database: Database, log_dir: Path) -> Iterator[Server]:
-    """Start ``omnikanal serve`` on a free port (it migrates first); stop it afterwards."""
+def running_server(database: Database, log_dir: Path, *, workers: int = 1) -> Iterator[Server]:
+    """Start ``omnikanal serve`` on a free port (it migrates first), with ``workers`` API
+    processes; stop it afterwards."""
     port = free_port()
     log_path = log_dir / f"serve-{database.kind}-{port}.log"
     log = log_path.open("wb")
+    options = ["--host", "127.0.0.1", "--port", str(port), "--no-worker"]
+    if workers > 1:
+        options += ["--workers", str(workers)]
     process = subprocess.Popen(
-        [OMNIKANAL, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+        [OMNIKANAL, "serve", *options],
         env=_env(database),
         cwd=PROJECT_ROOT,
         stdout=log,
@@ -433,20 +449,37 @@ def _check(response: httpx.Response, batch: Batch, result: SendResult) -> None:
 
 
 async def _send_all(
-    server: Server, batches: Sequence[Batch], clients: int, progress: Progress, task: TaskID
+    server: Server,
+    batches: Sequence[Batch],
+    clients: int,
+    progress: Progress,
+    task: TaskID,
+    rate: float | None,
 ) -> SendResult:
     queue: asyncio.Queue[Batch] = asyncio.Queue()
     for batch in batches:
         queue.put_nowait(batch)
     result = SendResult()
+    sent_messages = 0
     async with server.client(clients) as client:
 
+        async def paced() -> None:
+            """At ``rate`` messages/s: wait until the messages sent so far are due."""
+            nonlocal sent_messages
+            if rate is None:
+                return
+            due = started + sent_messages / rate
+            await asyncio.sleep(max(due - time.perf_counter(), 0.0))
+
         async def one_client() -> None:
+            nonlocal sent_messages
             while True:
                 try:
                     batch = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                await paced()
+                sent_messages += batch.messages
                 headers = {"Authorization": batch.authorization, "Content-Type": "application/json"}
                 sent = time.perf_counter()
                 try:
@@ -467,13 +500,19 @@ async def _send_all(
 
 
 def send_batches(
-    server: Server, batches: Sequence[Batch], *, clients: int, description: str
+    server: Server,
+    batches: Sequence[Batch],
+    *,
+    clients: int,
+    description: str,
+    rate: float | None = None,
 ) -> SendResult:
     """Send every batch through ``clients`` concurrent keep-alive connections pulling from
-    one queue; timed from the first send to the last answer, each answer checked."""
+    one queue (at most ``rate`` messages/s when given); timed from the first send to the
+    last answer, each answer checked."""
     with progress_bar() as progress:
         task = progress.add_task(description, total=sum(b.messages for b in batches))
-        return asyncio.run(_send_all(server, batches, clients, progress, task))
+        return asyncio.run(_send_all(server, batches, clients, progress, task, rate))
 
 
 async def run_jobs(
