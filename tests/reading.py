@@ -1,0 +1,27 @@
+"""Clients that read their own writes, as a client passing the ingest answer's position
+to its next read does: after each ingest answer they wait until ``Omnikanal-Position``
+is resolved, driving the app's resolver until then (deterministic, whatever its thread
+is doing)."""
+
+from collections.abc import Callable
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from omnikanal.events.router import POSITION_HEADER
+
+
+def read_your_writes(app: FastAPI) -> Callable[[httpx.Response], None]:
+    def wait_for_resolution(response: httpx.Response) -> None:
+        position = response.headers.get(POSITION_HEADER)
+        if position is not None:
+            app.state.resolver.resolve_through(int(position))
+
+    return wait_for_resolution
+
+
+def reading_client(app: FastAPI, **options: bool) -> TestClient:
+    client = TestClient(app, **options)
+    client.event_hooks = {"response": [read_your_writes(app)]}
+    return client
