@@ -3,12 +3,15 @@ to its next read does: after each ingest answer they wait until ``Omnikanal-Posi
 is resolved, driving the app's resolver until then (deterministic, whatever its thread
 is doing)."""
 
+import time
 from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal.events import service
 from omnikanal.events.router import POSITION_HEADER
 
 
@@ -25,3 +28,16 @@ def reading_client(app: FastAPI, **options: bool) -> TestClient:
     client = TestClient(app, **options)
     client.event_hooks = {"response": [read_your_writes(app)]}
     return client
+
+
+def wait_until_resolved(
+    factory: sessionmaker[Session], position: int, *, timeout: float = 15.0
+) -> None:
+    """Poll, bounded, until a real server's resolver has passed ``position``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            if service.is_resolved(session, position=position):
+                return
+        assert time.monotonic() < deadline, f"position {position} unresolved after {timeout} s"
+        time.sleep(0.02)
