@@ -33,7 +33,9 @@ def test_till_sales_and_the_resolver_placing_the_same_people_make_one_profile_ea
         }
         for i in range(PEOPLE)
     ]
-    assert plain.post("/v1/batch", json={"batch": batch}, headers=shop.web_events).status_code == 200
+    assert (
+        plain.post("/v1/batch", json={"batch": batch}, headers=shop.web_events).status_code == 200
+    )
     errors: list[str] = []
     sold_to: list[str] = []
 
