@@ -24,8 +24,8 @@ def read_your_writes(app: FastAPI) -> Callable[[httpx.Response], None]:
     return wait_for_resolution
 
 
-def reading_client(app: FastAPI, **options: bool) -> TestClient:
-    client = TestClient(app, **options)
+def reading_client(app: FastAPI, *, raise_server_exceptions: bool = True) -> TestClient:
+    client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
     client.event_hooks = {"response": [read_your_writes(app)]}
     return client
 

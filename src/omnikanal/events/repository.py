@@ -123,7 +123,8 @@ def delete_from_inbox(session: Session, positions: Sequence[int]) -> None:
 
 
 def highest_position(session: Session) -> int | None:
-    return session.scalar(select(func.max(inbox_table.c.position)))
+    highest = session.scalar(select(func.max(inbox_table.c.position)))
+    return None if highest is None else int(highest)
 
 
 def any_in_inbox(session: Session) -> bool:

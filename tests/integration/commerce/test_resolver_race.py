@@ -72,28 +72,23 @@ def test_till_sales_and_the_resolver_placing_the_same_people_make_one_profile_ea
 
     with shop.factory() as session:
         live = set(session.scalars(select(Profile.id).where(Profile.merged_into.is_(None))))
-        owners: dict[str, set[object]] = {}
-        for type_, value, profile_id in session.execute(
-            select(Identifier.type, Identifier.value, Identifier.profile_id)
-        ):
-            owners.setdefault(type_, set())
-            assert profile_id in live, (type_, value)
-            owners[type_].add((value, profile_id))
-    assert len(live) == PEOPLE
-    # Each person's email, card and device on one live profile; one card per profile.
-    for i in range(PEOPLE):
-        holders = {
-            profile_id
-            for type_, values in owners.items()
-            for value, profile_id in values
-            if value in {f"p{i}@example.com", f"7000{i:04d}", f"device-{i}"}
-        }
-        assert len(holders) == 1, i
-    # Every sale is on one of them (or on a profile merged into one).
-    with shop.factory() as session:
-        for profile_id in sold_to:
-            profile = session.get(Profile, UUID(profile_id))
+        owned = [
+            (row.type, row.value, row.profile_id)
+            for row in session.execute(
+                select(Identifier.type, Identifier.value, Identifier.profile_id)
+            )
+        ]
+        # Every sale is on one of them (or on a profile merged into one).
+        for sold in sold_to:
+            profile = session.get(Profile, UUID(sold))
             assert profile is not None
             assert (profile.merged_into or profile.id) in live
-    cards = [profile_id for _, profile_id in owners["loyalty_card"]]
+    assert len(live) == PEOPLE
+    assert all(profile_id in live for _, _, profile_id in owned)
+    # Each person's email, card and device on one live profile; one card per profile.
+    for i in range(PEOPLE):
+        mine = {f"p{i}@example.com", f"7000{i:04d}", f"device-{i}"}
+        holders = {profile_id for _, value, profile_id in owned if value in mine}
+        assert len(holders) == 1, i
+    cards = [profile_id for type_, _, profile_id in owned if type_ == "loyalty_card"]
     assert len(cards) == len(set(cards)) == PEOPLE
