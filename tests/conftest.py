@@ -25,6 +25,7 @@ from omnikanal.app import create_app
 from omnikanal.config import Settings
 from omnikanal.db import Base
 from omnikanal.models import metadata
+from tests.reading import reading_client
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI") == "true"
@@ -110,8 +111,19 @@ def app(settings: Settings) -> Iterator[FastAPI]:
 
 @pytest.fixture
 def client(app: FastAPI) -> TestClient:
-    # Not entered as a context manager: no lifespan, so no embedded worker; tests drive
-    # the worker themselves when they need it.
+    """A client that reads its own writes: after each ingest answer it waits until the
+    answer's ``Omnikanal-Position`` is resolved (driving the app's resolver until then), as
+    a client passing that position to its next read would. Tests of eventual behaviour
+    use ``plain_client``.
+
+    Not entered as a context manager: no lifespan, so no embedded worker; tests drive the
+    worker themselves when they need it."""
+    return reading_client(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def plain_client(app: FastAPI) -> TestClient:
+    """A client that does not wait for resolution after ingesting."""
     return TestClient(app, raise_server_exceptions=False)
 
 

@@ -20,6 +20,7 @@ from omnikanal.conversations.router import router as conversations_router
 from omnikanal.customers.router import router as customers_router
 from omnikanal.db import make_engine, make_session_factory, request_capacity
 from omnikanal.errors import install_error_handlers
+from omnikanal.events.resolver import Resolver
 from omnikanal.events.router import INGEST_PATHS
 from omnikanal.events.router import profiles_router as events_profiles_router
 from omnikanal.events.router import router as ingestion_router
@@ -59,11 +60,24 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         engine, read_only=True, settings=settings, registry=registry
     )
     relay = Relay(session_factory=session_factory, settings=settings, registry=registry)
-    ingest_writer = IngestWriter(session_factory, after_commit=relay.run_handlers)
+    resolver = Resolver(
+        session_factory,
+        after_commit=relay.run_handlers,
+        batch_size=settings.resolver_batch_size,
+        lease_seconds=settings.resolver_lease_seconds,
+        poll_seconds=settings.resolver_poll_seconds,
+        enabled=settings.resolver,
+    )
+    # The writer starts the resolver with its own thread and stops it when closed.
+    ingest_writer = IngestWriter(
+        session_factory, after_commit=relay.run_handlers, resolver=resolver
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = anyio.Event()
+        # Messages acknowledged before a restart are resolved without waiting for new ones.
+        resolver.start()
         async with anyio.create_task_group() as tasks:
             if settings.embedded_worker:
                 worker = Worker(
@@ -90,6 +104,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.registry = registry
     app.state.relay = relay
     app.state.ingest_writer = ingest_writer
+    app.state.resolver = resolver
     app.state.source_keys = SourceKeyCache()
     install_error_handlers(app)
     install_openapi(app)

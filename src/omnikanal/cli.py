@@ -312,6 +312,7 @@ def status() -> None:
 def worker_command() -> None:
     """Run the outbox relay, timers and housekeeping until stopped."""
     from omnikanal.app import configure_logging
+    from omnikanal.events.resolver import Resolver
     from omnikanal.worker import Worker
 
     settings = _settings()
@@ -321,12 +322,24 @@ def worker_command() -> None:
         make_engine(settings.resolved_database_url()), settings=settings, registry=registry
     )
     runner = Worker(session_factory=factory, settings=settings, registry=registry)
+    resolver = Resolver(
+        factory,
+        after_commit=runner.relay.run_handlers,
+        batch_size=settings.resolver_batch_size,
+        lease_seconds=settings.resolver_lease_seconds,
+        poll_seconds=settings.resolver_poll_seconds,
+        enabled=settings.resolver,
+    )
+    resolver.start()
     console.print("worker running; Ctrl-C stops it")
 
     async def main() -> None:
         await runner.run(anyio.Event())
 
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    finally:
+        resolver.close()
 
 
 def _moment(value: str | None, default: datetime) -> datetime:

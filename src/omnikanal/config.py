@@ -102,6 +102,23 @@ class Settings(BaseSettings):
         description="How long the oldest unresolved message may wait before /ready answers "
         "503 resolution_lagging.",
     )
+    resolver: bool = Field(
+        default=True,
+        description="Resolve appended messages (place them with people) in this process; "
+        "one process per database works at a time, the others stand by.",
+    )
+    resolver_batch_size: int = Field(
+        default=5000, ge=1, description="Appended messages the resolver places per transaction."
+    )
+    resolver_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long the working resolver's lease lasts unrenewed; another process "
+        "takes over after that.",
+    )
+    resolver_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often an idle resolver looks for appended messages."
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     default_phone_region: str = Field(
         default="SE",

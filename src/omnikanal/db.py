@@ -10,7 +10,7 @@ from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.engine import Dialect, Engine, Row, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -152,11 +152,22 @@ def make_session_factory(
 
 
 def insert_ignoring_duplicates(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, keys: Sequence[str]
-) -> None:
-    """Insert many rows; a row whose ``keys`` already exist is skipped (both dialects)."""
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    keys: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[Row[Any]]:
+    """Insert many rows; a row whose ``keys`` already exist is skipped (both dialects).
+    With ``returning``, those columns of the rows actually inserted (in no set order)."""
     if not rows:
-        return
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(table).on_conflict_do_nothing(index_elements=list(keys)), rows)
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if not returning:
+        session.execute(statement, rows)
+        return []
+    columns = [table.c[name] for name in returning]
+    return list(session.execute(statement.returning(*columns), rows))

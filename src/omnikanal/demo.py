@@ -376,7 +376,10 @@ def _load_customer_story(
         job = events_service.IngestJob(
             source=actors[write_key], messages=[checked], received_at=received
         )
-        events_service.ingest(session, [job])
+        events_service.append(session, [job])
+        # Placed at once: the story's next message builds on this one's person.
+        while events_service.resolve(session, limit=1000):
+            pass
 
 
 def _order(

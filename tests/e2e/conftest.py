@@ -6,10 +6,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import rudderstack.analytics.request
+import segment.analytics.request
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from omnikanal.events.router import POSITION_HEADER
+from tests.reading import wait_until_resolved
 
 CHROMIUM = Path(os.environ.get("OMNIKANAL_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -44,6 +51,31 @@ def live_server(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def clients_read_their_writes(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a real server, Segment's and RudderStack's clients return once the server's
+    resolver has passed the position their upload was given (``Omnikanal-Position``), as a
+    client that reads right after writing waits for it."""
+    if "live_server" not in request.fixturenames:
+        return
+    factory: sessionmaker[Session] = request.getfixturevalue("session_factory")
+    for session in (segment.analytics.request._session, rudderstack.analytics.request._session):
+        monkeypatch.setattr(session, "post", _waiting(session.post, factory))
+
+
+def _waiting(post: Any, factory: sessionmaker[Session]) -> Any:
+    def waiting_post(url: str, **kwargs: Any) -> Any:
+        response = post(url, **kwargs)
+        position = response.headers.get(POSITION_HEADER)
+        if position is not None:
+            wait_until_resolved(factory, int(position))
+        return response
+
+    return waiting_post
 
 
 # Module scope: Playwright's sync API keeps an event loop running while it is open, which

@@ -28,7 +28,9 @@ import segment.analytics.request
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.auth.models import Channel, Role
+from omnikanal.events.router import POSITION_HEADER
 from tests.factories import basic, bearer, create_secret_key, create_source
+from tests.reading import wait_until_resolved
 
 Json = dict[str, Any]
 
@@ -167,10 +169,13 @@ class Shop:
     app: str
     pos: str
     http: httpx.Client
+    session_factory: sessionmaker[Session]
 
     def ingest(self, write_key: str, path: str, body: Json) -> Json:
         response = self.http.post(f"/v1/{path}", json=body, headers=basic(write_key))
         assert response.status_code == 200, response.text
+        # Read right after: wait for the answer's position, as such a client does.
+        wait_until_resolved(self.session_factory, int(response.headers[POSITION_HEADER]))
         answer: Json = response.json()
         return answer
 
@@ -221,6 +226,7 @@ def shop(live_server: str, session_factory: sessionmaker[Session]) -> Iterator[S
                 session_factory, channel=Channel.POS, name=POS_SOURCE, location=STORE
             ),
             http=http,
+            session_factory=session_factory,
         )
 
 

@@ -74,3 +74,17 @@ class InboxMessage(Base):
     received_at: Mapped[datetime]
     # The message exactly as the channel sent it.
     message: Mapped[dict[str, Any]]
+
+
+class ResolverLease(Base):
+    """Which process resolves appended messages: one per database at a time.
+
+    The holder renews ``locked_until`` in each batch's transaction; once it lapses (the
+    holder died or stopped), another process takes the lease over.
+    """
+
+    __tablename__ = "events_resolver_lease"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    locked_until: Mapped[datetime]

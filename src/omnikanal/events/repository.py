@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
-from omnikanal.events.models import Event, InboxMessage
+from omnikanal.events.models import Event, InboxMessage, ResolverLease
 
 event_table = cast(Table, Event.__table__)
+inbox_table = cast(Table, InboxMessage.__table__)
 CHUNK = 1000
 
 
@@ -97,3 +98,63 @@ def inbox_bounds(session: Session) -> tuple[int, int, datetime] | None:
         select(InboxMessage.position).order_by(InboxMessage.position.desc()).limit(1)
     )
     return oldest.position, int(newest or oldest.position), oldest.received_at
+
+
+def append_to_inbox(
+    session: Session, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[UUID, str], int]:
+    """Append the rows not appended before; {(source, messageId): position} of those that
+    were (a concurrent append of the same message waits for the other to commit)."""
+    inserted = insert_ignoring_duplicates(
+        session,
+        inbox_table,
+        rows,
+        keys=("source_id", "message_id"),
+        returning=("source_id", "message_id", "position"),
+    )
+    return {(row.source_id, row.message_id): row.position for row in inserted}
+
+
+def delete_from_inbox(session: Session, positions: Sequence[int]) -> None:
+    """Delete exactly these rows (never a range: a lower position may commit later)."""
+    for start in range(0, len(positions), CHUNK):
+        chunk = positions[start : start + CHUNK]
+        session.execute(delete(inbox_table).where(inbox_table.c.position.in_(chunk)))
+
+
+def highest_position(session: Session) -> int | None:
+    highest = session.scalar(select(func.max(inbox_table.c.position)))
+    return None if highest is None else int(highest)
+
+
+def any_in_inbox(session: Session) -> bool:
+    return session.scalar(select(inbox_table.c.position).limit(1)) is not None
+
+
+def oldest_in_inbox(session: Session, limit: int) -> Sequence[Row[Any]]:
+    query = select(inbox_table).order_by(inbox_table.c.position).limit(limit)
+    return session.execute(query).all()
+
+
+# -- the resolver's lease --
+
+
+def locked_lease(session: Session, name: str) -> ResolverLease | None:
+    """The lease row, locked for this transaction; None when it is missing or another
+    transaction holds its lock (PostgreSQL; SQLite writers are serialized already)."""
+    query = select(ResolverLease).where(ResolverLease.name == name)
+    return session.scalar(query.with_for_update(skip_locked=True))
+
+
+def lease_exists(session: Session, name: str) -> bool:
+    query = select(ResolverLease.name).where(ResolverLease.name == name)
+    return session.scalar(query) is not None
+
+
+def create_lease(session: Session, *, name: str, holder: str, until: datetime) -> None:
+    insert_ignoring_duplicates(
+        session,
+        cast(Table, ResolverLease.__table__),
+        [{"name": name, "holder": holder, "locked_until": until}],
+        keys=("name",),
+    )

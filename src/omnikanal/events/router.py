@@ -1,7 +1,8 @@
 """Segment-compatible ingestion (write keys), and the timeline and unmerge (secret keys).
 
 The ingestion paths commit through the group-commit writer, not the request's unit of
-work (``INGEST_PATHS`` tells the middleware); the answer is sent after that commit.
+work (``INGEST_PATHS`` tells the middleware); the answer is sent after that commit, with
+the position to read after (``Omnikanal-Position``) once the resolver has placed it.
 """
 
 import asyncio
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from omnikanal.auth.dependencies import SourceKey
@@ -44,6 +45,10 @@ from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 profiles_router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+
+# The answer's header: the highest inbox position when the message was appended; a read
+# that waits until it is resolved sees the message placed with its person.
+POSITION_HEADER = "Omnikanal-Position"
 
 INGEST_PATHS = frozenset({f"/v1/{t}" for t in MESSAGE_TYPES} | {"/v1/batch"})
 
@@ -95,6 +100,7 @@ async def _read_json(request: Request, limit: int) -> Any:
 
 async def _store(
     request: Request,
+    response: Response,
     source: SourceActor,
     valid: list[ValidMessage],
     rejected: list[RejectedMessage],
@@ -121,6 +127,7 @@ async def _store(
     writer: IngestWriter = request.app.state.ingest_writer
     job = IngestJob(source=source, messages=valid, received_at=received_at, sent_at=sent_at)
     outcome = await asyncio.wrap_future(writer.submit(job))
+    response.headers[POSITION_HEADER] = str(outcome.position)
     return IngestResponse(
         received=len(valid) + len(rejected),
         stored=outcome.stored,
@@ -129,7 +136,9 @@ async def _store(
     )
 
 
-async def _single(request: Request, source: SourceActor, type_: str) -> IngestResponse:
+async def _single(
+    request: Request, response: Response, source: SourceActor, type_: str
+) -> IngestResponse:
     received_at = utcnow()
     raw = await _read_json(request, service.MAX_MESSAGE_BYTES)
     if not isinstance(raw, dict):
@@ -147,7 +156,14 @@ async def _single(request: Request, source: SourceActor, type_: str) -> IngestRe
     valid = [checked] if isinstance(checked, ValidMessage) else []
     rejected = [checked] if isinstance(checked, RejectedMessage) else []
     return await _store(
-        request, source, valid, rejected, single=True, sent_at=None, received_at=received_at
+        request,
+        response,
+        source,
+        valid,
+        rejected,
+        single=True,
+        sent_at=None,
+        received_at=received_at,
     )
 
 
@@ -159,8 +175,8 @@ def _single_schema(type_: str) -> dict[str, Any]:
 
 
 def _single_endpoint(type_: str) -> None:
-    async def endpoint(request: Request, source: SourceKey) -> IngestResponse:
-        return await _single(request, source, type_)
+    async def endpoint(request: Request, response: Response, source: SourceKey) -> IngestResponse:
+        return await _single(request, response, source, type_)
 
     endpoint.__name__ = type_
     router.add_api_route(
@@ -183,7 +199,7 @@ for _type in MESSAGE_TYPES:
     summary="Ingest a batch of messages (what Segment's and RudderStack's clients send)",
     openapi_extra=_body(_BATCH_SCHEMA, service.MAX_BATCH_BYTES),
 )
-async def batch(request: Request, source: SourceKey) -> IngestResponse:
+async def batch(request: Request, response: Response, source: SourceKey) -> IngestResponse:
     """Valid messages are stored even when others are not; `rejected` says which and why."""
     received_at = utcnow()
     raw = await _read_json(request, service.MAX_BATCH_BYTES)
@@ -213,6 +229,7 @@ async def batch(request: Request, source: SourceKey) -> IngestResponse:
         (valid if isinstance(checked, ValidMessage) else rejected).append(checked)  # type: ignore[arg-type]
     return await _store(
         request,
+        response,
         source,
         valid,
         rejected,

@@ -1,14 +1,16 @@
 """Ingestion of Segment-spec messages, the timeline, and moving events when identity changes.
 
-Messages are validated one by one (a bad one never sinks its batch), then stored in bulk:
-each message is placed with its person by the identity graph (customers service) and
-written once per (source, messageId).
+Messages are validated one by one (a bad one never sinks its batch), then appended to the
+inbox once per (source, messageId) and acknowledged. The resolver (``resolver.py``) places
+them with their people in large batches behind the answers (``resolve``): the identity
+graph (customers service) decides, and each is stored once as an event.
 """
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -37,6 +39,8 @@ from omnikanal.events.schemas import (
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.limits import MAX_JSON_DEPTH, json_problem
 from omnikanal.kit.time import utcnow
+
+logger = logging.getLogger("omnikanal.events")
 
 # Segment's limits: 32 KB a message, 500 KB a batch.
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -75,6 +79,8 @@ class IngestJob:
 class IngestOutcome:
     stored: int = 0
     duplicates: int = 0
+    # The highest inbox position when the group committed (the Omnikanal-Position header).
+    position: int = 0
 
 
 # -- validation --
@@ -202,75 +208,163 @@ def _identifier_problems(message: SegmentMessage) -> list[tuple[str, str]]:
     return problems
 
 
-# -- storing --
+# -- appending (the request path) --
 
 
-def ingest(session: Session, jobs: Sequence[IngestJob]) -> list[IngestOutcome]:
-    """Store the jobs' messages, each once, with its person. The caller commits."""
-    customers_service.serialize_identity_changes(session)
+def append(session: Session, jobs: Sequence[IngestJob]) -> list[IngestOutcome]:
+    """Append the jobs' messages to the inbox, each once per (source, messageId), and
+    nothing else: the resolver places them with their people later. Every outcome carries
+    the highest inbox position at this point (reading after it is resolved covers the
+    original of any duplicate too). The caller commits."""
     outcomes = [IngestOutcome() for _ in jobs]
-    fresh = _without_duplicates(session, jobs, outcomes)
-    sightings = [_sighting(session, job, valid, message_id) for job, valid, message_id, _ in fresh]
-    observation = customers_service.observe(session, sightings)
-    repository.repoint(session, observation.merges)
-    rows = []
-    for (job, valid, message_id, job_index), sighting, placement in zip(
-        fresh, sightings, observation.placements, strict=True
-    ):
-        message = valid.message
-        rows.append(
-            {
-                "id": new_id(),
-                "source_id": job.source.source_id,
-                "channel": job.source.channel.value,
-                "location": job.source.location,
-                "type": message.type,
-                "name": message.display_name(),
-                "message_id": message_id,
-                "profile_id": placement.profile_id,
-                "anchor_id": placement.anchor_id,
-                "user_id": message.user_id or None,
-                "anonymous_id": message.anonymous_id or None,
-                "timestamp": sighting.seen_at,
-                "sent_at": message.sent_at or job.sent_at,
-                "received_at": job.received_at,
-                "message": valid.raw,
-            }
-        )
-        outcomes[job_index].stored += 1
-    repository.insert_events(session, rows)
+    rows: list[dict[str, Any]] = []
+    job_of: dict[tuple[UUID, str], int] = {}
+    for job_index, job in enumerate(jobs):
+        for valid in job.messages:
+            message_id = valid.message.message_id or f"generated-{uuid.uuid4()}"
+            key = (job.source.source_id, message_id)
+            if key in job_of:
+                outcomes[job_index].duplicates += 1
+                continue
+            job_of[key] = job_index
+            rows.append(_inbox_row(job, valid, message_id))
+    # Appended first, then looked up among the resolved: on PostgreSQL a message the
+    # resolver is moving to the event store either conflicts here (the append waits for
+    # the resolver's commit) or is found there, never neither.
+    appended = repository.append_to_inbox(session, rows)
+    resolved_before = _stored_already(session, list(appended))
+    repository.delete_from_inbox(session, sorted(appended[key] for key in resolved_before))
+    for key, job_index in job_of.items():
+        if key in appended and key not in resolved_before:
+            outcomes[job_index].stored += 1
+        else:
+            outcomes[job_index].duplicates += 1
+    position = repository.highest_position(session) or 0
+    for outcome in outcomes:
+        outcome.position = position
     return outcomes
 
 
-def _without_duplicates(
-    session: Session, jobs: Sequence[IngestJob], outcomes: list[IngestOutcome]
-) -> list[tuple[IngestJob, ValidMessage, str, int]]:
-    """Messages not stored before (nor earlier in these jobs), with their message ids."""
-    ids = [
-        [v.message.message_id or f"generated-{uuid.uuid4()}" for v in job.messages] for job in jobs
-    ]
-    by_source: dict[UUID, list[str]] = {}
-    for job, job_ids in zip(jobs, ids, strict=True):
-        by_source.setdefault(job.source.source_id, []).extend(job_ids)
-    # Already stored, then seen earlier in this group: one query per source.
-    seen = {
-        source_id: repository.stored_message_ids(session, source_id, sorted(set(message_ids)))
-        for source_id, message_ids in by_source.items()
+def _inbox_row(job: IngestJob, valid: ValidMessage, message_id: str) -> dict[str, Any]:
+    return {
+        "source_id": job.source.source_id,
+        "channel": job.source.channel.value,
+        "location": job.source.location,
+        "message_id": message_id,
+        "seen_at": valid.seen_at,
+        "sent_at": valid.message.sent_at or job.sent_at,
+        "received_at": job.received_at,
+        "message": valid.raw,
     }
-    fresh: list[tuple[IngestJob, ValidMessage, str, int]] = []
-    for job_index, (job, job_ids) in enumerate(zip(jobs, ids, strict=True)):
-        source_seen = seen[job.source.source_id]
-        for valid, message_id in zip(job.messages, job_ids, strict=True):
-            if message_id in source_seen:
-                outcomes[job_index].duplicates += 1
-                continue
-            source_seen.add(message_id)
-            fresh.append((job, valid, message_id, job_index))
-    return fresh
 
 
-def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id: str) -> Sighting:
-    message = valid.message
+def _stored_already(session: Session, keys: Sequence[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
+    """Which of these (source, messageId) are in the event store: one query per source."""
+    by_source: dict[UUID, list[str]] = {}
+    for source_id, message_id in keys:
+        by_source.setdefault(source_id, []).append(message_id)
+    return {
+        (source_id, message_id)
+        for source_id, message_ids in by_source.items()
+        for message_id in repository.stored_message_ids(session, source_id, sorted(message_ids))
+    }
+
+
+# -- resolving: placing appended messages with their people --
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An inbox row rebuilt: a message acknowledged and waiting to be placed."""
+
+    position: int
+    source_id: UUID
+    channel: str
+    location: str | None
+    message_id: str
+    message: SegmentMessage
+    raw: dict[str, Any]
+    seen_at: datetime
+    sent_at: datetime | None
+    received_at: datetime
+
+
+def resolve(session: Session, *, limit: int) -> int:
+    """Place the oldest ``limit`` appended messages with their people, store them as events
+    and delete them from the inbox, all in the caller's transaction (a crash repeats the
+    batch with no double effect). Returns how many inbox rows it took."""
+    # Before reading the inbox: a concurrent resolver's batch is then committed (and gone
+    # from the inbox) before this one is chosen.
+    customers_service.serialize_identity_changes(session)
+    rows = repository.oldest_in_inbox(session, limit)
+    if not rows:
+        return 0
+    place(session, [a for a in map(_rebuild, rows) if a is not None])
+    repository.delete_from_inbox(session, [row.position for row in rows])
+    return len(rows)
+
+
+def _rebuild(row: Any) -> Appended | None:
+    try:
+        message = SegmentMessage.model_validate(row.message)
+    except ValidationError:
+        # Validated when it arrived; only a changed schema gets here. Left in the inbox it
+        # would stop resolution for everyone behind it.
+        logger.error("inbox message at position %s no longer validates; dropped", row.position)
+        return None
+    return Appended(
+        position=row.position,
+        source_id=row.source_id,
+        channel=row.channel,
+        location=row.location,
+        message_id=row.message_id,
+        message=message,
+        raw=row.message,
+        seen_at=row.seen_at,
+        sent_at=row.sent_at,
+        received_at=row.received_at,
+    )
+
+
+def place(session: Session, messages: Sequence[Appended]) -> int:
+    """Store the messages not stored before, each with its person (identity graph: bulk
+    look-ups, merges, device moves, traits); returns how many were stored."""
+    stored = _stored_already(session, [(m.source_id, m.message_id) for m in messages])
+    fresh: list[Appended] = []
+    for appended in messages:
+        key = (appended.source_id, appended.message_id)
+        if key not in stored:
+            stored.add(key)
+            fresh.append(appended)
+    sightings = [_sighting(session, appended) for appended in fresh]
+    observation = customers_service.observe(session, sightings)
+    repository.repoint(session, observation.merges)
+    rows = [
+        {
+            "id": new_id(),
+            "source_id": appended.source_id,
+            "channel": appended.channel,
+            "location": appended.location,
+            "type": appended.message.type,
+            "name": appended.message.display_name(),
+            "message_id": appended.message_id,
+            "profile_id": placement.profile_id,
+            "anchor_id": placement.anchor_id,
+            "user_id": appended.message.user_id or None,
+            "anonymous_id": appended.message.anonymous_id or None,
+            "timestamp": appended.seen_at,
+            "sent_at": appended.sent_at,
+            "received_at": appended.received_at,
+            "message": appended.raw,
+        }
+        for appended, placement in zip(fresh, observation.placements, strict=True)
+    ]
+    repository.insert_events(session, rows)
+    return len(rows)
+
+
+def _sighting(session: Session, appended: Appended) -> Sighting:
+    message = appended.message
     traits = message.user_traits()
     return Sighting(
         identifiers=customers_service.identifiers_for(
@@ -280,12 +374,38 @@ def _sighting(session: Session, job: IngestJob, valid: ValidMessage, message_id:
             traits=traits,
         ),
         traits=customers_service.clean_traits(session, traits),
-        channel=job.source.channel.value,
-        seen_at=valid.seen_at,
-        message_id=message_id,
-        source_id=job.source.source_id,
+        channel=appended.channel,
+        seen_at=appended.seen_at,
+        message_id=appended.message_id,
+        source_id=appended.source_id,
         previous_id=message.previous_id or None if message.type == "alias" else None,
     )
+
+
+# -- the resolver's lease: one resolving process per database --
+
+LEASE_NAME = "resolver"
+
+
+def take_resolver_lease(session: Session, *, holder: str, seconds: float) -> bool:
+    """Take or renew the lease for ``holder`` in this transaction; False while another
+    holder's lease runs (or another transaction is renewing it right now)."""
+    now = utcnow()
+    until = now + timedelta(seconds=seconds)
+    lease = repository.locked_lease(session, LEASE_NAME)
+    if lease is None:
+        if repository.lease_exists(session, LEASE_NAME):
+            return False  # locked by the holder's running batch
+        repository.create_lease(session, name=LEASE_NAME, holder=holder, until=until)
+        lease = repository.locked_lease(session, LEASE_NAME)
+        if lease is None:
+            return False
+    if lease.holder != holder and lease.locked_until > now:
+        return False
+    lease.holder = holder
+    lease.locked_until = until
+    session.flush()
+    return True
 
 
 # -- resolution: how far behind the appends it is --

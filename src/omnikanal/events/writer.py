@@ -1,9 +1,10 @@
 """Group commit for ingestion: concurrent requests' batches share one transaction.
 
 Each request hands its validated messages to the writer and waits; the writer's thread
-takes everything queued (up to ``max_messages``), stores it in one transaction, commits,
-and only then answers each request. Fewer, larger transactions are what make ingestion
-fast on SQLite (see DESIGN.md); on PostgreSQL they also mean one identity lock per group.
+takes everything queued (up to ``max_messages``), appends it to the inbox in one
+transaction, commits, and only then answers each request, then wakes the resolver that
+places the messages with their people (started with the writer, stopped by ``close``).
+Fewer, larger transactions are what make ingestion fast on SQLite (see DESIGN.md).
 A failed group is retried, then split so that one bad request cannot fail the others.
 No error ends the thread's loop (each is answered to its requests); should the thread die
 anyway, ``alive`` says so (``/ready``) and the next submit starts a new one.
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.events import service
+from omnikanal.events.resolver import Resolver
 from omnikanal.events.service import IngestJob, IngestOutcome
 from omnikanal.uow import unit_of_work
 
@@ -50,9 +52,11 @@ class IngestWriter:
         *,
         after_commit: Callable[[list[UUID]], None] | None = None,
         max_messages: int = 2000,
+        resolver: Resolver | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.after_commit = after_commit
+        self.resolver = resolver
         self.max_messages = max_messages
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -85,16 +89,20 @@ class IngestWriter:
                 )
                 self._thread.start()
             self._queue.put(pending)
+        if self.resolver is not None:
+            self.resolver.start()
         return pending.result
 
     def close(self) -> None:
-        """Finish what is queued, then stop."""
+        """Finish what is queued, then stop (and stop the resolver)."""
         with self._lock:
             self._closed = True
             thread = self._thread
         if thread is not None and thread.is_alive():
             self._queue.put(_STOP)
             thread.join(timeout=30)
+        if self.resolver is not None:
+            self.resolver.close()
         if thread is not None and thread.is_alive():
             return  # still writing after the wait: what it holds is its own
         # Left by a thread that died: answered, not left waiting.
@@ -158,7 +166,7 @@ class IngestWriter:
             committed: list[UUID] = []
             try:
                 with unit_of_work(self.session_factory, after_commit=committed.extend) as session:
-                    outcomes = service.ingest(session, [p.job for p in group])
+                    outcomes = service.append(session, [p.job for p in group])
             except (OperationalError, IntegrityError) as exc:
                 # A lock timeout or a concurrent writer in another process: try again.
                 if attempt < RETRIES:
@@ -172,6 +180,8 @@ class IngestWriter:
                 return
             for pending, outcome in zip(group, outcomes, strict=True):
                 pending.result.set_result(outcome)
+            if self.resolver is not None:
+                self.resolver.wake()
             self._run_handlers(committed)
             return
 

@@ -38,7 +38,7 @@ def test_an_error_that_cannot_be_logged_fails_its_request_only(
     def unprintable(session: Session, jobs: Sequence[IngestJob]) -> list[IngestOutcome]:
         raise Unprintable
 
-    monkeypatch.setattr(service, "ingest", unprintable)
+    monkeypatch.setattr(service, "append", unprintable)
     failed = client.post("/v1/batch", json={"batch": [track("m-1"), track("m-2")]}, headers=web)
     assert failed.status_code == 500
     monkeypatch.undo()

@@ -17,6 +17,7 @@ from omnikanal.customers.models import Identifier, Profile
 from omnikanal.events import repository as events_repository
 from omnikanal.events.models import Event
 from tests.factories import basic, bearer, create_secret_key, create_source
+from tests.reading import reading_client
 
 
 @pytest.fixture
@@ -270,7 +271,8 @@ def test_a_crash_mid_batch_writes_nothing_and_the_retry_stores_everything(
     def crash(*_: object, **__: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(events_repository, "insert_events", crash)
+    # The request path's only write: the append.
+    monkeypatch.setattr(events_repository, "append_to_inbox", crash)
     failed = client.post("/v1/batch", json=batch, headers=web)
     assert failed.status_code == 500
     assert failed.json()["code"] == "internal_error"
@@ -292,7 +294,7 @@ def test_concurrent_writers_make_one_person_of_one_identity(
     errors: list[str] = []
 
     def send(worker: int) -> None:
-        client = TestClient(app)
+        client = reading_client(app)
         for round_ in range(5):
             batch = [
                 {

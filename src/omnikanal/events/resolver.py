@@ -1,0 +1,146 @@
+"""The resolver: places appended messages with their people, in large batches.
+
+Ingestion appends to the inbox and answers; this takes the oldest inbox rows in position
+order, ``batch_size`` at a time, and in one transaction places them (``service.resolve``),
+stores them as events, deletes them from the inbox and renews its lease. A crash rolls
+the whole batch back, so the next run repeats it with no double effect.
+
+One resolver works per database at a time: it holds a lease row, renewed in each batch's
+transaction; another process stands by and takes over once the lease lapses (the holder
+died or stopped). Each process runs one resolver thread (``start``), woken after each
+append and polling otherwise; tests and tools drive it directly (``resolve_batch``,
+``resolve_through``, ``drain``).
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from omnikanal.events import repository, service
+from omnikanal.uow import AfterCommit, unit_of_work
+
+logger = logging.getLogger("omnikanal.resolver")
+
+# After a failed batch, before trying again (it is retried as long as it fails).
+FAILURE_PAUSE_SECONDS = 1.0
+
+
+class ResolutionTimeout(Exception):
+    """A position was not resolved within the time asked for."""
+
+
+class Resolver:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        after_commit: AfterCommit | None = None,
+        batch_size: int = 5000,
+        lease_seconds: float = 15.0,
+        poll_seconds: float = 0.5,
+        enabled: bool = True,
+    ) -> None:
+        self.session_factory = session_factory
+        self.after_commit = after_commit
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        # Whether ``start`` runs a thread (OMNIKANAL_RESOLVER); driving it directly works
+        # either way.
+        self.enabled = enabled
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # One batch at a time in this process, whoever drives it.
+        self._working = threading.Lock()
+        self._state = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # -- driving it --
+
+    def resolve_batch(self) -> int | None:
+        """Resolve one batch: how many inbox rows it took (0: none waited), or None while
+        another process holds the lease."""
+        with self._working:
+            with self.session_factory() as peek:
+                if not repository.any_in_inbox(peek):
+                    return 0
+            with unit_of_work(self.session_factory, after_commit=self.after_commit) as session:
+                if not service.take_resolver_lease(
+                    session, holder=self.holder, seconds=self.lease_seconds
+                ):
+                    return None
+                return service.resolve(session, limit=self.batch_size)
+
+    def drain(self) -> int:
+        """Resolve until the inbox is empty (or another process holds the lease)."""
+        total = 0
+        while done := self.resolve_batch():
+            total += done
+        return total
+
+    def resolve_through(self, position: int, *, timeout: float = 30.0) -> None:
+        """Resolve until nothing at or below ``position`` waits (another process may be
+        the one resolving); ResolutionTimeout past ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.session_factory() as session:
+                if service.is_resolved(session, position=position):
+                    return
+            if time.monotonic() > deadline:
+                raise ResolutionTimeout(f"position {position} not resolved in {timeout} s")
+            if not self.resolve_batch():
+                time.sleep(0.02)
+
+    # -- the thread --
+
+    def start(self) -> None:
+        """Run the resolver thread in this process (when enabled and not closed)."""
+        with self._state:
+            if not self.enabled or self._closed:
+                return
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="omnikanal-resolver", daemon=True
+            )
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Something was appended: resolve now rather than at the next poll."""
+        self.start()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread after its current batch."""
+        with self._state:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout=60)
+
+    @property
+    def running(self) -> bool:
+        with self._state:
+            return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._closed:
+            try:
+                done = self.resolve_batch()
+            except Exception:
+                # The batch rolled back; it is tried again (nothing is lost or doubled).
+                logger.exception("resolver batch failed; trying again")
+                self._wake.wait(FAILURE_PAUSE_SECONDS)
+                self._wake.clear()
+                continue
+            if done:
+                continue
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
