@@ -362,13 +362,15 @@ def _as_utc(value: Any) -> datetime:
 def inbox_lag(database: Database) -> tuple[int, float]:
     """(messages waiting, seconds the oldest has waited), as /ready computes them: two
     look-ups on the inbox's primary key."""
+    # One statement, one snapshot: the inbox may empty between two.
     oldest = fetch(
-        database, "SELECT position, received_at FROM events_inbox ORDER BY position LIMIT 1"
+        database,
+        "SELECT position, received_at, (SELECT max(position) FROM events_inbox) "
+        "FROM events_inbox ORDER BY position LIMIT 1",
     )
     if not oldest:
         return 0, 0.0
-    ((newest,),) = fetch(database, "SELECT max(position) FROM events_inbox")
-    (position, received_at) = oldest[0]
+    (position, received_at, newest) = oldest[0]
     waited = (datetime.now(UTC) - _as_utc(received_at)).total_seconds()
     return int(newest) - int(position) + 1, max(waited, 0.0)
 
