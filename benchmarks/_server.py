@@ -364,18 +364,23 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(database: Database, log_dir: Path, *, workers: int = 1) -> Iterator[Server]:
+def running_server(
+    database: Database, log_dir: Path, *, workers: int = 1, resolver: bool = True
+) -> Iterator[Server]:
     """Start ``omnikanal serve`` on a free port (it migrates first), with ``workers`` API
-    processes; stop it afterwards."""
+    processes, resolving appended events itself unless ``resolver`` is false (then a
+    ``running_worker`` resolves them); stop it afterwards."""
     port = free_port()
     log_path = log_dir / f"serve-{database.kind}-{port}.log"
     log = log_path.open("wb")
     options = ["--host", "127.0.0.1", "--port", str(port), "--no-worker"]
     if workers > 1:
         options += ["--workers", str(workers)]
+    env = _env(database)
+    env["OMNIKANAL_RESOLVER"] = "true" if resolver else "false"
     process = subprocess.Popen(
         [OMNIKANAL, "serve", *options],
-        env=_env(database),
+        env=env,
         cwd=PROJECT_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -386,6 +391,31 @@ def running_server(database: Database, log_dir: Path, *, workers: int = 1) -> It
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def running_worker(database: Database, log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``omnikanal worker`` (the resolver, the relay and timers) in a process of its
+    own, as production runs it beside the API; stop it afterwards."""
+    log_path = log_dir / f"worker-{database.kind}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [OMNIKANAL, "worker"],
+            env=_env(database),
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 # -- sending batches --

@@ -20,6 +20,7 @@ Run from the project root:
 """
 
 import argparse
+import contextlib
 import math
 import random
 import sys
@@ -54,6 +55,7 @@ from _server import (
     print_table,
     progress_bar,
     running_server,
+    running_worker,
     selected_kinds,
     send_batches,
     upgrade,
@@ -430,11 +432,10 @@ def sample_lag_while(
 # -- one run --
 
 
-def run_on(
-    database: Database, workload: Workload, clients: int, workers: int, rate: float | None
-) -> bool:
+def run_on(database: Database, workload: Workload, run: "Run") -> bool:
     """Ingest the workload on a fresh database, wait for the resolver to place every
     message, then measure the floor; prints a table."""
+    clients, workers, rate = run.clients, run.workers, run.rate
     upgrade(database)
     keys = {
         "web": create_source(database, "Web", "web"),
@@ -443,10 +444,15 @@ def run_on(
     }
     batches = [Batch(basic_auth(keys[c]), body, n) for c, body, n in workload.bodies]
     with tempfile.TemporaryDirectory(prefix="omnikanal-bench-log-") as logs:
-        with running_server(database, Path(logs), workers=workers) as server:
+        separate = run.resolver == "worker"
+        with (
+            running_server(database, Path(logs), workers=workers, resolver=not separate) as server,
+            running_worker(database, Path(logs)) if separate else contextlib.nullcontext(),
+        ):
             console.print(
                 f"server pid {server.pid} at {server.base_url} ({database.kind}, "
-                f"{workers} API process{'es' if workers > 1 else ''})"
+                f"{workers} API process{'es' if workers > 1 else ''}, resolver: "
+                f"{'omnikanal worker' if separate else 'in the API process'})"
             )
             result, lag = sample_lag_while(
                 database,
@@ -462,7 +468,6 @@ def run_on(
     stored = stored_events(database)
     floor = sqlite_floor if database.kind == "sqlite" else postgres_floor
     floor_seconds = floor(database, workload)
-    run = Run(database.kind, clients, workers, rate)
     report(run, workload, result, lag, floor_seconds, stored)
     return not result.failures and stored == len(workload.messages)
 
@@ -473,6 +478,7 @@ class Run:
     clients: int
     workers: int
     rate: float | None
+    resolver: str  # "worker": an omnikanal worker process; "inline": the API process
 
 
 def _verdict(value: float, target: float, *, at_most: bool = False) -> str:
@@ -508,7 +514,9 @@ def report(
     paced = f", paced at {run.rate:,.0f}/s" if run.rate else ""
     print_table(
         f"Ingest on {run.kind}: {events:,} events, {len(workload.bodies):,} batches of "
-        f"≤{BATCH_SIZE}, {run.clients} clients, {run.workers} API process(es){paced}",
+        f"≤{BATCH_SIZE}, {run.clients} clients, {run.workers} API process(es), resolver "
+        f"{'in an omnikanal worker' if run.resolver == 'worker' else 'in the API process'}"
+        f"{paced}",
         [
             (
                 "acknowledged events/s (POST /v1/batch)",
@@ -589,6 +597,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--workers", type=int, default=1, help="API processes (omnikanal serve --workers)"
     )
     parser.add_argument(
+        "--resolver",
+        choices=("worker", "inline"),
+        default="worker",
+        help="where the resolver runs: an `omnikanal worker` process beside the API (as in "
+        "production), or inside the API process (as `make run` does)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=None,
@@ -608,7 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = True
     for kind in kinds:
         with fresh_database(kind, args.pg_url) as database:
-            ok = run_on(database, workload, args.clients, args.workers, args.rate) and ok
+            run = Run(kind, args.clients, args.workers, args.rate, args.resolver)
+            ok = run_on(database, workload, run) and ok
     return 0 if ok else 1
 
 

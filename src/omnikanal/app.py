@@ -60,14 +60,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         engine, read_only=True, settings=settings, registry=registry
     )
     relay = Relay(session_factory=session_factory, settings=settings, registry=registry)
-    resolver = Resolver(
-        session_factory,
-        after_commit=relay.run_handlers,
-        batch_size=settings.resolver_batch_size,
-        lease_seconds=settings.resolver_lease_seconds,
-        poll_seconds=settings.resolver_poll_seconds,
-        enabled=settings.resolver,
-    )
+    resolver = Resolver.from_settings(session_factory, settings, after_commit=relay.run_handlers)
     # The writer starts the resolver with its own thread and stops it when closed.
     ingest_writer = IngestWriter(
         session_factory, after_commit=relay.run_handlers, resolver=resolver

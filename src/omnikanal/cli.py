@@ -322,14 +322,7 @@ def worker_command() -> None:
         make_engine(settings.resolved_database_url()), settings=settings, registry=registry
     )
     runner = Worker(session_factory=factory, settings=settings, registry=registry)
-    resolver = Resolver(
-        factory,
-        after_commit=runner.relay.run_handlers,
-        batch_size=settings.resolver_batch_size,
-        lease_seconds=settings.resolver_lease_seconds,
-        poll_seconds=settings.resolver_poll_seconds,
-        enabled=settings.resolver,
-    )
+    resolver = Resolver.from_settings(factory, settings, after_commit=runner.relay.run_handlers)
     resolver.start()
     console.print("worker running; Ctrl-C stops it")
 

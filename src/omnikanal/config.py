@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     resolver_batch_size: int = Field(
         default=5000, ge=1, description="Appended messages the resolver places per transaction."
     )
+    resolver_batch_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        description="On SQLite, how long one resolver batch may hold the database's single "
+        "write lock (appends wait meanwhile): batches are sized to last about this long, up "
+        "to OMNIKANAL_RESOLVER_BATCH_SIZE.",
+    )
     resolver_lease_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -1,5 +1,6 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine, Row, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -57,6 +59,9 @@ def _json_serializer(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+BUSY_TIMEOUT_MS = 30_000
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -69,7 +74,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # A 64 MB page cache and memory-mapped reads: indexes of a busy event store stay hot.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA mmap_size=268435456")
@@ -82,13 +87,38 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
 READ_ONLY_OPTION = "omnikanal_read_only"
 
 
+# How long a writer waits for SQLite's write lock, and how often it looks while waiting.
+WRITE_LOCK_TIMEOUT_SECONDS = 30.0
+WRITE_LOCK_POLL_SECONDS = 0.001
+
+
 def _begin(conn: Any) -> None:
-    # Writers take SQLite's write lock at BEGIN, so two writers queue on busy_timeout
-    # instead of one failing when it upgrades a read to a write; readers never block.
+    # Writers take SQLite's write lock at BEGIN, so two writers queue for it instead of
+    # one failing when it upgrades a read to a write; readers never block.
     if conn.get_execution_options().get(READ_ONLY_OPTION):
         conn.exec_driver_sql("BEGIN")
     else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        _begin_immediate(conn)
+
+
+def _begin_immediate(conn: Any) -> None:
+    """BEGIN IMMEDIATE, looking for the lock every millisecond. SQLite's own busy handler
+    sleeps up to 100 ms between looks, so a writer that commits and begins again at once
+    (the resolver) would take the lock back before any waiting append had looked."""
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    deadline = time.monotonic() + WRITE_LOCK_TIMEOUT_SECONDS
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(WRITE_LOCK_POLL_SECONDS)
+    finally:
+        # Readers sharing this pooled connection keep SQLite's own patience.
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 # (pool size, overflow) of each engine: the connections one process may hold.

@@ -21,6 +21,8 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal.config import Settings
+from omnikanal.db import is_sqlite
 from omnikanal.events import repository, service
 from omnikanal.uow import AfterCommit, unit_of_work
 
@@ -28,6 +30,10 @@ logger = logging.getLogger("omnikanal.resolver")
 
 # After a failed batch, before trying again (it is retried as long as it fails).
 FAILURE_PAUSE_SECONDS = 1.0
+# The smallest batch a time-sized resolver takes (and its first).
+MIN_BATCH = 200
+# A time-sized (SQLite) resolver's pause between batches: a few looks of a waiting writer.
+YIELD_SECONDS = 0.005
 
 
 class ResolutionTimeout(Exception):
@@ -41,6 +47,7 @@ class Resolver:
         *,
         after_commit: AfterCommit | None = None,
         batch_size: int = 5000,
+        batch_seconds: float | None = None,
         lease_seconds: float = 15.0,
         poll_seconds: float = 0.5,
         enabled: bool = True,
@@ -48,6 +55,10 @@ class Resolver:
         self.session_factory = session_factory
         self.after_commit = after_commit
         self.batch_size = batch_size
+        # SQLite has one writer: a batch holds off every append for as long as it runs, so
+        # batches are sized to last about ``batch_seconds`` (None: always ``batch_size``).
+        self.batch_seconds = batch_seconds
+        self._limit = batch_size if batch_seconds is None else min(MIN_BATCH, batch_size)
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         # Whether ``start`` runs a thread (OMNIKANAL_RESOLVER); driving it directly works
@@ -61,6 +72,26 @@ class Resolver:
         self._thread: threading.Thread | None = None
         self._closed = False
 
+    @classmethod
+    def from_settings(
+        cls,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        after_commit: AfterCommit | None = None,
+    ) -> "Resolver":
+        """As configured (OMNIKANAL_RESOLVER_*); on SQLite batches are sized by time."""
+        sqlite = is_sqlite(settings.resolved_database_url())
+        return cls(
+            session_factory,
+            after_commit=after_commit,
+            batch_size=settings.resolver_batch_size,
+            batch_seconds=settings.resolver_batch_seconds if sqlite else None,
+            lease_seconds=settings.resolver_lease_seconds,
+            poll_seconds=settings.resolver_poll_seconds,
+            enabled=settings.resolver,
+        )
+
     # -- driving it --
 
     def resolve_batch(self) -> int | None:
@@ -70,12 +101,24 @@ class Resolver:
             with self.session_factory() as peek:
                 if not repository.any_in_inbox(peek):
                     return 0
+            started = time.perf_counter()
             with unit_of_work(self.session_factory, after_commit=self.after_commit) as session:
                 if not service.take_resolver_lease(
                     session, holder=self.holder, seconds=self.lease_seconds
                 ):
                     return None
-                return service.resolve(session, limit=self.batch_size)
+                done = service.resolve(session, limit=self._limit)
+            self._size_next(done, time.perf_counter() - started)
+            return done
+
+    def _size_next(self, done: int, seconds: float) -> None:
+        """Aim the next batch at ``batch_seconds``, from this one's pace (full batches only:
+        a short one says nothing about the pace of a long one)."""
+        if self.batch_seconds is None or done < self._limit or seconds <= 0:
+            return
+        aimed = int(done * self.batch_seconds / seconds)
+        # Change by at most 2x a batch, so one slow commit does not collapse the size.
+        self._limit = max(MIN_BATCH, min(self.batch_size, aimed, self._limit * 2))
 
     def drain(self) -> int:
         """Resolve until the inbox is empty (or another process holds the lease)."""
@@ -141,6 +184,9 @@ class Resolver:
                 self._wake.clear()
                 continue
             if done:
+                if self.batch_seconds is not None:
+                    # SQLite's one write lock: let a waiting append take it between batches.
+                    time.sleep(YIELD_SECONDS)
                 continue
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
