@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -416,6 +417,45 @@ def running_worker(database: Database, log_dir: Path) -> Iterator[subprocess.Pop
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+# -- resolution behind the answers --
+
+
+def _as_utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    moment = datetime.fromisoformat(str(value).replace(" ", "T"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def inbox_lag(database: Database) -> tuple[int, float]:
+    """(messages waiting, seconds the oldest has waited), as /ready computes them: two
+    look-ups on the inbox's primary key."""
+    # One statement, one snapshot: the inbox may empty between two.
+    oldest = fetch(
+        database,
+        "SELECT position, received_at, (SELECT max(position) FROM events_inbox) "
+        "FROM events_inbox ORDER BY position LIMIT 1",
+    )
+    if not oldest:
+        return 0, 0.0
+    (position, received_at, newest) = oldest[0]
+    waited = (datetime.now(UTC) - _as_utc(received_at)).total_seconds()
+    return int(newest) - int(position) + 1, max(waited, 0.0)
+
+
+def wait_until_resolved(database: Database, *, timeout: float = 900.0) -> float:
+    """Wait until the resolver has placed every appended message; the seconds it took."""
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        task = progress.add_task("resolver: emptying the inbox", total=None)
+        while (waiting := inbox_lag(database)[0]) > 0:
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"{waiting} messages still unresolved after {timeout:.0f} s")
+            progress.update(task, description=f"resolver: {waiting:,} waiting")
+            time.sleep(0.25)
+    return time.perf_counter() - started
 
 
 # -- sending batches --

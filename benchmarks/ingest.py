@@ -50,6 +50,7 @@ from _server import (
     exit_cleanly_on_sigterm,
     fetch,
     fresh_database,
+    inbox_lag,
     ms,
     percentile,
     print_table,
@@ -352,29 +353,6 @@ def stored_events(database: Database) -> int:
 
 
 # -- resolution behind the answers --
-
-
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    moment = datetime.fromisoformat(str(value).replace(" ", "T"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def inbox_lag(database: Database) -> tuple[int, float]:
-    """(messages waiting, seconds the oldest has waited), as /ready computes them: two
-    look-ups on the inbox's primary key."""
-    # One statement, one snapshot: the inbox may empty between two.
-    oldest = fetch(
-        database,
-        "SELECT position, received_at, (SELECT max(position) FROM events_inbox) "
-        "FROM events_inbox ORDER BY position LIMIT 1",
-    )
-    if not oldest:
-        return 0, 0.0
-    (position, received_at, newest) = oldest[0]
-    waited = (datetime.now(UTC) - _as_utc(received_at)).total_seconds()
-    return int(newest) - int(position) + 1, max(waited, 0.0)
 
 
 @dataclass

@@ -58,6 +58,7 @@ from _server import (
     selected_kinds,
     send_batches,
     upgrade,
+    wait_until_resolved,
 )
 
 TARGET_P99 = 0.010
@@ -206,9 +207,11 @@ def run_on(
         with running_server(database, Path(logs)) as server:
             console.print(f"server pid {server.pid} at {server.base_url} ({database.kind})")
             loaded = load_profiles(server, write_key, bodies, args.load_clients)
+            resolved_in = wait_until_resolved(database)
             console.print(
                 f"loaded {loaded.stored:,} profiles in {loaded.elapsed:.1f} s "
-                f"({rate(loaded.stored, loaded.elapsed)}, {len(loaded.failures)} failures)"
+                f"({rate(loaded.stored, loaded.elapsed)}, {len(loaded.failures)} failures), "
+                f"resolved {resolved_in:.1f} s after the last answer"
             )
             over_http = http_lookups(server, secret_key, emails, args.warmup)
     in_sql = sql_lookups(database, emails, args.warmup)
