@@ -22,7 +22,7 @@ import uuid
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.config import Settings
-from omnikanal.db import is_sqlite
+from omnikanal.db import is_sqlite, make_session_factory
 from omnikanal.events import repository, service
 from omnikanal.uow import AfterCommit, unit_of_work
 
@@ -53,6 +53,11 @@ class Resolver:
         enabled: bool = True,
     ) -> None:
         self.session_factory = session_factory
+        # Looking costs no write lock: on SQLite every write transaction takes the one lock.
+        bind = session_factory.kw.get("bind")
+        self.read_session_factory = (
+            make_session_factory(bind, read_only=True) if bind is not None else session_factory
+        )
         self.after_commit = after_commit
         self.batch_size = batch_size
         # SQLite has one writer: a batch holds off every append for as long as it runs, so
@@ -98,7 +103,7 @@ class Resolver:
         """Resolve one batch: how many inbox rows it took (0: none waited), or None while
         another process holds the lease."""
         with self._working:
-            with self.session_factory() as peek:
+            with self.read_session_factory() as peek:
                 if not repository.any_in_inbox(peek):
                     return 0
             started = time.perf_counter()
@@ -132,7 +137,7 @@ class Resolver:
         the one resolving); ResolutionTimeout past ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            with self.session_factory() as session:
+            with self.read_session_factory() as session:
                 if service.is_resolved(session, position=position):
                     return
             if time.monotonic() > deadline:
@@ -160,13 +165,20 @@ class Resolver:
         self._wake.set()
 
     def close(self) -> None:
-        """Stop the thread after its current batch."""
+        """Stop the thread after its current batch, and hand the lease over."""
         with self._state:
             self._closed = True
             thread = self._thread
         self._wake.set()
-        if thread is not None:
-            thread.join(timeout=60)
+        if thread is None:
+            return
+        thread.join(timeout=60)
+        try:
+            with unit_of_work(self.session_factory) as session:
+                service.release_resolver_lease(session, holder=self.holder)
+        except Exception:
+            # It lapses by itself within the lease's seconds.
+            logger.exception("could not release the resolver lease")
 
     @property
     def running(self) -> bool:

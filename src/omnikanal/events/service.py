@@ -408,6 +408,14 @@ def take_resolver_lease(session: Session, *, holder: str, seconds: float) -> boo
     return True
 
 
+def release_resolver_lease(session: Session, *, holder: str) -> None:
+    """A resolver that stops hands its lease over now rather than letting it lapse."""
+    lease = repository.locked_lease(session, LEASE_NAME)
+    if lease is not None and lease.holder == holder:
+        lease.locked_until = utcnow()
+        session.flush()
+
+
 # -- resolution: how far behind the appends it is --
 
 

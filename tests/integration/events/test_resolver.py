@@ -176,3 +176,31 @@ def test_one_resolver_works_per_database_and_another_takes_over_when_its_lease_l
     assert second.drain() == 2
     assert count(session_factory, InboxMessage) == 0
     assert count(session_factory, Event) == 8
+
+
+def test_a_resolver_that_stops_hands_its_lease_over_at_once(
+    plain_client: TestClient,
+    stopped: Resolver,
+    web: Headers,
+    session_factory: sessionmaker[Session],
+) -> None:
+    batch = {"batch": [identify(f"m-{i}", userId=f"u-{i}") for i in range(4)]}
+    assert plain_client.post("/v1/batch", json=batch, headers=web).status_code == 200
+    first = Resolver(session_factory, batch_size=2, lease_seconds=60.0, poll_seconds=0.05)
+    second = Resolver(session_factory, batch_size=2, lease_seconds=60.0, enabled=False)
+    assert first.resolve_batch() == 2
+    assert second.resolve_batch() is None
+    first.start()
+    first.close()  # a clean stop (SIGTERM to omnikanal worker): no 60 s wait for a lapse
+    second.drain()  # whatever the first left, now that its lease is free
+    assert count(session_factory, InboxMessage) == 0
+    assert count(session_factory, Event) == 4
+    third = Resolver(session_factory, enabled=False)
+    assert (
+        plain_client.post(
+            "/v1/batch", json={"batch": [identify("m-late", userId="u-late")]}, headers=web
+        ).status_code
+        == 200
+    )
+    # The lease is free: whoever comes next resolves, long before 60 s.
+    assert third.resolve_batch() == 1
