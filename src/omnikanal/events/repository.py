@@ -127,10 +127,6 @@ def highest_position(session: Session) -> int | None:
     return None if highest is None else int(highest)
 
 
-def any_in_inbox(session: Session) -> bool:
-    return session.scalar(select(inbox_table.c.position).limit(1)) is not None
-
-
 def oldest_in_inbox(session: Session, limit: int) -> Sequence[Row[Any]]:
     query = select(inbox_table).order_by(inbox_table.c.position).limit(limit)
     return session.execute(query).all()

@@ -64,6 +64,7 @@ class Resolver:
         # batches are sized to last about ``batch_seconds`` (None: always ``batch_size``).
         self.batch_seconds = batch_seconds
         self._limit = batch_size if batch_seconds is None else min(MIN_BATCH, batch_size)
+        self._pause = 0.0
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         # Whether ``start`` runs a thread (OMNIKANAL_RESOLVER); driving it directly works
@@ -104,8 +105,9 @@ class Resolver:
         another process holds the lease."""
         with self._working:
             with self.read_session_factory() as peek:
-                if not repository.any_in_inbox(peek):
-                    return 0
+                highest = repository.highest_position(peek)
+            if highest is None:
+                return 0
             started = time.perf_counter()
             with unit_of_work(self.session_factory, after_commit=self.after_commit) as session:
                 if not service.take_resolver_lease(
@@ -113,8 +115,20 @@ class Resolver:
                 ):
                     return None
                 done = service.resolve(session, limit=self._limit)
-            self._size_next(done, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._size_next(done, elapsed)
+            self._pause = self._pause_after(elapsed, appended_before=highest)
             return done
+
+    def _pause_after(self, elapsed: float, *, appended_before: int) -> float:
+        """How long the thread leaves SQLite's write lock to others after a batch: as
+        long as the batch took while channels are appending (appends first: they are
+        what a client waits for), a moment otherwise. None of it on PostgreSQL."""
+        if self.batch_seconds is None:
+            return 0.0
+        with self.read_session_factory() as peek:
+            appending = (repository.highest_position(peek) or 0) > appended_before
+        return elapsed if appending else YIELD_SECONDS
 
     def _size_next(self, done: int, seconds: float) -> None:
         """Aim the next batch at ``batch_seconds``, from this one's pace (full batches only:
@@ -196,9 +210,8 @@ class Resolver:
                 self._wake.clear()
                 continue
             if done:
-                if self.batch_seconds is not None:
-                    # SQLite's one write lock: let a waiting append take it between batches.
-                    time.sleep(YIELD_SECONDS)
+                # SQLite's one write lock: let waiting appends take it between batches.
+                time.sleep(self._pause)
                 continue
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
