@@ -181,6 +181,12 @@ def make_session_factory(
     return sessionmaker(bind=bind, expire_on_commit=False, info=info)
 
 
+# Rows per multi-row INSERT statement. SQLAlchemy's default (1,000) builds statements so
+# long that psycopg parses each anew in Python; measured on 20,000 inbox rows: 7,237 rows/s
+# at 1,000 against 11,561 at 100 on PostgreSQL, and 32,656 against 42,571 on SQLite.
+INSERT_PAGE_ROWS = 100
+
+
 def insert_ignoring_duplicates(
     session: Session,
     table: Table,
@@ -195,7 +201,11 @@ def insert_ignoring_duplicates(
         return []
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS)
+    )
     if not returning:
         session.execute(statement, rows)
         return []
