@@ -111,8 +111,14 @@ def validate(
         return reject(EventErrorCode.INVALID_MESSAGE, "A message is a JSON object.", [])
     # Nesting and NUL characters first: nothing below (not even measuring the message's
     # size, nor the database) copes with them. Checked cheaply, named by json_problem.
-    deep = _nests_deeper(raw, MAX_JSON_DEPTH)
-    encoded = b"" if deep else orjson.dumps(raw)
+    try:
+        encoded = orjson.dumps(raw)
+    except orjson.JSONEncodeError:  # past orjson's own limit of 254 levels
+        encoded, deep = b"", True
+    else:
+        # No deeper than its containers are many: most messages skip the walk.
+        containers = encoded.count(b"{") + encoded.count(b"[")
+        deep = containers > MAX_JSON_DEPTH and _nests_deeper(raw, MAX_JSON_DEPTH)
     # orjson writes a NUL as \u0000; a literal "\\u0000" only costs the full check.
     if deep or b"\\u0000" in encoded:
         problem = json_problem(raw, path=path)
