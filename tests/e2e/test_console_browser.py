@@ -132,7 +132,9 @@ def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
 
 def test_the_store_hands_over_a_pickup(demo_shop: str, page: Any) -> None:
     sign_in(page, demo_shop, "sk_demo_store")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Store").click()
+    # The title is read once the store page has loaded, not while the click is navigating.
+    with page.expect_navigation():
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Store").click()
     assert page.title() == "Store · Stockholm Drottninggatan · omnikanal"
     queue = page.locator("section", has=page.get_by_role("heading", name="Pickup queue"))
     assert "Chelsea boots" in queue.inner_text()
