@@ -73,6 +73,9 @@ BODIES_PER_APPEND = 20
 class Measured:
     resolved: int
     seconds: float
+    # This process's CPU time during the drain: steadier than the wall time on a shared
+    # machine (PostgreSQL's own work is not in it).
+    cpu_seconds: float
     reference_seconds: float
     stored_rows: int
     profile: str | None
@@ -152,19 +155,21 @@ def postgres_reference(database: Database, workload: Workload, batch_size: int) 
 # -- one run --
 
 
-def _drain(resolver: Resolver, profile: bool) -> tuple[int, float, str | None]:
-    if not profile:
-        started = time.perf_counter()
-        done = resolver.drain()
-        return done, time.perf_counter() - started, None
-    from pyinstrument import Profiler
+def _drain(resolver: Resolver, profile: bool) -> tuple[int, float, float, str | None]:
+    """(rows resolved, wall seconds, CPU seconds of this process, the profile's text)."""
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
 
-    profiler = Profiler(interval=0.002)
-    started = time.perf_counter()
-    with profiler:
-        done = resolver.drain()
-    seconds = time.perf_counter() - started
-    return done, seconds, profiler.output_text(color=False, show_all=False)
+        profiler = Profiler(interval=0.002)
+        profiler.start()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    done = resolver.drain()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if profiler is None:
+        return done, seconds, cpu, None
+    profiler.stop()
+    return done, seconds, cpu, profiler.output_text(color=False, show_all=False)
 
 
 def measure(database: Database, workload: Workload, batch_size: int, profile: bool) -> Measured:
@@ -183,14 +188,14 @@ def measure(database: Database, workload: Workload, batch_size: int, profile: bo
         relay = Relay(session_factory=factory, settings=settings, registry=registry)
         resolver = Resolver(factory, after_commit=relay.run_handlers, batch_size=batch_size)
         with console.status(f"resolver: draining the inbox ({database.kind})"):
-            resolved, seconds, report = _drain(resolver, profile)
+            resolved, seconds, cpu, report = _drain(resolver, profile)
     finally:
         engine.dispose()
     ((stored,),) = fetch(database, "SELECT count(*) FROM events_event")
     reference = sqlite_reference if database.kind == "sqlite" else postgres_reference
     with console.status("reference: raw insert of the same rows"):
         reference_seconds = reference(database, workload, batch_size)
-    return Measured(resolved, seconds, reference_seconds, int(stored), report)
+    return Measured(resolved, seconds, cpu, reference_seconds, int(stored), report)
 
 
 def report(kind: str, workload: Workload, batch_size: int, measured: Measured) -> None:
@@ -214,6 +219,11 @@ def report(kind: str, workload: Workload, batch_size: int, measured: Measured) -
                 f"{how} executemany, {batch_size:,}-row txns, events_event's indexes",
             ),
             ("resolved / reference", f"{resolved_rate / reference_rate:.1%}", ""),
+            (
+                "resolver CPU (this process)",
+                f"{measured.cpu_seconds:.1f} s",
+                f"{measured.resolved / measured.cpu_seconds:,.0f} messages per CPU second",
+            ),
             (
                 "wall time",
                 f"{measured.seconds:.1f} s",
