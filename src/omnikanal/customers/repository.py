@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, bindparam, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from omnikanal.customers.identity import IdentifierKey
@@ -150,14 +150,14 @@ def return_identifiers(
     return returned
 
 
-def projection_rows(session: Session, profile_ids: Sequence[UUID]) -> list[Row[Any]]:
+def projection_rows(session: Session, profile_ids: Sequence[UUID]) -> list[Sequence[Any]]:
     """(id, traits, trait_times, channels, first_seen, last_seen) of each profile: only
     what a projection holds, as rows (no mapping built per row)."""
     c = profile_table.c
     columns = (c.id, c.traits, c.trait_times, c.channels, c.first_seen, c.last_seen)
-    found: list[Row[Any]] = []
+    found: list[Sequence[Any]] = []
     for chunk in _chunks(sorted(set(profile_ids))):
-        found += session.execute(select(*columns).where(c.id.in_(chunk))).all()
+        found.extend(session.execute(select(*columns).where(c.id.in_(chunk))))
     return found
 
 
