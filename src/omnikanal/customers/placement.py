@@ -321,8 +321,8 @@ def _write_projections(
     involved = {d.profile_id for d in decisions} | {p for merge in batch.merges for p in merge}
     existing = sorted(involved - batch.created)
     projections = {
-        profile_id: ProfileProjection.from_row(row)
-        for profile_id, row in repository.profile_rows(session, existing).items()
+        row[0]: ProfileProjection.from_row(row)
+        for row in repository.projection_rows(session, existing)
     }
     projections |= {profile_id: ProfileProjection(id=profile_id) for profile_id in batch.created}
     for merged, into in batch.merges:

@@ -1,7 +1,7 @@
 """What a profile shows of its history: traits (latest by event time), channels, first/last
 seen. Built up message by message, combined on merge, rebuilt from events on unmerge."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,14 +40,17 @@ class ProfileProjection:
     last_seen: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "ProfileProjection":
+    def from_row(cls, row: Sequence[Any]) -> "ProfileProjection":
+        """From (id, traits, trait_times, channels, first_seen, last_seen) as just read:
+        the documents are fresh from the database, so they are taken, not copied."""
+        id_, traits, trait_times, channels, first_seen, last_seen = row
         return cls(
-            id=row["id"],
-            traits=dict(row["traits"] or {}),
-            trait_times=dict(row["trait_times"] or {}),
-            channels={k: dict(v) for k, v in (row["channels"] or {}).items()},
-            first_seen=row["first_seen"],
-            last_seen=row["last_seen"],
+            id=id_,
+            traits=traits or {},
+            trait_times=trait_times or {},
+            channels=channels or {},
+            first_seen=first_seen,
+            last_seen=last_seen,
         )
 
     def row(self) -> dict[str, Any]:

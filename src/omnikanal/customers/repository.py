@@ -150,11 +150,14 @@ def return_identifiers(
     return returned
 
 
-def profile_rows(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
-    found: dict[UUID, dict[str, Any]] = {}
+def projection_rows(session: Session, profile_ids: Sequence[UUID]) -> list[Sequence[Any]]:
+    """(id, traits, trait_times, channels, first_seen, last_seen) of each profile: only
+    what a projection holds, as rows (no mapping built per row)."""
+    c = profile_table.c
+    columns = (c.id, c.traits, c.trait_times, c.channels, c.first_seen, c.last_seen)
+    found: list[Sequence[Any]] = []
     for chunk in _chunks(sorted(set(profile_ids))):
-        query = select(profile_table).where(profile_table.c.id.in_(chunk))
-        found.update({row.id: dict(row._mapping) for row in session.execute(query)})
+        found.extend(session.execute(select(*columns).where(c.id.in_(chunk))))
     return found
 
 

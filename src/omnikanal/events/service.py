@@ -36,6 +36,7 @@ from omnikanal.events.schemas import (
     describe_skew,
     person_traits,
 )
+from omnikanal.kit.gc_pause import collection_paused
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.limits import MAX_JSON_DEPTH, json_problem
 from omnikanal.kit.time import utcnow
@@ -302,11 +303,13 @@ def resolve(session: Session, *, limit: int) -> int:
     # Before reading the inbox: a concurrent resolver's batch is then committed (and gone
     # from the inbox) before this one is chosen.
     customers_service.serialize_identity_changes(session)
-    rows = repository.oldest_in_inbox(session, limit)
-    if not rows:
-        return 0
-    place(session, [a for a in map(_rebuild, rows) if a is not None])
-    repository.delete_from_inbox(session, [row.position for row in rows])
+    # The batch's many short-lived objects would trigger collections that walk the heap.
+    with collection_paused():
+        rows = repository.oldest_in_inbox(session, limit)
+        if not rows:
+            return 0
+        place(session, [a for a in map(_rebuild, rows) if a is not None])
+        repository.delete_from_inbox(session, [row.position for row in rows])
     return len(rows)
 
 
