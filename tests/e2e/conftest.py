@@ -1,9 +1,6 @@
 """A real server on loopback and the system Chromium driven by Playwright."""
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +8,12 @@ from typing import Any
 import pytest
 import rudderstack.analytics.request
 import segment.analytics.request
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.events.router import POSITION_HEADER
 from tests.reading import wait_until_resolved
+from tests.server import running
 
 CHROMIUM = Path(os.environ.get("OMNIKANAL_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -30,27 +27,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    # With the app's lifespan: the resolver starts and finishes what is appended.
+    with running(app, lifespan="auto") as base_url:
+        yield base_url
 
 
 @pytest.fixture(autouse=True)

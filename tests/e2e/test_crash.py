@@ -4,8 +4,6 @@ twice (S18: a phone that got no answer, or lost it, sends again)."""
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,50 +18,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from omnikanal.auth.models import Channel
 from omnikanal.events.models import Event
 from omnikanal.events.router import POSITION_HEADER
-from tests.e2e.conftest import _free_port
 from tests.factories import basic, create_source
 from tests.reading import wait_until_resolved
+from tests.server import OmnikanalProcess, free_port, omnikanal_env, omnikanal_process
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 SENDERS = 3
 MESSAGES_PER_BATCH = 50
 
 
 @contextmanager
-def serve(database_url: str, data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "OMNIKANAL_DATABASE_URL": database_url,
-        "OMNIKANAL_DATA_DIR": str(data_dir),
-        # The killed process's lease lapses quickly, so the restarted one takes over.
-        "OMNIKANAL_RESOLVER_LEASE_SECONDS": "2",
-    }
-    command = [sys.executable, "-m", "omnikanal", "serve", "--host", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the server exited"
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server was not ready in 60 s"
-            time.sleep(0.1)
+def serve(database_url: str, data_dir: Path) -> Iterator[tuple[OmnikanalProcess, str]]:
+    port = free_port()
+    # The killed process's lease lapses quickly, so the restarted one takes over.
+    env = omnikanal_env(database_url, data_dir, OMNIKANAL_RESOLVER_LEASE_SECONDS="2")
+    command = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
+    with omnikanal_process(command, env, data_dir / f"serve-{port}.log") as process:
+        url = f"http://127.0.0.1:{port}"
+        process.wait_ready(url)
         yield process, url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def batch(sender: int, number: int) -> dict[str, Any]:
@@ -112,7 +84,7 @@ def test_a_killed_server_loses_no_acknowledged_message_and_replays_store_nothing
         while len(acknowledged) < 40 and time.monotonic() < deadline:
             time.sleep(0.01)
         os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        process.process.wait()
         stop.set()
         for sender in senders:
             sender.join()

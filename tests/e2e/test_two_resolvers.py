@@ -7,8 +7,6 @@ next. Every acknowledged message is stored once and each person is one profile.
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,16 +20,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import omnikanal
 from omnikanal.auth.models import Channel
 from omnikanal.customers.models import Profile
 from omnikanal.events.models import Event, ResolverLease
 from omnikanal.events.router import POSITION_HEADER
 from tests.factories import basic, bearer, create_secret_key, create_source
 from tests.reading import wait_until_resolved
-from tests.server import free_port
+from tests.server import OmnikanalProcess, free_port, omnikanal_env, omnikanal_process
 
-SRC = str(Path(omnikanal.__file__).parents[1])
 LEASE_SECONDS = 2
 WAIT_SECONDS = 60.0
 PEOPLE = 12
@@ -40,62 +36,13 @@ TRACKS = 40  # on each device before its identify, and as many after
 PER_REQUEST = 100
 
 
-class Started:
-    """A process of this test, its output in a file; stopped (killed if need be) on exit."""
-
-    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "omnikanal", *command],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def printed(self, text: str) -> bool:
-        return text in self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@contextmanager
-def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[Started]:
-    process = Started(command, env, log)
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def wait_for(check: Callable[[], bool], what: str, *processes: Started) -> None:
+def wait_for(check: Callable[[], bool], what: str, *processes: OmnikanalProcess) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not check():
         for process in processes:
             assert process.process.poll() is None, f"{what}: exited\n{process.output()}"
         assert time.monotonic() < deadline, f"{what}: not within {WAIT_SECONDS} s"
         time.sleep(0.1)
-
-
-def server_ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 # -- the messages: people who browse anonymously on a device, then log in on it --
@@ -190,28 +137,28 @@ def test_one_of_two_workers_resolves_and_the_other_takes_over_when_it_is_killed(
     reader: sessionmaker[Session] = app.state.read_session_factory
     write_key = create_source(session_factory, channel=Channel.APP, name="App")
     admin = bearer(create_secret_key(session_factory))
-    env = {
-        **os.environ,
-        "PYTHONPATH": SRC,
-        "OMNIKANAL_DATABASE_URL": database_url,
-        "OMNIKANAL_DATA_DIR": str(tmp_path / "data"),
-        "OMNIKANAL_RESOLVER_LEASE_SECONDS": str(LEASE_SECONDS),
+    env = omnikanal_env(
+        database_url,
+        tmp_path / "data",
+        OMNIKANAL_RESOLVER_LEASE_SECONDS=str(LEASE_SECONDS),
         # Several batches per phase, each well inside the lease.
-        "OMNIKANAL_RESOLVER_BATCH_SIZE": "500",
-        "OMNIKANAL_RESOLVER_POLL_SECONDS": "0.1",
-    }
+        OMNIKANAL_RESOLVER_BATCH_SIZE="500",
+        OMNIKANAL_RESOLVER_POLL_SECONDS="0.1",
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     serve_command = ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
     with ExitStack() as stack:
         server = stack.enter_context(
-            started(serve_command, {**env, "OMNIKANAL_RESOLVER": "false"}, tmp_path / "serve.log")
+            omnikanal_process(
+                serve_command, {**env, "OMNIKANAL_RESOLVER": "false"}, tmp_path / "serve.log"
+            )
         )
         workers = [
-            stack.enter_context(started(["worker"], env, tmp_path / f"worker-{n}.log"))
+            stack.enter_context(omnikanal_process(["worker"], env, tmp_path / f"worker-{n}.log"))
             for n in range(2)
         ]
-        wait_for(lambda: server_ready(url), "serve ready", server)
+        server.wait_ready(url)
         for worker in workers:
             wait_for(partial(worker.printed, "worker running"), "worker running", worker)
 

@@ -11,19 +11,18 @@ security scheme names. The budget fits CI (a few examples per operation, a fixed
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.server import free_port, omnikanal_env, omnikanal_process
 
 # Seconds for one database's run; 0 is none (make fuzz).
 TIMEOUT = int(os.environ.get("OMNIKANAL_FUZZ_TIMEOUT", "600"))
@@ -57,12 +56,6 @@ class Server:
     admin_key: str
     write_key: str
     log_path: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _omnikanal(env: dict[str, str], *args: str) -> str:
@@ -106,48 +99,16 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 @pytest.fixture
 def server(fresh_database: str, tmp_path: Path) -> Iterator[Server]:
-    env = {
-        **os.environ,
-        "OMNIKANAL_DATABASE_URL": fresh_database,
-        "OMNIKANAL_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = omnikanal_env(fresh_database, tmp_path / "data")
     _omnikanal(env, "db", "upgrade")
     admin_key = _omnikanal(env, "keys", "create", "--role", "admin", "--name", "fuzz")
     write_key = _omnikanal(env, "sources", "create", "--name", "fuzz", "--channel", "web")
-    port = _free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "omnikanal", "serve", "--no-worker"]
-            + ["--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(process, base_url, log_path)
-            yield Server(base_url, admin_key, write_key, log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited:\n{log_path.read_text()[-3000:]}"
-        try:
-            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the server was not ready in 60 s:\n{log_path.read_text()[-3000:]}")
+    port = free_port()
+    command = ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
+    with omnikanal_process(command, env, tmp_path / "server.log") as process:
+        base_url = f"http://127.0.0.1:{port}"
+        process.wait_ready(base_url)
+        yield Server(base_url, admin_key, write_key, process.log)
 
 
 def _config(server: Server) -> str:

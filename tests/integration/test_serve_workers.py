@@ -3,8 +3,6 @@
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-import omnikanal
 from tests.factories import bearer, create_secret_key
-from tests.server import free_port
+from tests.server import OmnikanalProcess, free_port, omnikanal_env, omnikanal_process
 
 
 def _alive(pid: int) -> bool:
@@ -26,54 +23,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"serve exited:\n{log.read_text()[-3000:]}"
-        try:
-            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"serve was not ready in 60 s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture
-def served(
-    database_url: str, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def served(database_url: str, tmp_path: Path) -> Iterator[tuple[OmnikanalProcess, str]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "OMNIKANAL_DATABASE_URL": database_url,
-        "OMNIKANAL_DATA_DIR": str(tmp_path / "data"),
-        # These very sources, whatever the working directory.
-        "PYTHONPATH": str(Path(omnikanal.__file__).parents[1]),
-    }
-    log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "omnikanal", "serve", "--workers", "2"]
-            + ["--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    command = ["serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
+    env = omnikanal_env(database_url, tmp_path / "data")
+    with omnikanal_process(command, env, tmp_path / "serve.log") as process:
         base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(process, base_url, log)
-        yield process, base_url, log
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        process.wait_ready(base_url)
+        yield process, base_url
 
 
 def test_two_worker_processes_serve_one_port_and_stop_on_sigterm(
-    served: tuple[subprocess.Popen[bytes], str, Path], session_factory: sessionmaker[Session]
+    served: tuple[OmnikanalProcess, str], session_factory: sessionmaker[Session]
 ) -> None:
-    process, base_url, log = served
+    server, base_url = served
+    process, log = server.process, server.log
     admin = bearer(create_secret_key(session_factory))
     for _ in range(6):
         # A new connection each time, so either worker may take it.

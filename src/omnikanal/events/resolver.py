@@ -116,26 +116,29 @@ class Resolver:
                     return None
                 done = service.resolve(session, limit=self._limit)
             elapsed = time.perf_counter() - started
-            self._size_next(done, elapsed)
-            self._pause = self._pause_after(elapsed, appended_before=highest)
+            if self.batch_seconds is not None:
+                appending = self._appended_since(highest)
+                self._size_next(done, elapsed, appending=appending)
+                # Appends first while channels send (they are what a client waits for):
+                # the write lock is theirs for as long as this batch held it.
+                self._pause = elapsed if appending else YIELD_SECONDS
             return done
 
-    def _pause_after(self, elapsed: float, *, appended_before: int) -> float:
-        """How long the thread leaves SQLite's write lock to others after a batch: as
-        long as the batch took while channels are appending (appends first: they are
-        what a client waits for), a moment otherwise. None of it on PostgreSQL."""
-        if self.batch_seconds is None:
-            return 0.0
+    def _appended_since(self, position: int) -> bool:
         with self.read_session_factory() as peek:
-            appending = (repository.highest_position(peek) or 0) > appended_before
-        return elapsed if appending else YIELD_SECONDS
+            return (repository.highest_position(peek) or 0) > position
 
-    def _size_next(self, done: int, seconds: float) -> None:
-        """Aim the next batch at ``batch_seconds``, from this one's pace (full batches only:
-        a short one says nothing about the pace of a long one)."""
-        if self.batch_seconds is None or done < self._limit or seconds <= 0:
+    def _size_next(self, done: int, seconds: float, *, appending: bool) -> None:
+        """While channels append, aim the next batch at ``batch_seconds`` from this one's
+        pace; while they do not, nobody waits for the lock, so grow towards
+        ``batch_size``. Full batches only: a short one says nothing about the pace."""
+        if done < self._limit or seconds <= 0:
             return
-        aimed = int(done * self.batch_seconds / seconds)
+        aimed = (
+            int(done * self.batch_seconds / seconds)
+            if appending and self.batch_seconds
+            else self.batch_size
+        )
         # Change by at most 2x a batch, so one slow commit does not collapse the size.
         self._limit = max(MIN_BATCH, min(self.batch_size, aimed, self._limit * 2))
 

@@ -1,7 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd), settings that send to it, and a way to run
 the worker's timers as if the delay had passed."""
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +21,7 @@ from omnikanal.timers.models import Timer, TimerStatus
 from omnikanal.timers.runner import TimerRunner
 from omnikanal.uow import unit_of_work
 from tests.integration.commerce.conftest import shop  # noqa: F401  (the commerce retailer)
+from tests.server import free_port
 
 
 @dataclass
@@ -42,17 +42,10 @@ class MailSink:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[MailSink, int]]:
     sink = MailSink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
