@@ -34,6 +34,8 @@ FAILURE_PAUSE_SECONDS = 1.0
 MIN_BATCH = 200
 # A time-sized (SQLite) resolver's pause between batches: a few looks of a waiting writer.
 YIELD_SECONDS = 0.005
+# While nobody appends, batches may hold the write lock this many times longer.
+IDLE_BATCH_FACTOR = 4
 
 
 class ResolutionTimeout(Exception):
@@ -129,16 +131,14 @@ class Resolver:
             return (repository.highest_position(peek) or 0) > position
 
     def _size_next(self, done: int, seconds: float, *, appending: bool) -> None:
-        """While channels append, aim the next batch at ``batch_seconds`` from this one's
-        pace; while they do not, nobody waits for the lock, so grow towards
-        ``batch_size``. Full batches only: a short one says nothing about the pace."""
-        if done < self._limit or seconds <= 0:
+        """Aim the next batch at ``batch_seconds`` from this one's pace while channels
+        append; while they do not, at IDLE_BATCH_FACTOR times that (bigger batches cost
+        less each, and an append that arrives waits at most that long). Full batches
+        only: a short one says nothing about the pace."""
+        if self.batch_seconds is None or done < self._limit or seconds <= 0:
             return
-        aimed = (
-            int(done * self.batch_seconds / seconds)
-            if appending and self.batch_seconds
-            else self.batch_size
-        )
+        target = self.batch_seconds * (1 if appending else IDLE_BATCH_FACTOR)
+        aimed = int(done * target / seconds)
         # Change by at most 2x a batch, so one slow commit does not collapse the size.
         self._limit = max(MIN_BATCH, min(self.batch_size, aimed, self._limit * 2))
 

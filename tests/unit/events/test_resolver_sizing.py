@@ -22,15 +22,16 @@ def test_batches_grow_while_fast_and_shrink_when_slow() -> None:
     assert resolver._limit == MIN_BATCH
 
 
-def test_batches_grow_to_full_size_while_nobody_appends() -> None:
-    resolver = Resolver(sessionmaker(), batch_size=5000, batch_seconds=0.2)
-    sizes = []
-    for _ in range(6):
-        resolver._size_next(resolver._limit, 1.0, appending=False)  # slow, but nobody waits
-        sizes.append(resolver._limit)
-    assert sizes == [400, 800, 1600, 3200, 5000, 5000]
+def test_batches_may_last_longer_while_nobody_appends() -> None:
+    resolver = Resolver(sessionmaker(), batch_size=5000, batch_seconds=0.05)
+    for _ in range(10):
+        resolver._size_next(resolver._limit, resolver._limit / 10_000, appending=False)
+    assert resolver._limit == 2000  # 4 x 0.05 s at 10,000/s
+    resolver._size_next(2000, 0.2, appending=True)
+    assert resolver._limit == 500  # channels append again: back to 0.05 s
 
 
 def test_without_a_time_bound_every_batch_is_full_size() -> None:
     resolver = Resolver(sessionmaker(), batch_size=5000)
+    resolver._size_next(5000, 30.0, appending=True)
     assert resolver._limit == 5000
