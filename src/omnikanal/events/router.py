@@ -22,7 +22,7 @@ from omnikanal.customers.router import profile_read
 from omnikanal.customers.schemas import ProfileRead
 from omnikanal.errors import BadRequest, CommonErrorCode, PayloadTooLarge, validation_errors
 from omnikanal.events import service
-from omnikanal.events.dependencies import ResolvedThrough
+from omnikanal.events.dependencies import POSITION_HEADER, ResolvedThrough
 from omnikanal.events.schemas import (
     MESSAGE_TYPES,
     ClientTime,
@@ -45,10 +45,6 @@ from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 profiles_router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
-
-# The answer's header: the highest inbox position when the message was appended; a read
-# that waits until it is resolved sees the message placed with its person.
-POSITION_HEADER = "Omnikanal-Position"
 
 INGEST_PATHS = frozenset({f"/v1/{t}" for t in MESSAGE_TYPES} | {"/v1/batch"})
 
