@@ -185,6 +185,11 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def _omnikanal_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OmnikanalError)
+    return error_response(request, exc)
+
+
+def error_response(request: Request, exc: OmnikanalError) -> Response:
+    """The error as its reader sees it: a page inside the console, else a problem."""
     # Pages for people (the console) show errors as pages; everything else gets JSON.
     for prefix, render_page in getattr(request.app.state, "problem_pages", {}).items():
         if request.url.path.startswith(prefix):

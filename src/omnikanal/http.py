@@ -18,7 +18,6 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnikanal.errors import (
@@ -28,6 +27,7 @@ from omnikanal.errors import (
     InternalError,
     OmnikanalError,
     PayloadTooLarge,
+    error_response,
     problem_response,
 )
 from omnikanal.http_inputs import input_problem
@@ -157,18 +157,14 @@ def _from_problem(exc: OmnikanalError, request_id: str) -> CapturedResponse:
     return captured
 
 
-def _rendered(scope: Scope, exc: OmnikanalError, request_id: str) -> CapturedResponse:
-    """The error as the app would render it: a page inside the console, else a problem."""
-    pages = getattr(getattr(scope.get("app"), "state", None), "problem_pages", {})
-    for prefix, render_page in pages.items():
-        if scope["path"].startswith(prefix):
-            page: Response = render_page(Request(scope), exc)
-            captured = CapturedResponse()
-            captured.status = page.status_code
-            captured.headers = list(page.raw_headers)
-            captured.body = bytes(page.body)
-            return captured
-    return _from_problem(exc, request_id)
+def _rendered(scope: Scope, exc: OmnikanalError) -> CapturedResponse:
+    """An error met before the app ran, rendered as the app renders its own errors."""
+    response = error_response(Request(scope), exc)
+    captured = CapturedResponse()
+    captured.status = response.status_code
+    captured.headers = list(response.raw_headers)
+    captured.body = bytes(response.body)
+    return captured
 
 
 def _replay(stored: StoredResponse) -> CapturedResponse:
@@ -236,14 +232,14 @@ class UnitOfWorkMiddleware:
         try:
             body = await _read_body(scope, receive, self.max_body_bytes)
         except OmnikanalError as exc:
-            await _rendered(scope, exc, request_id).send(send, request_id)
+            await _rendered(scope, exc).send(send, request_id)
             return
         _replace_headers(scope, body)
         problem = await input_problem(
             scope, body, check_json=scope["path"] not in self.own_transaction_paths
         )
         if problem is not None:
-            await _rendered(scope, problem, request_id).send(send, request_id)
+            await _rendered(scope, problem).send(send, request_id)
             return
         if self._admission is None:
             self._admission = anyio.Semaphore(self.max_concurrent)
