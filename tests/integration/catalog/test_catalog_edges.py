@@ -2,7 +2,6 @@
 integers, zone-less times and over-long strings answer 422 naming the field; two requests
 creating one product at once both succeed."""
 
-import threading
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.catalog.models import Price, Product, Promotion
 from tests.factories import bearer, create_secret_key
+from tests.racing import race
 
 Headers = dict[str, str]
 SKU = "COAT-WOOL-GREY-38"
@@ -142,28 +142,6 @@ def test_catalog_queries_out_of_range_or_without_a_zone_are_refused(
         client.get(path, params={"channel": "web", "currency": "SEK", **params}, headers=admin),
         field,
     )
-
-
-def race(
-    client: TestClient, headers: Headers, path: str, bodies: list[Any], method: str = "PUT"
-) -> list[int]:
-    """Send each body to ``path`` from its own thread, all released at once."""
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def put(body: Any) -> None:
-        barrier.wait()
-        response = client.request(method, path, json=body, headers=headers)
-        with lock:
-            statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=put, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
 
 
 def test_two_requests_creating_one_product_at_once_both_succeed(

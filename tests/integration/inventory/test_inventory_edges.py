@@ -2,7 +2,6 @@
 integers and over-long strings answer 422 naming the field, and nothing changes; two
 requests creating one location at once both succeed."""
 
-import threading
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from omnikanal.inventory.models import Adjustment, Location
 from omnikanal.kit.limits import INT32_MAX
 from tests.factories import bearer, create_secret_key
+from tests.racing import race
 
 Headers = dict[str, str]
 SKU = "COAT-WOOL-GREY-38"
@@ -157,26 +157,6 @@ def test_inventory_queries_out_of_range_are_refused(
     refused(detail, "query.adjustments")
     page = client.get(f"/v1/inventory/{GBG}", params={"sku": "s" * 65}, headers=admin)
     refused(page, "query.sku")
-
-
-def race(client: TestClient, headers: Headers, path: str, bodies: list[Any]) -> list[int]:
-    """PUT each body to ``path`` from its own thread, all released at once."""
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def put(body: Any) -> None:
-        barrier.wait()
-        response = client.put(path, json=body, headers=headers)
-        with lock:
-            statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=put, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
 
 
 def test_two_requests_creating_one_location_at_once_both_succeed(
