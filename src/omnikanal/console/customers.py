@@ -156,21 +156,14 @@ def _cursor(before: str | None) -> tuple[datetime, UUID] | None:
         return None
 
 
-def _loyalty(session: Session, people: list[UUID]) -> Loyalty | None:
-    for profile_id in people:
-        member = loyalty_service.member(session, profile_id=profile_id)
-        if member is not None:
-            return Loyalty(
-                member=member,
-                balance=loyalty_service.balance(session, profile_id=member.profile_id),
-                tier=loyalty_service.tier(session, profile_id=member.profile_id),
-                ledger=list(
-                    loyalty_service.ledger(
-                        session, profile_id=member.profile_id, limit=LEDGER_ENTRIES
-                    )
-                ),
-            )
-    return None
+def _loyalty(session: Session, live: UUID) -> Loyalty | None:
+    """The person's membership, wherever among their merged profiles it sits."""
+    found = loyalty_service.account(session, profile_id=live, before=None, limit=LEDGER_ENTRIES)
+    if found.member is None:
+        return None
+    return Loyalty(
+        member=found.member, balance=found.balance, tier=found.tier, ledger=list(found.ledger)
+    )
 
 
 def _shown(value: object, named: str | None) -> str:
@@ -210,7 +203,6 @@ def customer_360(
         next_page = "?" + urlencode({"before": f"{last.timestamp.isoformat()}_{last.id}"})
     _, recent = orders.of_person(session, profile_id=live, before=None, limit=RECENT_ORDERS)
     state = carts.person_cart(session, profile_id=live)
-    people = [live, *view.merged_ids]
     conversations: list[Conversation] = list(
         conversations_service.inbox(
             session, status=None, assignee=None, profile_id=live, before=None, limit=20
@@ -240,7 +232,7 @@ def customer_360(
         first_page=before is not None,
         orders=orders.views(session, recent),
         cart=carts.priced(session, state, channel=state.cart.channel) if state else None,
-        loyalty=_loyalty(session, people),
+        loyalty=_loyalty(session, live),
         consents=[c for c in marketing_service.consents(session, profile_id=live)[1] if c.explicit],
         conversations=conversations,
         merges=merges,

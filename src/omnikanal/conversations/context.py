@@ -58,7 +58,7 @@ def context(session: Session, *, conversation_id: UUID) -> Context:
         conversation=conversation,
         transcript=service.transcript(session, conversation),
         profile=profile,
-        loyalty=_loyalty(session, people),
+        loyalty=_loyalty(session, live),
         orders=[
             OrderWithReturns(view=view, returns=returns.of_order(session, order_id=view.order.id))
             for view in orders.views(session, recent)
@@ -72,14 +72,9 @@ def context(session: Session, *, conversation_id: UUID) -> Context:
     )
 
 
-def _loyalty(session: Session, people: Sequence[UUID]) -> LoyaltyStanding | None:
+def _loyalty(session: Session, live: UUID) -> LoyaltyStanding | None:
     """The membership of the person (it may sit on a profile merged into theirs)."""
-    for profile_id in people:
-        member = loyalty_service.member(session, profile_id=profile_id)
-        if member is not None:
-            return LoyaltyStanding(
-                member=member,
-                balance=loyalty_service.balance(session, profile_id=member.profile_id),
-                tier=loyalty_service.tier(session, profile_id=member.profile_id),
-            )
-    return None
+    found = loyalty_service.account(session, profile_id=live, before=None, limit=0)
+    if found.member is None:
+        return None
+    return LoyaltyStanding(member=found.member, balance=found.balance, tier=found.tier)

@@ -61,17 +61,15 @@ def get_account(
 ) -> LoyaltyAccount:
     """Balance, tier and progress to the next, and the ledger newest first."""
     before = decode_id_cursor(page.cursor) if page.cursor else None
-    entries = service.ledger(session, profile_id=profile_id, before=before, limit=page.limit + 1)
-    shown = entries[: page.limit]
-    member = service.member(session, profile_id=profile_id)
-    progress = service.tier(session, profile_id=profile_id)
+    found = service.account(session, profile_id=profile_id, before=before, limit=page.limit + 1)
+    shown = found.ledger[: page.limit]
     return LoyaltyAccount(
         profile_id=profile_id,
-        member=MemberRead.model_validate(member) if member else None,
-        balance=service.balance(session, profile_id=profile_id),
-        tier=TierStatus(**progress.__dict__),
+        member=MemberRead.model_validate(found.member) if found.member else None,
+        balance=found.balance,
+        tier=TierStatus(**found.tier.__dict__),
         ledger=[LedgerEntryRead.model_validate(e) for e in shown],
-        next_cursor=encode_cursor(str(shown[-1].id)) if len(entries) > page.limit else None,
+        next_cursor=encode_cursor(str(shown[-1].id)) if len(found.ledger) > page.limit else None,
     )
 
 

@@ -225,10 +225,35 @@ def ledger(
 
 
 def tier(session: Session, *, profile_id: UUID) -> TierProgress:
-    profile_id = account_of(session, profile_id)
+    return _tier_of(session, account_of(session, profile_id))
+
+
+def _tier_of(session: Session, account_id: UUID) -> TierProgress:
     rules = program(session)
     since = utcnow() - timedelta(days=rules.tier_window_days)
-    return tier_progress(rules, repository.earned_since(session, profile_id, since))
+    return tier_progress(rules, repository.earned_since(session, account_id, since))
+
+
+@dataclass(frozen=True)
+class Account:
+    member: LoyaltyMember | None
+    balance: int
+    tier: TierProgress
+    ledger: Sequence[LoyaltyLedgerEntry]
+
+
+def account(session: Session, *, profile_id: UUID, before: UUID | None, limit: int) -> Account:
+    """Membership, balance, tier and a page of the ledger (none for ``limit`` 0), the
+    person's account found once."""
+    account_id = account_of(session, profile_id)
+    return Account(
+        member=repository.member(session, account_id),
+        balance=repository.balance(session, account_id),
+        tier=_tier_of(session, account_id),
+        ledger=repository.ledger_page(session, account_id, before=before, limit=limit)
+        if limit
+        else [],
+    )
 
 
 # -- ledger changes --
