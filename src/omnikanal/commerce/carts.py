@@ -157,8 +157,8 @@ def split_on_unmerge(
 ) -> None:
     """An unmerge gave ``restored_profile_id`` back its identifiers (``returned``): the
     carts they made are its again, each with the lines it brought, and the lines copied
-    from them leave the cart they had joined; the other side's carts likewise. Lines a
-    A joined cart that was checked out since is not split: the order stands."""
+    from them leave the cart they had joined; the other side's carts likewise. A joined
+    cart that was checked out since is not split: the order stands."""
     ours = set(returned)
     for cart in repository.carts_anchored_in(session, list(ours)):
         if cart.merged_into is not None:
