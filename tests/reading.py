@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.events import service
-from omnikanal.events.router import POSITION_HEADER
+from omnikanal.events.dependencies import POSITION_HEADER
 
 
 def read_your_writes(app: FastAPI) -> Callable[[httpx.Response], None]:

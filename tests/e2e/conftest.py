@@ -11,7 +11,7 @@ import segment.analytics.request
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from omnikanal.events.router import POSITION_HEADER
+from omnikanal.events.dependencies import POSITION_HEADER
 from tests.reading import wait_until_resolved
 from tests.server import running
 

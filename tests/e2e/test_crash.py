@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.auth.models import Channel
+from omnikanal.events.dependencies import POSITION_HEADER
 from omnikanal.events.models import Event
-from omnikanal.events.router import POSITION_HEADER
 from tests.factories import basic, create_source
 from tests.reading import wait_until_resolved
 from tests.server import OmnikanalProcess, free_port, omnikanal_env, omnikanal_process

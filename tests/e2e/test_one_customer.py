@@ -28,7 +28,7 @@ import segment.analytics.request
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.auth.models import Channel, Role
-from omnikanal.events.router import POSITION_HEADER
+from omnikanal.events.dependencies import POSITION_HEADER
 from tests.factories import basic, bearer, create_secret_key, create_source
 from tests.reading import wait_until_resolved
 

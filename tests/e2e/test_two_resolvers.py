@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal.auth.models import Channel
 from omnikanal.customers.models import Profile
+from omnikanal.events.dependencies import POSITION_HEADER
 from omnikanal.events.models import Event, ResolverLease
-from omnikanal.events.router import POSITION_HEADER
 from tests.factories import basic, bearer, create_secret_key, create_source
 from tests.reading import wait_until_resolved
 from tests.server import OmnikanalProcess, free_port, omnikanal_env, omnikanal_process

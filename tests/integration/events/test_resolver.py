@@ -15,9 +15,9 @@ from omnikanal.auth.models import Channel
 from omnikanal.customers.models import MergeLogEntry, Profile
 from omnikanal.events import repository as events_repository
 from omnikanal.events import service
+from omnikanal.events.dependencies import POSITION_HEADER
 from omnikanal.events.models import Event, InboxMessage
 from omnikanal.events.resolver import Resolver
-from omnikanal.events.router import POSITION_HEADER
 from omnikanal.outbox.models import OutboxEvent
 from tests.factories import basic, bearer, create_secret_key, create_source
 
