@@ -14,6 +14,7 @@ from omnikanal.loyalty import models as loyalty_models
 from omnikanal.marketing import models as marketing_models
 from omnikanal.notifications import models as notification_models
 from omnikanal.outbox import models as outbox_models
+from omnikanal.privacy import models as privacy_models
 from omnikanal.timers import models as timer_models
 
 metadata = Base.metadata
@@ -33,5 +34,6 @@ __all__ = [
     "metadata",
     "notification_models",
     "outbox_models",
+    "privacy_models",
     "timer_models",
 ]

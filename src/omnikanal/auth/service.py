@@ -38,16 +38,25 @@ class SourceActor:
     location: str | None
 
 
+class CredentialKind(StrEnum):
+    SECRET_KEY = "secret_key"
+    STAFF_ACCOUNT = "staff_account"
+
+
 @dataclass(frozen=True)
 class StaffActor:
-    """A person or back end authenticated by a secret key."""
+    """A person or back end: a secret key, or a named staff account signed in to the console.
 
-    key_id: UUID
+    ``credential_id`` is the id of whichever it is; what it did is recorded under that id.
+    """
+
+    credential_id: UUID
     name: str
     role: Role
     location: str | None
     # The channel its commerce calls count for (channel keys; store keys are pos).
     channel: Channel | None = None
+    kind: CredentialKind = CredentialKind.SECRET_KEY
 
 
 def hash_key(key: str) -> str:
@@ -184,7 +193,7 @@ def staff_actor(session: Session, *, key_id: UUID) -> StaffActor | None:
 
 def _staff(key: SecretKey) -> StaffActor:
     return StaffActor(
-        key_id=key.id,
+        credential_id=key.id,
         name=key.name,
         role=Role(key.role),
         location=key.location,

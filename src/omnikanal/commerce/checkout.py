@@ -232,7 +232,7 @@ def place(
         status=OrderStatus.PLACED,
         channel=counter.channel,
         location=counter.location,
-        placed_by=actor.key_id,
+        placed_by=actor.credential_id,
         profile_id=person.profile_id if person else None,
         anchor_id=person.anchor_id if person else None,
         cart_id=cart_id,

@@ -72,7 +72,7 @@ def receive(
         order_id=order.id,
         location=location,
         channel=counter.channel,
-        received_by=actor.key_id,
+        received_by=actor.credential_id,
         reason=reason,
         refund_total=0,
         currency=order.currency,

@@ -250,7 +250,7 @@ def on_timeline(
         return
     events_service.record_activity(
         session,
-        credential_id=actor.key_id,
+        credential_id=actor.credential_id,
         channel=counter.channel,
         location=counter.location,
         profile_id=live_profile_id(session, profile_id),

@@ -49,7 +49,7 @@ def sign_in(session: Session, *, secret_key: str) -> tuple[str, SignedIn]:
     token = secrets.token_urlsafe(32)
     row = ConsoleSession(
         token_hash=_hash(token),
-        key_id=actor.key_id,
+        key_id=actor.credential_id,
         csrf_token=secrets.token_urlsafe(32),
         expires_at=utcnow() + SESSION_LIFETIME,
     )

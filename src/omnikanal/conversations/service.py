@@ -206,7 +206,7 @@ def add_message(
         body=body,
         external_id=external_id,
         author=author,
-        recorded_by=actor.key_id,
+        recorded_by=actor.credential_id,
         sent_at=sent_at,
         received_at=now,
     )
@@ -237,7 +237,7 @@ def on_timeline(
     inbound = message.direction == Direction.INBOUND
     events_service.record_activity(
         session,
-        credential_id=actor.key_id,
+        credential_id=actor.credential_id,
         channel=message.channel,
         location=actor.location,
         profile_id=customers_service.live_profile(session, profile_id).id,

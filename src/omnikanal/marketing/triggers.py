@@ -245,7 +245,7 @@ def restore(
     if anchor is not None:
         events_service.record_activity(
             session,
-            credential_id=actor.key_id,
+            credential_id=actor.credential_id,
             channel=channel,
             location=actor.location,
             profile_id=live,

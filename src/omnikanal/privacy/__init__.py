@@ -1,0 +1,1 @@
+"""Data protection: the access log, export and erasure across every domain, retention."""
