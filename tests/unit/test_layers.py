@@ -25,6 +25,7 @@ DOMAINS = frozenset(
         "loyalty",
         "marketing",
         "notifications",
+        "privacy",
     }
 )
 # Where the app, the worker and the schema are assembled from every domain (convention 13).
