@@ -71,6 +71,14 @@ class Needle:
             raise ValueError(f"{label}: {number!r} is too short to look for safely")
         return cls(label=label, value=national, digits=True)
 
+    @classmethod
+    def number(cls, label: str, number: str) -> "Needle":
+        """A number people write with separators (a loyalty card): compared on digits."""
+        digits = "".join(c for c in number if c.isdigit())
+        if len(digits) < 6:
+            raise ValueError(f"{label}: {number!r} is too short to look for safely")
+        return cls(label=label, value=digits, digits=True)
+
 
 @dataclass(frozen=True)
 class Hit:
