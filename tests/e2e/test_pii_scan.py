@@ -4,7 +4,8 @@ Zelda browses the web shop, signs in on the app, buys at a till with her loyalty
 leaves a cart (and gets the reminder as an .eml file in the data folder), orders it for
 delivery and brings it back to a store, collects a latte ordered ahead, chats and phones
 support, changes a consent, gets a campaign, and every domain event goes to a webhook.
-All of it through the HTTP API; the worker is driven by the test.
+Everything she does goes through the HTTP API; the retailer (catalog, stores, stock, keys)
+is the commerce tests' small one, and the test drives the worker (relay, timers).
 
 Before erasure the scan (tests/pii.py) finds her in every domain that holds her, which
 proves the scan can fail. After erasure it must find nothing, on SQLite and PostgreSQL.

@@ -77,11 +77,20 @@ def test_bytes_are_decoded_and_compressed_bytes_unpacked() -> None:
     assert matches(as_text({"traits": {"last_name": "Quistgård"}}), [SURNAME]) == [SURNAME]
 
 
+def test_a_card_number_is_found_however_it_was_typed() -> None:
+    card = Needle.number("loyalty card", "7001 2345 6789 0123")
+    for typed in ("7001234567890123", "7001-2345-6789-0123", '{"card": "7001 2345 6789 0123"}'):
+        assert matches(typed, [card]) == [card]
+    assert matches("7001 2345 6789 0124", [card]) == []
+
+
 def test_empty_or_short_needles_are_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         Needle.text("name", " ")
     with pytest.raises(ValueError, match="too short"):
         Needle.phone("phone", "112")
+    with pytest.raises(ValueError, match="too short"):
+        Needle.number("card", "12-34")
 
 
 def test_files_are_read_decoded_and_unpacked(tmp_path: Path) -> None:
