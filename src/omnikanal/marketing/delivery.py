@@ -48,6 +48,10 @@ def email_message(settings: Settings, message: Message) -> EmailMessage:
     unsubscribe = (message.context or {}).get("unsubscribe_url")
     if unsubscribe:
         mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+        # One-click (RFC 8058): the mail reader POSTs this body to the link, no page shown.
+        # Only for an HTTPS link, as the RFC asks (OMNIKANAL_PUBLIC_URL=https://...).
+        if unsubscribe.startswith("https://"):
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content(message.body_text or "")
     if message.body_html:
         mail.add_alternative(message.body_html, subtype="html")
