@@ -16,6 +16,7 @@ from omnikanal.commerce.router import router as commerce_router
 from omnikanal.config import Settings
 from omnikanal.console import router as console
 from omnikanal.console.dependencies import RoleNotAllowed, SignInRequired
+from omnikanal.console.headers import NoStoreMiddleware
 from omnikanal.conversations.router import router as conversations_router
 from omnikanal.customers.router import router as customers_router
 from omnikanal.db import make_engine, make_session_factory, request_capacity
@@ -45,7 +46,7 @@ channel: stores and tills, web shop, app, email, chat, phone and social.
 **Credentials.** Channels ingest with a source's *write key* as the HTTP Basic user name
 (empty password), as Segment's clients do. Staff and back ends use a *secret key* as
 `Authorization: Bearer <key>`; its role (admin, agent, store, marketer, analyst) limits
-what it may do.
+what it may do. People sign in to the console at `/console` with their staff account.
 
 **Errors** are RFC 9457 problem details with a stable `code`. **Retries**: every POST that
 creates something honours `Idempotency-Key`.
@@ -113,6 +114,8 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         own_transaction_paths=INGEST_PATHS,
         max_concurrent=request_capacity(settings.resolved_database_url()),
     )
+    # Added last, so outermost: it sees every console answer, the middleware's own too.
+    app.add_middleware(NoStoreMiddleware)
     app.include_router(health.router)
     app.include_router(auth_router)
     app.include_router(ingestion_router)

@@ -1,4 +1,4 @@
-"""The command line: serve, worker, status, db upgrade, sources, keys, demo, reports,
+"""The command line: serve, worker, status, db upgrade, sources, keys, staff, demo, reports,
 retention."""
 
 import functools
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
+from urllib.parse import urlencode
 
 import anyio
 import typer
@@ -16,10 +17,12 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from omnikanal import demo as demo_data
 from omnikanal import migrate
 from omnikanal.auth import service as auth_service
+from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.models import Channel, Role
 from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
@@ -34,11 +37,15 @@ reports_app = typer.Typer(help="Reports for owners and analysts.", no_args_is_he
 retention_app = typer.Typer(
     help="Retention: data past its OMNIKANAL_RETENTION_* time.", no_args_is_help=True
 )
+staff_app = typer.Typer(
+    help="Staff accounts: the people who sign in to the console.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
 app.add_typer(retention_app, name="retention")
 app.add_typer(sources_app, name="sources")
 app.add_typer(keys_app, name="keys")
+app.add_typer(staff_app, name="staff")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -121,6 +128,114 @@ def keys_create(
     print(secret)  # noqa: T201 - the key alone on the last line, for scripts
 
 
+PASSWORD_ENV = "OMNIKANAL_STAFF_PASSWORD"
+
+
+def _new_password() -> str:
+    """From OMNIKANAL_STAFF_PASSWORD (scripts), else asked twice without echo."""
+    given = os.environ.get(PASSWORD_ENV)
+    if given:
+        return given
+    first: str = typer.prompt("Password (at least 12 characters)", hide_input=True)
+    again: str = typer.prompt("The same password again", hide_input=True)
+    if first != again:
+        raise RuntimeError("the two passwords differ")
+    return first
+
+
+def _store_location(session: Session, role: Role, location: str | None) -> str | None:
+    from omnikanal.inventory import service as inventory_service
+
+    if role is not Role.STORE or location is None:
+        return location
+    stores = {s.code for s in inventory_service.locations(session, kind="store")}
+    if location not in stores:
+        known = ", ".join(sorted(stores)) or "none yet"
+        raise RuntimeError(f"{location} is not a store (stores: {known})")
+    return location
+
+
+@staff_app.command("create")
+@one_line_errors
+def staff_create(
+    email: Annotated[str, typer.Option("--email", help="Their email: they sign in with it.")],
+    role: Annotated[Role, typer.Option("--role", help="What they may do (not channel).")],
+    location: Annotated[
+        str | None, typer.Option("--location", help="The store of store staff.")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Their name; default the email's.")] = "",
+    invite: Annotated[
+        bool, typer.Option("--invite", help="Print an invitation link instead of a password.")
+    ] = False,
+) -> None:
+    """Create a staff account with a password (asked twice, or from OMNIKANAL_STAFF_PASSWORD),
+    or with --invite an invitation link (valid 7 days) printed as the last line."""
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    password = None if invite else _new_password()
+    with unit_of_work(factory) as session:
+        account, token = staff_accounts.create_account(
+            session,
+            email=email,
+            name=name or email.split("@")[0],
+            role=role,
+            location=_store_location(session, role, location),
+            password=password,
+        )
+        console.print(f"{account.role} {account.name} <{account.email}> created ({account.id})")
+    if token is not None:
+        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        console.print("their invitation link (shown once, valid 7 days):")
+        print(f"{base.rstrip('/')}/console/invitation?{urlencode({'token': token})}")  # noqa: T201
+
+
+@staff_app.command("list")
+@one_line_errors
+def staff_list() -> None:
+    """Every staff account with its role, store and status."""
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    table = Table(title="Staff accounts")
+    for column in ("name", "email", "role", "store", "status", "last sign-in", "codes"):
+        table.add_column(column)
+    with factory() as session:
+        for account in staff_accounts.accounts(session):
+            status = (
+                "disabled"
+                if account.disabled_at
+                else "invited"
+                if account.password_hash is None
+                else "active"
+            )
+            table.add_row(
+                account.name,
+                account.email,
+                account.role,
+                account.location or "",
+                status,
+                f"{account.last_sign_in_at:%Y-%m-%d %H:%M}" if account.last_sign_in_at else "never",
+                "on" if account.totp_secret else "off",
+            )
+    console.print(table)
+
+
+@staff_app.command("disable")
+@one_line_errors
+def staff_disable(
+    email: Annotated[str, typer.Option("--email", help="The person's email.")],
+) -> None:
+    """Disable a staff account: they are signed out of the console at once."""
+    from omnikanal.console import service as console_service
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()))
+    with unit_of_work(factory) as session:
+        account = staff_accounts.account_by_email(session, email=email)
+        staff_accounts.disable(session, account_id=account.id)
+        console_service.end_sessions_of(session, account_id=account.id)
+        console.print(f"{account.name} <{account.email}> is disabled and signed out")
+
+
 def _load_demo(settings: Settings) -> None:
     from omnikanal.outbox.relay import Relay
 
@@ -170,13 +285,17 @@ def _print_demo_keys(base_url: str) -> None:
         f"{base_url}/v1/products/COAT-WOOL-GREY-38/availability",
         highlight=False,
     )
-    console.print(f"Staff console: {base_url}/console — sign in with a key:", highlight=False)
-    for key in demo_data.KEYS:
-        if key.role is not Role.CHANNEL:
-            where = f" ({key.location})" if key.location else ""
-            console.print(
-                f"  {key.role.value:<9} {key.secret_key:<17} {key.name}{where}", highlight=False
-            )
+    console.print(
+        f"Staff console: {base_url}/console — sign in as one of the demo staff:",
+        highlight=False,
+    )
+    for person in demo_data.STAFF:
+        where = f" ({person.location})" if person.location else ""
+        console.print(
+            f"  {person.role.value:<9} {person.email:<30} {person.password:<24} "
+            f"{person.name}{where}",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -146,6 +146,19 @@ class Settings(BaseSettings):
         '{"email": {"limit": 1}}. Keys: priority, limit (null = none), device.',
     )
 
+    console_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="Minutes without a page view after which a console session ends (each "
+        "page view starts them again; a session lasts 12 hours at most).",
+    )
+    console_max_failed_sign_ins: int = Field(
+        default=5, ge=1, description="Failed console sign-ins in a row that lock an account."
+    )
+    console_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long a locked staff account stays locked."
+    )
+
     secret_key: str | None = Field(
         default=None,
         description="Signs links in messages (cart restore, unsubscribe); by default one is "

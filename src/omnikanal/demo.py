@@ -1,9 +1,10 @@
 """The demo retailer: a Nordic fashion-and-coffee chain (Norrsken), loaded once.
 
-Demo keys are fixed strings so that every `make run` can print them; they are for a
-laptop demo only, never for a real database.
+Demo keys and the demo staff's passwords are fixed strings so that every `make run` can
+print them; they are for a laptop demo only, never for a real database.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from omnikanal.auth import repository as auth_repository
 from omnikanal.auth import service as auth_service
-from omnikanal.auth.models import Channel, Role, SecretKey, Source
+from omnikanal.auth import staff as staff_accounts
+from omnikanal.auth.models import Channel, Role, SecretKey, Source, StaffAccount
 from omnikanal.auth.service import SourceActor, StaffActor
 from omnikanal.catalog import service as catalog_service
 from omnikanal.commerce import carts, checkout, orders, returns
@@ -79,6 +81,46 @@ KEYS = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoStaff:
+    """A person who signs in to the console: one per role, one per store."""
+
+    name: str
+    email: str
+    role: Role
+    location: str | None
+    password: str
+
+
+STAFF = [
+    DemoStaff("Ingrid Berg", "admin@norrsken.example", Role.ADMIN, None, "demo-admin-password"),
+    DemoStaff("Maja Lind", "agent@norrsken.example", Role.AGENT, None, "demo-agent-password"),
+    DemoStaff(
+        "Oskar Nyström",
+        "store.sthlm@norrsken.example",
+        Role.STORE,
+        "sthlm-drottninggatan",
+        "demo-sthlm-password",
+    ),
+    DemoStaff(
+        "Elin Dahl", "store.gbg@norrsken.example", Role.STORE, "gbg-avenyn", "demo-gbg-password"
+    ),
+    DemoStaff(
+        "Mads Jensen", "store.cph@norrsken.example", Role.STORE, "cph-stroget", "demo-cph-password"
+    ),
+    DemoStaff(
+        "Sara Holm", "marketer@norrsken.example", Role.MARKETER, None, "demo-marketer-password"
+    ),
+    DemoStaff("Jonas Ek", "analyst@norrsken.example", Role.ANALYST, None, "demo-analyst-password"),
+]
+
+
+@functools.cache
+def _demo_password_hash(password: str) -> str:
+    # Hashed once per process: Argon2 is slow on purpose, and the demo loads in many tests.
+    return staff_accounts.hash_password(password)
+
+
 def is_loaded(session: Session) -> bool:
     return (
         auth_repository.secret_key_by_hash(session, auth_service.hash_key("sk_demo_admin"))
@@ -122,6 +164,18 @@ def load(session: Session) -> bool:
         actor = auth_service.staff_actor(session, key_id=row.id)
         assert actor is not None
         staff[key.secret_key] = actor
+    for person in STAFF:
+        session.add(
+            StaffAccount(
+                email=person.email,
+                name=person.name,
+                role=person.role.value,
+                location=person.location,
+                password_hash=_demo_password_hash(person.password),
+                failed_sign_ins=0,
+            )
+        )
+    session.flush()
     _load_catalog(session)
     _load_locations_and_stock(session)
     _load_customer_story(session, actors, ANNA_STORY)

@@ -1,4 +1,5 @@
-"""The console in a real browser: sign in, see what the role allows, sign out; the agent
+"""The console in a real browser: a person signs in, sees what the role allows, signs out;
+an admin invites a person who chooses a password; the agent
 finds Anna and continues her conversation; the store hands over a pickup; an agent
 undoes a merge. With OMNIKANAL_SCREENSHOTS=<folder>, the pages are also photographed."""
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from omnikanal import demo
 from omnikanal.auth.models import Channel, Role
 from omnikanal.uow import unit_of_work
-from tests.factories import basic, create_secret_key, create_source
+from tests.factories import StaffLogin, basic, create_source, create_staff_account, demo_login
 
 SCREENSHOTS = os.environ.get("OMNIKANAL_SCREENSHOTS")
 
@@ -26,13 +27,14 @@ SCREENSHOTS = os.environ.get("OMNIKANAL_SCREENSHOTS")
 def test_sign_in_and_out_in_chromium(
     browser: Any, live_server: str, session_factory: sessionmaker[Session]
 ) -> None:
-    secret = create_secret_key(session_factory, role=Role.AGENT)
+    agent = create_staff_account(session_factory, role=Role.AGENT)
     page = browser.new_page()
     try:
         page.goto(f"{live_server}/console")
         assert page.url.startswith(f"{live_server}/console/signin")
         assert page.title() == "Sign in · omnikanal"
-        page.get_by_label("Secret key").fill(secret)
+        page.get_by_label("Email").fill(agent.email)
+        page.get_by_label("Password").fill(agent.password)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{live_server}/console")
         assert "Welcome, test agent" in page.content()
@@ -44,13 +46,17 @@ def test_sign_in_and_out_in_chromium(
         page.close()
 
 
-def test_a_wrong_key_is_explained(browser: Any, live_server: str) -> None:
+def test_a_wrong_password_is_explained(browser: Any, live_server: str) -> None:
     page = browser.new_page()
     try:
         page.goto(f"{live_server}/console/signin")
-        page.get_by_label("Secret key").fill("sk_not_real")
+        page.get_by_label("Email").fill("nobody@staff.example")
+        page.get_by_label("Password").fill("not the password")
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("alert").inner_text() == "That key is not a valid secret key."
+        assert page.get_by_role("alert").inner_text() == "The email or password is not right."
+        # What was typed is kept, except the password.
+        assert page.get_by_label("Email").input_value() == "nobody@staff.example"
+        assert page.get_by_label("Password").input_value() == ""
     finally:
         page.close()
 
@@ -73,9 +79,10 @@ def page(browser: Any) -> Iterator[Any]:
     opened.close()
 
 
-def sign_in(page: Any, base: str, secret: str) -> None:
+def sign_in(page: Any, base: str, login: StaffLogin) -> None:
     page.goto(f"{base}/console/signin")
-    page.get_by_label("Secret key").fill(secret)
+    page.get_by_label("Email").fill(login.email)
+    page.get_by_label("Password").fill(login.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/console")
 
@@ -89,7 +96,7 @@ def photograph(page: Any, name: str) -> None:
 def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
     demo_shop: str, page: Any
 ) -> None:
-    sign_in(page, demo_shop, "sk_demo_agent")
+    sign_in(page, demo_shop, demo_login(Role.AGENT))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Customers").click()
     assert page.title() == "Find a customer · omnikanal"
     page.get_by_label("Email, phone, loyalty card, user id or order number").fill("070-123 45 67")
@@ -131,7 +138,7 @@ def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
 
 
 def test_the_store_hands_over_a_pickup(demo_shop: str, page: Any) -> None:
-    sign_in(page, demo_shop, "sk_demo_store")
+    sign_in(page, demo_shop, demo_login(Role.STORE))
     # The title is read once the store page has loaded, not while the click is navigating.
     with page.expect_navigation():
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Store").click()
@@ -163,7 +170,7 @@ def test_an_agent_unmerges_from_the_360_page(
         ):
             response = http.post(f"/v1/{path}", json={**body, "timestamp": now})
             assert response.status_code == 200, response.text
-    sign_in(page, live_server, create_secret_key(session_factory, role=Role.AGENT))
+    sign_in(page, live_server, create_staff_account(session_factory, role=Role.AGENT))
     page.goto(f"{live_server}/console/customers?q=karin-7")
     karin = page.url
     merges = page.locator("section", has=page.get_by_role("heading", name="Merge log"))
@@ -181,3 +188,30 @@ def test_an_agent_unmerges_from_the_360_page(
     assert visitor in identifiers.inner_text()
     assert "karin-7" not in identifiers.inner_text()
     assert "Viewed page Sale" in page.content()
+
+
+def test_an_admin_invites_a_person_who_chooses_a_password(demo_shop: str, page: Any) -> None:
+    sign_in(page, demo_shop, demo_login(Role.ADMIN))
+    with page.expect_navigation():
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
+    assert page.title() == "Staff · omnikanal"
+    page.get_by_label("Name").fill("Linnea Sjö")
+    page.get_by_label("Email").fill("linnea@norrsken.example")
+    page.get_by_label("Role").select_option("agent")
+    page.get_by_role("button", name="Invite").click()
+    link = page.locator("#invitation-link").inner_text()
+    photograph(page, "console-staff.png")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{demo_shop}/console/signin")
+
+    page.goto(link)
+    assert page.title() == "Choose your password · omnikanal"
+    page.get_by_label("Password", exact=True).fill("a long password")
+    page.get_by_label("The same password again").fill("a long password")
+    page.get_by_role("button", name="Set password").click()
+    assert page.get_by_role("status").inner_text() == "Your password is set: sign in with it."
+    sign_in(page, demo_shop, StaffLogin(uuid4(), "linnea@norrsken.example", "a long password", ""))
+    assert "Welcome, Linnea Sjö" in page.content()
+    assert (
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").count() == 1
+    )

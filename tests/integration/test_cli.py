@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from omnikanal import migrate
 from omnikanal.app import create_app
 from omnikanal.cli import app as cli
 from omnikanal.config import Settings
-from tests.factories import basic, bearer
+from tests.factories import StaffLogin, basic, bearer, sign_in
 from tests.integration.events.test_inbox import append
 
 
@@ -34,6 +35,9 @@ def test_every_command_answers_help() -> None:
         ["db", "upgrade"],
         ["sources", "create"],
         ["keys", "create"],
+        ["staff", "create"],
+        ["staff", "list"],
+        ["staff", "disable"],
         ["demo"],
         ["reports", "price-audit"],
     ):
@@ -243,3 +247,79 @@ def test_status_of_an_unreachable_database_is_one_line_and_non_zero(
     assert lines[0].startswith("error:")
     # Asking does not create an SQLite database.
     assert not (tmp_path / "nothing-here.sqlite3").exists()
+
+
+def test_staff_create_list_and_disable(env: dict[str, str], settings: Settings) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo"], env=env).exit_code == 0
+    created = runner.invoke(
+        cli,
+        [
+            "staff",
+            "create",
+            "--email",
+            "Nils@Norrsken.example",
+            "--role",
+            "agent",
+            "--name",
+            "Nils",
+        ],
+        env={**env, "OMNIKANAL_STAFF_PASSWORD": "a long password"},
+    )
+    assert created.exit_code == 0, created.output
+    assert "agent Nils <nils@norrsken.example> created" in created.output
+    # Asked twice, hidden, when the environment has none.
+    asked = runner.invoke(
+        cli,
+        ["staff", "create", "--email", "k@norrsken.example", "--role", "store"]
+        + ["--location", "gbg-avenyn"],
+        env=env,
+        input="another long one\nanother long one\n",
+    )
+    assert asked.exit_code == 0, asked.output
+    assert "another long one" not in asked.output
+    short = runner.invoke(
+        cli,
+        ["staff", "create", "--email", "s@norrsken.example", "--role", "agent"],
+        env={**env, "OMNIKANAL_STAFF_PASSWORD": "short"},
+    )
+    assert short.exit_code == 1
+    assert "at least 12 characters" in short.output
+    no_store = runner.invoke(
+        cli,
+        ["staff", "create", "--email", "w@norrsken.example", "--role", "store"]
+        + ["--location", "wh-boras", "--invite"],
+        env=env,
+    )
+    assert no_store.exit_code == 1
+    assert "wh-boras is not a store" in no_store.output
+    invited = runner.invoke(
+        cli,
+        ["staff", "create", "--email", "eva@norrsken.example", "--role", "admin", "--invite"],
+        env=env,
+    )
+    assert invited.exit_code == 0, invited.output
+    link = invited.output.strip().splitlines()[-1]
+    assert "/console/invitation?token=" in link
+
+    client = TestClient(create_app(settings))
+    sign_in(client, StaffLogin(uuid.uuid4(), "nils@norrsken.example", "a long password", "Nils"))
+    assert "Welcome, Nils" in client.get("/console").text
+    listed = runner.invoke(cli, ["staff", "list"], env={**env, "COLUMNS": "200"})
+    assert listed.exit_code == 0
+    for shown in ("nils@norrsken.example", "eva@norrsken.example", "invited", "Maja Lind"):
+        assert shown in listed.output
+    disabled = runner.invoke(cli, ["staff", "disable", "--email", "NILS@norrsken.example"], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    unknown = runner.invoke(cli, ["staff", "disable", "--email", "nobody@x.example"], env=env)
+    assert unknown.exit_code == 1
+    client.app.state.ingest_writer.close()  # type: ignore[attr-defined]
+
+
+def test_the_demo_prints_console_sign_ins(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["demo"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "agent@norrsken.example" in result.output
+    assert "demo-agent-password" in result.output
+    assert "sign in with a key" not in result.output

@@ -4,7 +4,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnikanal.auth.models import SecretKey, Source
+from omnikanal.auth.models import SecretKey, Source, StaffAccount
 
 
 def source_by_key_hash(session: Session, key_hash: str) -> Source | None:
@@ -41,3 +41,44 @@ def secret_keys_by_id(session: Session, key_ids: set[UUID]) -> Sequence[SecretKe
     if not key_ids:
         return []
     return session.scalars(select(SecretKey).where(SecretKey.id.in_(key_ids))).all()
+
+
+def staff_account_by_email(
+    session: Session, email: str, *, lock: bool = False
+) -> StaffAccount | None:
+    query = select(StaffAccount).where(StaffAccount.email == email)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def staff_account_by_invite(session: Session, token_hash: str) -> StaffAccount | None:
+    return session.scalar(select(StaffAccount).where(StaffAccount.invite_token_hash == token_hash))
+
+
+def get_staff_account(
+    session: Session, account_id: UUID, *, lock: bool = False
+) -> StaffAccount | None:
+    return session.get(StaffAccount, account_id, with_for_update=lock)
+
+
+def list_staff_accounts(session: Session) -> Sequence[StaffAccount]:
+    return session.scalars(
+        select(StaffAccount).order_by(StaffAccount.name, StaffAccount.email)
+    ).all()
+
+
+def staff_accounts_by_id(session: Session, account_ids: set[UUID]) -> Sequence[StaffAccount]:
+    if not account_ids:
+        return []
+    return session.scalars(select(StaffAccount).where(StaffAccount.id.in_(account_ids))).all()
+
+
+def active_staff_with_roles(session: Session, roles: set[str]) -> Sequence[StaffAccount]:
+    return session.scalars(
+        select(StaffAccount)
+        .where(
+            StaffAccount.role.in_(roles),
+            StaffAccount.disabled_at.is_(None),
+            StaffAccount.password_hash.is_not(None),
+        )
+        .order_by(StaffAccount.name, StaffAccount.email)
+    ).all()

@@ -202,10 +202,13 @@ def _staff(key: SecretKey) -> StaffActor:
 
 
 def source_names(session: Session, source_ids: set[UUID]) -> dict[UUID, str]:
-    """Names of the credentials that sent events: sources, and the secret keys of back
-    ends and store staff (orders and carts reach the timeline through them)."""
+    """Names of the credentials that sent events: sources, the secret keys of back ends,
+    and staff accounts (orders, returns and carts reach the timeline through them)."""
     names = {s.id: s.name for s in repository.sources_by_id(session, source_ids)}
     rest = source_ids - names.keys()
     if rest:
         names.update({k.id: k.name for k in repository.secret_keys_by_id(session, rest)})
+    rest -= names.keys()
+    if rest:
+        names.update({a.id: a.name for a in repository.staff_accounts_by_id(session, rest)})
     return names

@@ -252,7 +252,7 @@ def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedFor
         session,
         profile_id=profile_id,
         merge_id=chosen,
-        actor=f"{user.actor.role.value} key {user.actor.name} (console)",
+        actor=f"staff account {user.actor.credential_id} ({user.actor.name}, console)"[:200],
     )
     query = urlencode(
         {"done": f"Unmerged: profile {result.restored_profile_id} is separate again."}

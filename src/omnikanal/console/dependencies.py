@@ -1,15 +1,19 @@
 """Who is signed in to the console, and what their role lets them open."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from omnikanal.auth.models import Role
 from omnikanal.console import service
 from omnikanal.console.service import SignedIn
+from omnikanal.db import READ_ONLY_OPTION
 from omnikanal.http import DbSession
+from omnikanal.uow import unit_of_work
 
 SESSION_COOKIE = "omnikanal_console"
 
@@ -32,10 +36,28 @@ class RoleNotAllowed(Exception):
 
 
 def signed_in(request: Request, session: DbSession) -> SignedIn:
-    user = service.current(session, token=request.cookies.get(SESSION_COOKIE))
+    settings = request.app.state.settings
+    user = service.current(
+        session,
+        token=request.cookies.get(SESSION_COOKIE),
+        idle=timedelta(minutes=settings.console_idle_minutes),
+    )
     if user is None:
         raise SignInRequired(request.url.path)
+    if service.needs_sliding(user):
+        _slide(request, session, user)
     return user
+
+
+def _slide(request: Request, session: Session, user: SignedIn) -> None:
+    """Start the idle time again. Page views read in a read-only session that is never
+    committed, so the move is written in a short transaction of its own; a form's session
+    writes anyway (and on SQLite already holds the one write lock), so it is written there."""
+    if not session.get_bind().get_execution_options().get(READ_ONLY_OPTION):
+        service.slide(session, session_id=user.session_id)
+        return
+    with unit_of_work(request.app.state.session_factory) as writer:
+        service.slide(writer, session_id=user.session_id)
 
 
 def require_console_roles(*roles: Role) -> Callable[[SignedIn], SignedIn]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from omnikanal.auth import staff as staff_service
 from omnikanal.auth.models import Role
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
 from omnikanal.console.pages import render
@@ -35,7 +36,7 @@ def inbox(request: Request, session: DbSession, user: Agent, status: str = "open
     found = conversations_service.inbox(
         session,
         status=None if chosen == "mine" else chosen,
-        assignee=user.actor.name if chosen == "mine" else None,
+        assignee=str(user.actor.credential_id) if chosen == "mine" else None,
         profile_id=None,
         before=None,
         limit=INBOX_PAGE,
@@ -48,6 +49,7 @@ def inbox(request: Request, session: DbSession, user: Agent, status: str = "open
         status=chosen,
         statuses=(*STATUSES, "mine"),
         conversations=found,
+        names=conversations_service.assignee_names(session, found),
     )
 
 
@@ -72,6 +74,8 @@ def conversation(
         stores=stores,
         channels=[channel.value for channel in MessageChannel],
         closed=found.conversation.status == ConversationStatus.CLOSED,
+        names=conversations_service.assignee_names(session, [found.conversation]),
+        handlers=staff_service.conversation_handlers(session),
         done=request.query_params.get("done"),
     )
 
@@ -112,9 +116,14 @@ def note(conversation_id: UUID, session: DbSession, user: Agent, form: CheckedFo
 
 @router.post("/{conversation_id}/assign")
 def assign(conversation_id: UUID, session: DbSession, user: Agent, form: CheckedForm) -> Response:
+    """To the person chosen (an account id), to the signed-in person ("me"), or to nobody."""
     agent = _text(form, "agent", required=False)
-    actions.assign(session, conversation_id=conversation_id, agent=agent or None)
-    return _back(conversation_id, f"Assigned to {agent}." if agent else "Unassigned.")
+    if agent == "me":
+        agent = str(user.actor.credential_id)
+    conversation = actions.assign(session, conversation_id=conversation_id, agent=agent or None)
+    names = conversations_service.assignee_names(session, [conversation])
+    name = names.get(conversation.assignee or "")
+    return _back(conversation_id, f"Assigned to {name}." if name else "Unassigned.")
 
 
 @router.post("/{conversation_id}/status")

@@ -10,13 +10,18 @@ from omnikanal.kit.time import utcnow
 
 
 class ConsoleSession(Base):
-    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+    """A person signed in on a browser. The cookie holds a random token; only its hash is
+    stored. It ends after an idle time (``last_seen_at``), at ``expires_at`` at the latest,
+    on sign-out, and when the account is disabled."""
 
     __tablename__ = "console_session"
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    key_id: Mapped[UUID] = mapped_column(ForeignKey("auth_secret_key.id", ondelete="CASCADE"))
+    staff_account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("auth_staff_account.id", ondelete="CASCADE"), index=True
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

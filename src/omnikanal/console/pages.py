@@ -52,11 +52,12 @@ class NavItem:
     roles: frozenset[Role]
 
 
-# Each role sees only what it may open (admins see everything).
+# Each role sees only what it may open (admins see everything; Staff is theirs alone).
 NAVIGATION: list[NavItem] = [
     NavItem("Customers", "/console/customers", frozenset({Role.AGENT, Role.STORE})),
     NavItem("Inbox", "/console/inbox", frozenset({Role.AGENT})),
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
+    NavItem("Staff", "/console/staff", frozenset()),
 ]
 
 

@@ -1,13 +1,15 @@
 """Sign-in, sign-out and the console's home page."""
 
 import secrets
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from omnikanal.console import customers, inbox, service, store
+from omnikanal.auth import staff as staff_accounts
+from omnikanal.console import account, customers, inbox, service, staff, store
 from omnikanal.console.dependencies import (
     SESSION_COOKIE,
     CheckedForm,
@@ -16,9 +18,11 @@ from omnikanal.console.dependencies import (
     SignInRequired,
 )
 from omnikanal.console.pages import render
+from omnikanal.console.service import SignedIn
 from omnikanal.errors import OmnikanalError
 from omnikanal.events import service as events_service
 from omnikanal.http import DbSession
+from omnikanal.uow import unit_of_work
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -48,28 +52,63 @@ def _set_cookie(
 
 
 @router.get("/signin")
-def signin_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
+def signin_page(
+    request: Request,
+    next: str | None = None,  # noqa: A002
+    done: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
     token = secrets.token_urlsafe(24)
     response = render(
-        request, "signin.html", title="Sign in", next_path=_safe_next(next), csrf_token=token
+        request,
+        "signin.html",
+        title="Sign in",
+        next_path=_safe_next(next),
+        csrf_token=token,
+        done=done,
     )
     _set_cookie(response, request, SIGNIN_CSRF_COOKIE, token)
     return response
 
 
+def _lock_out(request: Request) -> staff_accounts.LockOut:
+    settings = request.app.state.settings
+    return staff_accounts.LockOut(
+        max_failed=settings.console_max_failed_sign_ins,
+        duration=timedelta(minutes=settings.console_lockout_minutes),
+    )
+
+
+def _attempt_sign_in(
+    request: Request, *, email: str, password: str, code: str
+) -> tuple[str, SignedIn] | OmnikanalError:
+    """Sign in, in a transaction of its own that commits a failure too: the request's own
+    would roll back with the error page, and the lock-out counts failures."""
+    with unit_of_work(request.app.state.session_factory) as session:
+        try:
+            return service.sign_in(
+                session, email=email, password=password, code=code, lock_out=_lock_out(request)
+            )
+        except OmnikanalError as exc:
+            return exc
+
+
 @router.post("/signin")
 def signin(
     request: Request,
-    session: DbSession,
-    secret_key: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=2048)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form()] = "/console",
 ) -> Response:
     expected = request.cookies.get(SIGNIN_CSRF_COOKIE, "")
     try:
         service.check_csrf(expected, csrf_token)
-        token, _ = service.sign_in(session, secret_key=secret_key)
     except OmnikanalError as exc:
+        outcome: tuple[str, SignedIn] | OmnikanalError = exc
+    else:
+        outcome = _attempt_sign_in(request, email=email, password=password, code=code)
+    if isinstance(outcome, OmnikanalError):
         new_token = secrets.token_urlsafe(24)
         response = render(
             request,
@@ -77,11 +116,14 @@ def signin(
             title="Sign in",
             next_path=_safe_next(next_path),
             csrf_token=new_token,
-            error=exc.detail,
-            status_code=exc.status,
+            email=email,
+            error=outcome.detail,
+            ask_code=outcome.code == staff_accounts.StaffErrorCode.CODE_REQUIRED,
+            status_code=outcome.status,
         )
         _set_cookie(response, request, SIGNIN_CSRF_COOKIE, new_token)
         return response
+    token, _ = outcome
     response = RedirectResponse(_safe_next(next_path), status_code=303)
     _set_cookie(
         response,
@@ -134,5 +176,5 @@ def console_problem_page(request: Request, exc: OmnikanalError) -> Response:
 
 
 # The pages, each in its own module; included last so that their routes follow these.
-for pages_router in (customers.router, inbox.router, store.router):
+for pages_router in (customers.router, inbox.router, store.router, staff.router, account.router):
     router.include_router(pages_router)

@@ -1,10 +1,11 @@
-"""What agents do with a conversation: assign it, move it between open, pending and
+"""What agents do with a conversation: assign it to a person, move it between open, pending and
 closed (final), write internal notes, reply, and take the customer's rating."""
 
 from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from omnikanal.auth import staff as staff_service
 from omnikanal.auth.service import StaffActor
 from omnikanal.conversations.models import (
     Conversation,
@@ -25,7 +26,7 @@ from omnikanal.conversations.service import (
     on_timeline,
     transcript,
 )
-from omnikanal.errors import Conflict
+from omnikanal.errors import Conflict, RuleViolation
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import record_event
 
@@ -50,8 +51,11 @@ def set_status(session: Session, *, conversation_id: UUID, status: str) -> Conve
 
 
 def assign(session: Session, *, conversation_id: UUID, agent: str | None) -> Conversation:
-    """Give the conversation to an agent (a name or key id); None leaves it unassigned."""
+    """Give the conversation to a person: ``agent`` is the id or email of an active staff
+    account that handles conversations (agent or admin); None leaves it unassigned. The
+    account's id is stored, so a renamed person keeps their conversations."""
     conversation = _changeable(session, conversation_id)
+    agent = str(_handler(session, agent).id) if agent is not None else None
     previous = conversation.assignee
     if previous != agent:
         conversation.assignee = agent
@@ -67,6 +71,21 @@ def assign(session: Session, *, conversation_id: UUID, agent: str | None) -> Con
             ),
         )
     return conversation
+
+
+def _handler(session: Session, reference: str) -> staff_service.StaffMember:
+    found = staff_service.conversation_handler(session, reference=reference)
+    if found is None:
+        message = (
+            "Name an active staff account (its id or email) of an agent or admin; "
+            f"{reference.strip()[:100]!r} is none."
+        )
+        raise RuleViolation(
+            ConversationErrorCode.UNKNOWN_ASSIGNEE,
+            message,
+            errors=[{"field": "body.agent", "message": message}],
+        )
+    return found
 
 
 def add_note(

@@ -59,7 +59,7 @@ class Conversation(Base):
     # The start of the latest message the customer can see (not notes), for the inbox.
     preview: Mapped[str] = mapped_column(String(200), default="")
     message_count: Mapped[int] = mapped_column(default=0)
-    # An agent's name or key id.
+    # The staff account's id (a name as typed, when assigned before staff accounts).
     assignee: Mapped[str | None] = mapped_column(String(200), index=True)
     merged_into: Mapped[UUID | None]
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,11 +1,12 @@
 """The unified inbox over HTTP: messages from every channel, the agent's view and actions."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 
 from omnikanal.commerce.router import cart_line_read
 from omnikanal.commerce.schemas import ReturnLineRead
@@ -75,7 +76,8 @@ def _csat(conversation: Conversation) -> CsatRead | None:
     )
 
 
-def _summary_fields(conversation: Conversation) -> dict[str, Any]:
+def _summary_fields(conversation: Conversation, names: Mapping[str, str]) -> dict[str, Any]:
+    assignee = conversation.assignee
     return {
         "id": conversation.id,
         "status": conversation.status,
@@ -85,7 +87,9 @@ def _summary_fields(conversation: Conversation) -> dict[str, Any]:
         "last_channel": conversation.last_channel,
         "preview": conversation.preview,
         "message_count": conversation.message_count,
-        "assignee": conversation.assignee,
+        "assignee": assignee,
+        # Assigned before staff accounts: the name that was typed.
+        "assignee_name": names.get(assignee, assignee) if assignee else None,
         "opened_at": conversation.opened_at,
         "last_activity_at": conversation.last_activity_at,
         "closed_at": conversation.closed_at,
@@ -93,18 +97,24 @@ def _summary_fields(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def _summary(conversation: Conversation) -> ConversationSummary:
-    return ConversationSummary(**_summary_fields(conversation))
+def _summaries(
+    session: Session, conversations: Sequence[Conversation]
+) -> list[ConversationSummary]:
+    names = service.assignee_names(session, conversations)
+    return [ConversationSummary(**_summary_fields(c, names)) for c in conversations]
 
 
-def _read(conversation: Conversation, messages: Sequence[ConversationMessage]) -> ConversationRead:
+def _read(
+    session: Session, conversation: Conversation, messages: Sequence[ConversationMessage]
+) -> ConversationRead:
+    names = service.assignee_names(session, [conversation])
     return ConversationRead(
-        **_summary_fields(conversation), messages=[_message_read(m) for m in messages]
+        **_summary_fields(conversation, names), messages=[_message_read(m) for m in messages]
     )
 
 
-def _full(session: DbSession, conversation: Conversation) -> ConversationRead:
-    return _read(conversation, service.transcript(session, conversation))
+def _full(session: Session, conversation: Conversation) -> ConversationRead:
+    return _read(session, conversation, service.transcript(session, conversation))
 
 
 def _inbox_cursor(value: str | None) -> tuple[datetime, UUID] | None:
@@ -119,7 +129,9 @@ def list_conversations(
     _: Agent,
     page: Annotated[PageParams, Depends(page_params)],
     status: StatusName | None = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=320, description="A staff account's id or email.")
+    ] = None,
     profile_id: UUID | None = None,
 ) -> ConversationPage:
     """The inbox: conversations of every channel, newest activity first."""
@@ -136,7 +148,7 @@ def list_conversations(
     if len(found) > page.limit:
         last = shown[-1]
         next_cursor = encode_time_cursor(last.last_activity_at, last.id)
-    return ConversationPage(items=[_summary(c) for c in shown], next_cursor=next_cursor)
+    return ConversationPage(items=_summaries(session, shown), next_cursor=next_cursor)
 
 
 @router.get("/{conversation_id:uuid}", response_model=ConversationRead)
@@ -257,11 +269,11 @@ def get_context(
     loyalty, and earlier conversations."""
     found = context.context(session, conversation_id=conversation.id)
     return ConversationContext(
-        conversation=_read(found.conversation, found.transcript),
+        conversation=_read(session, found.conversation, found.transcript),
         customer=_customer(found),
         orders=[_order(item) for item in found.orders],
         cart=_cart(found),
-        earlier_conversations=[_summary(c) for c in found.earlier],
+        earlier_conversations=_summaries(session, found.earlier),
     )
 
 
@@ -320,6 +332,8 @@ def post_message(
 def assign(
     conversation_id: UUID, body: AssignRequest, session: DbSession, _: Agent
 ) -> ConversationRead:
+    """Give the conversation to a person (a staff account that is an active agent or admin,
+    by id or email), or to nobody (null). An unknown person is 422 naming ``body.agent``."""
     conversation = actions.assign(session, conversation_id=conversation_id, agent=body.agent)
     return _full(session, conversation)
 

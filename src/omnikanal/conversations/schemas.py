@@ -94,8 +94,9 @@ class MessageCreate(BaseModel):
 
 
 class AssignRequest(BaseModel):
-    agent: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        description="An agent's name or key id; null leaves the conversation unassigned."
+    agent: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = Field(
+        description="A staff account's id or email (an active agent or admin); null leaves "
+        "the conversation unassigned."
     )
 
 
@@ -152,7 +153,8 @@ class ConversationSummary(BaseModel):
     last_channel: str
     preview: str = Field(description="The start of the latest message (not notes).")
     message_count: int
-    assignee: str | None
+    assignee: str | None = Field(description="The staff account's id it is assigned to.")
+    assignee_name: str | None = Field(description="That person's name.")
     opened_at: datetime
     last_activity_at: datetime
     closed_at: datetime | None

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from omnikanal.auth import staff as staff_service
 from omnikanal.auth.service import StaffActor
 from omnikanal.conversations import repository
 from omnikanal.conversations.models import (
@@ -49,6 +50,7 @@ class ConversationErrorCode(StrEnum):
     CONVERSATION_CLOSED = "conversation_closed"
     CONVERSATION_NOT_CLOSED = "conversation_not_closed"
     CSAT_ALREADY_RECORDED = "csat_already_recorded"
+    UNKNOWN_ASSIGNEE = "unknown_assignee"
 
 
 class MessageChannel(StrEnum):
@@ -384,8 +386,13 @@ def inbox(
     before: tuple[datetime, UUID] | None,
     limit: int,
 ) -> Sequence[Conversation]:
-    """Conversations with the newest activity first (merged-away ones left out)."""
+    """Conversations with the newest activity first (merged-away ones left out).
+    ``assignee`` is a staff account's id or email."""
     profiles = family(session, profile_id)[1] if profile_id is not None else None
+    if assignee is not None:
+        person = staff_service.find_member(session, reference=assignee)
+        # Assigned before staff accounts: the name as it was typed.
+        assignee = str(person.id) if person is not None else assignee
     return repository.inbox(
         session,
         status=status,
@@ -416,3 +423,14 @@ def purge_stale_messages(session: Session, *, before: datetime, limit: int) -> i
     emptied = repository.emptied_stale_ids(session, before=before, limit=limit - len(ids))
     repository.mark_messages_removed(session, emptied, at=utcnow())
     return len(ids) + len(emptied)
+
+
+def assignee_names(session: Session, conversations: Sequence[Conversation]) -> dict[str, str]:
+    """The names of the people the conversations are assigned to, by stored assignee."""
+    ids: set[UUID] = set()
+    for conversation in conversations:
+        try:
+            ids.add(UUID(conversation.assignee or ""))
+        except ValueError:
+            continue
+    return {str(i): m.name for i, m in staff_service.members(session, ids).items()}

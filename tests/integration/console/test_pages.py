@@ -18,7 +18,7 @@ from omnikanal.conversations import service as conversations_service
 from omnikanal.customers import service as customers_service
 from omnikanal.inventory import service as inventory_service
 from omnikanal.uow import unit_of_work
-from tests.factories import basic, create_secret_key, create_source
+from tests.factories import basic, create_source, create_staff_account, demo_login
 from tests.integration.console.test_signin import csrf_of, sign_in
 from tests.integration.events.test_inbox import append
 
@@ -68,10 +68,10 @@ def test_signed_out_requests_go_to_sign_in(client: TestClient, path: str) -> Non
 
 
 @pytest.mark.usefixtures("shop")
-def test_a_store_key_cannot_open_the_inbox(
+def test_store_staff_cannot_open_the_inbox(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     home = client.get("/console")
     assert 'href="/console/store"' in home.text
     assert 'href="/console/inbox"' not in home.text
@@ -91,10 +91,10 @@ def test_a_store_key_cannot_open_the_inbox(
 
 @pytest.mark.usefixtures("shop")
 def test_an_agent_cannot_open_the_store_view_and_a_marketer_neither(client: TestClient) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     assert client.get("/console/store").status_code == 403
     client.cookies.clear()
-    sign_in(client, "sk_demo_marketer")
+    sign_in(client, demo_login(Role.MARKETER))
     assert client.get("/console/customers").status_code == 403
     assert client.get("/console/inbox").status_code == 403
 
@@ -103,7 +103,7 @@ def test_an_agent_cannot_open_the_store_view_and_a_marketer_neither(client: Test
 def test_forms_without_their_csrf_token_are_refused_and_change_nothing(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     conversation = annas_conversation(session_factory)
     for path, data in (
         (f"/console/inbox/{conversation}/status", {"status": "closed"}),
@@ -137,7 +137,7 @@ def test_forms_without_their_csrf_token_are_refused_and_change_nothing(
 def test_any_identifier_finds_anna(
     client: TestClient, session_factory: sessionmaker[Session], query: str
 ) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     response = client.get("/console/customers", params={"q": query}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"/console/customers/{anna(session_factory)}"
@@ -150,7 +150,7 @@ def test_an_order_number_finds_its_customer(
     annas = anna(session_factory)
     with session_factory() as session:
         _, placed = orders.of_person(session, profile_id=annas, before=None, limit=5)
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     response = client.get(
         "/console/customers", params={"q": placed[0].number.lower()}, follow_redirects=False
     )
@@ -166,7 +166,7 @@ def test_an_order_number_finds_its_customer(
 def test_nothing_found_and_several_found(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     none = client.get("/console/customers", params={"q": "nobody@example.com"})
     assert none.status_code == 200
     assert "No customer has" in none.text
@@ -194,7 +194,7 @@ def test_the_timeline_is_paged(client: TestClient, session_factory: sessionmaker
         body = {"userId": "pager-1", "event": "Product Viewed", "properties": {"sku": f"SKU-{n}"}}
         body["timestamp"] = f"2026-11-01T10:{n:02d}:00Z"
         assert client.post("/v1/track", json=body, headers=web).status_code == 200
-    sign_in(client, create_secret_key(session_factory, role=Role.AGENT))
+    sign_in(client, create_staff_account(session_factory, role=Role.AGENT))
     first = client.get("/console/customers", params={"q": "pager-1"}, follow_redirects=True)
     assert skus_on(first.text) == [f"SKU-{n}" for n in range(24, 4, -1)]  # newest first
     older = re.search(r'href="(\?before=[^"]+)">Older entries', first.text)
@@ -213,7 +213,7 @@ def test_the_timeline_is_paged(client: TestClient, session_factory: sessionmaker
 def test_an_agent_notes_assigns_closes_and_records_the_rating(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     conversation = annas_conversation(session_factory)
     page = client.get(f"/console/inbox/{conversation}")
     assert page.status_code == 200
@@ -221,7 +221,7 @@ def test_an_agent_notes_assigns_closes_and_records_the_rating(
     assert "Record rating" not in page.text  # only after closing
     for path, data, done in (
         ("note", {"body": "Button swap agreed."}, "Note added."),
-        ("assign", {"agent": "Maja"}, "Assigned to Maja."),
+        ("assign", {"agent": "me"}, "Assigned to Maja Lind."),
         ("reply", {"body": "See you Saturday!", "channel": "chat"}, "Reply sent."),
         ("status", {"status": "closed"}, "Marked closed."),
         ("csat", {"score": "4", "comment": "Quick"}, "Rating recorded."),
@@ -247,7 +247,7 @@ def test_an_agent_notes_assigns_closes_and_records_the_rating(
 
 @pytest.mark.usefixtures("shop")
 def test_the_inbox_lists_open_conversations(client: TestClient) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     page = client.get("/console/inbox")
     assert "<title>Inbox · open · omnikanal</title>" in page.text
     assert "Call notes: Anna calls" in page.text
@@ -268,7 +268,7 @@ def test_the_store_takes_a_return_of_an_order_from_another_store(
         before = inventory_service.stock_page(
             session, location="sthlm-drottninggatan", sku_prefix="COAT-WOOL-GREY-38"
         )[0]
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     token = csrf_of(client.get("/console/store").text)
     response = client.post(
         "/console/store/returns",
@@ -303,7 +303,7 @@ def test_the_store_takes_a_return_of_an_order_from_another_store(
 @pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize("quantity", ["99999999999", "10000", "\u00b2", "0", "-1", "1.0"])
 def test_a_store_form_refuses_a_quantity_out_of_range(client: TestClient, quantity: str) -> None:
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     token = csrf_of(client.get("/console/store").text)
     response = client.post(
         "/console/store/returns",
@@ -318,7 +318,7 @@ def test_a_store_form_refuses_a_quantity_out_of_range(client: TestClient, quanti
 def test_the_store_orders_for_a_customer_from_the_warehouse(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     token = csrf_of(client.get("/console/store").text)
     response = client.post(
         "/console/store/orders",
@@ -362,7 +362,7 @@ def test_an_admin_chooses_the_store_and_moves_an_order_ahead_along(
     with session_factory() as session:
         _, placed = orders.of_person(session, profile_id=annas, before=None, limit=5)
     latte = next(o for o in placed if o.pickup_location == "gbg-avenyn")
-    sign_in(client, "sk_demo_admin")
+    sign_in(client, demo_login(Role.ADMIN))
     page = client.get("/console/store", params={"location": "gbg-avenyn"})
     assert "<title>Store · Göteborg Avenyn · omnikanal</title>" in page.text
     assert latte.number in page.text
@@ -377,7 +377,7 @@ def test_an_admin_chooses_the_store_and_moves_an_order_ahead_along(
     assert notice(response.headers["location"]) == f"Order {latte.number} is ready for pickup."
     client.cookies.clear()
     # Stockholm's staff cannot hand over Göteborg's order.
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     token = csrf_of(client.get("/console/store").text)
     refused = client.post(
         f"/console/store/pickups/{latte.id}/collected", data={"csrf_token": token}
@@ -390,7 +390,7 @@ def test_an_admin_chooses_the_store_and_moves_an_order_ahead_along(
 def test_store_staff_cannot_unmerge(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_store")
+    sign_in(client, demo_login(Role.STORE))
     token = csrf_of(client.get("/console/store").text)
     response = client.post(
         f"/console/customers/{anna(session_factory)}/unmerge", data={"csrf_token": token}
@@ -403,7 +403,7 @@ def test_store_staff_cannot_unmerge(
 def test_the_360_page_shows_the_consents_given(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, "sk_demo_agent")
+    sign_in(client, demo_login(Role.AGENT))
     page = client.get(f"/console/customers/{anna(session_factory)}")
     assert page.status_code == 200
     # The demo's Anna said yes to marketing email.
@@ -416,7 +416,7 @@ def test_the_360_page_shows_the_consents_given(
 def test_the_start_page_shows_how_far_identity_resolution_is_behind(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    sign_in(client, create_secret_key(session_factory, role=Role.ADMIN))
+    sign_in(client, create_staff_account(session_factory, role=Role.ADMIN))
     keeping_up = client.get("/console")
     assert keeping_up.status_code == 200
     assert '<section class="card" aria-labelledby="resolution">' in keeping_up.text

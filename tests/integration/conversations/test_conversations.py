@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal.auth import staff as staff_accounts
+from omnikanal.auth.models import Role
 from omnikanal.conversations.models import Conversation, ConversationMessage
 from omnikanal.customers.models import Identifier, Profile
 from omnikanal.events.models import Event
 from omnikanal.outbox.models import DeliveryStatus, OutboxDelivery, OutboxEvent
+from omnikanal.uow import unit_of_work
+from tests.factories import create_staff_account
 from tests.integration.conversations.conftest import Desk
 
 
@@ -278,17 +283,23 @@ def test_an_idempotency_key_replays_the_first_answer(desk: Desk) -> None:
     assert desk.count(ConversationMessage) == 1
 
 
-def test_the_inbox_filters_and_pages_newest_activity_first(desk: Desk) -> None:
+def test_the_inbox_filters_and_pages_newest_activity_first(
+    desk: Desk, session_factory: sessionmaker[Session]
+) -> None:
+    eva = create_staff_account(session_factory, role=Role.AGENT, name="Eva Ström")
     ids = [start(desk)["conversation_id"] for _ in range(3)]
-    desk.ok(desk.post(f"/v1/conversations/{ids[0]}/assign", {"agent": "Eva"}, desk.agent))
+    desk.ok(desk.post(f"/v1/conversations/{ids[0]}/assign", {"agent": str(eva.id)}, desk.agent))
     close(desk, ids[1])
     everything = desk.ok(desk.get("/v1/conversations", desk.agent))
     assert [c["id"] for c in everything["items"]] == [ids[1], ids[0], ids[2]]
     assert [
         c["id"] for c in desk.ok(desk.get("/v1/conversations", desk.agent, status="open"))["items"]
     ] == [ids[0], ids[2]]
-    evas = desk.ok(desk.get("/v1/conversations", desk.agent, assignee="Eva"))
-    assert [(c["id"], c["assignee"]) for c in evas["items"]] == [(ids[0], "Eva")]
+    for named_by in (str(eva.id), eva.email.upper()):
+        evas = desk.ok(desk.get("/v1/conversations", desk.agent, assignee=named_by))
+        assert [(c["id"], c["assignee"], c["assignee_name"]) for c in evas["items"]] == [
+            (ids[0], str(eva.id), "Eva Ström")
+        ]
     page = desk.ok(desk.get("/v1/conversations", desk.agent, limit=2))
     rest = desk.ok(desk.get("/v1/conversations", desk.agent, limit=2, cursor=page["next_cursor"]))
     assert [c["id"] for c in page["items"] + rest["items"]] == [ids[1], ids[0], ids[2]]
@@ -302,6 +313,34 @@ def test_the_inbox_filters_and_pages_newest_activity_first(desk: Desk) -> None:
         desk.post(f"/v1/conversations/{ids[0]}/assign", {"agent": None}, desk.agent)
     )
     assert unassigned["assignee"] is None
+    assert unassigned["assignee_name"] is None
+
+
+def test_a_conversation_is_assigned_to_a_person_who_handles_conversations(
+    desk: Desk, session_factory: sessionmaker[Session]
+) -> None:
+    maja = create_staff_account(session_factory, role=Role.AGENT, name="Maja Lind")
+    admin = create_staff_account(session_factory, role=Role.ADMIN, name="Ingrid Berg")
+    store = create_staff_account(session_factory, role=Role.STORE, location="gbg-avenyn")
+    gone = create_staff_account(session_factory, role=Role.AGENT)
+    with unit_of_work(session_factory) as session:
+        staff_accounts.disable(session, account_id=gone.id)
+    conversation = start(desk)["conversation_id"]
+    path = f"/v1/conversations/{conversation}/assign"
+    by_email = desk.ok(desk.post(path, {"agent": f" {maja.email.upper()} "}, desk.agent))
+    assert (by_email["assignee"], by_email["assignee_name"]) == (str(maja.id), "Maja Lind")
+    shown = desk.ok(desk.get(f"/v1/conversations/{conversation}", desk.agent))
+    assert (shown["assignee"], shown["assignee_name"]) == (str(maja.id), "Maja Lind")
+    by_id = desk.ok(desk.post(path, {"agent": str(admin.id)}, desk.agent))
+    assert by_id["assignee_name"] == "Ingrid Berg"
+    for who in ("Eva", "nobody@staff.example", str(uuid.uuid4()), str(store.id), gone.email):
+        refused = desk.post(path, {"agent": who}, desk.agent)
+        assert refused.status_code == 422, who
+        problem = refused.json()
+        assert problem["code"] == "unknown_assignee"
+        assert [e["field"] for e in problem["errors"]] == ["body.agent"]
+    still = desk.ok(desk.get(f"/v1/conversations/{conversation}", desk.agent))
+    assert still["assignee"] == str(admin.id)
 
 
 @pytest.mark.parametrize("by", ["message", "identify"])
