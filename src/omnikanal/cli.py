@@ -30,10 +30,12 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources: channels that ingest events.", no_args_is_help=True)
 keys_app = typer.Typer(help="Secret keys for staff and back ends.", no_args_is_help=True)
 reports_app = typer.Typer(help="Reports for owners and analysts.", no_args_is_help=True)
+privacy_app = typer.Typer(help="A person's data: export.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
 app.add_typer(sources_app, name="sources")
 app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -413,6 +415,32 @@ def price_audit(
             f"{line.book_price:,} {line.currency}",
         )
     console.print(lines)
+
+
+@privacy_app.command("export")
+@one_line_errors
+def privacy_export(
+    profile: Annotated[str, typer.Option("--profile", help="The profile id.")],
+    out: Annotated[Path, typer.Option("--out", help="The ZIP file to write.")],
+) -> None:
+    """Everything the hub holds of a person, as one ZIP (what GET .../export answers)."""
+    from uuid import UUID
+
+    from omnikanal.privacy import service as privacy_service
+    from omnikanal.wiring import build_privacy_registry
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()), settings=settings)
+    with unit_of_work(factory) as session:
+        found = privacy_service.export(
+            session,
+            profile_id=UUID(profile),
+            registry=build_privacy_registry(),
+            actor=None,
+            reason=None,
+        )
+    out.write_bytes(found.archive)
+    console.print(f"profile {found.profile_id} exported to {out} ({len(found.archive):,} bytes)")
 
 
 def main() -> None:

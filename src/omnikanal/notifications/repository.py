@@ -1,9 +1,10 @@
 """Every query of the notifications domain."""
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from omnikanal.notifications.models import Notification
@@ -23,3 +24,28 @@ def of_profiles(
         query = query.where(Notification.status == status)
     query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
     return session.scalars(query).all()
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def _naming(profile_ids: Sequence[UUID], recipients: Sequence[str]) -> Any:
+    named = Notification.profile_id.in_(profile_ids)
+    return or_(named, func.lower(Notification.recipient).in_(recipients)) if recipients else named
+
+
+def of_person(
+    session: Session, profile_ids: Sequence[UUID], recipients: Sequence[str]
+) -> Sequence[Notification]:
+    return session.scalars(
+        select(Notification)
+        .where(_naming(profile_ids, recipients))
+        .order_by(Notification.created_at)
+    ).all()
+
+
+def delete_of_person(
+    session: Session, profile_ids: Sequence[UUID], recipients: Sequence[str]
+) -> int:
+    result = session.execute(delete(Notification).where(_naming(profile_ids, recipients)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
