@@ -436,8 +436,6 @@ def privacy_export(
             session,
             profile_id=UUID(profile),
             registry=build_privacy_registry(),
-            actor=None,
-            reason=None,
         )
     out.write_bytes(found.archive)
     console.print(f"profile {found.profile_id} exported to {out} ({len(found.archive):,} bytes)")

@@ -5,6 +5,7 @@ so no membership is stored.
 Erasure deletes them and puts the person's email addresses and phone numbers on the
 suppression list, so no later campaign or reminder reaches them (``suppression.py``)."""
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from uuid import UUID
 from sqlalchemy.orm import Session
 
 from omnikanal.kit.personal_data import DomainPart, Person, PrivacyRegistry, as_document
-from omnikanal.marketing import repository, suppression
+from omnikanal.marketing import repository, service, suppression
 from omnikanal.marketing.models import (
     Audience,
     Campaign,
@@ -33,7 +34,10 @@ def _messages(session: Session, person: Person) -> list[Message]:
 def export(session: Session, person: Person) -> Mapping[str, Any]:
     ids = sorted(person.profile_ids)
     return {
-        "consents": [as_document(c) for c in repository.consents_of(session, ids)],
+        "consents": {
+            "history": [as_document(c) for c in repository.consents_of(session, ids)],
+            "now": [dataclasses.asdict(s) for s in service.consents(session, profile_id=ids[0])[1]],
+        },
         "messages": [as_document(m) for m in _messages(session, person)],
         "stock_alerts": [as_document(a) for a in repository.alerts_of(session, ids)],
     }
@@ -73,8 +77,8 @@ def register(registry: PrivacyRegistry) -> None:
                 for model in (Consent, Message, Audience, Campaign, StockAlert, Suppression)
             ),
             files={
-                "consents": "Every change of your consent, per purpose (marketing, "
-                "transactional) and channel: what you said, when, and where.",
+                "consents": "Your consent per purpose (marketing, transactional) and channel: "
+                "what holds now, and every change you made (what, when, and where).",
                 "messages": "Every message we sent you or held back (and why): campaigns, "
                 "reminders, notices, with what became of each.",
                 "stock_alerts": "Products you asked to hear about when back in stock.",

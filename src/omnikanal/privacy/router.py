@@ -3,13 +3,14 @@
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from omnikanal.http import DbSession
 from omnikanal.privacy import erasure, service
 from omnikanal.privacy.dependencies import Eraser, ExportingStaff, ExportReason, Registry
 from omnikanal.privacy.models import PrivacyRequest
 from omnikanal.privacy.schemas import PrivacyRequestRead, StepRead
+from omnikanal.uow import unit_of_work
 
 router = APIRouter(tags=["privacy"])
 
@@ -67,13 +68,16 @@ def export_profile(
     actor: ExportingStaff,
     reason: ExportReason,
     registry: Registry,
+    request: Request,
 ) -> Response:
     """Everything the hub holds of the person (GDPR art. 15 and 20), as one ZIP. A
     merged-away id exports the profile it joined. Admins; agents with a `reason`. Each
     export is recorded in the access log with who asked and why."""
-    found = service.export(
-        session, profile_id=profile_id, registry=registry, actor=actor, reason=reason
-    )
+    found = service.export(session, profile_id=profile_id, registry=registry)
+    # A read's session is read-only and rolled back: the access log is written in a
+    # transaction of its own, before the data leaves.
+    with unit_of_work(request.app.state.session_factory) as write:
+        service.record_export(write, actor=actor, profile_id=found.profile_id, reason=reason)
     return Response(
         content=found.archive,
         media_type=ZIP,

@@ -69,11 +69,8 @@ def export(
     *,
     profile_id: UUID,
     registry: PrivacyRegistry,
-    actor: StaffActor | None,
-    reason: str | None,
 ) -> Export:
-    """The person's archive; a merged-away id exports the profile it joined. Recorded in
-    the access log (who, when, why) when a staff member or key asked."""
+    """The person's archive; a merged-away id exports the profile it joined."""
     person = customers_service.person(session, profile_id=profile_id)
     if person is None:
         raise NotFound(PrivacyErrorCode.PROFILE_NOT_FOUND, f"No profile {profile_id}.")
@@ -90,11 +87,15 @@ def export(
         archive.writestr(README, _readme(live, described, files))
         for stem in sorted(documents):
             archive.writestr(f"{stem}.json", _json(documents[stem]))
-    if actor is not None:
-        access.record(
-            session, actor=actor, action=AccessAction.EXPORT, profile_id=live, reason=reason
-        )
     return Export(profile_id=live, archive=buffer.getvalue())
+
+
+def record_export(
+    session: Session, *, actor: StaffActor, profile_id: UUID, reason: str | None
+) -> None:
+    access.record(
+        session, actor=actor, action=AccessAction.EXPORT, profile_id=profile_id, reason=reason
+    )
 
 
 def blank_access_reasons(session: Session, *, profile_ids: list[UUID]) -> int:
