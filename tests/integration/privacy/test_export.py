@@ -2,13 +2,17 @@
 
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from omnikanal.auth.models import Role
+from omnikanal.cli import app as cli
+from omnikanal.config import Settings
 from omnikanal.privacy.models import AccessLogEntry
 from tests.integration.commerce.conftest import Shop
 from tests.integration.conversations.conftest import Desk
@@ -109,3 +113,32 @@ def test_an_unknown_profile_is_404(shop: Shop) -> None:
     unknown = "00000000-0000-7000-8000-000000000000"
     response = shop.client.get(f"/v1/profiles/{unknown}/export", headers=shop.admin)
     assert response.status_code == 404
+
+
+def test_the_command_line_writes_the_same_zip(
+    shop: Shop, database_url: str, tmp_path: Path, settings: Settings
+) -> None:
+    profile_id = identify(shop, "kiosk-1", email="di@example.com", first_name="Di")
+    out = tmp_path / "di.zip"
+    env = {"OMNIKANAL_DATABASE_URL": database_url, "OMNIKANAL_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(
+        cli, ["privacy", "export", "--profile", profile_id, "--out", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    files = unzip(out.read_bytes())
+    assert files["traits.json"][0]["traits"]["first_name"] == "Di"
+    assert "README.txt" in files
+    unknown = CliRunner().invoke(
+        cli,
+        [
+            "privacy",
+            "export",
+            "--profile",
+            "00000000-0000-7000-8000-000000000000",
+            "--out",
+            str(out),
+        ],
+        env=env,
+    )
+    assert unknown.exit_code == 1
+    assert "No profile" in unknown.output
