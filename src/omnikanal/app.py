@@ -36,7 +36,8 @@ from omnikanal.openapi import install_openapi
 from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.outbox.relay import Relay
 from omnikanal.outbox.router import router as outbox_router
-from omnikanal.wiring import build_registry
+from omnikanal.privacy.router import router as privacy_router
+from omnikanal.wiring import build_privacy_registry, build_registry
 from omnikanal.worker import Worker
 
 DESCRIPTION = """
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.session_factory = session_factory
     app.state.read_session_factory = read_session_factory
     app.state.registry = registry
+    app.state.privacy_registry = build_privacy_registry()
     app.state.relay = relay
     app.state.ingest_writer = ingest_writer
     app.state.resolver = resolver
@@ -130,6 +132,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(notifications_router)
     app.include_router(conversations_router)
     app.include_router(marketing_router)
+    app.include_router(privacy_router)
     app.include_router(console.router)
     app.mount(
         "/console/static",

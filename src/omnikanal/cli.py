@@ -40,12 +40,18 @@ retention_app = typer.Typer(
 staff_app = typer.Typer(
     help="Staff accounts: the people who sign in to the console.", no_args_is_help=True
 )
+
+
+privacy_app = typer.Typer(help="A person's data: export.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
 app.add_typer(retention_app, name="retention")
 app.add_typer(sources_app, name="sources")
 app.add_typer(keys_app, name="keys")
 app.add_typer(staff_app, name="staff")
+
+
+app.add_typer(privacy_app, name="privacy")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -537,6 +543,30 @@ def price_audit(
             f"{line.book_price:,} {line.currency}",
         )
     console.print(lines)
+
+
+@privacy_app.command("export")
+@one_line_errors
+def privacy_export(
+    profile: Annotated[str, typer.Option("--profile", help="The profile id.")],
+    out: Annotated[Path, typer.Option("--out", help="The ZIP file to write.")],
+) -> None:
+    """Everything the hub holds of a person, as one ZIP (what GET .../export answers)."""
+    from uuid import UUID
+
+    from omnikanal.privacy import service as privacy_service
+    from omnikanal.wiring import build_privacy_registry
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.resolved_database_url()), settings=settings)
+    with unit_of_work(factory) as session:
+        found = privacy_service.export(
+            session,
+            profile_id=UUID(profile),
+            registry=build_privacy_registry(),
+        )
+    out.write_bytes(found.archive)
+    console.print(f"profile {found.profile_id} exported to {out} ({len(found.archive):,} bytes)")
 
 
 def main() -> None:

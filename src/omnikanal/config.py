@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         default=12, description="Attempts before a delivery is marked failed."
     )
     worker_poll_seconds: float = Field(default=1.0, description="Worker idle poll interval.")
+    erasure_step_pause_seconds: float = Field(
+        default=0.0,
+        description="Pause between the domains of an erasure job (each its own transaction), "
+        "so a large erasure leaves the database to other work between them.",
+    )
     read_wait_seconds: float = Field(
         default=2.0,
         ge=0,

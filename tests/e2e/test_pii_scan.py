@@ -473,7 +473,6 @@ def test_before_erasure_the_scan_finds_her_in_every_domain(
     assert missing == {}, f"missing {missing}; found {seen}"
 
 
-@pytest.mark.xfail(strict=True, reason="erasure lands with the privacy branch")
 def test_after_erasure_the_scan_finds_nothing(
     shop: Shop, app: FastAPI, keys: Keys, receiver: WebhookReceiver
 ) -> None:

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Row, Table, and_, case, func, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, Row, Table, and_, case, func, or_, select, update
 from sqlalchemy import cast as sql_cast
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -326,3 +327,58 @@ def audit_mismatches(
     if channel is not None:
         query = query.where(OrderLine.channel == channel)
     return session.execute(query).all()
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def carts_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Cart]:
+    return session.scalars(
+        select(Cart).where(Cart.profile_id.in_(profile_ids)).order_by(Cart.created_at)
+    ).all()
+
+
+def cart_lines_of(session: Session, cart_ids: Sequence[UUID]) -> Sequence[CartLine]:
+    return session.scalars(
+        select(CartLine).where(CartLine.cart_id.in_(cart_ids)).order_by(CartLine.added_at)
+    ).all()
+
+
+def delete_carts(session: Session, cart_ids: Sequence[UUID]) -> int:
+    if not cart_ids:
+        return 0
+    session.execute(sql_delete(CartLine).where(CartLine.cart_id.in_(cart_ids)))
+    result = session.execute(sql_delete(Cart).where(Cart.id.in_(cart_ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def orders_of_person(
+    session: Session, profile_ids: Sequence[UUID], emails: Sequence[str]
+) -> Sequence[Order]:
+    """The person's orders: placed for their profiles, or with their email address."""
+    named: ColumnElement[bool] = Order.profile_id.in_(profile_ids)
+    if emails:
+        named = or_(named, func.lower(Order.email).in_(emails))
+    return session.scalars(select(Order).where(named).order_by(Order.placed_at)).all()
+
+
+def order_parts(
+    session: Session, order_ids: Sequence[UUID]
+) -> tuple[Sequence[OrderLine], Sequence[Tender], Sequence[Return], Sequence[Refund]]:
+    lines = session.scalars(
+        select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.position)
+    ).all()
+    tenders = session.scalars(
+        select(Tender).where(Tender.order_id.in_(order_ids)).order_by(Tender.position)
+    ).all()
+    returns = session.scalars(
+        select(Return).where(Return.order_id.in_(order_ids)).order_by(Return.created_at)
+    ).all()
+    refunds = session.scalars(
+        select(Refund).where(Refund.order_id.in_(order_ids)).order_by(Refund.created_at)
+    ).all()
+    return lines, tenders, returns, refunds
+
+
+def return_lines_of(session: Session, return_ids: Sequence[UUID]) -> Sequence[ReturnLine]:
+    return session.scalars(select(ReturnLine).where(ReturnLine.return_id.in_(return_ids))).all()

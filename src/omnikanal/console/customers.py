@@ -27,11 +27,16 @@ from omnikanal.loyalty import service as loyalty_service
 from omnikanal.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
 from omnikanal.loyalty.service import TierProgress
 from omnikanal.marketing import service as marketing_service
+from omnikanal.privacy import erasure
+from omnikanal.privacy import service as privacy_service
+from omnikanal.uow import unit_of_work
 
 router = APIRouter(prefix="/customers")
 
 Reader = Annotated[SignedIn, Depends(require_console_roles(Role.AGENT, Role.STORE))]
 Editor = Annotated[SignedIn, Depends(require_console_roles(Role.AGENT))]
+# Exporting a person's data and erasing them are for admins.
+Admin = Annotated[SignedIn, Depends(require_console_roles())]
 
 TIMELINE_PAGE = 20
 RECENT_ORDERS = 20
@@ -237,6 +242,7 @@ def customer_360(
         conversations=conversations,
         merges=merges,
         can_unmerge=user.actor.role in (Role.AGENT, Role.ADMIN),
+        can_erase=user.actor.role == Role.ADMIN,
         done=request.query_params.get("done"),
     )
 
@@ -258,3 +264,67 @@ def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedFor
         {"done": f"Unmerged: profile {result.restored_profile_id} is separate again."}
     )
     return RedirectResponse(f"/console/customers/{result.profile_id}?{query}", 303)
+
+
+# -- a person's data: export and erasure (S16), for admins --
+
+
+@router.get("/{profile_id}/export")
+def export(profile_id: UUID, request: Request, session: DbSession, user: Admin) -> Response:
+    """The person's ZIP, as ``GET /v1/profiles/{id}/export`` gives it; recorded in the
+    access log in a transaction of its own (a page's session is read-only)."""
+    found = privacy_service.export(
+        session, profile_id=profile_id, registry=request.app.state.privacy_registry
+    )
+    with unit_of_work(request.app.state.session_factory) as write:
+        privacy_service.record_export(
+            write, actor=user.actor, profile_id=found.profile_id, reason="console export"
+        )
+    return Response(
+        content=found.archive,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/{profile_id}/erase")
+def confirm_erasure(
+    profile_id: UUID, request: Request, session: DbSession, user: Admin
+) -> Response:
+    """The confirmation step: who exactly is about to be erased."""
+    view = customers_service.get_profile(session, profile_id=profile_id)
+    name = " ".join(
+        str(view.profile.traits[k])
+        for k in ("first_name", "last_name")
+        if view.profile.traits.get(k)
+    )
+    return render(
+        request,
+        "erase.html",
+        title=f"Erase {name or str(view.profile.id)[:8]}?",
+        user=user,
+        name=name,
+        view=view,
+    )
+
+
+@router.post("/{profile_id}/erase")
+def erase(
+    profile_id: UUID, request: Request, session: DbSession, user: Admin, form: CheckedForm
+) -> Response:
+    started = erasure.request(
+        session,
+        profile_id=profile_id,
+        actor=user.actor,
+        registry=request.app.state.privacy_registry,
+    )
+    return RedirectResponse(f"/console/customers/erasures/{started.id}", 303)
+
+
+@router.get("/erasures/{request_id}")
+def erasure_status(request_id: UUID, request: Request, session: DbSession, user: Admin) -> Response:
+    found = erasure.get(session, request_id=request_id)
+    return render(request, "erasure.html", title="Erasure", user=user, erasure=found)

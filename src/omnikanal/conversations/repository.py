@@ -186,3 +186,36 @@ def mark_messages_removed(session: Session, ids: Sequence[UUID], *, at: datetime
             .where(Conversation.id.in_(ids))
             .values(preview="", subject=None, csat_comment=None, messages_removed_at=at)
         )
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def conversations_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Conversation]:
+    return session.scalars(
+        select(Conversation)
+        .where(Conversation.profile_id.in_(profile_ids))
+        .order_by(Conversation.opened_at)
+    ).all()
+
+
+def messages_of(
+    session: Session, conversation_ids: Sequence[UUID]
+) -> Sequence[ConversationMessage]:
+    return session.scalars(
+        select(ConversationMessage)
+        .where(ConversationMessage.conversation_id.in_(conversation_ids))
+        .order_by(ConversationMessage.sent_at, ConversationMessage.id)
+    ).all()
+
+
+def delete_conversations(session: Session, conversation_ids: Sequence[UUID]) -> int:
+    if not conversation_ids:
+        return 0
+    messages = session.execute(
+        delete(ConversationMessage).where(ConversationMessage.conversation_id.in_(conversation_ids))
+    )
+    conversations = session.execute(
+        delete(Conversation).where(Conversation.id.in_(conversation_ids))
+    )
+    return int(messages.rowcount or 0) + int(conversations.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from omnikanal.customers.identity import IdentifierKey
@@ -242,3 +242,37 @@ def live_profile_ids(session: Session, *, after: UUID | None, limit: int) -> lis
     if after is not None:
         query = query.where(Profile.id > after)
     return list(session.scalars(query.order_by(Profile.id).limit(limit)))
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def profiles(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Profile]:
+    return session.scalars(
+        select(Profile).where(Profile.id.in_(profile_ids)).order_by(Profile.created_at)
+    ).all()
+
+
+def identifiers_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Identifier]:
+    return session.scalars(
+        select(Identifier)
+        .where(Identifier.profile_id.in_(profile_ids))
+        .order_by(Identifier.added_at, Identifier.id)
+    ).all()
+
+
+def delete_people(session: Session, profile_ids: Sequence[UUID]) -> int:
+    """Every row that names these profiles: the merge log, identifiers, then profiles."""
+    deleted = 0
+    for statement in (
+        delete(MergeLogEntry).where(
+            or_(
+                MergeLogEntry.profile_id.in_(profile_ids),
+                MergeLogEntry.other_profile_id.in_(profile_ids),
+            )
+        ),
+        delete(Identifier).where(Identifier.profile_id.in_(profile_ids)),
+        delete(Profile).where(Profile.id.in_(profile_ids)),
+    ):
+        deleted += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+    return deleted

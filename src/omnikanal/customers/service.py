@@ -35,6 +35,7 @@ from omnikanal.customers.placement import (
 from omnikanal.customers.projection import ProfileProjection, Seen
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.kit.ids import new_id
+from omnikanal.kit.personal_data import Person
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import DomainEvent, record_event
 
@@ -320,3 +321,56 @@ def unmerge(session: Session, *, profile_id: UUID, merge_id: UUID | None, actor:
         merge_id=entry.id,
         returned_identifier_ids=returned,
     )
+
+
+# -- the person, for export and erasure --
+
+# Traits that carry a person's name (Segment's spec and common spellings).
+NAME_TRAITS = ("name", "first_name", "last_name", "firstName", "lastName", "full_name")
+
+
+def person(session: Session, *, profile_id: UUID, also: Sequence[UUID] = ()) -> Person | None:
+    """Everything that names the person of ``profile_id`` (a merged-away id names its
+    survivor): the live profile and every profile merged into it (and ``also``, ids an
+    erasure gathered before), their identifiers and the names in their traits. None once
+    no profile of theirs is left."""
+    try:
+        live = live_profile(session, profile_id)
+        family = [live.id, *merged_descendants(session, live.id)]
+    except NotFound:
+        family = []
+    ids = list(dict.fromkeys([*family, *also]))
+    found = repository.profiles(session, ids) if ids else []
+    if not found:
+        return None
+    identifiers: dict[str, set[str]] = {}
+    for identifier in repository.identifiers_of(session, ids):
+        identifiers.setdefault(identifier.type, set()).add(identifier.value)
+    return Person(
+        profile_ids=frozenset(ids),
+        identifiers={t: frozenset(v) for t, v in identifiers.items()},
+        names=frozenset(_names(found)),
+    )
+
+
+def _names(profiles: Sequence[Profile]) -> set[str]:
+    names: set[str] = set()
+    for profile in profiles:
+        for trait in NAME_TRAITS:
+            value = profile.traits.get(trait)
+            if isinstance(value, str) and value.strip():
+                names.add(value.strip())
+                names.update(part for part in value.split() if len(part) > 1)
+    return names
+
+
+def people_rows(
+    session: Session, *, profile_ids: Sequence[UUID]
+) -> tuple[Sequence[Profile], Sequence[Identifier]]:
+    return repository.profiles(session, profile_ids), repository.identifiers_of(
+        session, profile_ids
+    )
+
+
+def erase_people(session: Session, *, profile_ids: Sequence[UUID]) -> int:
+    return repository.delete_people(session, profile_ids)

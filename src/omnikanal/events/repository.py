@@ -5,7 +5,19 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
@@ -170,3 +182,31 @@ def events_by_message(session: Session, keys: Sequence[tuple[UUID, str]]) -> Seq
         return []
     query = select(Event).where(tuple_(Event.source_id, Event.message_id).in_(list(keys)))
     return session.scalars(query).all()
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def events_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Event]:
+    return session.scalars(
+        select(Event).where(Event.profile_id.in_(profile_ids)).order_by(Event.timestamp)
+    ).all()
+
+
+def delete_events_of(session: Session, profile_ids: Sequence[UUID]) -> int:
+    result = session.execute(delete(Event).where(Event.profile_id.in_(profile_ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def inbox_rows_containing(
+    session: Session, condition: ColumnElement[bool]
+) -> list[tuple[int, dict[str, Any]]]:
+    rows = session.execute(select(InboxMessage.position, InboxMessage.message).where(condition))
+    return [(position, message) for position, message in rows]
+
+
+def delete_inbox_rows(session: Session, positions: Sequence[int]) -> int:
+    if not positions:
+        return 0
+    result = session.execute(delete(InboxMessage).where(InboxMessage.position.in_(positions)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -7,9 +7,12 @@ The same key with another method, path or body is refused with 409.
 """
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -114,3 +117,33 @@ def purge_job(session: Session) -> None:
     settings = session.info.get("settings")
     hours = settings.idempotency_ttl_hours if settings is not None else 48
     purge_expired(session, older_than=timedelta(hours=max(hours, 24)))
+
+
+# -- stored responses that name a person (privacy.py) --
+
+SCAN_PAGE = 500
+
+
+def stored_pages(session: Session) -> Iterator[list[tuple[UUID, dict[str, Any], bytes]]]:
+    """Every stored response (id, headers, body), a page at a time in id order."""
+    after: UUID | None = None
+    while True:
+        query = select(
+            IdempotencyRecord.id,
+            IdempotencyRecord.response_headers,
+            IdempotencyRecord.response_body,
+        ).order_by(IdempotencyRecord.id)
+        if after is not None:
+            query = query.where(IdempotencyRecord.id > after)
+        page = [(i, headers, body) for i, headers, body in session.execute(query.limit(SCAN_PAGE))]
+        if not page:
+            return
+        yield page
+        after = page[-1][0]
+
+
+def forget(session: Session, record_ids: Sequence[UUID]) -> int:
+    if not record_ids:
+        return 0
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(record_ids)))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -128,3 +128,20 @@ def rewards(session: Session) -> Sequence[LoyaltyReward]:
 
 def reward(session: Session, code: str) -> LoyaltyReward | None:
     return session.scalar(select(LoyaltyReward).where(LoyaltyReward.code == code))
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def members_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[LoyaltyMember]:
+    return session.scalars(
+        select(LoyaltyMember).where(LoyaltyMember.profile_id.in_(profile_ids))
+    ).all()
+
+
+def ledger_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[LoyaltyLedgerEntry]:
+    return session.scalars(
+        select(LoyaltyLedgerEntry)
+        .where(LoyaltyLedgerEntry.profile_id.in_(profile_ids))
+        .order_by(LoyaltyLedgerEntry.created_at, LoyaltyLedgerEntry.id)
+    ).all()

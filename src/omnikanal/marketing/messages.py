@@ -21,8 +21,8 @@ from omnikanal.errors import NotFound
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.leases import retry_delay
 from omnikanal.kit.time import utcnow
-from omnikanal.marketing import delivery, repository, templates
-from omnikanal.marketing.models import Message, MessageStatus
+from omnikanal.marketing import delivery, repository, suppression, templates
+from omnikanal.marketing.models import Message, MessageStatus, Purpose
 from omnikanal.marketing.service import MarketingErrorCode, MessageFailed, MessageSent, family
 from omnikanal.marketing.tokens import settings_of
 from omnikanal.notifications import service as notifications_service
@@ -31,6 +31,7 @@ from omnikanal.timers.models import Timer
 from omnikanal.uow import record_event
 
 DELIVER = "marketing.deliver"
+SUPPRESSED_ADDRESS = "the address is on the suppression list (its person asked to be erased)"
 # Longer than any one send may take (SMTP's and the webhooks' timeouts are seconds).
 SEND_LEASE = timedelta(minutes=10)
 
@@ -51,11 +52,21 @@ def queue(
     reason: str | None = None,
     message_id: UUID | None = None,
     deliver_at: datetime | None = None,
+    purpose: str = Purpose.MARKETING,
 ) -> tuple[Message, bool]:
-    """Record the message (once per key) and schedule its delivery; True when new."""
+    """Record the message (once per key) and schedule its delivery; True when new.
+
+    Marketing to an address on the suppression list (an erased person's) is recorded as
+    suppressed, whatever the profile it reaches now has consented to."""
     existing = repository.message_by_key(session, key)
     if existing is not None:
         return existing, False
+    if (
+        status == MessageStatus.QUEUED
+        and purpose == Purpose.MARKETING
+        and suppression.is_suppressed(session, channel=channel, recipient=recipient)
+    ):
+        status, reason = MessageStatus.SUPPRESSED, SUPPRESSED_ADDRESS
     message = Message(
         id=message_id or new_id(),
         key=key,

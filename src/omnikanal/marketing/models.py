@@ -140,3 +140,18 @@ class StockAlert(Base):
     status: Mapped[str] = mapped_column(String(20), default="waiting")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     notified_at: Mapped[datetime | None]
+
+
+class Suppression(Base):
+    """An address that must never be sent marketing again: an erased person's email or
+    phone, kept only as a keyed hash (HMAC-SHA256 with the hub's secret key) of its
+    normalised form, so the list itself names no one."""
+
+    __tablename__ = "marketing_suppression"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    # email or phone
+    kind: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

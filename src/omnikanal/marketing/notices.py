@@ -41,6 +41,7 @@ def notification_queued(session: Session, event: PublishedEvent) -> None:
         },
         status=MessageStatus.SUPPRESSED if reason else MessageStatus.QUEUED,
         reason=reason,
+        purpose=Purpose.TRANSACTIONAL,
     )
     if created and reason is not None:
         notifications_service.mark_delivered(

@@ -2,12 +2,21 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from omnikanal.marketing.models import Audience, Campaign, Consent, Message, StockAlert
+from omnikanal.db import insert_ignoring_duplicates
+from omnikanal.marketing.models import (
+    Audience,
+    Campaign,
+    Consent,
+    Message,
+    StockAlert,
+    Suppression,
+)
 
 
 def consents_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Consent]:
@@ -134,3 +143,45 @@ def remove_bodies(session: Session, ids: Sequence[UUID], *, at: datetime) -> Non
             .where(Message.id.in_(ids))
             .values(subject=None, body_text=None, body_html=None, context={}, bodies_removed_at=at)
         )
+
+
+def is_suppressed(session: Session, digest: str) -> bool:
+    return session.scalar(select(Suppression.id).where(Suppression.digest == digest)) is not None
+
+
+def add_suppressions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_ignoring_duplicates(session, cast(Table, Suppression.__table__), rows, keys=["digest"])
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def messages_of(
+    session: Session, profile_ids: Sequence[UUID], recipients: Sequence[str]
+) -> Sequence[Message]:
+    """The person's messages: to their profiles, or to one of their addresses."""
+    named: ColumnElement[bool] = Message.profile_id.in_(profile_ids)
+    if recipients:
+        named = or_(named, func.lower(Message.recipient).in_(recipients))
+    return session.scalars(select(Message).where(named).order_by(Message.created_at)).all()
+
+
+def alerts_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[StockAlert]:
+    return session.scalars(
+        select(StockAlert)
+        .where(StockAlert.profile_id.in_(profile_ids))
+        .order_by(StockAlert.created_at)
+    ).all()
+
+
+def delete_person_rows(
+    session: Session, *, profile_ids: Sequence[UUID], message_ids: Sequence[UUID]
+) -> int:
+    deleted = 0
+    for statement in (
+        delete(Message).where(Message.id.in_(message_ids)),
+        delete(Consent).where(Consent.profile_id.in_(profile_ids)),
+        delete(StockAlert).where(StockAlert.profile_id.in_(profile_ids)),
+    ):
+        deleted += int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    return deleted

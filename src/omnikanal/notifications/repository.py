@@ -2,9 +2,10 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.notifications.models import Notification
@@ -41,3 +42,28 @@ def remove_bodies(session: Session, ids: Sequence[UUID], *, at: datetime) -> Non
         session.execute(
             update(Notification).where(Notification.id.in_(ids)).values(body="", body_removed_at=at)
         )
+
+
+# -- a person's part, for export and erasure (privacy.py) --
+
+
+def _naming(profile_ids: Sequence[UUID], recipients: Sequence[str]) -> Any:
+    named = Notification.profile_id.in_(profile_ids)
+    return or_(named, func.lower(Notification.recipient).in_(recipients)) if recipients else named
+
+
+def of_person(
+    session: Session, profile_ids: Sequence[UUID], recipients: Sequence[str]
+) -> Sequence[Notification]:
+    return session.scalars(
+        select(Notification)
+        .where(_naming(profile_ids, recipients))
+        .order_by(Notification.created_at)
+    ).all()
+
+
+def delete_of_person(
+    session: Session, profile_ids: Sequence[UUID], recipients: Sequence[str]
+) -> int:
+    result = session.execute(delete(Notification).where(_naming(profile_ids, recipients)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

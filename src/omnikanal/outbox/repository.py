@@ -3,7 +3,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.kit.leases import claim_due
@@ -84,3 +84,29 @@ def get_delivery(session: Session, delivery_id: UUID) -> OutboxDelivery | None:
 
 def mark(session: Session, delivery_id: UUID, **values: Any) -> None:
     session.execute(update(OutboxDelivery).where(OutboxDelivery.id == delivery_id).values(**values))
+
+
+# -- events that name a person (privacy.py) --
+
+
+def events_where(session: Session, condition: ColumnElement[bool]) -> Sequence[OutboxEvent]:
+    return session.scalars(select(OutboxEvent).where(condition)).all()
+
+
+def events_with_pending_deliveries(session: Session, event_ids: Sequence[UUID]) -> set[UUID]:
+    return set(
+        session.scalars(
+            select(OutboxDelivery.event_id).where(
+                OutboxDelivery.event_id.in_(event_ids),
+                OutboxDelivery.status == DeliveryStatus.PENDING,
+            )
+        )
+    )
+
+
+def delete_events(session: Session, event_ids: Sequence[UUID]) -> int:
+    if not event_ids:
+        return 0
+    session.execute(delete(OutboxDelivery).where(OutboxDelivery.event_id.in_(event_ids)))
+    result = session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(event_ids)))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,7 +1,9 @@
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from omnikanal.timers.models import Timer, TimerStatus
@@ -37,3 +39,17 @@ def cancel(session: Session, *, kind: str, key: str) -> bool:
 
 def get(session: Session, *, kind: str, key: str) -> Timer | None:
     return session.scalar(select(Timer).where(Timer.kind == kind, Timer.key == key))
+
+
+def matching(session: Session, *, payload_or_key: Any) -> Sequence[Timer]:
+    """Timers whose payload or key meet a condition built by ``payload_or_key(column)``
+    (the privacy part's text pre-filter)."""
+    condition: ColumnElement[bool] = or_(payload_or_key(Timer.payload), payload_or_key(Timer.key))
+    return session.scalars(select(Timer).where(condition)).all()
+
+
+def delete_timers(session: Session, timer_ids: Sequence[UUID]) -> int:
+    if not timer_ids:
+        return 0
+    result = session.execute(delete(Timer).where(Timer.id.in_(timer_ids)))
+    return int(getattr(result, "rowcount", 0) or 0)

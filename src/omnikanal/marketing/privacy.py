@@ -1,0 +1,89 @@
+"""The marketing domain's part: consent history, the messages sent (and their ``.eml``
+copies in the data folder), back-in-stock alerts. Audiences are rules evaluated on demand,
+so no membership is stored.
+
+Erasure deletes them and puts the person's email addresses and phone numbers on the
+suppression list, so no later campaign or reminder reaches them (``suppression.py``)."""
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.kit.personal_data import DomainPart, Person, PrivacyRegistry, as_document
+from omnikanal.marketing import repository, service, suppression
+from omnikanal.marketing.models import (
+    Audience,
+    Campaign,
+    Consent,
+    Message,
+    StockAlert,
+    Suppression,
+)
+from omnikanal.marketing.tokens import settings_of
+
+
+def _messages(session: Session, person: Person) -> list[Message]:
+    addresses = sorted(v.lower() for v in person.values("email", "phone"))
+    return list(repository.messages_of(session, sorted(person.profile_ids), addresses))
+
+
+def export(session: Session, person: Person) -> Mapping[str, Any]:
+    ids = sorted(person.profile_ids)
+    return {
+        "consents": {
+            "history": [as_document(c) for c in repository.consents_of(session, ids)],
+            "now": [dataclasses.asdict(s) for s in service.consents(session, profile_id=ids[0])[1]],
+        },
+        "messages": [as_document(m) for m in _messages(session, person)],
+        "stock_alerts": [as_document(a) for a in repository.alerts_of(session, ids)],
+    }
+
+
+def _delete_mail_files(session: Session, message_ids: list[UUID]) -> None:
+    """The copies written to ``<data dir>/mail`` when no SMTP server is configured."""
+    folder = Path(settings_of(session).data_dir) / "mail"
+    if not folder.is_dir():
+        return
+    for message_id in message_ids:
+        for path in folder.glob(f"*-{message_id}.eml"):
+            path.unlink(missing_ok=True)
+
+
+def erase(session: Session, person: Person) -> int:
+    message_ids = [m.id for m in _messages(session, person)]
+    _delete_mail_files(session, message_ids)
+    suppressed = suppression.suppress(
+        session,
+        emails=set(person.values("email")),
+        phones=set(person.values("phone")),
+        reason=suppression.ERASED,
+    )
+    deleted = repository.delete_person_rows(
+        session, profile_ids=sorted(person.profile_ids), message_ids=message_ids
+    )
+    return deleted + suppressed
+
+
+def register(registry: PrivacyRegistry) -> None:
+    registry.register(
+        DomainPart(
+            domain="marketing",
+            tables=frozenset(
+                model.__tablename__
+                for model in (Consent, Message, Audience, Campaign, StockAlert, Suppression)
+            ),
+            files={
+                "consents": "Your consent per purpose (marketing, transactional) and channel: "
+                "what holds now, and every change you made (what, when, and where).",
+                "messages": "Every message we sent you or held back (and why): campaigns, "
+                "reminders, notices, with what became of each.",
+                "stock_alerts": "Products you asked to hear about when back in stock.",
+            },
+            export=export,
+            erase=erase,
+        )
+    )
