@@ -35,6 +35,7 @@ from omnikanal.openapi import install_openapi
 from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.outbox.relay import Relay
 from omnikanal.outbox.router import router as outbox_router
+from omnikanal.privacy.router import router as privacy_router
 from omnikanal.wiring import build_registry
 from omnikanal.worker import Worker
 
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(notifications_router)
     app.include_router(conversations_router)
     app.include_router(marketing_router)
+    app.include_router(privacy_router)
     app.include_router(console.router)
     app.mount(
         "/console/static",

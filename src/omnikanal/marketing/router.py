@@ -37,6 +37,9 @@ from omnikanal.marketing.schemas import (
     StockAlertRead,
     Unsubscribed,
 )
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 from omnikanal.uow import unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["marketing"])
@@ -62,11 +65,23 @@ def _consent_list(session: DbSession, profile_id: UUID) -> ConsentList:
 
 @router.get("/profiles/{profile_id}/consents", response_model=ConsentList)
 def get_consents(
-    profile_id: UUID, session: DbSession, _: ConsentReader, _resolved: ResolvedThrough
+    profile_id: UUID,
+    session: DbSession,
+    actor: ConsentReader,
+    _resolved: ResolvedThrough,
+    reason: AccessReason = None,
 ) -> ConsentList:
     """What the person agreed to per purpose and channel, with who said so and when;
     consent in ``identify`` traits counts when it is the latest word."""
-    return _consent_list(session, profile_id)
+    found = _consent_list(session, profile_id)
+    access.record_staff_access(
+        session,
+        actor=actor,
+        action=AccessAction.CONSENTS,
+        profile_id=found.profile_id,
+        reason=reason,
+    )
+    return found
 
 
 @router.put("/profiles/{profile_id}/consents", response_model=ConsentList)
@@ -86,19 +101,28 @@ def put_consents(
             source=source,
             at=change.changed_at or now,
         )
-    return _consent_list(session, profile_id)
+    found = _consent_list(session, profile_id)
+    # A preference centre (the channel's back end) changes it for the person; staff are logged.
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.CONSENT_CHANGE, profile_id=found.profile_id
+    )
+    return found
 
 
 @router.get("/marketing/messages", response_model=MessageList)
 def message_log(
     session: DbSession,
-    _: MessageReader,
+    actor: MessageReader,
     profile_id: UUID | None = None,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(MessageStatus.ALL) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    reason: AccessReason = None,
 ) -> MessageList:
     """The message log, newest first: queued, sent, failed (with the reason), clicked."""
     found = messages.log(session, profile_id=profile_id, status=status, limit=limit)
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.MESSAGES, profile_id=profile_id, reason=reason
+    )
     return MessageList(items=[MessageRead.model_validate(m) for m in found])
 
 
