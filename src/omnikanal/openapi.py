@@ -19,6 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from omnikanal.auth.dependencies import require_roles, source_actor
+from omnikanal.auth.permissions import public_route
 from omnikanal.errors import PROBLEM_CONTENT_TYPE, Problem
 from omnikanal.idempotency.service import MAX_KEY_LENGTH
 
@@ -122,6 +123,11 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The documents FastAPI serves (/openapi.json, /docs, /redoc) are for anyone.
+    served = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    for route in app.routes:
+        if getattr(route, "path", None) in served:
+            public_route(route)
 
 
 def operations(app: FastAPI) -> Iterator[Operation]:

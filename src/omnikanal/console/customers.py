@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth.models import Role
 from omnikanal.commerce import carts, orders
+from omnikanal.console.access import latest_accesses
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
 from omnikanal.console.pages import money, render, when
 from omnikanal.console.service import SignedIn
@@ -27,6 +28,8 @@ from omnikanal.loyalty import service as loyalty_service
 from omnikanal.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
 from omnikanal.loyalty.service import TierProgress
 from omnikanal.marketing import service as marketing_service
+from omnikanal.privacy import access
+from omnikanal.privacy.access import MAX_REASON_LENGTH, AccessAction
 
 router = APIRouter(prefix="/customers")
 
@@ -74,17 +77,41 @@ def find(session: Session, query: str) -> list[Match]:
     ]
 
 
+def _reason(value: str | None) -> str | None:
+    return (value or "").strip()[:MAX_REASON_LENGTH] or None
+
+
+def _with_reason(path: str, reason: str | None) -> str:
+    """A customer's page, carrying the reason the search gave on to where it is logged."""
+    return f"{path}?{urlencode({'reason': reason})}" if reason else path
+
+
 @router.get("")
-def search(request: Request, session: DbSession, user: Reader, q: str = "") -> Response:
+def search(
+    request: Request, session: DbSession, user: Reader, q: str = "", reason: str | None = None
+) -> Response:
     matches = find(session, q) if q.strip() else []
+    why = _reason(reason)
     if len(matches) == 1:
-        return RedirectResponse(f"/console/customers/{matches[0].profile.profile.id}", 303)
+        path = f"/console/customers/{matches[0].profile.profile.id}"
+        return RedirectResponse(_with_reason(path, why), 303)
+    # Several people's identifiers are shown: each is a read of that person.
+    for match in matches:
+        access.record(
+            session,
+            actor=user.actor,
+            action=AccessAction.PROFILE,
+            profile_id=match.profile.profile.id,
+            reason=why,
+        )
     return render(
         request,
         "customers.html",
         title=f"Customers matching {q.strip()}" if q.strip() else "Find a customer",
         user=user,
         q=q,
+        reason=why or "",
+        reason_query=urlencode({"reason": why}) if why else "",
         matches=matches,
     )
 
@@ -187,11 +214,19 @@ def customer_360(
     session: DbSession,
     user: Reader,
     before: str | None = None,
+    reason: str | None = None,
 ) -> Response:
     view = customers_service.get_profile(session, profile_id=profile_id)
     live = view.profile.id
     if live != profile_id:  # a merged-away id: show the person it joined
-        return RedirectResponse(f"/console/customers/{live}", 303)
+        return RedirectResponse(_with_reason(f"/console/customers/{live}", _reason(reason)), 303)
+    access.record(
+        session,
+        actor=user.actor,
+        action=AccessAction.PROFILE_360,
+        profile_id=live,
+        reason=_reason(reason),
+    )
     stores = _store_names(session)
     _, events = events_service.timeline(
         session, profile_id=live, before=_cursor(before), limit=TIMELINE_PAGE + 1
@@ -218,6 +253,7 @@ def customer_360(
         for k in ("first_name", "last_name")
         if view.profile.traits.get(k)
     )
+    accesses = latest_accesses(session, user=user, profile_id=live)
     return render(
         request,
         "customer.html",
@@ -238,6 +274,9 @@ def customer_360(
         merges=merges,
         can_unmerge=user.actor.role in (Role.AGENT, Role.ADMIN),
         done=request.query_params.get("done"),
+        # Who read this person (its own partial): admins only.
+        accesses=accesses[0] if accesses else None,
+        more_accesses=accesses[1] if accesses else None,
     )
 
 
@@ -253,6 +292,9 @@ def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedFor
         profile_id=profile_id,
         merge_id=chosen,
         actor=f"{user.actor.role.value} key {user.actor.name} (console)",
+    )
+    access.record(
+        session, actor=user.actor, action=AccessAction.UNMERGE, profile_id=result.profile_id
     )
     query = urlencode(
         {"done": f"Unmerged: profile {result.restored_profile_id} is separate again."}

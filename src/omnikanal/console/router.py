@@ -7,7 +7,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from omnikanal.console import customers, inbox, service, store
+from omnikanal.auth.permissions import Public
+from omnikanal.console import access, customers, inbox, service, store
 from omnikanal.console.dependencies import (
     SESSION_COOKIE,
     CheckedForm,
@@ -47,7 +48,8 @@ def _set_cookie(
     )
 
 
-@router.get("/signin")
+# Signing in is for people who are not yet.
+@router.get("/signin", dependencies=[Public])
 def signin_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
     token = secrets.token_urlsafe(24)
     response = render(
@@ -57,7 +59,7 @@ def signin_page(request: Request, next: str | None = None) -> Response:  # noqa:
     return response
 
 
-@router.post("/signin")
+@router.post("/signin", dependencies=[Public])
 def signin(
     request: Request,
     session: DbSession,
@@ -134,5 +136,5 @@ def console_problem_page(request: Request, exc: OmnikanalError) -> Response:
 
 
 # The pages, each in its own module; included last so that their routes follow these.
-for pages_router in (customers.router, inbox.router, store.router):
+for pages_router in (customers.router, access.router, inbox.router, store.router):
     router.include_router(pages_router)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
+from omnikanal.auth.permissions import Public
 from omnikanal.commerce.router import cart_read
 from omnikanal.commerce.schemas import CartRead
 from omnikanal.events.dependencies import ResolvedThrough
@@ -146,7 +147,8 @@ def restore_cart(
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-@router.get("/marketing/open/{token}", include_in_schema=False)
+# Links in messages: the token says who, no key (the reader's mail client or browser).
+@router.get("/marketing/open/{token}", include_in_schema=False, dependencies=[Public])
 def opened(token: str, request: Request) -> Response:
     """The one-pixel image in HTML email: the message was opened (where images load)."""
     with unit_of_work(request.app.state.session_factory) as session:
@@ -154,7 +156,7 @@ def opened(token: str, request: Request) -> Response:
     return Response(content=PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
 
 
-@router.get("/unsubscribe/{token}", response_model=Unsubscribed)
+@router.get("/unsubscribe/{token}", response_model=Unsubscribed, dependencies=[Public])
 def unsubscribe(token: str, request: Request) -> Unsubscribed:
     """The opt-out link in every marketing message: no key needed, the token says who."""
     with unit_of_work(
