@@ -3,6 +3,7 @@ the code says, and the API refuses every role the matrix leaves out."""
 
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
 
 
 @pytest.fixture(scope="module")
-def assembled(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+def assembled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """The app as served, on a database never opened: only its routes are read."""
     folder = tmp_path_factory.mktemp("routes")
     application = create_app(
@@ -50,12 +51,12 @@ def _undeclared(application: FastAPI) -> list[str]:
 def test_every_route_declares_who_may_call_it(assembled: FastAPI) -> None:
     assert _undeclared(assembled) == []
     found = {(p.methods, p.path): p.callers for p in route_permissions(assembled)}
-    assert found[("GET",), "/v1/audit-log"] == {"admin"}
-    assert found[("POST",), "/v1/track"] == {WRITE_KEY}
-    assert found[("GET",), "/health"] == {PUBLIC}
-    assert found[("*",), "/console/static/{path}"] == {PUBLIC}
+    assert found[("GET",), "/v1/audit-log"] == frozenset({"admin"})
+    assert found[("POST",), "/v1/track"] == frozenset({WRITE_KEY})
+    assert found[("GET",), "/health"] == frozenset({PUBLIC})
+    assert found[("*",), "/console/static/{path}"] == frozenset({PUBLIC})
     # A console page narrowed to agents: its role check and the sign-in check agree.
-    assert found[("GET",), "/console/inbox"] == {"admin", "agent"}
+    assert found[("GET",), "/console/inbox"] == frozenset({"admin", "agent"})
     assert all(callers and callers <= set(CALLERS) for callers in found.values())
 
 
