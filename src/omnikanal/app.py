@@ -155,3 +155,21 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QueryStringDropped) for f in access.filters):
+        access.addFilter(QueryStringDropped())
+
+
+class QueryStringDropped(logging.Filter):
+    """uvicorn's access log without query strings: look-ups carry people in them
+    (``/v1/profiles?email=``), and logs are kept, copied and read more widely than the
+    database. The path stays; its ids name no one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs (client, method, path with query, HTTP version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, _, query = args[2].partition("?")
+            if query:
+                record.args = (args[0], args[1], f"{path}?…", *args[3:])
+        return True

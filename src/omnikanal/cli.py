@@ -1,5 +1,5 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, demo, reports,
-permissions."""
+retention, permissions."""
 
 import functools
 import os
@@ -33,8 +33,12 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources: channels that ingest events.", no_args_is_help=True)
 keys_app = typer.Typer(help="Secret keys for staff and back ends.", no_args_is_help=True)
 reports_app = typer.Typer(help="Reports for owners and analysts.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="Retention: data past its OMNIKANAL_RETENTION_* time.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
+app.add_typer(retention_app, name="retention")
 app.add_typer(sources_app, name="sources")
 app.add_typer(keys_app, name="keys")
 
@@ -456,3 +460,52 @@ def permissions(
 
 def main() -> None:
     app()
+
+
+@retention_app.command("run")
+@one_line_errors
+def retention_run() -> None:
+    """Delete or blank what is past its retention now, in the worker's small batches (at
+    most OMNIKANAL_RETENTION_MAX_ROWS_PER_RUN rows per kind; run again for more)."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from omnikanal.privacy import retention
+
+    settings = _settings()
+    engine = _reachable_engine(settings.resolved_database_url())
+    factory = make_session_factory(engine, settings=settings)
+    kinds = retention.kinds(settings)
+    with Progress(
+        TextColumn("{task.description:<26}"),
+        BarColumn(),
+        TextColumn("{task.fields[removed]:>8,} removed  {task.fields[note]}"),
+        console=console,
+    ) as progress:
+        tasks = {
+            kind.name: progress.add_task(
+                kind.description,
+                total=1,
+                removed=0,
+                note="kept forever" if kind.days == 0 else f"older than {kind.days} days",
+            )
+            for kind in kinds
+        }
+        for kind in kinds:
+            if kind.days == 0:
+                progress.update(tasks[kind.name], completed=1)
+
+        removed = dict.fromkeys(tasks, 0)
+
+        def batch_done(kind: retention.Kind, count: int) -> None:
+            task = tasks[kind.name]
+            removed[kind.name] += count
+            progress.update(task, removed=removed[kind.name])
+            if count < settings.retention_batch_size:
+                progress.update(task, completed=1)
+
+        with unit_of_work(factory) as session:
+            report = retention.run(session, settings, progress=batch_done)
+        for task in tasks.values():
+            progress.update(task, completed=1)
+    engine.dispose()
+    console.print(f"{report.total:,} rows and files removed", highlight=False)

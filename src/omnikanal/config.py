@@ -199,6 +199,43 @@ class Settings(BaseSettings):
         "key when unset.",
     )
 
+    retention_event_days: int = Field(
+        default=730,
+        ge=0,
+        description="Days raw events (what channels sent) are kept, counted from when they "
+        "happened; 0 keeps them forever.",
+    )
+    retention_conversation_days: int = Field(
+        default=365,
+        ge=0,
+        description="Days after a conversation's last activity before its messages are "
+        "deleted (the conversation's status, channels and times stay); 0 keeps them.",
+    )
+    retention_message_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days rendered marketing and notice messages (subject, bodies, the "
+        "data they were rendered from) and their .eml files are kept; 0 keeps them.",
+    )
+    retention_notification_days: int = Field(
+        default=90, ge=0, description="Days a notification's body is kept; 0 keeps it."
+    )
+    retention_batch_size: int = Field(
+        default=500, ge=1, description="Rows retention deletes or blanks per transaction."
+    )
+    retention_batch_pause_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Pause between retention batches, so ingestion and the resolver get "
+        "the database (on SQLite: its one write lock) in between.",
+    )
+    retention_max_rows_per_run: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most rows one retention run removes per kind of data; the rest waits "
+        "for the next run (every 10 minutes in the worker).",
+    )
+
     def resolved_secret_key(self) -> str:
         return self.secret_key or stored_secret_key(Path(self.data_dir))
 

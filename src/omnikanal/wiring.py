@@ -16,6 +16,7 @@ from omnikanal.loyalty import handlers as loyalty_handlers
 from omnikanal.marketing import handlers as marketing_handlers
 from omnikanal.notifications import handlers as notifications_handlers
 from omnikanal.outbox.registry import HandlerRegistry
+from omnikanal.privacy import retention
 
 IDEMPOTENCY_PURGE_INTERVAL = timedelta(hours=1)
 
@@ -24,6 +25,7 @@ def build_registry() -> HandlerRegistry:
     """Every domain's reactions to other domains' events, timers and periodic jobs."""
     registry = HandlerRegistry()
     registry.every("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL, idempotency_service.purge_job)
+    registry.every("privacy.retention", retention.INTERVAL, retention.run_job)
     for register in (
         commerce_handlers.register,
         events_handlers.register,

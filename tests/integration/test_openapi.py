@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.factories import bearer, create_secret_key
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/v1/unsubscribe/{token}")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/v1/unsubscribe/{token}"),
+    ("POST", "/v1/unsubscribe/{token}"),
+}
 INGESTION = {"identify", "track", "page", "screen", "alias", "group", "batch"}
 
 

@@ -41,6 +41,9 @@ class Conversation(Base):
         # The inbox: newest activity first, by status.
         Index("ix_conversation_inbox", "status", "last_activity_at"),
         CheckConstraint("csat_score BETWEEN 1 AND 5", name="csat_score_range"),
+        # Retention finds conversations past OMNIKANAL_RETENTION_CONVERSATION_DAYS whose
+        # messages are still there (the NULLs) without reading the ones already done.
+        Index("ix_conversation_retention", "messages_removed_at", "last_activity_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -65,6 +68,9 @@ class Conversation(Base):
     csat_score: Mapped[int | None]
     csat_comment: Mapped[str | None] = mapped_column(String(1000))
     csat_at: Mapped[datetime | None]
+    # When retention deleted its messages (and blanked the preview, subject and comment);
+    # a new message clears it.
+    messages_removed_at: Mapped[datetime | None]
 
 
 class ConversationMessage(Base):

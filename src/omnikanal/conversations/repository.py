@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.conversations.models import (
@@ -140,3 +140,49 @@ def anchored_in(
     if lock:
         query = query.with_for_update()
     return session.scalars(query).all()
+
+
+def stale_messages(
+    session: Session, *, before: datetime, limit: int
+) -> Sequence[tuple[UUID, UUID]]:
+    """(id, recorded by) of messages of conversations whose last activity was before
+    ``before`` and whose messages retention has not removed yet."""
+    query = (
+        select(ConversationMessage.id, ConversationMessage.recorded_by)
+        .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
+        .where(Conversation.messages_removed_at.is_(None), Conversation.last_activity_at < before)
+        .limit(limit)
+    )
+    return [(row.id, row.recorded_by) for row in session.execute(query)]
+
+
+def delete_messages(session: Session, ids: Sequence[UUID]) -> None:
+    if ids:
+        session.execute(delete(ConversationMessage).where(ConversationMessage.id.in_(ids)))
+
+
+def emptied_stale_ids(session: Session, *, before: datetime, limit: int) -> Sequence[UUID]:
+    """Conversations past ``before`` not yet marked, whose messages are all gone."""
+    left = select(ConversationMessage.id).where(
+        ConversationMessage.conversation_id == Conversation.id
+    )
+    query = (
+        select(Conversation.id)
+        .where(
+            Conversation.messages_removed_at.is_(None),
+            Conversation.last_activity_at < before,
+            ~left.exists(),
+        )
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def mark_messages_removed(session: Session, ids: Sequence[UUID], *, at: datetime) -> None:
+    """The preview, subject and satisfaction comment are the customer's words too."""
+    if ids:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(ids))
+            .values(preview="", subject=None, csat_comment=None, messages_removed_at=at)
+        )

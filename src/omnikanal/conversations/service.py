@@ -34,6 +34,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.errors import NotFound
 from omnikanal.events import service as events_service
 from omnikanal.kit.ids import new_id
+from omnikanal.kit.time import utcnow
 from omnikanal.uow import DomainEvent, record_event
 
 PREVIEW_CHARS = 200
@@ -212,6 +213,8 @@ def add_message(
     )
     session.add(stored)
     conversation.last_activity_at = now
+    # Retention starts over: this conversation has a message to keep again.
+    conversation.messages_removed_at = None
     if kind == MessageKind.MESSAGE and channel is not None:
         conversation.message_count += 1
         conversation.preview = excerpt(body, PREVIEW_CHARS)
@@ -251,9 +254,13 @@ def on_timeline(
             "subject": message.subject,
             "excerpt": excerpt(message.body),
         },
-        message_id=f"conversation-message-{message.id}",
+        message_id=_timeline_id(message.id),
         at=message.sent_at,
     )
+
+
+def _timeline_id(message_id: UUID) -> str:
+    return f"conversation-message-{message_id}"
 
 
 def change_status(session: Session, conversation: Conversation, status: str, now: datetime) -> None:
@@ -387,3 +394,25 @@ def inbox(
         before=before,
         limit=limit,
     )
+
+
+# -- retention --
+
+
+def purge_stale_messages(session: Session, *, before: datetime, limit: int) -> int:
+    """Retention: delete up to ``limit`` messages of conversations whose last activity was
+    before ``before``; a conversation left without messages keeps its row (status,
+    channels, count, times) with its preview, subject and comment blanked. How many rows
+    changed."""
+    stale = repository.stale_messages(session, before=before, limit=limit)
+    # Their timeline entries (``on_timeline``) quote them: the quotes go with them.
+    events_service.forget_activity_properties(
+        session,
+        activities=[(recorded_by, _timeline_id(id_)) for id_, recorded_by in stale],
+        properties=("subject", "excerpt"),
+    )
+    ids = [id_ for id_, _ in stale]
+    repository.delete_messages(session, ids)
+    emptied = repository.emptied_stale_ids(session, before=before, limit=limit - len(ids))
+    repository.mark_messages_removed(session, emptied, at=utcnow())
+    return len(ids) + len(emptied)

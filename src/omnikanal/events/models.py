@@ -21,6 +21,9 @@ class Event(Base):
         # A repeated messageId from the same source is stored once.
         UniqueConstraint("source_id", "message_id"),
         Index("ix_events_event_profile_time", "profile_id", "timestamp"),
+        # Retention deletes the oldest events (OMNIKANAL_RETENTION_EVENT_DAYS); timestamps
+        # arrive nearly in order, so this index grows at its end like the primary key.
+        Index("ix_events_event_timestamp", "timestamp"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)

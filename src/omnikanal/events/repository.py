@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
@@ -154,3 +154,19 @@ def create_lease(session: Session, *, name: str, holder: str, until: datetime) -
         [{"name": name, "holder": holder, "locked_until": until}],
         keys=("name",),
     )
+
+
+def delete_events_before(session: Session, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` events that happened before ``before``; how many went."""
+    ids = list(session.scalars(select(Event.id).where(Event.timestamp < before).limit(limit)))
+    if ids:
+        session.execute(delete(event_table).where(event_table.c.id.in_(ids)))
+    return len(ids)
+
+
+def events_by_message(session: Session, keys: Sequence[tuple[UUID, str]]) -> Sequence[Event]:
+    """The events stored under these (source, messageId) pairs."""
+    if not keys:
+        return []
+    query = select(Event).where(tuple_(Event.source_id, Event.message_id).in_(list(keys)))
+    return session.scalars(query).all()

@@ -553,3 +553,30 @@ def unmerge(
         ]
         customers_service.rebuild_projection(session, profile_id=side, history=history)
     return result
+
+
+def purge_events(session: Session, *, before: datetime, limit: int) -> int:
+    """Retention: delete up to ``limit`` stored events that happened before ``before``.
+
+    The inbox is never purged: each row in it is still to be placed with its person (the
+    resolver deletes a row in the transaction that stores its event)."""
+    return repository.delete_events_before(session, before=before, limit=limit)
+
+
+def forget_activity_properties(
+    session: Session, *, activities: Sequence[tuple[UUID, str]], properties: Sequence[str]
+) -> int:
+    """Remove ``properties`` from activities put on the timeline by ``record_activity``,
+    found by (credential, message id): the conversations domain's retention removes the
+    words of a message from its timeline entry. How many events changed."""
+    changed = 0
+    for event in repository.events_by_message(session, activities):
+        kept = dict(event.message.get("properties") or {})
+        if not any(name in kept for name in properties):
+            continue
+        for name in properties:
+            kept.pop(name, None)
+        event.message = {**event.message, "properties": kept}
+        changed += 1
+    session.flush()
+    return changed

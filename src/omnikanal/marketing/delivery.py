@@ -12,6 +12,8 @@ import hmac
 import smtplib
 import ssl
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -25,6 +27,10 @@ from omnikanal.config import Settings
 from omnikanal.marketing.models import Message
 from omnikanal.marketing.tokens import secret_key
 from omnikanal.outbox import signing
+
+# Mail written to the folder is named <created_at as STAMP>-<message id>.eml.
+MAIL_FOLDER = "mail"
+STAMP = "%Y%m%dT%H%M%S"
 
 
 class DeliveryError(Exception):
@@ -42,6 +48,10 @@ def email_message(settings: Settings, message: Message) -> EmailMessage:
     unsubscribe = (message.context or {}).get("unsubscribe_url")
     if unsubscribe:
         mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+        # One-click (RFC 8058): the mail reader POSTs this body to the link, no page shown.
+        # Only for an HTTPS link, as the RFC asks (OMNIKANAL_PUBLIC_URL=https://...).
+        if unsubscribe.startswith("https://"):
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content(message.body_text or "")
     if message.body_html:
         mail.add_alternative(message.body_html, subtype="html")
@@ -53,9 +63,9 @@ def send_email(settings: Settings, message: Message) -> None:
         raise DeliveryError("no email address")
     mail = email_message(settings, message)
     if not settings.smtp_url:
-        folder = Path(settings.data_dir) / "mail"
+        folder = Path(settings.data_dir) / MAIL_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = message.created_at.strftime("%Y%m%dT%H%M%S")
+        stamp = message.created_at.astimezone(UTC).strftime(STAMP)
         (folder / f"{stamp}-{message.id}.eml").write_bytes(bytes(mail))
         return
     url = urlparse(settings.smtp_url)
@@ -117,3 +127,28 @@ def send(settings: Settings, message: Message) -> None:
         send_webhook(settings, message, url=settings.push_webhook_url)
     else:
         raise DeliveryError(f"no delivery for channel {message.channel}")
+
+
+def _written_at(path: Path) -> datetime:
+    """When the mail's message was created, from its name; else the file's time."""
+    try:
+        return datetime.strptime(path.name[: len("20261130T120000")], STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def _mail_files(settings: Settings) -> Iterator[Path]:
+    folder = Path(settings.data_dir) / MAIL_FOLDER
+    return folder.glob("*.eml") if folder.is_dir() else iter(())
+
+
+def remove_mail_before(settings: Settings, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` .eml files in the mail folder written before ``before``."""
+    removed = 0
+    for path in _mail_files(settings):
+        if removed >= limit:
+            break
+        if _written_at(path) < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -65,6 +65,9 @@ class Message(Base):
         UniqueConstraint("key"),
         Index("ix_marketing_message_profile", "profile_id", "created_at"),
         Index("ix_marketing_message_status", "status", "created_at"),
+        # Retention finds messages past OMNIKANAL_RETENTION_MESSAGE_DAYS still holding
+        # their bodies (the NULLs) without reading the ones already done.
+        Index("ix_marketing_message_retention", "bodies_removed_at", "created_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -92,6 +95,8 @@ class Message(Base):
     # An order placed within the attribution window after a click (the conversion).
     converted_order_id: Mapped[UUID | None]
     converted_at: Mapped[datetime | None]
+    # When retention removed the subject, bodies and the context they were rendered from.
+    bodies_removed_at: Mapped[datetime | None]
 
 
 class Audience(Base):

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.marketing.models import Audience, Campaign, Consent, Message, StockAlert
@@ -109,3 +109,28 @@ def waiting_alerts(
     if profile_ids is not None:
         query = query.where(StockAlert.profile_id.in_(profile_ids))
     return session.scalars(query.order_by(StockAlert.created_at).with_for_update()).all()
+
+
+def stale_message_ids(
+    session: Session, *, before: datetime, statuses: Sequence[str], limit: int
+) -> Sequence[UUID]:
+    """Messages created before ``before``, in one of ``statuses``, still holding bodies."""
+    query = (
+        select(Message.id)
+        .where(
+            Message.bodies_removed_at.is_(None),
+            Message.created_at < before,
+            Message.status.in_(statuses),
+        )
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def remove_bodies(session: Session, ids: Sequence[UUID], *, at: datetime) -> None:
+    if ids:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(subject=None, body_text=None, body_html=None, context={}, bodies_removed_at=at)
+        )

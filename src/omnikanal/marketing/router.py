@@ -1,19 +1,30 @@
 """Consent, the message log and the links in messages over HTTP."""
 
 import base64
+from collections.abc import Callable
 from itertools import islice
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from omnikanal.auth.permissions import Public
 from omnikanal.commerce.router import cart_read
 from omnikanal.commerce.schemas import CartRead
+from omnikanal.errors import OmnikanalError
 from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 from omnikanal.kit.time import utcnow
-from omnikanal.marketing import audiences, campaigns, lifecycle, messages, service, triggers
+from omnikanal.marketing import (
+    audiences,
+    campaigns,
+    lifecycle,
+    messages,
+    service,
+    templates,
+    triggers,
+)
 from omnikanal.marketing.dependencies import (
     CartRestorer,
     ConsentReader,
@@ -156,14 +167,78 @@ def opened(token: str, request: Request) -> Response:
     return Response(content=PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
 
 
-@router.get("/unsubscribe/{token}", response_model=Unsubscribed, dependencies=[Public])
-def unsubscribe(token: str, request: Request) -> Unsubscribed:
-    """The opt-out link in every marketing message: no key needed, the token says who."""
-    with unit_of_work(
-        request.app.state.session_factory, after_commit=request.app.state.relay.run_handlers
-    ) as session:
-        profile_id, purpose, channel = triggers.unsubscribe(session, token=token)
-    return Unsubscribed(profile_id=profile_id, purpose=purpose, channel=channel)
+# What an opt-out stops, said on its page.
+OPTED_OUT_OF = {
+    "email": ("marketing email", "email"),
+    "sms": ("marketing text messages", "text message"),
+    "push": ("marketing notifications", "app notification"),
+    "social": ("marketing messages on social media", "social media"),
+}
+UNSUBSCRIBE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "A page for people; JSON on request."}
+}
+# The link carries the token: no cache keeps the page, no page it leads to learns it.
+PAGE_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _opt_out_page(
+    state: str, *, channel: str = "", reason: str = "", status: int = 200
+) -> Response:
+    what, what_by = OPTED_OUT_OF.get(channel, ("marketing messages", channel))
+    html = templates.page("unsubscribe", state=state, what=what, what_by=what_by, reason=reason)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def _opt_out_answer(request: Request, answer: Callable[[], triggers.OptOut], done: str) -> Any:
+    """The opt-out as JSON for API clients, else as a page (a bad link as a page too)."""
+    if _wants_json(request):
+        link = answer()
+        return Unsubscribed(
+            profile_id=link.profile_id,
+            purpose=link.purpose,
+            channel=link.channel,
+            granted=link.granted,
+        )
+    try:
+        link = answer()
+    except OmnikanalError as exc:
+        return _opt_out_page("invalid", reason=exc.detail, status=exc.status)
+    # The page offers the button only while the opt-out is still to be done.
+    state = "already" if done == "confirm" and not link.granted else done
+    return _opt_out_page(state, channel=link.channel)
+
+
+@router.get(
+    "/unsubscribe/{token}",
+    response_model=Unsubscribed,
+    responses=UNSUBSCRIBE_ANSWERS,
+    dependencies=[Public],
+)
+def unsubscribe_page(token: str, request: Request, session: DbSession) -> Any:
+    """The opt-out link in every marketing message: a page saying what will stop, with one
+    button that POSTs here. Opening it changes nothing (mail scanners open every link).
+    No key needed, the token says who; ``Accept: application/json`` answers whether
+    the opt-out holds (``granted`` false) instead."""
+    return _opt_out_answer(
+        request, lambda: triggers.unsubscribe_link(session, token=token), "confirm"
+    )
+
+
+@router.post(
+    "/unsubscribe/{token}",
+    response_model=Unsubscribed,
+    responses=UNSUBSCRIBE_ANSWERS,
+    dependencies=[Public],
+)
+def unsubscribe(token: str, request: Request, session: DbSession) -> Any:
+    """The opt-out: from the link's page, or a mail reader's one-click unsubscribe
+    (RFC 8058: ``List-Unsubscribe=One-Click`` as the form body). Doing it twice is fine."""
+    return _opt_out_answer(request, lambda: triggers.unsubscribe(session, token=token), "done")
 
 
 # -- audiences and campaigns --

@@ -22,8 +22,9 @@ from uuid import UUID
 from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
-from omnikanal.marketing import repository
-from omnikanal.marketing.models import Consent, ConsentChannel, Purpose
+from omnikanal.kit.time import utcnow
+from omnikanal.marketing import delivery, repository, tokens
+from omnikanal.marketing.models import Consent, ConsentChannel, MessageStatus, Purpose
 from omnikanal.uow import DomainEvent, record_event
 
 
@@ -183,3 +184,29 @@ def allowed(session: Session, *, profile_id: UUID, purpose: str, channel: str) -
 
 def family(session: Session, profile_id: UUID) -> tuple[UUID, list[UUID]]:
     return _family(session, profile_id)
+
+
+# -- retention --
+
+# Messages past these are done with: nothing will render or send them again.
+FINISHED = (
+    MessageStatus.SENT,
+    MessageStatus.CLICKED,
+    MessageStatus.FAILED,
+    MessageStatus.SUPPRESSED,
+)
+
+
+def purge_message_bodies(session: Session, *, before: datetime, limit: int) -> int:
+    """Retention: remove the subject, bodies and rendering context of up to ``limit``
+    finished messages created before ``before``; the log keeps who, which channel, which
+    template, what became of it and when. How many."""
+    ids = repository.stale_message_ids(session, before=before, statuses=FINISHED, limit=limit)
+    repository.remove_bodies(session, ids, at=utcnow())
+    return len(ids)
+
+
+def purge_mail_files(session: Session, *, before: datetime, limit: int) -> int:
+    """Retention: delete up to ``limit`` .eml files (mail written to the data folder when
+    no SMTP server is set) of messages created before ``before``."""
+    return delivery.remove_mail_before(tokens.settings_of(session), before=before, limit=limit)

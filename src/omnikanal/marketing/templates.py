@@ -61,6 +61,11 @@ def render(template: str, *, channel: str, context: dict[str, Any]) -> Rendered:
     raise RenderError(f"no templates for channel {channel}")
 
 
+def page(name: str, **context: Any) -> str:
+    """A page a customer opens from a message (``<name>.page.html``), in the brand layout."""
+    return _render(f"{name}.page.html", context, html=True)
+
+
 def money(amount: int, currency: str) -> str:
     """2499,00 SEK style: minor units shown with two decimals."""
     whole, cents = divmod(abs(amount), 100)

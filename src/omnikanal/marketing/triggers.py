@@ -271,22 +271,49 @@ def _may_follow(session: Session, *, anonymous_id: str, person: UUID) -> bool:
     return owner is None or owner == person
 
 
-def unsubscribe(session: Session, *, token: str) -> tuple[UUID, str, str]:
-    now = utcnow()
-    try:
-        data = tokens.verify(tokens.settings_of(session), token, purpose=UNSUBSCRIBE, now=now)
-    except tokens.InvalidToken as exc:
-        raise _invalid(str(exc)) from exc
+@dataclasses.dataclass(frozen=True)
+class OptOut:
+    """What an opt-out link stops: one purpose on one channel for one person."""
+
+    profile_id: UUID
+    purpose: str
+    channel: str
+    # Whether messages of this purpose may be sent on this channel now.
+    granted: bool
+
+
+def unsubscribe_link(session: Session, *, token: str) -> OptOut:
+    """What the link would stop, and whether it still holds; changes nothing (a mail
+    scanner that opens every link must opt nobody out)."""
+    data = _opt_out_data(session, token)
+    profile_id = customers_service.live_profile(session, UUID(data["pr"])).id
+    granted = allowed(session, profile_id=profile_id, purpose=data["pu"], channel=data["ch"])
+    return OptOut(profile_id, data["pu"], data["ch"], granted)
+
+
+def unsubscribe(session: Session, *, token: str) -> OptOut:
+    """The opt-out itself (a POST: the link's page, or a mail reader's one-click, RFC 8058).
+    Done twice, it records one change."""
+    link = unsubscribe_link(session, token=token)
+    if not link.granted:
+        return link
     row = record_consent(
         session,
-        profile_id=UUID(data["pr"]),
-        purpose=data["pu"],
-        channel=data["ch"],
+        profile_id=link.profile_id,
+        purpose=link.purpose,
+        channel=link.channel,
         granted=False,
         source="unsubscribe_link",
-        at=now,
+        at=utcnow(),
     )
-    return row.profile_id, row.purpose, row.channel
+    return OptOut(row.profile_id, row.purpose, row.channel, granted=False)
+
+
+def _opt_out_data(session: Session, token: str) -> dict[str, Any]:
+    try:
+        return tokens.verify(tokens.settings_of(session), token, purpose=UNSUBSCRIBE, now=utcnow())
+    except tokens.InvalidToken as exc:
+        raise _invalid(str(exc)) from exc
 
 
 def opened(session: Session, *, token: str) -> None:

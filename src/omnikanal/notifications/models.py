@@ -28,6 +28,9 @@ class Notification(Base):
         UniqueConstraint("kind", "reference"),
         Index("ix_notifications_notification_profile", "profile_id", "created_at"),
         Index("ix_notifications_notification_status", "status", "created_at"),
+        # Retention finds notices past OMNIKANAL_RETENTION_NOTIFICATION_DAYS still holding
+        # their bodies (the NULLs) without reading the ones already done.
+        Index("ix_notifications_notification_retention", "body_removed_at", "created_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -44,3 +47,5 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When retention blanked the body.
+    body_removed_at: Mapped[datetime | None]

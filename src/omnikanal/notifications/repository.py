@@ -1,9 +1,10 @@
 """Every query of the notifications domain."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.notifications.models import Notification
@@ -23,3 +24,20 @@ def of_profiles(
         query = query.where(Notification.status == status)
     query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
     return session.scalars(query).all()
+
+
+def stale_ids(session: Session, *, before: datetime, limit: int) -> Sequence[UUID]:
+    """Notices created before ``before`` that still hold their body."""
+    query = (
+        select(Notification.id)
+        .where(Notification.body_removed_at.is_(None), Notification.created_at < before)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def remove_bodies(session: Session, ids: Sequence[UUID], *, at: datetime) -> None:
+    if ids:
+        session.execute(
+            update(Notification).where(Notification.id.in_(ids)).values(body="", body_removed_at=at)
+        )

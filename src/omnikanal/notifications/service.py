@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
+from omnikanal.kit.time import utcnow
 from omnikanal.notifications import repository
 from omnikanal.notifications.models import Notification, NotificationStatus
 from omnikanal.uow import DomainEvent, record_event
@@ -96,3 +97,11 @@ def mark_delivered(
     else:
         notice.status, notice.last_error = NotificationStatus.FAILED, error[:2000]
     session.flush()
+
+
+def purge_bodies(session: Session, *, before: datetime, limit: int) -> int:
+    """Retention: blank the bodies of up to ``limit`` notices created before ``before``
+    (kind, channel, status and times stay); how many."""
+    ids = repository.stale_ids(session, before=before, limit=limit)
+    repository.remove_bodies(session, ids, at=utcnow())
+    return len(ids)

@@ -73,6 +73,7 @@ def test_the_reminder_reaches_the_phone_and_opens_the_same_cart(
     assert reminder["To"] == EMAIL
     assert "Wool coat, grey" in reminder.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     assert reminder["List-Unsubscribe"].startswith("<https://hub.example.com/v1/unsubscribe/")
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     token = restore_link(mail)
     html = reminder.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     pixel = re.search(r'src="https://hub.example.com(/v1/marketing/open/[^"]+)"', html)
@@ -222,7 +223,7 @@ def test_the_unsubscribe_link_records_the_opt_out(shop: Shop, app: FastAPI, mail
     run_later(app)
     link = mail.received[0]["List-Unsubscribe"].strip("<>")
     token = link.rsplit("/", 1)[1]
-    shop.ok(shop.client.get(f"/v1/unsubscribe/{token}"))
+    shop.ok(shop.client.post(f"/v1/unsubscribe/{token}", headers={"accept": "application/json"}))
     consents = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/consents", headers=shop.agent))
     marketing_email = next(
         c for c in consents["consents"] if (c["purpose"], c["channel"]) == ("marketing", "email")
@@ -260,6 +261,9 @@ def test_a_tampered_or_expired_link_is_refused(shop: Shop, app: FastAPI, mail: M
     assert "expired" in response.json()["detail"]
     response = shop.client.get(f"/v1/unsubscribe/{token}")  # a restore token is not an opt-out
     assert response.status_code == 400
+    response = shop.client.post(f"/v1/unsubscribe/{token}", headers={"accept": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_link"
 
 
 def test_a_forwarded_reminder_never_makes_two_people_one(
