@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 
 from omnikanal import __version__, health
 from omnikanal.auth.dependencies import SourceKeyCache
+from omnikanal.auth.permissions import public_route
 from omnikanal.auth.router import router as auth_router
 from omnikanal.catalog.router import router as catalog_router
 from omnikanal.commerce.router import router as commerce_router
@@ -134,11 +136,13 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(marketing_router)
     app.include_router(privacy_router)
     app.include_router(console.router)
-    app.mount(
+    static = Mount(
         "/console/static",
-        StaticFiles(packages=[("omnikanal.console", "static")]),
+        app=StaticFiles(packages=[("omnikanal.console", "static")]),
         name="console-static",
     )
+    # Style sheets for the sign-in page too: nothing in them is secret.
+    app.router.routes.append(public_route(static))
     return app
 
 

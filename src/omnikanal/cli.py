@@ -1,9 +1,10 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, staff, demo, reports,
-retention."""
+retention, privacy, permissions."""
 
 import functools
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from omnikanal import migrate
 from omnikanal.auth import service as auth_service
 from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.models import Channel, Role
+from omnikanal.auth.permissions import matrix_markdown
 from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
 from omnikanal.uow import unit_of_work
@@ -567,6 +569,42 @@ def privacy_export(
         )
     out.write_bytes(found.archive)
     console.print(f"profile {found.profile_id} exported to {out} ({len(found.archive):,} bytes)")
+
+
+PERMISSIONS_DOC = Path("docs/permissions.md")
+
+
+def permission_matrix() -> str:
+    """docs/permissions.md from the routes of an app assembled as ``serve`` assembles it
+    (on a throwaway database: only the routes are read)."""
+    from omnikanal.app import create_app  # the whole app: only this command needs it
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            database_url=f"sqlite:///{Path(folder) / 'routes.sqlite3'}",
+            data_dir=Path(folder),
+            embedded_worker=False,
+            nats_url=None,
+        )
+        served = create_app(settings)
+        try:
+            return matrix_markdown(served)
+        finally:
+            served.state.ingest_writer.close()
+            served.state.engine.dispose()
+
+
+@app.command()
+@one_line_errors
+def permissions(
+    out: Annotated[
+        Path, typer.Option(help="Where to write the matrix (from the repository's root).")
+    ] = PERMISSIONS_DOC,
+) -> None:
+    """Write the permission matrix (route × role), generated from the code."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(permission_matrix(), encoding="utf-8")
+    console.print(f"wrote {out}")
 
 
 def main() -> None:

@@ -87,6 +87,11 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
 READ_ONLY_OPTION = "omnikanal_read_only"
 
 
+def is_read_only(session: Session) -> bool:
+    """Whether the session came from a read-only factory (a GET's, the resolver's peeks)."""
+    return bool(session.get_bind().get_execution_options().get(READ_ONLY_OPTION))
+
+
 # How long a writer waits for SQLite's write lock, and how often it looks while waiting.
 WRITE_LOCK_TIMEOUT_SECONDS = 30.0
 WRITE_LOCK_POLL_SECONDS = 0.001

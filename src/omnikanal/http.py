@@ -37,7 +37,7 @@ from omnikanal.idempotency.service import (
     IdempotentRequest,
     StoredResponse,
 )
-from omnikanal.uow import recorded_event_ids, reset_recorded
+from omnikanal.uow import recorded_event_ids, reset_recorded, rows_after_read
 
 logger = logging.getLogger("omnikanal.http")
 
@@ -306,7 +306,15 @@ class UnitOfWorkMiddleware:
             await anyio.to_thread.run_sync(session.rollback)
             raise
         # 2xx and 3xx (a form's redirect after success) commit; errors change nothing.
-        if not 200 <= response.status < 400 or scope["method"] in READ_METHODS:
+        succeeded = 200 <= response.status < 400
+        if succeeded and scope["method"] in READ_METHODS:
+            await anyio.to_thread.run_sync(session.rollback)
+            rows = rows_after_read(session)
+            if rows:
+                # A read is answered only once the record of it (the access log) is durable.
+                await anyio.to_thread.run_sync(self._write_after_read, rows)
+            return response, []
+        if not succeeded:
             await anyio.to_thread.run_sync(session.rollback)
             if idempotent is not None and response.status >= 400:
                 # A concurrent request with this key may have done the work first (the
@@ -367,6 +375,12 @@ class UnitOfWorkMiddleware:
             ),
             request_id,
         )
+
+    def _write_after_read(self, rows: list[object]) -> None:
+        """The rows a read request recorded, in one short write transaction of their own."""
+        with self.session_factory() as session:
+            session.add_all(rows)
+            session.commit()
 
     def _commit(
         self, session: Session, idempotent: IdempotentRequest | None, response: CapturedResponse

@@ -19,6 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from omnikanal.auth.dependencies import require_roles, source_actor
+from omnikanal.auth.permissions import public_route
 from omnikanal.errors import PROBLEM_CONTENT_TYPE, Problem
 from omnikanal.idempotency.service import MAX_KEY_LENGTH
 
@@ -122,6 +123,11 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The documents FastAPI serves (/openapi.json, /docs, /redoc) are for anyone.
+    served = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    for route in app.routes:
+        if getattr(route, "path", None) in served:
+            public_route(route)
 
 
 def operations(app: FastAPI) -> Iterator[Operation]:
@@ -176,13 +182,13 @@ def error_statuses(entry: dict[str, Any], operation: Operation) -> dict[int, str
 
 def _complete_operation(entry: dict[str, Any], operation: Operation) -> None:
     responses = entry.setdefault("responses", {})
-    # Replaces FastAPI's 422 (application/json, HTTPValidationError) too.
-    responses.update(
-        {
-            str(status): _problem_answer(why)
-            for status, why in error_statuses(entry, operation).items()
-        }
-    )
+    for status, why in error_statuses(entry, operation).items():
+        documented = _problem_answer(why)
+        # A route that also answers people (a page) keeps its page's content type; FastAPI's
+        # 422 (application/json, HTTPValidationError) is replaced.
+        pages = responses.get(str(status), {}).get("content", {})
+        documented["content"].update({t: c for t, c in pages.items() if t == "text/html"})
+        responses[str(status)] = documented
     for status, answer in operation.declared.items():
         if answer.headers:
             responses[str(status)]["headers"] = answer.headers

@@ -13,7 +13,11 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal.db import is_read_only
 from omnikanal.outbox import service as outbox_service
+
+# Rows a read-only request still has to write (who read a person's data), in session.info.
+ROWS_AFTER_READ = "omnikanal_rows_after_read"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +42,25 @@ def recorded_event_ids(session: Session) -> list[UUID]:
 def reset_recorded(session: Session) -> None:
     session.info.pop(outbox_service.RECORDED_EVENTS, None)
     session.info.pop(outbox_service.WEBHOOKS_CACHE, None)
+
+
+def add_record(session: Session, row: object) -> None:
+    """Add a small row that is written even when the request only reads (the access log).
+
+    A write session adds it to its own transaction. A read session never writes: on SQLite
+    its snapshot would have to become the write lock, which fails at once when another
+    writer committed meanwhile. There the row waits, and the edge writes it after the read,
+    before the answer is sent (``rows_after_read``)."""
+    if is_read_only(session):
+        session.info.setdefault(ROWS_AFTER_READ, []).append(row)
+    else:
+        session.add(row)
+
+
+def rows_after_read(session: Session) -> list[object]:
+    """The rows ``add_record`` kept for the edge, taken out of the session."""
+    rows: list[object] = session.info.pop(ROWS_AFTER_READ, [])
+    return rows
 
 
 AfterCommit = Callable[[list[UUID]], None]

@@ -57,6 +57,9 @@ from omnikanal.kit.pagination import (
     page_params,
 )
 from omnikanal.kit.time import utcnow
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 
 router = APIRouter(prefix="/v1", tags=["commerce"])
 
@@ -146,6 +149,7 @@ def current_cart(
     phone: Annotated[str | None, Query(max_length=40)] = None,
     loyalty_card: Annotated[str | None, Query(max_length=100)] = None,
     profile_id: UUID | None = None,
+    reason: AccessReason = None,
 ) -> CartRead:
     """The person's active cart, found from any of their identifiers on any device."""
     given = {
@@ -167,13 +171,22 @@ def current_cart(
     state = carts.person_cart(session, profile_id=profile_id) if profile_id else None
     if state is None:
         raise NotFound(CommerceErrorCode.CART_NOT_FOUND, "This person has no active cart.")
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.CART, profile_id=state.profile_id, reason=reason
+    )
     return cart_read(session, state, actor)
 
 
 @router.get("/carts/{cart_id}", response_model=CartRead, tags=["carts"])
-def get_cart(cart_id: UUID, session: DbSession, actor: CartUser) -> CartRead:
+def get_cart(
+    cart_id: UUID, session: DbSession, actor: CartUser, reason: AccessReason = None
+) -> CartRead:
     """A cart; a merged-away cart answers with the cart it joined."""
-    return cart_read(session, carts.find_cart(session, cart_id=cart_id), actor)
+    state = carts.find_cart(session, cart_id=cart_id)
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.CART, profile_id=state.profile_id, reason=reason
+    )
+    return cart_read(session, state, actor)
 
 
 @router.post("/carts/{cart_id}/items", response_model=CartRead, tags=["carts"])
@@ -363,13 +376,17 @@ def _order_cursor(value: str | None) -> tuple[datetime, UUID] | None:
 @router.get("/orders", response_model=OrderPage, tags=["orders"])
 def list_orders(
     session: DbSession,
-    _: OrderReader,
+    actor: OrderReader,
     profile_id: UUID,
     page: Annotated[PageParams, Depends(page_params)],
+    reason: AccessReason = None,
 ) -> OrderPage:
     """A person's orders from every channel, newest first."""
     live, found = orders.of_person(
         session, profile_id=profile_id, before=_order_cursor(page.cursor), limit=page.limit + 1
+    )
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.ORDERS, profile_id=live, reason=reason
     )
     shown = list(found[: page.limit])
     next_cursor = None
@@ -384,13 +401,25 @@ def list_orders(
 
 
 @router.get("/orders/by-number/{number}", response_model=OrderRead, tags=["orders"])
-def get_order_by_number(number: OrderNumber, session: DbSession, _: OrderReader) -> OrderRead:
-    return _one(session, orders.by_number(session, number=number))
+def get_order_by_number(
+    number: OrderNumber, session: DbSession, actor: OrderReader, reason: AccessReason = None
+) -> OrderRead:
+    order = orders.by_number(session, number=number)
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.ORDERS, profile_id=order.profile_id, reason=reason
+    )
+    return _one(session, order)
 
 
 @router.get("/orders/{order_id}", response_model=OrderRead, tags=["orders"])
-def get_order(order_id: UUID, session: DbSession, _: OrderReader) -> OrderRead:
-    return _one(session, orders.get(session, order_id=order_id))
+def get_order(
+    order_id: UUID, session: DbSession, actor: OrderReader, reason: AccessReason = None
+) -> OrderRead:
+    order = orders.get(session, order_id=order_id)
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.ORDERS, profile_id=order.profile_id, reason=reason
+    )
+    return _one(session, order)
 
 
 @router.post("/orders/{order_id}/preparing", response_model=OrderRead, tags=["orders"])

@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import staff as staff_accounts
+from omnikanal.auth.permissions import Public
 from omnikanal.console.dependencies import CheckedForm, ConsoleUser
 from omnikanal.console.pages import render
 from omnikanal.errors import OmnikanalError
@@ -92,7 +93,8 @@ def turn_off_codes(
 # -- invitations (signed out) --
 
 
-@router.get("/invitation")
+# Someone invited has no account to sign in with yet: the link's token is the credential.
+@router.get("/invitation", dependencies=[Public])
 def invitation_page(
     request: Request,
     session: DbSession,
@@ -104,7 +106,7 @@ def invitation_page(
     )
 
 
-@router.post("/invitation")
+@router.post("/invitation", dependencies=[Public])
 def accept_invitation(
     request: Request,
     session: DbSession,

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth.models import Role
 from omnikanal.commerce import carts, orders
+from omnikanal.console.access import latest_accesses
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
 from omnikanal.console.pages import money, render, when
 from omnikanal.console.service import SignedIn
@@ -27,9 +28,9 @@ from omnikanal.loyalty import service as loyalty_service
 from omnikanal.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
 from omnikanal.loyalty.service import TierProgress
 from omnikanal.marketing import service as marketing_service
-from omnikanal.privacy import erasure
+from omnikanal.privacy import access, erasure
 from omnikanal.privacy import service as privacy_service
-from omnikanal.uow import unit_of_work
+from omnikanal.privacy.access import MAX_REASON_LENGTH, AccessAction
 
 router = APIRouter(prefix="/customers")
 
@@ -79,17 +80,41 @@ def find(session: Session, query: str) -> list[Match]:
     ]
 
 
+def _reason(value: str | None) -> str | None:
+    return (value or "").strip()[:MAX_REASON_LENGTH] or None
+
+
+def _with_reason(path: str, reason: str | None) -> str:
+    """A customer's page, carrying the reason the search gave on to where it is logged."""
+    return f"{path}?{urlencode({'reason': reason})}" if reason else path
+
+
 @router.get("")
-def search(request: Request, session: DbSession, user: Reader, q: str = "") -> Response:
+def search(
+    request: Request, session: DbSession, user: Reader, q: str = "", reason: str | None = None
+) -> Response:
     matches = find(session, q) if q.strip() else []
+    why = _reason(reason)
     if len(matches) == 1:
-        return RedirectResponse(f"/console/customers/{matches[0].profile.profile.id}", 303)
+        path = f"/console/customers/{matches[0].profile.profile.id}"
+        return RedirectResponse(_with_reason(path, why), 303)
+    # Several people's identifiers are shown: each is a read of that person.
+    for match in matches:
+        access.record(
+            session,
+            actor=user.actor,
+            action=AccessAction.PROFILE,
+            profile_id=match.profile.profile.id,
+            reason=why,
+        )
     return render(
         request,
         "customers.html",
         title=f"Customers matching {q.strip()}" if q.strip() else "Find a customer",
         user=user,
         q=q,
+        reason=why or "",
+        reason_query=urlencode({"reason": why}) if why else "",
         matches=matches,
     )
 
@@ -192,11 +217,19 @@ def customer_360(
     session: DbSession,
     user: Reader,
     before: str | None = None,
+    reason: str | None = None,
 ) -> Response:
     view = customers_service.get_profile(session, profile_id=profile_id)
     live = view.profile.id
     if live != profile_id:  # a merged-away id: show the person it joined
-        return RedirectResponse(f"/console/customers/{live}", 303)
+        return RedirectResponse(_with_reason(f"/console/customers/{live}", _reason(reason)), 303)
+    access.record(
+        session,
+        actor=user.actor,
+        action=AccessAction.PROFILE_360,
+        profile_id=live,
+        reason=_reason(reason),
+    )
     stores = _store_names(session)
     _, events = events_service.timeline(
         session, profile_id=live, before=_cursor(before), limit=TIMELINE_PAGE + 1
@@ -223,6 +256,7 @@ def customer_360(
         for k in ("first_name", "last_name")
         if view.profile.traits.get(k)
     )
+    accesses = latest_accesses(session, user=user, profile_id=live)
     return render(
         request,
         "customer.html",
@@ -244,6 +278,9 @@ def customer_360(
         can_unmerge=user.actor.role in (Role.AGENT, Role.ADMIN),
         can_erase=user.actor.role == Role.ADMIN,
         done=request.query_params.get("done"),
+        # Who read this person (its own partial): admins only.
+        accesses=accesses[0] if accesses else None,
+        more_accesses=accesses[1] if accesses else None,
     )
 
 
@@ -260,6 +297,9 @@ def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedFor
         merge_id=chosen,
         actor=f"staff account {user.actor.credential_id} ({user.actor.name}, console)"[:200],
     )
+    access.record(
+        session, actor=user.actor, action=AccessAction.UNMERGE, profile_id=result.profile_id
+    )
     query = urlencode(
         {"done": f"Unmerged: profile {result.restored_profile_id} is separate again."}
     )
@@ -272,14 +312,13 @@ def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedFor
 @router.get("/{profile_id}/export")
 def export(profile_id: UUID, request: Request, session: DbSession, user: Admin) -> Response:
     """The person's ZIP, as ``GET /v1/profiles/{id}/export`` gives it; recorded in the
-    access log in a transaction of its own (a page's session is read-only)."""
+    access log (written by the edge before the archive leaves)."""
     found = privacy_service.export(
         session, profile_id=profile_id, registry=request.app.state.privacy_registry
     )
-    with unit_of_work(request.app.state.session_factory) as write:
-        privacy_service.record_export(
-            write, actor=user.actor, profile_id=found.profile_id, reason="console export"
-        )
+    privacy_service.record_export(
+        session, actor=user.actor, profile_id=found.profile_id, reason="console export"
+    )
     return Response(
         content=found.archive,
         media_type="application/zip",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from omnikanal.auth.models import Role
+from omnikanal.auth.permissions import allows, roles
 from omnikanal.console import service
 from omnikanal.console.service import SignedIn
 from omnikanal.db import READ_ONLY_OPTION
@@ -35,6 +36,8 @@ class RoleNotAllowed(Exception):
         self.allowed = allowed
 
 
+# Any key may sign in to the console today; the pages narrow it by role.
+@allows(roles(Role))
 def signed_in(request: Request, session: DbSession) -> SignedIn:
     settings = request.app.state.settings
     user = service.current(
@@ -60,9 +63,10 @@ def _slide(request: Request, session: Session, user: SignedIn) -> None:
         service.slide(writer, session_id=user.session_id)
 
 
-def require_console_roles(*roles: Role) -> Callable[[SignedIn], SignedIn]:
-    allowed = frozenset(roles) | {Role.ADMIN}
+def require_console_roles(*allowed_roles: Role) -> Callable[[SignedIn], SignedIn]:
+    allowed = frozenset(allowed_roles) | {Role.ADMIN}
 
+    @allows(roles(allowed))
     def dependency(user: Annotated[SignedIn, Depends(signed_in)]) -> SignedIn:
         if user.actor.role not in allowed:
             raise RoleNotAllowed(user, allowed)

@@ -21,6 +21,8 @@ from omnikanal.conversations.service import MessageChannel
 from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
 
 router = APIRouter(prefix="/inbox")
 
@@ -55,11 +57,23 @@ def inbox(request: Request, session: DbSession, user: Agent, status: str = "open
 
 @router.get("/{conversation_id}")
 def conversation(
-    conversation_id: UUID, request: Request, session: DbSession, user: Agent
+    conversation_id: UUID,
+    request: Request,
+    session: DbSession,
+    user: Agent,
+    reason: str | None = None,
 ) -> Response:
     found = context.context(session, conversation_id=conversation_id)
     if found.conversation.id != conversation_id:  # merged into another: show that one
         return RedirectResponse(f"/console/inbox/{found.conversation.id}", 303)
+    access.record(
+        session,
+        actor=user.actor,
+        action=AccessAction.CONVERSATION,
+        profile_id=found.profile.profile.id,
+        conversation_id=conversation_id,
+        reason=reason,
+    )
     stores = {loc.code: loc.name or loc.code for loc in inventory_service.locations(session)}
     traits = found.profile.profile.traits
     name = " ".join(str(traits[k]) for k in ("first_name", "last_name") if traits.get(k))

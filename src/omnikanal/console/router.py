@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import staff as staff_accounts
-from omnikanal.console import account, customers, inbox, service, staff, store
+from omnikanal.auth.permissions import Public
+from omnikanal.console import access, account, customers, inbox, service, staff, store
 from omnikanal.console.dependencies import (
     SESSION_COOKIE,
     CheckedForm,
@@ -51,7 +52,8 @@ def _set_cookie(
     )
 
 
-@router.get("/signin")
+# Signing in is for people who are not yet.
+@router.get("/signin", dependencies=[Public])
 def signin_page(
     request: Request,
     next: str | None = None,  # noqa: A002
@@ -92,7 +94,7 @@ def _attempt_sign_in(
             return exc
 
 
-@router.post("/signin")
+@router.post("/signin", dependencies=[Public])
 def signin(
     request: Request,
     email: Annotated[str, Form(max_length=320)] = "",
@@ -176,5 +178,12 @@ def console_problem_page(request: Request, exc: OmnikanalError) -> Response:
 
 
 # The pages, each in its own module; included last so that their routes follow these.
-for pages_router in (customers.router, inbox.router, store.router, staff.router, account.router):
+for pages_router in (
+    customers.router,
+    access.router,
+    inbox.router,
+    store.router,
+    staff.router,
+    account.router,
+):
     router.include_router(pages_router)

@@ -46,6 +46,9 @@ from omnikanal.kit.pagination import (
     encode_time_cursor,
     page_params,
 )
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -152,9 +155,22 @@ def list_conversations(
 
 
 @router.get("/{conversation_id:uuid}", response_model=ConversationRead)
-def get_conversation(session: DbSession, conversation: ValidConversation) -> ConversationRead:
+def get_conversation(
+    session: DbSession,
+    actor: Agent,
+    conversation: ValidConversation,
+    reason: AccessReason = None,
+) -> ConversationRead:
     """The conversation with its whole transcript across channels, oldest first; a
     merged-away id answers with the conversation it joined."""
+    access.record(
+        session,
+        actor=actor,
+        action=AccessAction.TRANSCRIPT,
+        profile_id=conversation.profile_id,
+        conversation_id=conversation.id,
+        reason=reason,
+    )
     return _full(session, conversation)
 
 
@@ -262,12 +278,24 @@ def _cart(found: context.Context) -> ContextCart | None:
 
 @router.get("/{conversation_id:uuid}/context", response_model=ConversationContext)
 def get_context(
-    session: DbSession, conversation: ValidConversation, _resolved: ResolvedThrough
+    session: DbSession,
+    actor: Agent,
+    conversation: ValidConversation,
+    _resolved: ResolvedThrough,
+    reason: AccessReason = None,
 ) -> ConversationContext:
     """Everything an agent needs to continue without asking again: the customer, the
     whole transcript across channels, recent orders with pickups and returns, the cart,
     loyalty, and earlier conversations."""
     found = context.context(session, conversation_id=conversation.id)
+    access.record(
+        session,
+        actor=actor,
+        action=AccessAction.CONVERSATION,
+        profile_id=found.profile.profile.id,
+        conversation_id=found.conversation.id,
+        reason=reason,
+    )
     return ConversationContext(
         conversation=_read(session, found.conversation, found.transcript),
         customer=_customer(found),

@@ -22,6 +22,9 @@ from omnikanal.customers.schemas import (
 from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 
 # As long as an identifier may be (the column holds 320 characters).
 IdentifierQuery = Annotated[str | None, Query(max_length=320)]
@@ -50,8 +53,9 @@ def profile_read(view: service.ProfileView) -> ProfileRead:
 @router.get("", response_model=ProfileList)
 def find_profiles(
     session: DbSession,
-    _: ProfileReader,
+    actor: ProfileReader,
     _resolved: ResolvedThrough,
+    reason: AccessReason = None,
     email: Annotated[
         str | None,
         Query(max_length=320, description="Any spelling; compared trimmed and lower-cased."),
@@ -91,6 +95,10 @@ def find_profiles(
         profile_id = service.find_profile_id(session, type_=type_, raw_value=value)
         if profile_id is not None and profile_id not in found:
             found.append(profile_id)
+    for profile_id in found:
+        access.record(
+            session, actor=actor, action=AccessAction.PROFILE, profile_id=profile_id, reason=reason
+        )
     return ProfileList(
         items=[profile_read(service.get_profile(session, profile_id=p)) for p in found]
     )
@@ -98,17 +106,35 @@ def find_profiles(
 
 @router.get("/{profile_id}", response_model=ProfileRead)
 def get_profile(
-    profile_id: UUID, session: DbSession, _: ProfileReader, _resolved: ResolvedThrough
+    profile_id: UUID,
+    session: DbSession,
+    actor: ProfileReader,
+    _resolved: ResolvedThrough,
+    reason: AccessReason = None,
 ) -> ProfileRead:
     """The unified profile. A merged-away id answers with the profile it joined."""
-    return profile_read(service.get_profile(session, profile_id=profile_id))
+    view = service.get_profile(session, profile_id=profile_id)
+    access.record(
+        session, actor=actor, action=AccessAction.PROFILE, profile_id=view.profile.id, reason=reason
+    )
+    return profile_read(view)
 
 
 @router.get("/{profile_id}/merges", response_model=list[MergeLogRead])
 def merge_log(
-    profile_id: UUID, session: DbSession, _: ProfileReader, _resolved: ResolvedThrough
+    profile_id: UUID,
+    session: DbSession,
+    actor: ProfileReader,
+    _resolved: ResolvedThrough,
+    reason: AccessReason = None,
 ) -> list[MergeLogRead]:
     """Why this profile is what it is: each merge, device move, refusal and unmerge."""
-    return [
-        MergeLogRead.model_validate(e) for e in service.merge_log(session, profile_id=profile_id)
-    ]
+    entries = service.merge_log(session, profile_id=profile_id)
+    access.record(
+        session,
+        actor=actor,
+        action=AccessAction.MERGE_LOG,
+        profile_id=service.live_profile(session, profile_id).id,
+        reason=reason,
+    )
+    return [MergeLogRead.model_validate(e) for e in entries]

@@ -42,6 +42,9 @@ from omnikanal.kit.pagination import (
     page_params,
 )
 from omnikanal.kit.time import utcnow
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 profiles_router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -269,13 +272,17 @@ def _cursor(value: str | None) -> tuple[datetime, UUID] | None:
 def timeline(
     profile_id: UUID,
     session: DbSession,
-    _: ProfileReader,
+    actor: ProfileReader,
     _resolved: ResolvedThrough,
     page: Annotated[PageParams, Depends(page_params)],
+    reason: AccessReason = None,
 ) -> TimelinePage:
     """Everything the person did on every channel, newest first, each with its channel."""
     live_id, entries = service.timeline(
         session, profile_id=profile_id, before=_cursor(page.cursor), limit=page.limit + 1
+    )
+    access.record(
+        session, actor=actor, action=AccessAction.TIMELINE, profile_id=live_id, reason=reason
     )
     shown = entries[: page.limit]
     items = [
@@ -324,6 +331,7 @@ def unmerge(
         merge_id=body.merge_id if body else None,
         actor=f"{actor.role.value} key {actor.name}",
     )
+    access.record(session, actor=actor, action=AccessAction.UNMERGE, profile_id=result.profile_id)
     return UnmergeResult(
         merge_id=result.merge_id,
         profile=profile_read(customers_service.get_profile(session, profile_id=result.profile_id)),

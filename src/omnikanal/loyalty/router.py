@@ -23,6 +23,9 @@ from omnikanal.loyalty.schemas import (
     RewardRead,
     TierStatus,
 )
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 
 router = APIRouter(prefix="/v1/loyalty", tags=["loyalty"])
 
@@ -55,13 +58,17 @@ def create_reward(body: RewardCreate, session: DbSession, _: AdminKey) -> Reward
 def get_account(
     profile_id: UUID,
     session: DbSession,
-    _: LoyaltyReader,
+    actor: LoyaltyReader,
     _resolved: ResolvedThrough,
     page: Annotated[PageParams, Depends(page_params)],
+    reason: AccessReason = None,
 ) -> LoyaltyAccount:
     """Balance, tier and progress to the next, and the ledger newest first."""
     before = decode_id_cursor(page.cursor) if page.cursor else None
     found = service.account(session, profile_id=profile_id, before=before, limit=page.limit + 1)
+    access.record(
+        session, actor=actor, action=AccessAction.LOYALTY, profile_id=profile_id, reason=reason
+    )
     shown = found.ledger[: page.limit]
     return LoyaltyAccount(
         profile_id=profile_id,

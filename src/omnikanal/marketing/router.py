@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from omnikanal.auth.permissions import Public
 from omnikanal.commerce.router import cart_read
 from omnikanal.commerce.schemas import CartRead
 from omnikanal.errors import OmnikanalError
@@ -48,6 +49,9 @@ from omnikanal.marketing.schemas import (
     StockAlertRead,
     Unsubscribed,
 )
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 from omnikanal.uow import unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["marketing"])
@@ -73,11 +77,23 @@ def _consent_list(session: DbSession, profile_id: UUID) -> ConsentList:
 
 @router.get("/profiles/{profile_id}/consents", response_model=ConsentList)
 def get_consents(
-    profile_id: UUID, session: DbSession, _: ConsentReader, _resolved: ResolvedThrough
+    profile_id: UUID,
+    session: DbSession,
+    actor: ConsentReader,
+    _resolved: ResolvedThrough,
+    reason: AccessReason = None,
 ) -> ConsentList:
     """What the person agreed to per purpose and channel, with who said so and when;
     consent in ``identify`` traits counts when it is the latest word."""
-    return _consent_list(session, profile_id)
+    found = _consent_list(session, profile_id)
+    access.record_staff_access(
+        session,
+        actor=actor,
+        action=AccessAction.CONSENTS,
+        profile_id=found.profile_id,
+        reason=reason,
+    )
+    return found
 
 
 @router.put("/profiles/{profile_id}/consents", response_model=ConsentList)
@@ -97,19 +113,28 @@ def put_consents(
             source=source,
             at=change.changed_at or now,
         )
-    return _consent_list(session, profile_id)
+    found = _consent_list(session, profile_id)
+    # A preference centre (the channel's back end) changes it for the person; staff are logged.
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.CONSENT_CHANGE, profile_id=found.profile_id
+    )
+    return found
 
 
 @router.get("/marketing/messages", response_model=MessageList)
 def message_log(
     session: DbSession,
-    _: MessageReader,
+    actor: MessageReader,
     profile_id: UUID | None = None,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(MessageStatus.ALL) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    reason: AccessReason = None,
 ) -> MessageList:
     """The message log, newest first: queued, sent, failed (with the reason), clicked."""
     found = messages.log(session, profile_id=profile_id, status=status, limit=limit)
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.MESSAGES, profile_id=profile_id, reason=reason
+    )
     return MessageList(items=[MessageRead.model_validate(m) for m in found])
 
 
@@ -133,7 +158,8 @@ def restore_cart(
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-@router.get("/marketing/open/{token}", include_in_schema=False)
+# Links in messages: the token says who, no key (the reader's mail client or browser).
+@router.get("/marketing/open/{token}", include_in_schema=False, dependencies=[Public])
 def opened(token: str, request: Request) -> Response:
     """The one-pixel image in HTML email: the message was opened (where images load)."""
     with unit_of_work(request.app.state.session_factory) as session:
@@ -149,7 +175,10 @@ OPTED_OUT_OF = {
     "social": ("marketing messages on social media", "social media"),
 }
 UNSUBSCRIBE_ANSWERS: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/html": {}}, "description": "A page for people; JSON on request."}
+    200: {"content": {"text/html": {}}, "description": "A page for people; JSON on request."},
+    # A bad or expired link, or a person no longer known: a page for people too.
+    400: {"content": {"text/html": {}}, "description": "The link is not valid."},
+    404: {"content": {"text/html": {}}, "description": "The link's person is not known."},
 }
 # The link carries the token: no cache keeps the page, no page it leads to learns it.
 PAGE_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
@@ -191,6 +220,7 @@ def _opt_out_answer(request: Request, answer: Callable[[], triggers.OptOut], don
     "/unsubscribe/{token}",
     response_model=Unsubscribed,
     responses=UNSUBSCRIBE_ANSWERS,
+    dependencies=[Public],
 )
 def unsubscribe_page(token: str, request: Request, session: DbSession) -> Any:
     """The opt-out link in every marketing message: a page saying what will stop, with one
@@ -206,6 +236,7 @@ def unsubscribe_page(token: str, request: Request, session: DbSession) -> Any:
     "/unsubscribe/{token}",
     response_model=Unsubscribed,
     responses=UNSUBSCRIBE_ANSWERS,
+    dependencies=[Public],
 )
 def unsubscribe(token: str, request: Request, session: DbSession) -> Any:
     """The opt-out: from the link's page, or a mail reader's one-click unsubscribe

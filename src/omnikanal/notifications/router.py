@@ -11,6 +11,9 @@ from omnikanal.auth.service import StaffActor
 from omnikanal.http import DbSession
 from omnikanal.notifications import service
 from omnikanal.notifications.models import NotificationStatus
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 
 STATUS_PATTERN = "^(" + "|".join(NotificationStatus.ALL) + ")$"
 
@@ -46,14 +49,18 @@ class NotificationList(BaseModel):
 def profile_notifications(
     profile_id: UUID,
     session: DbSession,
-    _: NotificationReader,
+    actor: NotificationReader,
     status: Annotated[
         str | None, Query(pattern="^(" + "|".join(NotificationStatus.ALL) + ")$")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    reason: AccessReason = None,
 ) -> NotificationList:
     """What the person was told, or is owed, newest first."""
     live, found = service.of_profile(session, profile_id=profile_id, status=status, limit=limit)
+    access.record_staff_access(
+        session, actor=actor, action=AccessAction.NOTIFICATIONS, profile_id=live, reason=reason
+    )
     return NotificationList(
         profile_id=live, items=[NotificationRead.model_validate(n) for n in found]
     )

@@ -8,6 +8,7 @@ from omnikanal.auth.service import StaffActor
 from omnikanal.errors import RuleViolation
 from omnikanal.kit.personal_data import PrivacyRegistry
 from omnikanal.openapi import Answer, answers
+from omnikanal.privacy.access import MAX_REASON_LENGTH
 from omnikanal.privacy.service import PrivacyErrorCode
 
 # Admins export; support agents too, saying why (recorded in the access log).
@@ -50,3 +51,13 @@ def export_reason(
 
 
 ExportReason = Annotated[str | None, Depends(export_reason)]
+
+
+# Why a member of staff reads a person's data, where they say; kept in the access log.
+AccessReason = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_REASON_LENGTH,
+        description="Why you read this person's data (kept in the access log).",
+    ),
+]

@@ -3,6 +3,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from omnikanal.privacy.access import AccessAction
+
 
 class StepRead(BaseModel):
     domain: str
@@ -25,3 +27,26 @@ class PrivacyRequestRead(BaseModel):
     requested_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class AccessActorRead(BaseModel):
+    """Who read: a secret key or a staff account, by id, with its name and role then."""
+
+    kind: str
+    id: UUID
+    name: str
+    role: str
+
+
+class AccessLogEntryRead(BaseModel):
+    at: datetime
+    actor: AccessActorRead
+    action: AccessAction
+    profile_id: UUID | None
+    conversation_id: UUID | None
+    reason: str | None
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntryRead]
+    next_cursor: str | None = None

@@ -1,12 +1,14 @@
-"""Export: everything the hub holds of a person, one ZIP (GDPR articles 15 and 20).
+"""Export: everything the hub holds of a person, one ZIP (GDPR articles 15 and 20); and
+reading the access log: who read or changed a person's data, newest first.
 
 Each domain gives its files through its registered part (``<domain>/privacy.py``); the
 archive holds one JSON file per file stem and a README saying what each one is."""
 
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -21,6 +23,7 @@ from omnikanal.kit.personal_data import PrivacyRegistry
 from omnikanal.kit.time import utcnow
 from omnikanal.privacy import access, repository
 from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.models import AccessLogEntry
 
 
 class PrivacyErrorCode(StrEnum):
@@ -100,3 +103,36 @@ def record_export(
 
 def blank_access_reasons(session: Session, *, profile_ids: list[UUID]) -> int:
     return repository.blank_access_reasons(session, profile_ids)
+
+
+def person_ids(session: Session, profile_id: UUID) -> list[UUID]:
+    """Every id the person has had: the live profile and all merged into it, so a
+    merged-away id finds what was recorded under the survivor and under each other id."""
+    try:
+        live = customers_service.live_profile(session, profile_id).id
+    except NotFound:  # erased or never known: what was recorded under that id still shows
+        return [profile_id]
+    return [live, *customers_service.merged_descendants(session, live)]
+
+
+def access_log(
+    session: Session,
+    *,
+    profile_id: UUID | None = None,
+    actor_id: UUID | None = None,
+    action: AccessAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: tuple[datetime, UUID] | None = None,
+    limit: int = 50,
+) -> Sequence[AccessLogEntry]:
+    return repository.access_log(
+        session,
+        profile_ids=person_ids(session, profile_id) if profile_id is not None else None,
+        actor_id=actor_id,
+        action=action.value if action is not None else None,
+        since=since,
+        until=until,
+        before=before,
+        limit=limit,
+    )
