@@ -29,7 +29,8 @@ from omnikanal.errors import NotFound
 from omnikanal.kit.leases import retry_delay
 from omnikanal.kit.personal_data import Person, PrivacyRegistry
 from omnikanal.kit.time import utcnow
-from omnikanal.privacy import repository
+from omnikanal.privacy import access, repository
+from omnikanal.privacy.access import AccessAction
 from omnikanal.privacy.models import PrivacyRequest, RequestStatus, StepStatus
 from omnikanal.privacy.service import PrivacyErrorCode
 from omnikanal.timers import service as timers_service
@@ -69,6 +70,7 @@ def request(
     existing = repository.unfinished_request(session, ids)
     if existing is not None:
         return existing
+    access.record(session, actor=actor, action=AccessAction.ERASE, profile_id=profile_id)
     steps = [
         {
             "domain": part.domain,

@@ -148,6 +148,11 @@ def test_a_retried_erase_is_answered_once(shop: Shop) -> None:
     assert retry.json()["id"] == first["id"]
     # Asked again with another key while it runs: the same request, not a second job.
     assert erase(shop, profile_id)["id"] == first["id"]
+    # Who asked for it is in the access log, once.
+    log = shop.ok(
+        shop.client.get("/v1/audit-log", params={"profile_id": profile_id}, headers=shop.admin)
+    )
+    assert [e["action"] for e in log["items"] if e["action"] == "erase"] == ["erase"]
 
 
 def test_only_admins_erase_and_read_requests(shop: Shop) -> None:
