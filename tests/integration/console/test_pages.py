@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import demo
@@ -314,13 +315,12 @@ def test_a_store_form_refuses_a_quantity_out_of_range(client: TestClient, quanti
     assert "The quantity is a whole number from 1 to 9,999." in response.text
 
 
-@pytest.mark.usefixtures("shop")
-def test_the_store_orders_for_a_customer_from_the_warehouse(
-    client: TestClient, session_factory: sessionmaker[Session]
-) -> None:
+def order_for_anna_in_the_store(client: TestClient) -> Response:
+    """A store associate orders a coat from the warehouse for Anna (by her loyalty card),
+    paid at the till; the answer is the redirect to the order's notice."""
     sign_in(client, demo_login(Role.STORE))
     token = csrf_of(client.get("/console/store").text)
-    response = client.post(
+    response: Response = client.post(
         "/console/store/orders",
         data={
             "customer_type": "loyalty_card",
@@ -338,6 +338,14 @@ def test_the_store_orders_for_a_customer_from_the_warehouse(
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+    return response
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_store_orders_for_a_customer_from_the_warehouse(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    response = order_for_anna_in_the_store(client)
     done = notice(response.headers["location"])
     number = re.fullmatch(r"Order (\S+) placed: delivery to Göteborg from the warehouse\.", done)
     assert number, done

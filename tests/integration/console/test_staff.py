@@ -360,28 +360,9 @@ def test_every_console_answer_says_no_store(
 def test_an_order_taken_in_the_store_names_the_person_on_the_timeline(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
-    from tests.integration.console.test_pages import anna
+    from tests.integration.console.test_pages import anna, order_for_anna_in_the_store
 
-    sign_in(client, demo_login(Role.STORE))
-    token = csrf_of(client.get("/console/store").text)
-    response = client.post(
-        "/console/store/orders",
-        data={
-            "customer_type": "loyalty_card",
-            "customer": "7001 2345 6789 0001",
-            "sku": "COAT-WOOL-GREY-42",
-            "quantity": "1",
-            "name": "Anna Svensson",
-            "street": "Vasagatan 1",
-            "postal_code": "411 24",
-            "city": "Göteborg",
-            "country": "se",
-            "card_reference": "tok_terminal_1",
-            "csrf_token": token,
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
+    order_for_anna_in_the_store(client)
     timeline = client.get(
         f"/v1/profiles/{anna(session_factory)}/timeline",
         headers=bearer(create_secret_key(session_factory, role=Role.AGENT)),

@@ -10,6 +10,7 @@ from tests.factories import bearer, create_secret_key
 from tests.integration.commerce.conftest import CARD, COAT, GBG, SCARF, Shop, delivery
 from tests.integration.conversations.conftest import Desk
 from tests.integration.marketing.conftest import run_later
+from tests.integration.marketing.test_audiences_and_campaigns import person
 
 EMAIL = "anna.berg@example.com"
 PHONE = "+46701234567"
@@ -20,19 +21,8 @@ def headers_of(shop: Shop, role: Role) -> dict[str, str]:
     return bearer(create_secret_key(shop.factory, role=role))
 
 
-def identify(shop: Shop, anonymous_id: str, **traits: Any) -> str:
-    shop.ok(
-        shop.client.post(
-            "/v1/identify",
-            json={"anonymousId": anonymous_id, "traits": traits},
-            headers=shop.web_events,
-        )
-    )
-    found = shop.ok(
-        shop.client.get("/v1/profiles", params={"anonymous_id": anonymous_id}, headers=shop.agent)
-    )
-    profile_id: str = found["items"][0]["id"]
-    return profile_id
+# A person identified on the web, by their anonymous id and traits: their profile id.
+identify = person
 
 
 def cart(shop: Shop, anonymous_id: str, *skus: str) -> str:
