@@ -627,7 +627,9 @@ class _RateColumn(ProgressColumn):
     """Rows per second."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        # Rich's own speed needs a few samples; a short run shows its overall rate.
+        overall = task.completed / task.elapsed if task.elapsed else None
+        speed = task.finished_speed or task.speed or overall
         return Text(f"{speed:>10,.0f} rows/s" if speed else f"{'':>10} rows/s")
 
 
