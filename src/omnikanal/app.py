@@ -28,6 +28,7 @@ from omnikanal.events.router import INGEST_PATHS
 from omnikanal.events.router import profiles_router as events_profiles_router
 from omnikanal.events.router import router as ingestion_router
 from omnikanal.events.writer import IngestWriter
+from omnikanal.exports.router import router as exports_router
 from omnikanal.http import UnitOfWorkMiddleware
 from omnikanal.inventory.router import locations_router
 from omnikanal.inventory.router import router as inventory_router
@@ -135,6 +136,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(conversations_router)
     app.include_router(marketing_router)
     app.include_router(privacy_router)
+    app.include_router(exports_router)
     app.include_router(console.router)
     static = Mount(
         "/console/static",

@@ -1,5 +1,5 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, staff, demo, reports,
-retention, privacy, permissions."""
+retention, privacy, permissions, export."""
 
 import functools
 import os
@@ -14,7 +14,17 @@ from urllib.parse import urlencode
 import anyio
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -28,6 +38,8 @@ from omnikanal.auth.models import Channel, Role
 from omnikanal.auth.permissions import matrix_markdown
 from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
+from omnikanal.exports.schemas import Format, Kind
+from omnikanal.exports.service import DEFAULT_CHUNK_ROWS, DEFAULT_SETTLE
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
@@ -611,13 +623,104 @@ def main() -> None:
     app()
 
 
+class _RateColumn(ProgressColumn):
+    """Rows per second."""
+
+    def render(self, task: Task) -> Text:
+        # Rich's own speed needs a few samples; a short run shows its overall rate.
+        overall = task.completed / task.elapsed if task.elapsed else None
+        speed = task.finished_speed or task.speed or overall
+        return Text(f"{speed:>10,.0f} rows/s" if speed else f"{'':>10} rows/s")
+
+
+def _export_progress(progress: Progress, description: str) -> Callable[[int, int | None], None]:
+    task = progress.add_task(description, total=None)
+
+    def advance(done: int, total: int | None) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return advance
+
+
+@app.command("export")
+@one_line_errors
+def export(
+    kinds: Annotated[list[Kind], typer.Argument(help="What to export: events, orders, profiles.")],
+    out: Annotated[Path, typer.Option("--out", help="The folder (one per warehouse).")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.PARQUET,
+    since: Annotated[
+        str | None,
+        typer.Option(help="ISO date or time (UTC unless zoned): start here, not at the cursor."),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Start again from the beginning (new part files).")
+    ] = False,
+    gzip: Annotated[bool, typer.Option("--gzip", help="CSV only: .csv.gz files.")] = False,
+    settle: Annotated[
+        float, typer.Option(help="Seconds a change waits before it is exported.")
+    ] = DEFAULT_SETTLE.total_seconds(),
+    chunk: Annotated[int, typer.Option(help="Rows read and written at a time.")] = (
+        DEFAULT_CHUNK_ROWS
+    ),
+) -> None:
+    """Write what changed since the last export to a warehouse folder, partitioned by date
+    (Hive style: <out>/<kind>/date=YYYY-MM-DD/part-<run>.parquet); docs/exports.md."""
+    from omnikanal.exports import runner
+    from omnikanal.exports.datasets import DATASETS
+
+    settings = _settings()
+    engine = _reachable_engine(settings.resolved_database_url())
+    factory = make_session_factory(engine, settings=settings)
+    reader = make_session_factory(engine, read_only=True, settings=settings)
+    reports: list[runner.Report] = []
+    try:
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            for kind in dict.fromkeys(kinds):
+                reports.append(
+                    runner.run(
+                        factory,
+                        kind=kind,
+                        out=out,
+                        fmt=fmt,
+                        since=_moment(since, datetime.now(UTC)) if since else None,
+                        full=full,
+                        gzip=gzip,
+                        settle=timedelta(seconds=settle),
+                        chunk_rows=chunk,
+                        read_factory=reader,
+                        progress=_export_progress(progress, kind.value),
+                    )
+                )
+    finally:
+        engine.dispose()
+    summary = Table(title=f"Exported to {out.resolve()}")
+    for column in ("kind", "files", "rows", "bytes"):
+        summary.add_column(column, justify="left" if column == "kind" else "right")
+    for report in reports:
+        for dataset in DATASETS[report.kind]:
+            files = [f for f in report.files if f.dataset == dataset.name]
+            summary.add_row(
+                dataset.name,
+                f"{len(files):,}",
+                f"{sum(f.rows for f in files):,}",
+                f"{sum(f.bytes for f in files):,}",
+            )
+    console.print(summary)
+
+
 @retention_app.command("run")
 @one_line_errors
 def retention_run() -> None:
     """Delete or blank what is past its retention now, in the worker's small batches (at
     most OMNIKANAL_RETENTION_MAX_ROWS_PER_RUN rows per kind; run again for more)."""
-    from rich.progress import BarColumn, Progress, TextColumn
-
     from omnikanal.privacy import retention
 
     settings = _settings()

@@ -21,6 +21,7 @@ DOMAINS = frozenset(
         "conversations",
         "customers",
         "events",
+        "exports",
         "inventory",
         "loyalty",
         "marketing",

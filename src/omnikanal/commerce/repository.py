@@ -1,7 +1,7 @@
 """Every query of the commerce domain. State changes that race (closing a cart, an order's
 next step, returning units, refunding a tender) are conditional single-row updates."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -382,3 +382,86 @@ def order_parts(
 
 def return_lines_of(session: Session, return_ids: Sequence[UUID]) -> Sequence[ReturnLine]:
     return session.scalars(select(ReturnLine).where(ReturnLine.return_id.in_(return_ids))).all()
+
+
+# -- the warehouse export (exports domain), streamed in chunks --
+
+# Typed loosely: rows are read by name.
+EXPORTED_ORDER_COLUMNS: tuple[Any, ...] = (
+    Order.id,
+    Order.number,
+    Order.status,
+    Order.channel,
+    Order.location,
+    Order.profile_id,
+    Order.currency,
+    Order.total,
+    Order.vat_total,
+    Order.fulfilment,
+    Order.pickup_location,
+    Order.external_reference,
+    Order.placed_at,
+    Order.ready_at,
+    Order.handed_over_at,
+    Order.cancelled_at,
+    Order.updated_at,
+)
+EXPORTED_LINE_COLUMNS: tuple[Any, ...] = (
+    OrderLine.id,
+    OrderLine.order_id,
+    OrderLine.position,
+    OrderLine.sku,
+    OrderLine.name,
+    OrderLine.quantity,
+    OrderLine.unit_price,
+    OrderLine.list_price,
+    OrderLine.book_unit_price,
+    OrderLine.promotion_code,
+    OrderLine.vat_rate_bp,
+    OrderLine.line_total,
+    OrderLine.vat_amount,
+    OrderLine.returned_quantity,
+    OrderLine.stock_location,
+    OrderLine.channel,
+    OrderLine.currency,
+    OrderLine.placed_at,
+)
+
+
+def _changed_orders(
+    changed_after: datetime | None, changed_until: datetime
+) -> list[ColumnElement[bool]]:
+    conditions = [Order.updated_at <= changed_until]
+    if changed_after is not None:
+        conditions.append(Order.updated_at > changed_after)
+    return conditions
+
+
+def stream_changed_orders(
+    session: Session, *, changed_after: datetime | None, changed_until: datetime, chunk: int
+) -> Iterator[Sequence[Row[Any]]]:
+    """Orders changed in (changed_after, changed_until], oldest change first, ``chunk``
+    rows at a time from one server-side cursor."""
+    query = (
+        select(*EXPORTED_ORDER_COLUMNS)
+        .where(*_changed_orders(changed_after, changed_until))
+        .order_by(Order.updated_at, Order.id)
+        .execution_options(yield_per=chunk)
+    )
+    yield from session.execute(query).partitions()
+
+
+def count_changed_orders(
+    session: Session, *, changed_after: datetime | None, changed_until: datetime
+) -> int:
+    query = select(func.count()).select_from(cast(Table, Order.__table__))
+    return session.scalar(query.where(*_changed_orders(changed_after, changed_until))) or 0
+
+
+def line_rows(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    query = (
+        select(*EXPORTED_LINE_COLUMNS)
+        .where(OrderLine.order_id.in_(order_ids))
+        .order_by(OrderLine.order_id, OrderLine.position)
+    )
+    return session.execute(query).all()

@@ -1,10 +1,24 @@
 """Every query of the customers domain. The ingestion path uses Core statements in bulk."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from omnikanal.customers.identity import IdentifierKey
@@ -276,3 +290,66 @@ def delete_people(session: Session, profile_ids: Sequence[UUID]) -> int:
     ):
         deleted += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
     return deleted
+
+
+# -- the warehouse export (exports domain), streamed in chunks --
+
+# When a profile last changed as far as the export can tell: the later of its last
+# activity and its creation (a profile imported today with last year's activity is new).
+profile_changed_at = case(
+    (Profile.last_seen > Profile.created_at, Profile.last_seen), else_=Profile.created_at
+)
+
+
+# Typed loosely: rows are read by name.
+EXPORTED_PROFILE_COLUMNS: tuple[Any, ...] = (
+    Profile.id,
+    Profile.merged_into,
+    Profile.created_at,
+    Profile.first_seen,
+    Profile.last_seen,
+    Profile.traits,
+    Profile.computed_traits,
+    Profile.channels,
+)
+EXPORTED_IDENTIFIER_COLUMNS: tuple[Any, ...] = (
+    Identifier.profile_id,
+    Identifier.type,
+    Identifier.value,
+)
+
+
+def _changed_profiles(
+    changed_after: datetime | None, changed_until: datetime
+) -> list[ColumnElement[bool]]:
+    conditions = [profile_changed_at <= changed_until]
+    if changed_after is not None:
+        conditions.append(profile_changed_at > changed_after)
+    return conditions
+
+
+def stream_changed_profiles(
+    session: Session, *, changed_after: datetime | None, changed_until: datetime, chunk: int
+) -> Iterator[Sequence[Row[Any]]]:
+    query = (
+        select(*EXPORTED_PROFILE_COLUMNS)
+        .where(*_changed_profiles(changed_after, changed_until))
+        .order_by(profile_changed_at, Profile.id)
+        .execution_options(yield_per=chunk)
+    )
+    yield from session.execute(query).partitions()
+
+
+def count_changed_profiles(
+    session: Session, *, changed_after: datetime | None, changed_until: datetime
+) -> int:
+    query = select(func.count()).select_from(profile_table)
+    return session.scalar(query.where(*_changed_profiles(changed_after, changed_until))) or 0
+
+
+def identifier_rows(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    return session.execute(
+        select(*EXPORTED_IDENTIFIER_COLUMNS)
+        .where(Identifier.profile_id.in_(profile_ids))
+        .order_by(Identifier.profile_id, Identifier.added_at, Identifier.id)
+    ).all()

@@ -1,6 +1,6 @@
 """Every query of the events domain."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -210,3 +210,61 @@ def delete_inbox_rows(session: Session, positions: Sequence[int]) -> int:
         return 0
     result = session.execute(delete(InboxMessage).where(InboxMessage.position.in_(positions)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- the warehouse export (exports domain), streamed in chunks --
+
+# Typed loosely: rows are read by name.
+EXPORTED_EVENT_COLUMNS: tuple[Any, ...] = (
+    Event.id,
+    Event.message_id,
+    Event.source_id,
+    Event.channel,
+    Event.location,
+    Event.type,
+    Event.name,
+    Event.profile_id,
+    Event.user_id,
+    Event.anonymous_id,
+    Event.timestamp,
+    Event.sent_at,
+    Event.received_at,
+    Event.message,
+)
+
+
+def _exported_events(
+    from_id: UUID | None, before: UUID, received_since: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions = [Event.id < before]
+    if from_id is not None:
+        conditions.append(Event.id >= from_id)
+    if received_since is not None:
+        conditions.append(Event.received_at >= received_since)
+    return conditions
+
+
+def stream_events(
+    session: Session,
+    *,
+    from_id: UUID | None,
+    before: UUID,
+    received_since: datetime | None,
+    chunk: int,
+) -> Iterator[Sequence[Row[Any]]]:
+    """Events in id order (the order they were stored in), ``chunk`` rows at a time from
+    one server-side cursor: a whole table is never held in memory."""
+    query = (
+        select(*EXPORTED_EVENT_COLUMNS)
+        .where(*_exported_events(from_id, before, received_since))
+        .order_by(Event.id)
+        .execution_options(yield_per=chunk)
+    )
+    yield from session.execute(query).partitions()
+
+
+def count_events(
+    session: Session, *, from_id: UUID | None, before: UUID, received_since: datetime | None
+) -> int:
+    query = select(func.count()).where(*_exported_events(from_id, before, received_since))
+    return session.scalar(query.select_from(event_table)) or 0

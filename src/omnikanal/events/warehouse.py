@@ -1,0 +1,72 @@
+"""Events for the warehouse export (the exports domain writes them as Parquet or CSV).
+
+Events are append-only, so they are exported once each, in the order they were stored:
+by id (time-ordered, made when the event is stored). Only ``profile_id`` changes later
+(merges); the warehouse learns of merges from ``profile.merged`` and the profiles export.
+"""
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from omnikanal.events import repository
+
+
+def _row(row: Row[Any]) -> dict[str, Any]:
+    message: dict[str, Any] = row.message or {}
+    context = message.get("context")
+    traits = message.get("traits")
+    if traits is None and isinstance(context, dict):
+        # Segment puts a track call's user traits in its context.
+        traits = context.get("traits")
+    return {
+        "event_id": str(row.id),
+        "message_id": row.message_id,
+        "source_id": str(row.source_id),
+        "channel": row.channel,
+        "location": row.location,
+        "type": row.type,
+        "name": row.name,
+        "profile_id": str(row.profile_id),
+        "user_id": row.user_id,
+        "anonymous_id": row.anonymous_id,
+        "timestamp": row.timestamp,
+        "sent_at": row.sent_at,
+        "received_at": row.received_at,
+        "properties": message.get("properties"),
+        "traits": traits,
+        "context": context,
+    }
+
+
+def rows_for_export(
+    session: Session,
+    *,
+    from_id: UUID | None,
+    before: UUID,
+    received_since: datetime | None = None,
+    chunk: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """Events with ids in [from_id, before) — stored in that time window, as ids are
+    time-ordered — and received at or after ``received_since``, in storage order, as
+    chunks of plain rows."""
+    for rows in repository.stream_events(
+        session, from_id=from_id, before=before, received_since=received_since, chunk=chunk
+    ):
+        yield [_row(row) for row in rows]
+
+
+def count_for_export(
+    session: Session,
+    *,
+    from_id: UUID | None,
+    before: UUID,
+    received_since: datetime | None = None,
+) -> int:
+    return repository.count_events(
+        session, from_id=from_id, before=before, received_since=received_since
+    )
