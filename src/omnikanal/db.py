@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, String, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine, Row, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql._typing import _ColumnExpressionArgument
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -27,6 +31,55 @@ NAMING_CONVENTION = {
 
 # JSON documents: JSONB on PostgreSQL (indexable), JSON text elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UuidText(FunctionElement[str]):
+    """A UUID column read as its canonical text (``8-4-4-4-12``, lower case) by the
+    database itself: bulk reads (exports) skip building a ``uuid.UUID`` per value only to
+    print it again. SQLite stores UUIDs as 32 hex digits; PostgreSQL as ``uuid``."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(UuidText, "sqlite")
+def _uuid_text_sqlite(element: UuidText, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    parts = " || '-' || ".join(
+        f"substr({value}, {start}, {length})"
+        for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    )
+    return f"lower({parts})"
+
+
+@compiles(UuidText, "postgresql")
+def _uuid_text_postgresql(element: UuidText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(next(iter(element.clauses)), **kw)} AS TEXT)"
+
+
+class JsonText(FunctionElement[str]):
+    """A member of a JSON document (``JsonText(column, "context", "traits")``) read as JSON
+    text by the database, or NULL where it is missing or null: bulk reads skip parsing the whole
+    document and serialising the member again."""
+
+    type = String()
+    inherit_cache = True
+
+    def __init__(self, column: "_ColumnExpressionArgument[Any]", *path: str) -> None:
+        self.path = path
+        super().__init__(column)
+
+
+@compiles(JsonText, "sqlite")
+def _json_text_sqlite(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"NULLIF({column} -> '$.{'.'.join(element.path)}', 'null')"
+
+
+@compiles(JsonText, "postgresql")
+def _json_text_postgresql(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"NULLIF(CAST(({column} #> '{{{','.join(element.path)}}}') AS TEXT), 'null')"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

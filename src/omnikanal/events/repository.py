@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Row,
     Table,
     and_,
@@ -16,11 +17,12 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.orm import Session
 
-from omnikanal.db import insert_ignoring_duplicates
+from omnikanal.db import JsonText, UuidText, insert_ignoring_duplicates
 from omnikanal.events.models import Event, InboxMessage, ResolverLease
 
 event_table = cast(Table, Event.__table__)
@@ -214,22 +216,29 @@ def delete_inbox_rows(session: Session, positions: Sequence[int]) -> int:
 
 # -- the warehouse export (exports domain), streamed in chunks --
 
-# Typed loosely: rows are read by name.
+# Read as the export writes them: ids and JSON members as text, made by the database
+# (a Python UUID or dict per value costs more than the rest of the export together); times
+# as the driver gives them (UTC; Arrow reads a naive one as UTC).
 EXPORTED_EVENT_COLUMNS: tuple[Any, ...] = (
-    Event.id,
+    UuidText(Event.id).label("event_id"),
     Event.message_id,
-    Event.source_id,
+    UuidText(Event.source_id).label("source_id"),
     Event.channel,
     Event.location,
     Event.type,
     Event.name,
-    Event.profile_id,
+    UuidText(Event.profile_id).label("profile_id"),
     Event.user_id,
     Event.anonymous_id,
-    Event.timestamp,
-    Event.sent_at,
-    Event.received_at,
-    Event.message,
+    type_coerce(Event.timestamp, DateTime()).label("timestamp"),
+    type_coerce(Event.sent_at, DateTime()).label("sent_at"),
+    type_coerce(Event.received_at, DateTime()).label("received_at"),
+    JsonText(Event.message, "properties").label("properties"),
+    # Segment puts a track call's user traits in its context.
+    func.coalesce(
+        JsonText(Event.message, "traits"), JsonText(Event.message, "context", "traits")
+    ).label("traits"),
+    JsonText(Event.message, "context").label("context"),
 )
 
 
@@ -258,9 +267,10 @@ def stream_events(
         select(*EXPORTED_EVENT_COLUMNS)
         .where(*_exported_events(from_id, before, received_since))
         .order_by(Event.id)
-        .execution_options(yield_per=chunk)
     )
-    yield from session.execute(query).partitions()
+    # Core, not the ORM: these are plain columns, and ORM row loading doubled the cost.
+    connection = session.connection().execution_options(yield_per=chunk)
+    yield from connection.execute(query).partitions()
 
 
 def count_events(

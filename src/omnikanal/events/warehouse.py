@@ -17,30 +17,8 @@ from omnikanal.events import repository
 
 
 def _row(row: Row[Any]) -> dict[str, Any]:
-    message: dict[str, Any] = row.message or {}
-    context = message.get("context")
-    traits = message.get("traits")
-    if traits is None and isinstance(context, dict):
-        # Segment puts a track call's user traits in its context.
-        traits = context.get("traits")
-    return {
-        "event_id": str(row.id),
-        "message_id": row.message_id,
-        "source_id": str(row.source_id),
-        "channel": row.channel,
-        "location": row.location,
-        "type": row.type,
-        "name": row.name,
-        "profile_id": str(row.profile_id),
-        "user_id": row.user_id,
-        "anonymous_id": row.anonymous_id,
-        "timestamp": row.timestamp,
-        "sent_at": row.sent_at,
-        "received_at": row.received_at,
-        "properties": message.get("properties"),
-        "traits": traits,
-        "context": context,
-    }
+    # Ids and JSON members arrive as text, made by the database (repository).
+    return row._asdict()
 
 
 def rows_for_export(

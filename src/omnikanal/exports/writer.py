@@ -44,8 +44,9 @@ def is_temp(path: Path) -> bool:
 
 
 def _json(value: Any) -> str | None:
-    if value is None:
-        return None
+    """A JSON column's text; a domain that read it as text from the database gives it so."""
+    if value is None or isinstance(value, str):
+        return value
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
