@@ -210,7 +210,9 @@ def merge_parents(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, U
     found: dict[UUID, UUID | None] = {}
     for chunk in _chunks(sorted(set(profile_ids))):
         query = select(c.id, c.merged_into).where(c.id.in_(chunk))
-        found.update(session.execute(query).tuples())
+        # Not dict(result): a result has keys(), so dict() would read it as a mapping.
+        for profile_id, parent in session.execute(query):
+            found[profile_id] = parent
     return found
 
 
