@@ -37,6 +37,8 @@ _MINOR_DIGITS = {
 }  # fmt: skip
 MAX_QUANTITY = 100_000
 MAX_TEXT = {"order_number": 100, "sku": 64, "location": 100, "name": 200}
+# Identifiers and the rest: what an identifier row holds (customer_identifier.value).
+MAX_OTHER_TEXT = 300
 
 
 class _Bad(Exception):
@@ -63,15 +65,17 @@ class _Row:
 
 
 def _text(row: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
-    value = (row.get(name) or "").strip()
+    raw = row.get(name)
+    value = raw.strip() if raw else ""
     if not value:
         if required:
             raise _Bad(name, "is required")
         return None
     if "\x00" in value:
         raise _Bad(name, "holds a NUL character")
-    if name in MAX_TEXT and len(value) > MAX_TEXT[name]:
-        raise _Bad(name, f"is longer than {MAX_TEXT[name]} characters")
+    limit = MAX_TEXT.get(name, MAX_OTHER_TEXT)
+    if len(value) > limit:
+        raise _Bad(name, f"is longer than {limit} characters")
     return value
 
 
