@@ -205,12 +205,23 @@ def _scratch_name(table: str) -> str:
 def _transactions(
     written: dict[str, tuple[list[str], list[tuple[Any, ...]]]], count: int
 ) -> list[dict[str, list[tuple[Any, ...]]]]:
-    """The rows split into ``count`` transactions, as the import's batches split them."""
-    parts: list[dict[str, list[tuple[Any, ...]]]] = [{} for _ in range(count)]
-    for table, (_, rows) in written.items():
-        size = -(-len(rows) // count) or 1
-        for index, part in enumerate(parts):
-            part[table] = rows[index * size : (index + 1) * size]
+    """The rows split into ``count`` transactions as the import's batches split them: an
+    order's lines in its order's transaction, the events spread evenly."""
+    parts: list[dict[str, list[tuple[Any, ...]]]] = [
+        {table: [] for table in written} for _ in range(count)
+    ]
+    order_columns, orders = written["commerce_order"]
+    o_id = order_columns.index("id")
+    part_of = {order[o_id]: index * count // len(orders) for index, order in enumerate(orders)}
+    for order in orders:
+        parts[part_of[order[o_id]]]["commerce_order"].append(order)
+    line_columns, lines = written["commerce_order_line"]
+    l_order = line_columns.index("order_id")
+    for line in lines:
+        parts[part_of[line[l_order]]]["commerce_order_line"].append(line)
+    _, events = written["events_event"]
+    for index, event in enumerate(events):
+        parts[index * count // len(events)]["events_event"].append(event)
     return parts
 
 
