@@ -22,6 +22,7 @@ DOMAINS = frozenset(
         "customers",
         "events",
         "exports",
+        "imports",
         "inventory",
         "loyalty",
         "marketing",

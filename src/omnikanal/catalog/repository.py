@@ -16,6 +16,18 @@ def get_product(session: Session, sku: str) -> Product | None:
     return session.get(Product, sku)
 
 
+def products_named(session: Session, skus: Sequence[str]) -> Sequence[tuple[str, str, int]]:
+    """(sku, name, VAT rate) of those of ``skus`` that exist, in chunks of 1,000."""
+    unique = sorted(set(skus))
+    found: list[tuple[str, str, int]] = []
+    for at in range(0, len(unique), 1000):
+        query = select(Product.sku, Product.name, Product.vat_rate_bp).where(
+            Product.sku.in_(unique[at : at + 1000])
+        )
+        found.extend((sku, name, vat) for sku, name, vat in session.execute(query))
+    return found
+
+
 def insert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> bool:
     """Insert the product unless its SKU exists; False when it did (made meanwhile by a
     concurrent request, whose commit this waits for on PostgreSQL)."""

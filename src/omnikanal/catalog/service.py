@@ -59,6 +59,22 @@ def product(session: Session, *, sku: str) -> Product:
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class ProductFacts:
+    """What an order line copies from the product: its name and VAT rate."""
+
+    name: str
+    vat_rate_bp: int
+
+
+def product_facts(session: Session, *, skus: Sequence[str]) -> dict[str, ProductFacts]:
+    """The products of these SKUs that exist, in one query per 1,000 (bulk imports)."""
+    return {
+        sku: ProductFacts(name=name, vat_rate_bp=vat)
+        for sku, name, vat in repository.products_named(session, skus)
+    }
+
+
 def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tuple[Product, bool]:
     """Create the product or replace its description; True when it was created. Two
     requests creating one SKU at once both succeed: the later one replaces."""

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnikanal.db import Base
@@ -84,6 +84,16 @@ class Order(Base):
     __table_args__ = (
         Index("ix_commerce_order_profile_placed", "profile_id", "placed_at"),
         Index("ix_commerce_order_pickup_queue", "pickup_location", "status"),
+        # An imported order is found again by its natural key: the channel's own number
+        # for it (external_reference) on that channel; importing it twice cannot make two.
+        Index(
+            "uq_commerce_order_imported_reference",
+            "channel",
+            "external_reference",
+            unique=True,
+            sqlite_where=text("imported_at IS NOT NULL"),
+            postgresql_where=text("imported_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -113,6 +123,9 @@ class Order(Base):
     handed_over_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set on orders imported as history (commerce/history.py): when they were imported.
+    # Such an order happened before the hub knew of it and caused no reaction.
+    imported_at: Mapped[datetime | None]
 
 
 class OrderLine(Base):

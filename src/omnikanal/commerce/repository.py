@@ -6,7 +6,21 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ColumnElement, Row, Table, and_, case, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -26,10 +40,16 @@ from omnikanal.commerce.models import (
     ReturnLine,
     Tender,
 )
+from omnikanal.db import INSERT_PAGE_ROWS
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
 cart_line_table = cast(Table, CartLine.__table__)
+order_table = cast(Table, Order.__table__)
+order_line_table = cast(Table, OrderLine.__table__)
+# Ids per IN list, and (channel, number) pairs per tuple IN list.
+CHUNK = 1000
+KEY_CHUNK = 500
 
 
 # -- carts --
@@ -278,6 +298,118 @@ def refunds_of(session: Session, order_ids: Sequence[UUID]) -> Sequence[Refund]:
 
 def get_return(session: Session, return_id: UUID) -> Return | None:
     return session.get(Return, return_id)
+
+
+# -- orders imported as history (history.py): set-based, a few statements per batch --
+
+
+def imported_orders(session: Session, keys: Sequence[tuple[str, str]]) -> Sequence[Row[Any]]:
+    """The imported orders with these (channel, external reference) natural keys."""
+    c = order_table.c
+    columns = (
+        c.id,
+        c.channel,
+        c.external_reference,
+        c.number,
+        c.profile_id,
+        c.anchor_id,
+        c.location,
+        c.placed_at,
+        c.currency,
+    )
+    unique = sorted(set(keys))
+    found: list[Row[Any]] = []
+    for at in range(0, len(unique), KEY_CHUNK):
+        query = select(*columns).where(
+            c.imported_at.is_not(None),
+            tuple_(c.channel, c.external_reference).in_(unique[at : at + KEY_CHUNK]),
+        )
+        found.extend(session.execute(query))
+    return found
+
+
+def line_summaries(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    """(order_id, position, sku, name, unit_price, quantity, line_total, vat_amount) of
+    these orders' lines."""
+    c = order_line_table.c
+    columns = (
+        c.order_id,
+        c.position,
+        c.sku,
+        c.name,
+        c.unit_price,
+        c.quantity,
+        c.line_total,
+        c.vat_amount,
+    )
+    found: list[Row[Any]] = []
+    for at in range(0, len(order_ids), CHUNK):
+        query = select(*columns).where(c.order_id.in_(order_ids[at : at + CHUNK]))
+        found.extend(session.execute(query))
+    return found
+
+
+def insert_orders(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        statement = insert(order_table).execution_options(
+            insertmanyvalues_page_size=INSERT_PAGE_ROWS
+        )
+        session.execute(statement, rows)
+
+
+def insert_order_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        statement = insert(order_line_table).execution_options(
+            insertmanyvalues_page_size=INSERT_PAGE_ROWS
+        )
+        session.execute(statement, rows)
+
+
+def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) -> None:
+    """Add (total, VAT) to each order: lines added to an imported order."""
+    if changes:
+        c = order_table.c
+        statement = (
+            update(order_table)
+            .where(c.id == bindparam("b_id"))
+            .values(
+                total=c.total + bindparam("b_total"),
+                vat_total=c.vat_total + bindparam("b_vat"),
+                updated_at=bindparam("b_now"),
+            )
+        )
+        now = utcnow()
+        session.execute(
+            statement,
+            [{"b_id": i, "b_total": t, "b_vat": v, "b_now": now} for i, t, v in changes],
+        )
+
+
+def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    """(id, profile_id, status, channel, location, pickup_location, placed_at) of these
+    profiles' orders, newest first: what habits are told from."""
+    c = order_table.c
+    columns = (c.id, c.profile_id, c.status, c.channel, c.location, c.pickup_location, c.placed_at)
+    unique = sorted(set(profile_ids))
+    found: list[Row[Any]] = []
+    for at in range(0, len(unique), CHUNK):
+        found.extend(
+            session.execute(select(*columns).where(c.profile_id.in_(unique[at : at + CHUNK])))
+        )
+    found.sort(key=lambda row: (row.placed_at, row.id), reverse=True)
+    return found
+
+
+def unit_facts(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    """(order_id, sku, quantity) of these orders' lines."""
+    c = order_line_table.c
+    found: list[Row[Any]] = []
+    for at in range(0, len(order_ids), CHUNK):
+        query = select(c.order_id, c.sku, c.quantity).where(
+            c.order_id.in_(order_ids[at : at + CHUNK])
+        )
+        found.extend(session.execute(query))
+    return found
 
 
 # -- the price audit --

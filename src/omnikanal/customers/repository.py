@@ -199,6 +199,47 @@ def set_computed_traits(session: Session, profile_id: UUID, traits: dict[str, An
     )
 
 
+def computed_traits_of(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    c = profile_table.c
+    found: dict[UUID, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(profile_ids))):
+        query = select(c.id, c.computed_traits).where(c.id.in_(chunk))
+        found.update({profile_id: traits or {} for profile_id, traits in session.execute(query)})
+    return found
+
+
+def set_many_computed_traits(session: Session, traits: dict[UUID, dict[str, Any]]) -> None:
+    if traits:
+        statement = (
+            update(profile_table)
+            .where(profile_table.c.id == bindparam("b_id"))
+            .values(computed_traits=bindparam("b_traits"))
+        )
+        session.execute(statement, [{"b_id": p, "b_traits": t} for p, t in sorted(traits.items())])
+
+
+def merge_parents(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, UUID | None]:
+    """Each profile's ``merged_into`` (None for a live one); missing profiles left out."""
+    c = profile_table.c
+    found: dict[UUID, UUID | None] = {}
+    for chunk in _chunks(sorted(set(profile_ids))):
+        query = select(c.id, c.merged_into).where(c.id.in_(chunk))
+        # Not dict(result): a result has keys(), so dict() would read it as a mapping.
+        for profile_id, parent in session.execute(query):
+            found[profile_id] = parent
+    return found
+
+
+def merged_child_pairs(session: Session, profile_ids: Sequence[UUID]) -> list[tuple[UUID, UUID]]:
+    """(child, parent) for every profile merged directly into one of these."""
+    c = profile_table.c
+    found: list[tuple[UUID, UUID]] = []
+    for chunk in _chunks(sorted(set(profile_ids))):
+        query = select(c.id, c.merged_into).where(c.merged_into.in_(chunk))
+        found.extend((child, parent) for child, parent in session.execute(query))
+    return found
+
+
 def set_merged_into(session: Session, links: Sequence[tuple[UUID, UUID | None]]) -> None:
     if links:
         statement = (

@@ -138,6 +138,57 @@ def update_computed_traits(
     session.expire(profile, ["computed_traits"])
 
 
+def update_many_computed_traits(
+    session: Session, *, traits: Mapping[UUID, Mapping[str, Any]]
+) -> None:
+    """``update_computed_traits`` for many live profiles at once (bulk imports): the
+    computed traits each names are replaced, others kept; two statements in all."""
+    current = repository.computed_traits_of(session, list(traits))
+    repository.set_many_computed_traits(
+        session,
+        {p: {**current[p], **found} for p, found in traits.items() if p in current},
+    )
+    for profile_id in traits:
+        cached = session.identity_map.get(session.identity_key(Profile, profile_id))
+        if cached is not None:
+            session.expire(cached, ["computed_traits"])
+
+
+def families(session: Session, *, profile_ids: Sequence[UUID]) -> dict[UUID, list[UUID]]:
+    """For these profiles, set-based: each live profile they lead to (merged-away ids
+    lead to their survivor) with the ids merged into it, itself first."""
+    parents: dict[UUID, UUID | None] = {}
+    todo = set(profile_ids)
+    while todo:
+        found = repository.merge_parents(session, sorted(todo))
+        parents |= found
+        todo = {q for q in found.values() if q is not None and q not in parents}
+    live_of: dict[UUID, UUID] = {}
+    for profile_id in profile_ids:
+        if profile_id not in parents:
+            continue  # no such profile (erased)
+        live, seen = profile_id, {profile_id}
+        while (
+            (parent := parents.get(live)) is not None and parent in parents and parent not in seen
+        ):
+            seen.add(parent)
+            live = parent
+        live_of[profile_id] = live
+    roots = sorted(set(live_of.values()))
+    family = {root: [root] for root in roots}
+    root_of = {root: root for root in roots}
+    frontier = roots
+    while frontier:
+        pairs = [
+            (c, p) for c, p in repository.merged_child_pairs(session, frontier) if c not in root_of
+        ]
+        for child, parent in pairs:
+            root_of[child] = root_of[parent]
+            family[root_of[parent]].append(child)
+        frontier = [child for child, _ in pairs]
+    return family
+
+
 # -- reading profiles --
 
 

@@ -455,6 +455,47 @@ def resolution_lag(session: Session) -> ResolutionLag:
 # -- activity the hub itself records (orders, carts) --
 
 
+@dataclass(frozen=True)
+class Activity:
+    """A commerce fact for the person's timeline, as the Segment track event it is."""
+
+    credential_id: UUID
+    channel: str
+    location: str | None
+    profile_id: UUID
+    anchor_id: UUID
+    event: str
+    properties: dict[str, Any]
+    message_id: str
+    at: datetime
+
+
+def _activity_row(activity: Activity, received_at: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "source_id": activity.credential_id,
+        "channel": activity.channel,
+        "location": activity.location,
+        "type": "track",
+        "name": activity.event,
+        "message_id": activity.message_id,
+        "profile_id": activity.profile_id,
+        "anchor_id": activity.anchor_id,
+        "user_id": None,
+        "anonymous_id": None,
+        "timestamp": activity.at,
+        "sent_at": None,
+        "received_at": received_at,
+        "message": {
+            "type": "track",
+            "event": activity.event,
+            "messageId": activity.message_id,
+            "timestamp": activity.at.isoformat(),
+            "properties": activity.properties,
+        },
+    }
+
+
 def record_activity(
     session: Session,
     *,
@@ -470,35 +511,36 @@ def record_activity(
 ) -> None:
     """Put a commerce fact on the person's timeline as the Segment track event it is
     (``Order Completed``, ``Product Added``), so the timeline stays one query."""
-    message = {
-        "type": "track",
-        "event": event,
-        "messageId": message_id,
-        "timestamp": at.isoformat(),
-        "properties": properties,
-    }
-    repository.insert_events(
-        session,
-        [
-            {
-                "id": new_id(),
-                "source_id": credential_id,
-                "channel": channel,
-                "location": location,
-                "type": "track",
-                "name": event,
-                "message_id": message_id,
-                "profile_id": profile_id,
-                "anchor_id": anchor_id,
-                "user_id": None,
-                "anonymous_id": None,
-                "timestamp": at,
-                "sent_at": None,
-                "received_at": at,
-                "message": message,
-            }
-        ],
+    activity = Activity(
+        credential_id=credential_id,
+        channel=channel,
+        location=location,
+        profile_id=profile_id,
+        anchor_id=anchor_id,
+        event=event,
+        properties=properties,
+        message_id=message_id,
+        at=at,
     )
+    repository.insert_events(session, [_activity_row(activity, at)])
+
+
+def record_history(session: Session, activities: Sequence[Activity]) -> None:
+    """Put many past facts on their people's timelines at their own times (imported
+    history), in bulk; one already recorded (same credential and message id) is kept.
+    They were received now: ``received_at`` says when the hub learnt of them."""
+    now = utcnow()
+    repository.insert_events(session, [_activity_row(a, now) for a in activities])
+
+
+def revise_history(session: Session, activities: Sequence[Activity]) -> None:
+    """Replace the properties of facts recorded before (an imported order that gained
+    lines in a later batch), found by (credential, message id)."""
+    revised = {(a.credential_id, a.message_id): a for a in activities}
+    for event in repository.events_by_message(session, list(revised)):
+        activity = revised[(event.source_id, event.message_id)]
+        event.message = {**event.message, "properties": activity.properties}
+    session.flush()
 
 
 # -- the timeline --

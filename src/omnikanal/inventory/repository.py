@@ -41,6 +41,13 @@ def insert_location(session: Session, *, code: str, fields: dict[str, Any]) -> b
     return session.execute(statement.returning(location_table.c.code)).first() is not None
 
 
+def existing_codes(session: Session, codes: Sequence[str]) -> set[str]:
+    unique = sorted(set(codes))
+    if not unique:
+        return set()
+    return set(session.scalars(select(Location.code).where(Location.code.in_(unique))))
+
+
 def locations(
     session: Session,
     *,

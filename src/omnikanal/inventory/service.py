@@ -147,6 +147,11 @@ def location(session: Session, *, code: str) -> Location:
     return _location(session, code)
 
 
+def known_locations(session: Session, *, codes: Sequence[str]) -> set[str]:
+    """Which of these location codes exist (active or not), in one query."""
+    return repository.existing_codes(session, codes)
+
+
 def upsert_location(
     session: Session, *, code: str, fields: dict[str, Any]
 ) -> tuple[Location, bool]:

@@ -271,8 +271,10 @@ def _append(
     location: str | None = None,
     note: str = "",
     expires_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> LoyaltyLedgerEntry:
     entry = LoyaltyLedgerEntry(
+        created_at=at or utcnow(),
         profile_id=profile_id,
         points=points,
         reason=reason,
@@ -308,8 +310,11 @@ def earn_for_order(
     currency: str,
     channel: str | None,
     location: str | None,
+    at: datetime | None = None,
 ) -> LoyaltyLedgerEntry | None:
-    """Points for a member's order on any channel; once per order, none for non-members."""
+    """Points for a member's order on any channel; once per order, none for non-members.
+    ``at``: when the order was placed, for an order imported as history (the points are
+    dated then, and expire counted from then)."""
     profile_id = account_of(session, profile_id)
     if repository.member(session, profile_id) is None:
         return None
@@ -321,8 +326,9 @@ def earn_for_order(
     points = points_for(rules, amount_minor=amount_minor, currency=currency)
     if points <= 0:
         return None
+    earned_at = at or utcnow()
     expires_at = (
-        utcnow() + timedelta(days=rules.points_expire_after_days)
+        earned_at + timedelta(days=rules.points_expire_after_days)
         if rules.points_expire_after_days
         else None
     )
@@ -336,6 +342,7 @@ def earn_for_order(
         channel=channel,
         location=location,
         expires_at=expires_at,
+        at=earned_at,
     )
 
 

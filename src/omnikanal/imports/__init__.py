@@ -1,0 +1,1 @@
+"""Bulk imports: a retailer's customers, products, prices, stock and order history."""

@@ -1,0 +1,240 @@
+"""The ``orders`` import kind: a retailer's order history, one row per order line.
+
+The hub format (column names after the column map; see docs/imports-orders.md):
+
+- ``order_number`` the channel's own number for the order; with ``channel`` its natural key
+- ``channel`` ``web``, ``app`` or ``pos`` (default: the import's ``channel`` option)
+- ``location`` the store's code; a ``pos`` order needs one (default: the ``location`` option)
+- ``ordered_at`` ISO 8601 with its zone (``2024-03-01T14:05:00+01:00``)
+- ``external_id``, ``email``, ``loyalty_card``, ``phone`` whatever names the customer
+  (none: an anonymous order)
+- ``sku``, ``quantity``, ``unit_price`` (a decimal in the currency's major unit, VAT
+  included), ``currency`` (ISO 4217)
+- optional: ``discount`` (off the whole line, major unit), ``name`` (the line as printed)
+
+A file lists an order's lines together. Rows are gathered by (order_number, channel); an
+order whose lines reach into the next batch gets them added there. A row whose order
+fields (time, store, customer, currency) differ from the order's first row is refused.
+Counts are per row: ``created`` a line added, ``unchanged`` a line imported before.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.orm import Session
+
+from omnikanal.commerce import history as commerce_history
+from omnikanal.commerce.history import CustomerReference, HistoricalLine, HistoricalOrder
+from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
+
+# Decimals of a currency's minor unit, where not 2 (ISO 4217).
+_MINOR_DIGITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+MAX_QUANTITY = 100_000
+MAX_TEXT = {"order_number": 100, "sku": 64, "location": 100, "name": 200}
+# Identifiers and the rest: what an identifier row holds (customer_identifier.value).
+MAX_OTHER_TEXT = 300
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One row read: the order's fields and its line."""
+
+    number: str
+    channel: str
+    location: str | None
+    ordered_at: datetime
+    currency: str
+    customer: CustomerReference
+    line: HistoricalLine
+
+    def order_fields(self) -> tuple[object, ...]:
+        return (self.location, self.ordered_at, self.currency, self.customer)
+
+
+def _text(row: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
+    raw = row.get(name)
+    value = raw.strip() if raw else ""
+    if not value:
+        if required:
+            raise _Bad(name, "is required")
+        return None
+    if "\x00" in value:
+        raise _Bad(name, "holds a NUL character")
+    limit = MAX_TEXT.get(name, MAX_OTHER_TEXT)
+    if len(value) > limit:
+        raise _Bad(name, f"is longer than {limit} characters")
+    return value
+
+
+def _required(row: Mapping[str, str], name: str) -> str:
+    value = _text(row, name, required=True)
+    assert value is not None
+    return value
+
+
+def _time(row: Mapping[str, str]) -> datetime:
+    raw = _required(row, "ordered_at")
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Bad("ordered_at", "is not an ISO 8601 time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _Bad("ordered_at", "needs its zone (Z or an offset such as +01:00)")
+    return moment
+
+
+def minor_units(raw: str, currency: str, field: str) -> int:
+    """A decimal amount in the currency's major unit as whole minor units (19.90 SEK ->
+    1990); more decimals than the currency has is an error, not a rounding."""
+    try:
+        amount = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise _Bad(field, "is not a decimal number") from None
+    if not amount.is_finite():
+        raise _Bad(field, "is not a decimal number")
+    if amount < 0:
+        raise _Bad(field, "must not be negative")
+    scaled = amount.scaleb(_MINOR_DIGITS.get(currency, 2))
+    if scaled != scaled.to_integral_value():
+        raise _Bad(field, f"has more decimals than {currency} has")
+    if scaled > 2**31 - 1:
+        raise _Bad(field, "is too large")
+    return int(scaled)
+
+
+def _quantity(row: Mapping[str, str]) -> int:
+    raw = _required(row, "quantity")
+    try:
+        quantity = int(raw)
+    except ValueError:
+        raise _Bad("quantity", "is not a whole number") from None
+    if not 0 < quantity <= MAX_QUANTITY:
+        raise _Bad("quantity", f"must be between 1 and {MAX_QUANTITY}")
+    return quantity
+
+
+def parse_row(number: int, row: Mapping[str, str], options: ImportOptions) -> _Row:
+    """One row of the hub format, read; raises _Bad naming the first field at fault."""
+    currency = _required(row, "currency").upper()
+    if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
+        raise _Bad("currency", "is not an ISO 4217 code")
+    channel = (_text(row, "channel") or options.channel or "").lower()
+    if not channel:
+        raise _Bad("channel", "is required (web, app or pos)")
+    email = _text(row, "email")
+    if email is not None and "@" not in email:
+        raise _Bad("email", "is not an email address")
+    unit_price = minor_units(_required(row, "unit_price"), currency, "unit_price")
+    discount_raw = _text(row, "discount")
+    return _Row(
+        number=_required(row, "order_number"),
+        channel=channel,
+        location=_text(row, "location") or options.location,
+        ordered_at=_time(row),
+        currency=currency,
+        customer=CustomerReference(
+            external_id=_text(row, "external_id"),
+            email=email,
+            loyalty_card=_text(row, "loyalty_card"),
+            phone=_text(row, "phone"),
+        ),
+        line=HistoricalLine(
+            row=number,
+            sku=_required(row, "sku"),
+            quantity=_quantity(row),
+            unit_price=unit_price,
+            discount=minor_units(discount_raw, currency, "discount") if discount_raw else 0,
+            name=_text(row, "name"),
+        ),
+    )
+
+
+def gather(
+    rows: Sequence[tuple[int, Mapping[str, str]]], options: ImportOptions
+) -> tuple[list[HistoricalOrder], list[RowProblem]]:
+    """The batch's rows as orders: consecutive rows of one (order_number, channel) are
+    one order (rows of an order seen again later in the batch join it too); a row that
+    cannot be read, or that disagrees with its order's first row, is a problem alone."""
+    problems: list[RowProblem] = []
+    firsts: dict[tuple[str, str], _Row] = {}
+    lines: dict[tuple[str, str], list[HistoricalLine]] = {}
+    for number, raw in rows:
+        try:
+            row = parse_row(number, raw, options)
+        except _Bad as bad:
+            problems.append(RowProblem(number, bad.field, bad.reason))
+            continue
+        key = (row.channel, row.number)
+        first = firsts.setdefault(key, row)
+        if first is not row and first.order_fields() != row.order_fields():
+            field = _differing(first, row)
+            problems.append(
+                RowProblem(
+                    number, field, f"differs from the order's first line (row {first.line.row})"
+                )
+            )
+            continue
+        lines.setdefault(key, []).append(row.line)
+    orders = [
+        HistoricalOrder(
+            number=first.number,
+            channel=first.channel,
+            location=first.location,
+            ordered_at=first.ordered_at,
+            currency=first.currency,
+            customer=first.customer,
+            lines=lines[key],
+            row=first.line.row,
+        )
+        for key, first in firsts.items()
+    ]
+    return orders, problems
+
+
+def _differing(first: _Row, row: _Row) -> str:
+    for name in ("location", "ordered_at", "currency"):
+        if getattr(first, name) != getattr(row, name):
+            return name
+    for name in ("external_id", "email", "loyalty_card", "phone"):
+        if getattr(first.customer, name) != getattr(row.customer, name):
+            return name
+    return ""
+
+
+class OrdersKind:
+    """Historical orders: see this module's docstring and commerce/history.py."""
+
+    name = "orders"
+
+    def apply(
+        self,
+        session: Session,
+        rows: Sequence[tuple[int, Mapping[str, str]]],
+        *,
+        options: ImportOptions,
+    ) -> BatchOutcome:
+        orders, problems = gather(rows, options)
+        done = commerce_history.import_orders(
+            session, orders, award_points=options.award_points, dry_run=options.dry_run
+        )
+        problems += [RowProblem(p.row, p.field, p.reason) for p in done.problems]
+        problems.sort(key=lambda problem: problem.row)
+        return BatchOutcome(
+            created=done.lines_added, unchanged=done.lines_unchanged, problems=problems
+        )
+
+
+ORDERS = OrdersKind()

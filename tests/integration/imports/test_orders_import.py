@@ -1,0 +1,337 @@
+"""Historical orders imported (S15): they land with channel, store, time, lines and
+totals, are linked to their people, go on the timeline at their own time, count for
+habits, and cause no live reaction. Through the orders kind and the HTTP API, on both
+databases."""
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from omnikanal.imports.kinds import RowProblem
+from omnikanal.inventory.models import Adjustment
+from omnikanal.loyalty.models import LoyaltyLedgerEntry
+from omnikanal.marketing.models import Message as MarketingMessage
+from omnikanal.notifications.models import Notification
+from omnikanal.outbox.models import OutboxEvent
+from omnikanal.timers.models import Timer
+from tests.integration.commerce.conftest import COAT, GBG, LATTE, SCARF, STHLM, Shop
+from tests.integration.imports.conftest import Importer
+
+
+def row(number: str, sku: str, **fields: str) -> dict[str, str]:
+    """A line of the hub format: a web order of one unit at the book price by default."""
+    prices = {COAT: "2499.00", SCARF: "499.00", LATTE: "49.00"}
+    return {
+        "order_number": number,
+        "channel": "web",
+        "ordered_at": "2024-03-01T14:05:00+01:00",
+        "sku": sku,
+        "quantity": "1",
+        "unit_price": prices.get(sku, "10.00"),
+        "currency": "SEK",
+        **fields,
+    }
+
+
+def identify(shop: Shop, **message: Any) -> str:
+    shop.ok(shop.client.post("/v1/identify", json=message, headers=shop.web_events))
+    traits = message.get("traits", {})
+    params = {"user_id": message["userId"]} if "userId" in message else {"email": traits["email"]}
+    found = shop.ok(shop.client.get("/v1/profiles", params=params, headers=shop.agent))
+    profile_id: str = found["items"][0]["id"]
+    return profile_id
+
+
+def orders_of(shop: Shop, profile_id: str) -> list[dict[str, Any]]:
+    page = shop.ok(
+        shop.client.get("/v1/orders", params={"profile_id": profile_id}, headers=shop.agent)
+    )
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def profile_of(shop: Shop, **identifier: str) -> str:
+    found = shop.ok(shop.client.get("/v1/profiles", params=identifier, headers=shop.agent))
+    assert len(found["items"]) == 1, found
+    profile_id: str = found["items"][0]["id"]
+    return profile_id
+
+
+def counts(shop: Shop) -> dict[str, int]:
+    with shop.factory() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (
+                LoyaltyLedgerEntry,
+                MarketingMessage,
+                Timer,
+                Notification,
+                Adjustment,
+                OutboxEvent,
+            )
+        }
+
+
+def test_orders_land_with_channel_store_time_lines_and_totals(
+    shop: Shop, importer: Importer
+) -> None:
+    outcome = importer.apply(
+        [
+            row("W-1001", COAT, external_id="cust-1", discount="100.00"),
+            row("W-1001", SCARF, external_id="cust-1", quantity="2", name="Scarf, red"),
+            row(
+                "R-77",
+                LATTE,
+                channel="pos",
+                location=GBG,
+                external_id="cust-1",
+                ordered_at="2023-11-05T08:15:00Z",
+                unit_price="45.50",
+            ),
+        ]
+    )
+    assert outcome.problems == []
+    assert (outcome.created, outcome.updated, outcome.unchanged) == (3, 0, 0)
+    profile_id = profile_of(shop, user_id="cust-1")
+    web, till = orders_of(shop, profile_id)  # newest first
+    assert web["channel"] == "web"
+    assert web["external_reference"] == "W-1001"
+    assert web["location"] is None
+    assert web["status"] == "shipped"
+    assert web["placed_at"].startswith("2024-03-01T13:05:00")
+    assert web["total"] == {"amount": 249_900 - 10_000 + 2 * 49_900, "currency": "SEK"}
+    assert [(ln["sku"], ln["quantity"], ln["line_total"]["amount"]) for ln in web["lines"]] == [
+        (COAT, 1, 239_900),
+        (SCARF, 2, 99_800),
+    ]
+    assert web["lines"][1]["name"] == "Scarf, red"
+    assert web["tenders"] == []
+    assert till["channel"] == "pos"
+    assert till["location"] == GBG
+    assert till["status"] == "completed"
+    assert till["fulfilment"] == "in_store"
+    assert till["placed_at"].startswith("2023-11-05T08:15:00")
+    assert till["total"]["amount"] == 4_550
+    assert till["number"] != "R-77"
+    assert till["external_reference"] == "R-77"
+
+
+def test_orders_are_linked_by_email_external_id_and_card_or_make_a_profile(
+    shop: Shop, importer: Importer
+) -> None:
+    by_email = identify(shop, anonymousId="laptop-a", traits={"email": "anna@example.com"})
+    by_id = identify(shop, userId="crm-42", traits={"email": "bo@example.com"})
+    member = identify(shop, anonymousId="phone-c", traits={"email": "cia@example.com"})
+    shop.ok(shop.client.post(f"/v1/loyalty/{member}/join", json={}, headers=shop.gbg))
+    card = shop.ok(shop.client.get(f"/v1/loyalty/{member}", headers=shop.agent))["member"][
+        "card_number"
+    ]
+    outcome = importer.apply(
+        [
+            row("W-1", COAT, email=" Anna@Example.com "),
+            row("W-2", COAT, external_id="crm-42"),
+            row("R-3", LATTE, channel="pos", location=GBG, loyalty_card=card),
+            row("W-4", SCARF, email="new.customer@example.com", external_id="crm-99"),
+        ]
+    )
+    assert outcome.problems == []
+    assert [o["external_reference"] for o in orders_of(shop, by_email)] == ["W-1"]
+    assert [o["external_reference"] for o in orders_of(shop, by_id)] == ["W-2"]
+    assert [o["external_reference"] for o in orders_of(shop, member)] == ["R-3"]
+    # An unknown customer gets a profile holding what named them, as identify would.
+    new = profile_of(shop, email="new.customer@example.com")
+    assert profile_of(shop, user_id="crm-99") == new
+    assert new not in (by_email, by_id, member)
+    assert [o["external_reference"] for o in orders_of(shop, new)] == ["W-4"]
+    profile = shop.ok(shop.client.get(f"/v1/profiles/{new}", headers=shop.agent))
+    assert profile["traits"]["email"] == "new.customer@example.com"
+    assert profile["first_seen"].startswith("2024-03-01")
+
+
+def test_store_and_web_purchases_show_in_one_timeline_with_habits(
+    shop: Shop, importer: Importer
+) -> None:
+    importer.apply(
+        [
+            row("R-1", COAT, channel="pos", location=STHLM, external_id="c-7",
+                ordered_at="2023-05-02T17:20:00+02:00"),
+            row("R-2", LATTE, channel="pos", location=STHLM, external_id="c-7",
+                ordered_at="2023-06-10T17:45:00+02:00"),
+            row("W-3", SCARF, external_id="c-7", quantity="3",
+                ordered_at="2024-01-15T21:00:00+01:00"),
+        ]
+    )  # fmt: skip
+    profile_id = profile_of(shop, user_id="c-7")
+    timeline = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/timeline", headers=shop.agent))
+    completed = [e for e in timeline["items"] if e["name"] == "Order Completed"]
+    assert [(e["channel"], e["location"]) for e in completed] == [
+        ("web", None),
+        ("pos", STHLM),
+        ("pos", STHLM),
+    ]
+    assert [e["timestamp"][:10] for e in completed] == ["2024-01-15", "2023-06-10", "2023-05-02"]
+    web = completed[0]["properties"]
+    assert web["order_number"].startswith("NK-")
+    assert web["external_reference"] == "W-3"
+    assert web["total"] == 3 * 49_900
+    assert web["products"] == [
+        {"sku": SCARF, "name": "Merino scarf, red", "price": 49_900, "quantity": 3}
+    ]
+    orders = orders_of(shop, profile_id)
+    assert {o["id"] for o in orders} == {e["properties"]["order_id"] for e in completed}
+    # The habits they tell (Stockholm time): the store, the hour, the favourite products.
+    traits = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}", headers=shop.agent))[
+        "computed_traits"
+    ]
+    assert traits["orders"] == 3
+    assert traits["favourite_store"] == STHLM
+    assert traits["preferred_channel"] == "pos"
+    assert traits["usual_order_time"] == "17:00-18:00"
+    assert traits["favourite_products"][0] == SCARF
+    assert traits["last_order_at"].startswith("2024-01-15T20:00:00")
+
+
+def test_a_second_run_changes_nothing(shop: Shop, importer: Importer) -> None:
+    rows = [
+        row("W-1", COAT, email="anna@example.com"),
+        row("W-1", SCARF, email="anna@example.com"),
+        row("R-1", LATTE, channel="pos", location=GBG, email="anna@example.com"),
+        # The same number on another channel is another order.
+        row("W-1", LATTE, channel="app", email="anna@example.com"),
+    ]
+    first = importer.apply(rows)
+    assert (first.created, first.unchanged, first.problems) == (4, 0, [])
+    before = counts(shop)
+    profile_id = profile_of(shop, email="anna@example.com")
+    orders = orders_of(shop, profile_id)
+    timeline = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/timeline", headers=shop.agent))
+    again = importer.apply(rows)
+    assert (again.created, again.updated, again.unchanged, again.problems) == (0, 0, 4, [])
+    assert counts(shop) == before
+    assert orders_of(shop, profile_id) == orders
+    assert len(orders) == 3
+    assert (
+        shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/timeline", headers=shop.agent))
+        == timeline
+    )
+
+
+def test_bad_rows_are_refused_alone_with_row_and_field(shop: Shop, importer: Importer) -> None:
+    outcome = importer.apply(
+        [
+            row("W-1", COAT, email="anna@example.com"),
+            row("W-1", "NO-SUCH-SKU", email="anna@example.com"),
+            row("W-1", SCARF, email="anna@example.com", quantity="two"),
+            row("W-2", SCARF, email="anna@example.com", quantity="0"),
+            row("R-1", LATTE, channel="pos", email="anna@example.com"),
+            row("R-2", LATTE, channel="pos", location="nowhere", email="anna@example.com"),
+            row("W-3", SCARF, email="anna@example.com", ordered_at="2024-03-01 14:05"),
+            row("W-4", SCARF, email="anna@example.com", ordered_at="yesterday"),
+            row("W-5", SCARF, email="anna@example.com", unit_price="4.999"),
+            row("W-1", LATTE, email="anna@example.com", ordered_at="2024-03-02T10:00:00Z"),
+            row("W-6", SCARF, email="anna@example.com"),
+        ]
+    )
+    assert outcome.created == 2
+    assert [(p.row, p.field) for p in outcome.problems] == [
+        (2, "sku"),
+        (3, "quantity"),
+        (4, "quantity"),
+        (5, "location"),
+        (6, "location"),
+        (7, "ordered_at"),
+        (8, "ordered_at"),
+        (9, "unit_price"),
+        (10, "ordered_at"),
+    ]
+    assert all(isinstance(p, RowProblem) and p.reason for p in outcome.problems)
+    # The reasons never quote the value.
+    assert not any("NO-SUCH-SKU" in p.reason or "nowhere" in p.reason for p in outcome.problems)
+    profile_id = profile_of(shop, email="anna@example.com")
+    landed = orders_of(shop, profile_id)
+    assert sorted(o["external_reference"] for o in landed) == ["W-1", "W-6"]
+    w1 = next(o for o in landed if o["external_reference"] == "W-1")
+    assert [ln["sku"] for ln in w1["lines"]] == [COAT]
+
+
+def test_a_historical_order_causes_no_reaction(shop: Shop, importer: Importer) -> None:
+    member = identify(shop, anonymousId="laptop-m", traits={"email": "mia@example.com"})
+    shop.ok(shop.client.post(f"/v1/loyalty/{member}/join", json={}, headers=shop.gbg))
+    stock_before = shop.stock(GBG, LATTE), shop.stock(GBG, COAT)
+    importer.run_worker()
+    before = counts(shop)
+    outcome = importer.apply(
+        [
+            row("W-1", COAT, email="mia@example.com"),
+            row("R-1", COAT, channel="pos", location=GBG, email="mia@example.com"),
+            row("R-1", LATTE, channel="pos", location=GBG, email="mia@example.com", quantity="3"),
+            row("R-2", LATTE, channel="pos", location=GBG, email="stranger@example.com"),
+        ]
+    )
+    assert outcome.created == 4
+    importer.run_worker()
+    assert counts(shop) == before
+    assert (shop.stock(GBG, LATTE), shop.stock(GBG, COAT)) == stock_before
+    ledger = shop.ok(shop.client.get(f"/v1/loyalty/{member}", headers=shop.agent))
+    assert ledger["balance"] == 0
+    assert len(orders_of(shop, member)) == 2
+
+
+def test_award_points_earns_once_at_the_orders_time(shop: Shop, importer: Importer) -> None:
+    member = identify(shop, anonymousId="laptop-p", traits={"email": "per@example.com"})
+    shop.ok(shop.client.post(f"/v1/loyalty/{member}/join", json={}, headers=shop.gbg))
+    rows = [
+        row("W-1", COAT, email="per@example.com", ordered_at="2026-01-10T12:00:00Z"),
+        row("R-1", LATTE, channel="pos", location=GBG, email="per@example.com",
+            ordered_at="2026-06-01T10:00:00+02:00"),
+    ]  # fmt: skip
+    importer.apply(rows, award_points=True)
+    importer.run_worker()
+    importer.apply(rows, award_points=True)
+    importer.run_worker()
+    account = shop.ok(shop.client.get(f"/v1/loyalty/{member}", headers=shop.agent))
+    earned = [e for e in account["ledger"] if e["reason"] == "earn"]
+    # 1 point per krona (the default program), for each order once.
+    assert sorted(e["points"] for e in earned) == [49, 2499]
+    assert account["balance"] == 2499 + 49
+    assert sorted(e["created_at"][:10] for e in earned) == ["2026-01-10", "2026-06-01"]
+
+
+def test_an_order_split_across_two_batches_gets_all_its_lines(
+    shop: Shop, importer: Importer
+) -> None:
+    rows = [
+        row("W-1", COAT, external_id="c-1"),
+        row("W-1", SCARF, external_id="c-1"),
+        row("W-1", LATTE, external_id="c-1", quantity="2"),
+    ]
+    first = importer.apply(rows[:2])
+    second = importer.apply(rows[2:], first_row=3)
+    assert (first.created, second.created, second.unchanged) == (2, 1, 0)
+    profile_id = profile_of(shop, user_id="c-1")
+    (order,) = orders_of(shop, profile_id)
+    assert [ln["sku"] for ln in order["lines"]] == [COAT, SCARF, LATTE]
+    assert order["total"]["amount"] == 249_900 + 49_900 + 2 * 4_900
+    timeline = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/timeline", headers=shop.agent))
+    (completed,) = [e for e in timeline["items"] if e["name"] == "Order Completed"]
+    assert completed["properties"]["total"] == order["total"]["amount"]
+    assert [p["sku"] for p in completed["properties"]["products"]] == [COAT, SCARF, LATTE]
+    # The whole file again, in other batches: nothing changes.
+    again = importer.apply(rows)
+    assert (again.created, again.unchanged) == (0, 3)
+    assert orders_of(shop, profile_id) == [order]
+
+
+def test_dry_run_checks_everything_and_writes_nothing(shop: Shop, importer: Importer) -> None:
+    before = counts(shop)
+    outcome = importer.apply(
+        [row("W-1", COAT, email="dry@example.com"), row("W-1", "NO-SUCH", email="d@x.se")],
+        dry_run=True,
+    )
+    assert outcome.created == 1
+    assert [(p.row, p.field) for p in outcome.problems] == [(2, "email")]
+    assert counts(shop) == before
+    found = shop.ok(
+        shop.client.get("/v1/profiles", params={"email": "dry@example.com"}, headers=shop.agent)
+    )
+    assert found["items"] == []
