@@ -1,5 +1,5 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, staff, demo, reports,
-retention, privacy, permissions."""
+retention, privacy, permissions, import."""
 
 import functools
 import os
@@ -28,6 +28,7 @@ from omnikanal.auth.models import Channel, Role
 from omnikanal.auth.permissions import matrix_markdown
 from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
+from omnikanal.imports import commands as import_commands
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
@@ -54,6 +55,7 @@ app.add_typer(staff_app, name="staff")
 
 
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(import_commands.import_app, name="import")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -81,6 +83,9 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def _settings() -> Settings:
     return Settings()
+
+
+import_commands.register(one_line_errors)
 
 
 @db_app.command("upgrade")

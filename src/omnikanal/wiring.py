@@ -19,6 +19,8 @@ from omnikanal.events import handlers as events_handlers
 from omnikanal.events import privacy as events_privacy
 from omnikanal.idempotency import privacy as idempotency_privacy
 from omnikanal.idempotency import service as idempotency_service
+from omnikanal.imports import handlers as imports_handlers
+from omnikanal.imports import privacy as imports_privacy
 from omnikanal.inventory import handlers as inventory_handlers
 from omnikanal.inventory import privacy as inventory_privacy
 from omnikanal.kit.personal_data import PrivacyRegistry
@@ -51,6 +53,7 @@ def build_registry() -> HandlerRegistry:
         notifications_handlers.register,
         conversations_handlers.register,
         marketing_handlers.register,
+        imports_handlers.register,
     ):
         register(registry)
     privacy_handlers.register(registry, build_privacy_registry())
@@ -70,6 +73,7 @@ def build_privacy_registry() -> PrivacyRegistry:
         customers_privacy.register,
         events_privacy.register,
         idempotency_privacy.register,
+        imports_privacy.register,
         inventory_privacy.register,
         loyalty_privacy.register,
         marketing_privacy.register,

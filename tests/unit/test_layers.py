@@ -21,6 +21,7 @@ DOMAINS = frozenset(
         "conversations",
         "customers",
         "events",
+        "imports",
         "inventory",
         "loyalty",
         "marketing",

@@ -1,0 +1,49 @@
+"""What every import kind implements: rows in, an outcome out.
+
+The framework (``jobs.py``) reads a file, translates each row into hub fields (the format
+and the column map) and hands a batch at a time to the kind's ``apply``, inside the
+transaction that also advances the job. A kind validates each row, writes the good ones
+set-based through the services of the domains that own them, and says per bad row which
+field was wrong and why (never the value: it may be personal data).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # 1-based data row number in the file
+    field: str  # the hub field (after the column map), or "" for the row
+    reason: str  # why, without the value
+
+
+@dataclass
+class BatchOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False
+    award_points: bool = False
+    location: str | None = None  # default store for rows without one
+    channel: str | None = None  # default channel for rows without one
+
+
+class ImportKind(Protocol):
+    name: str  # customers | products | prices | stock | orders
+
+    def apply(
+        self,
+        session: Session,
+        rows: Sequence[tuple[int, Mapping[str, str]]],
+        *,
+        options: ImportOptions,
+    ) -> BatchOutcome: ...
