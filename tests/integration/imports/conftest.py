@@ -11,11 +11,10 @@ from typing import Any
 
 import orjson
 import pytest
-from click.testing import Result
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from omnikanal.auth.models import Role
 from omnikanal.cli import app as cli
