@@ -1,7 +1,8 @@
 """People from another system (a CRM's or a web shop's export), placed in bulk through the
 identity graph as identify messages would place them, with a handful of statements per
-batch. A person whose identifiers all belong to one profile that already shows every
-trait given is left as it is, so the same file imported twice changes nothing."""
+batch. A person whose identifiers are all known, and whose profile (that of the strongest)
+already shows every trait given, is left as it is: the same file imported twice changes
+nothing, not even a refused merge logged again."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,14 +54,17 @@ def import_people(
     """Each person linked to the profile their identifiers name (created when none does),
     with their traits; in the order given. Identity changes are serialized as usual."""
     repository.lock_identity_graph(session)
+    identity_rules = rules(session)
     owned = repository.owners(session, [key for p in people for key in p.keys])
     owner = {key: profile_id for key, profile_id, _ in owned}
     settled: dict[int, UUID] = {}
     for index, person in enumerate(people):
-        owners = {owner.get(key) for key in person.keys}
-        only = owners.pop() if len(owners) == 1 else None
-        if only is not None:
-            settled[index] = only
+        # Known when every identifier is: a first import linked them as far as the rules
+        # allow (a merge refused then is refused again), so the person is the profile of
+        # the strongest one.
+        keys = person.keys
+        if keys and all(key in owner for key in keys):
+            settled[index] = owner[min(keys, key=identity_rules.order)]
     shown = {
         row[0]: row[1] or {}
         for row in repository.projection_rows(session, sorted(set(settled.values())))

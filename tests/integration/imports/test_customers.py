@@ -288,3 +288,27 @@ def test_a_dry_run_validates_everything_and_writes_nothing(hub: Hub) -> None:
         assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
     real = hub.imported("customers", str(path), code=2)
     assert counts(real)["created"] == 2
+
+
+def test_people_who_share_a_phone_stay_apart_and_a_second_run_logs_nothing_new(
+    hub: Hub,
+) -> None:
+    from omnikanal.customers.models import MergeLogEntry
+
+    rows = [
+        ("fam-1", "mor@example.com", "0701234567", "Mor", "", "", "", "", "", "", "", ""),
+        ("fam-2", "far@example.com", "0701234567", "Far", "", "", "", "", "", "", "", ""),
+    ]
+    path = hub.file("family.csv", csv_text(HEADER, rows))
+    first = hub.imported("customers", str(path))
+    assert counts(first)["created"] + counts(first)["updated"] == 2
+    mor, far = hub.profile(user_id="fam-1"), hub.profile(user_id="fam-2")
+    assert mor is not None
+    assert far is not None
+    assert mor["id"] != far["id"]  # two user ids: two people, the merge is refused
+    with hub.factory() as session:
+        logged = session.scalar(select(func.count()).select_from(MergeLogEntry))
+    again = hub.imported("customers", str(path))
+    assert counts(again)["unchanged"] == 2
+    with hub.factory() as session:
+        assert session.scalar(select(func.count()).select_from(MergeLogEntry)) == logged
