@@ -30,6 +30,8 @@ from omnikanal.events.router import router as ingestion_router
 from omnikanal.events.writer import IngestWriter
 from omnikanal.exports.router import router as exports_router
 from omnikanal.http import UnitOfWorkMiddleware
+from omnikanal.imports.router import IMPORTS_PATH
+from omnikanal.imports.router import router as imports_router
 from omnikanal.inventory.router import locations_router
 from omnikanal.inventory.router import router as inventory_router
 from omnikanal.loyalty.router import router as loyalty_router
@@ -118,6 +120,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         after_commit=relay.run_handlers,
         own_transaction_paths=INGEST_PATHS,
         max_concurrent=request_capacity(settings.resolved_database_url()),
+        upload_paths={IMPORTS_PATH: settings.import_max_upload_bytes},
     )
     # Added last, so outermost: it sees every console answer, the middleware's own too.
     app.add_middleware(NoStoreMiddleware)
@@ -137,6 +140,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(marketing_router)
     app.include_router(privacy_router)
     app.include_router(exports_router)
+    app.include_router(imports_router)
     app.include_router(console.router)
     static = Mount(
         "/console/static",

@@ -1,5 +1,5 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, staff, demo, reports,
-retention, privacy, permissions, export."""
+retention, privacy, permissions, export, import."""
 
 import functools
 import os
@@ -40,6 +40,7 @@ from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
 from omnikanal.exports.schemas import Format, Kind
 from omnikanal.exports.service import DEFAULT_CHUNK_ROWS, DEFAULT_SETTLE
+from omnikanal.imports import commands as import_commands
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
@@ -66,6 +67,7 @@ app.add_typer(staff_app, name="staff")
 
 
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(import_commands.import_app, name="import")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -93,6 +95,9 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def _settings() -> Settings:
     return Settings()
+
+
+import_commands.register(one_line_errors)
 
 
 @db_app.command("upgrade")

@@ -238,6 +238,19 @@ class Settings(BaseSettings):
     retention_notification_days: int = Field(
         default=90, ge=0, description="Days a notification's body is kept; 0 keeps it."
     )
+    import_batch_rows: int = Field(
+        default=2000,
+        ge=1,
+        le=20_000,
+        description="Rows an import applies per transaction (the job's position moves by "
+        "a batch; a killed import resumes at the next).",
+    )
+    import_max_upload_bytes: int = Field(
+        default=256 * 1_048_576,
+        ge=1,
+        description="Largest file POST /v1/imports accepts (gzip counts compressed: upload "
+        ".csv.gz to send more rows).",
+    )
     retention_batch_size: int = Field(
         default=500, ge=1, description="Rows retention deletes or blanks per transaction."
     )

@@ -10,7 +10,7 @@ the events the request committed.
 import logging
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -186,6 +186,16 @@ def _internal_error(request_id: str) -> CapturedResponse:
     )
 
 
+def _without_boundary(scope: Scope, body: bytes) -> bytes:
+    """A multipart body with its boundary replaced by a fixed one: a client retrying an
+    upload sends the same parts under a new random boundary, and is the same request."""
+    content_type = _header(scope, b"content-type") or ""
+    if not content_type.lower().startswith("multipart/"):
+        return body
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    return body.replace(found.group(1).encode("latin-1"), b"BOUNDARY") if found else body
+
+
 def _credential(scope: Scope) -> str:
     return _header(scope, b"authorization") or ""
 
@@ -201,8 +211,11 @@ class UnitOfWorkMiddleware:
         after_commit: Callable[[list[UUID]], None] | None,
         own_transaction_paths: frozenset[str] = frozenset(),
         max_concurrent: int = 26,
+        upload_paths: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
+        # Paths that take a file upload (imports), with the larger body each accepts.
+        self.upload_paths = dict(upload_paths or {})
         # Requests past the pool's size wait here, in the event loop, before they take a
         # connection. A request holds its connection across several thread hops (the
         # key check, the endpoint, the commit, the handlers); unbounded, requests waiting
@@ -230,7 +243,8 @@ class UnitOfWorkMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         try:
-            body = await _read_body(scope, receive, self.max_body_bytes)
+            limit = self.upload_paths.get(scope["path"], self.max_body_bytes)
+            body = await _read_body(scope, receive, limit)
         except OmnikanalError as exc:
             await _rendered(scope, exc).send(send, request_id)
             return
@@ -289,7 +303,7 @@ class UnitOfWorkMiddleware:
                     credential=_credential(scope),
                     method=scope["method"],
                     path=scope["path"],
-                    body=body,
+                    body=_without_boundary(scope, body),
                 )
                 # Retries are answered from a read snapshot, without waiting for the write
                 # lock; then, holding it (SQLite), a request that committed meanwhile.

@@ -10,6 +10,7 @@ from omnikanal.db import Base
 from omnikanal.events import models as event_models
 from omnikanal.exports import models as export_models
 from omnikanal.idempotency import models as idempotency_models
+from omnikanal.imports import models as import_models
 from omnikanal.inventory import models as inventory_models
 from omnikanal.loyalty import models as loyalty_models
 from omnikanal.marketing import models as marketing_models
@@ -30,6 +31,7 @@ __all__ = [
     "event_models",
     "export_models",
     "idempotency_models",
+    "import_models",
     "inventory_models",
     "loyalty_models",
     "marketing_models",

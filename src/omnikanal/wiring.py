@@ -20,6 +20,8 @@ from omnikanal.events import privacy as events_privacy
 from omnikanal.exports import privacy as exports_privacy
 from omnikanal.idempotency import privacy as idempotency_privacy
 from omnikanal.idempotency import service as idempotency_service
+from omnikanal.imports import handlers as imports_handlers
+from omnikanal.imports import privacy as imports_privacy
 from omnikanal.inventory import handlers as inventory_handlers
 from omnikanal.inventory import privacy as inventory_privacy
 from omnikanal.kit.personal_data import PrivacyRegistry
@@ -52,6 +54,7 @@ def build_registry() -> HandlerRegistry:
         notifications_handlers.register,
         conversations_handlers.register,
         marketing_handlers.register,
+        imports_handlers.register,
     ):
         register(registry)
     privacy_handlers.register(registry, build_privacy_registry())
@@ -72,6 +75,7 @@ def build_privacy_registry() -> PrivacyRegistry:
         events_privacy.register,
         exports_privacy.register,
         idempotency_privacy.register,
+        imports_privacy.register,
         inventory_privacy.register,
         loyalty_privacy.register,
         marketing_privacy.register,

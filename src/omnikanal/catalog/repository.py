@@ -4,12 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from omnikanal.catalog.models import Price, Product, Promotion
+from omnikanal.db import insert_ignoring_duplicates
 
 
 def get_product(session: Session, sku: str) -> Product | None:
@@ -97,3 +98,68 @@ def promotions(session: Session, *, live_at: datetime | None) -> Sequence[Promot
             Promotion.ends_at > live_at,
         )
     return session.scalars(query.order_by(Promotion.starts_at.desc())).all()
+
+
+# -- bulk (imports) --
+
+product_table = cast(Table, Product.__table__)
+price_table = cast(Table, Price.__table__)
+# Keys per IN (...): well inside SQLite's and PostgreSQL's bound parameters.
+IN_CHUNK = 1000
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
+
+
+def products_by_sku(session: Session, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The products of these SKUs that exist, as plain rows (column -> value)."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(skus))):
+        query = select(product_table).where(product_table.c.sku.in_(chunk))
+        found.update({row.sku: dict(row._mapping) for row in session.execute(query)})
+    return found
+
+
+def insert_products(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert these products; the SKUs actually inserted (one made meanwhile is skipped)."""
+    made = insert_ignoring_duplicates(
+        session, product_table, rows, keys=("sku",), returning=("sku",)
+    )
+    return {row[0] for row in made}
+
+
+def update_products(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row's columns set on its SKU's product; rows name the same columns."""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name != "sku"]
+    statement = (
+        update(product_table)
+        .where(product_table.c.sku == bindparam("key_sku"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+    session.execute(
+        statement,
+        [{"key_sku": row["sku"], **{f"new_{name}": row[name] for name in columns}} for row in rows],
+    )
+
+
+def prices_of(session: Session, skus: Sequence[str]) -> list[tuple[str, str, int, datetime]]:
+    """(sku, currency, amount, valid_from) of every price book entry of these SKUs, in
+    the order the price book reads them (the last one of a moment wins)."""
+    found: list[tuple[str, str, int, datetime]] = []
+    c = price_table.c
+    for chunk in _chunks(sorted(set(skus))):
+        query = (
+            select(c.sku, c.currency, c.amount, c.valid_from)
+            .where(c.sku.in_(chunk))
+            .order_by(c.valid_from, c.id)
+        )
+        found.extend((s, cur, a, v) for s, cur, a, v in session.execute(query))
+    return found
+
+
+def insert_prices(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(price_table), list(rows))

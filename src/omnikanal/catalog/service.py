@@ -17,6 +17,7 @@ from omnikanal.catalog import pricing, repository
 from omnikanal.catalog.models import Price, Product, Promotion
 from omnikanal.catalog.pricing import Quote
 from omnikanal.errors import Conflict, NotFound, RuleViolation
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import DomainEvent, record_event
 
@@ -176,3 +177,158 @@ def current_prices(session: Session, *, sku: str) -> Sequence[Price]:
         repository.price_at(session, sku, c, now) for c in repository.currencies_of(session, sku)
     ]
     return sorted((p for p in found if p is not None), key=lambda p: p.currency)
+
+
+# -- bulk, from another system's export (imports) --
+
+# What a product made by an import has where the file says nothing.
+IMPORT_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "attributes": {},
+    "image_urls": [],
+    "vat_rate_bp": 2500,
+    "active": True,
+}
+# A new product needs these; an existing one keeps what the file leaves out.
+REQUIRED_NEW = ("name", "category")
+
+
+class ImportStatus:
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REFUSED = "refused"
+
+
+@dataclasses.dataclass(frozen=True)
+class Imported:
+    status: str
+    # When refused: the field at fault ("" for the item) and why.
+    field: str = ""
+    reason: str = ""
+
+
+def existing_skus(session: Session, *, skus: Sequence[str]) -> set[str]:
+    return set(repository.products_by_sku(session, skus))
+
+
+def import_products(
+    session: Session, *, products: Sequence[tuple[str, dict[str, Any]]]
+) -> list[Imported]:
+    """Create or update each (sku, fields) in bulk; fields left out keep their value (or
+    take ``IMPORT_DEFAULTS`` on a new product). A product already as given is unchanged.
+    The same SKU twice in one call: the later one wins."""
+    existing = repository.products_by_sku(session, [sku for sku, _ in products])
+    now = utcnow()
+    results: list[Imported] = []
+    new: dict[str, dict[str, Any]] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    for sku, fields in products:
+        before = existing.get(sku) or new.get(sku)
+        if before is None:
+            missing = [name for name in REQUIRED_NEW if not fields.get(name)]
+            if missing:
+                results.append(Imported(ImportStatus.REFUSED, missing[0], "required"))
+                continue
+            row = {**IMPORT_DEFAULTS, "family": sku, **fields, "sku": sku}
+            new[sku] = {**row, "created_at": now, "updated_at": now}
+            results.append(Imported(ImportStatus.CREATED))
+            continue
+        difference = {k: v for k, v in fields.items() if before.get(k) != v}
+        if not difference:
+            results.append(Imported(ImportStatus.UNCHANGED))
+            continue
+        before.update(difference)
+        if sku in new:
+            results.append(Imported(ImportStatus.CREATED))
+            continue
+        changed[sku] = before
+        results.append(Imported(ImportStatus.UPDATED))
+    repository.insert_products(session, list(new.values()))
+    columns = (
+        *("family", "name", "description", "category"),
+        *("attributes", "image_urls", "vat_rate_bp", "active"),
+    )
+    repository.update_products(
+        session,
+        [
+            {"sku": sku, **{c: row[c] for c in columns}, "updated_at": now}
+            for sku, row in changed.items()
+        ],
+    )
+    _forget_quotes(session)
+    for sku in new:
+        record_event(session, ProductChanged(sku=sku, created=True))
+    for sku in changed:
+        record_event(session, ProductChanged(sku=sku, created=False))
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class PriceGiven:
+    sku: str
+    currency: str
+    amount: int
+    # None: from now on, unless the price book already says this amount now.
+    valid_from: datetime | None
+
+
+def import_prices(session: Session, *, prices: Sequence[PriceGiven]) -> list[Imported]:
+    """Add each price to the price book unless it already says so: the same amount from
+    the same moment (or, without a moment, now) is unchanged; another amount from a
+    moment already there is an update (the later entry wins); else created."""
+    skus = {p.sku for p in prices}
+    known = existing_skus(session, skus=sorted(skus))
+    book: dict[tuple[str, str, datetime], int] = {}
+    current: dict[tuple[str, str], tuple[datetime, int]] = {}
+    now = utcnow()
+    for sku, currency, amount, valid_from in repository.prices_of(session, sorted(known)):
+        book[(sku, currency, valid_from)] = amount
+        if valid_from <= now:
+            current[(sku, currency)] = (valid_from, amount)
+    results: list[Imported] = []
+    rows: list[dict[str, Any]] = []
+    for given in prices:
+        if given.sku not in known:
+            results.append(Imported(ImportStatus.REFUSED, "sku", "no product has this SKU"))
+            continue
+        if given.valid_from is None:
+            listed = current.get((given.sku, given.currency))
+            if listed is not None and listed[1] == given.amount:
+                results.append(Imported(ImportStatus.UNCHANGED))
+                continue
+            moment, status = now, ImportStatus.CREATED if listed is None else ImportStatus.UPDATED
+        else:
+            moment = given.valid_from
+            before = book.get((given.sku, given.currency, moment))
+            if before == given.amount:
+                results.append(Imported(ImportStatus.UNCHANGED))
+                continue
+            status = ImportStatus.CREATED if before is None else ImportStatus.UPDATED
+        book[(given.sku, given.currency, moment)] = given.amount
+        if moment <= now:
+            current[(given.sku, given.currency)] = (moment, given.amount)
+        rows.append(
+            {
+                "id": new_id(),
+                "sku": given.sku,
+                "currency": given.currency,
+                "amount": given.amount,
+                "valid_from": moment,
+                "created_at": now,
+            }
+        )
+        results.append(Imported(status))
+    repository.insert_prices(session, rows)
+    _forget_quotes(session)
+    for row in rows:
+        record_event(
+            session,
+            PriceChanged(
+                sku=row["sku"],
+                currency=row["currency"],
+                amount=row["amount"],
+                valid_from=row["valid_from"],
+            ),
+        )
+    return results

@@ -14,6 +14,13 @@ from uuid import UUID
 from sqlalchemy.orm import Session
 
 from omnikanal.customers import repository
+
+# People placed in bulk from another system's export (imports) are part of it too.
+from omnikanal.customers.bulk import KnownPerson as KnownPerson
+from omnikanal.customers.bulk import PersonPlaced as PersonPlaced
+from omnikanal.customers.bulk import PersonStatus as PersonStatus
+from omnikanal.customers.bulk import canonical_identifier as canonical_identifier
+from omnikanal.customers.bulk import import_people as import_people
 from omnikanal.customers.identity import (
     ANONYMOUS_ID,
     EMAIL,

@@ -1,1 +1,1 @@
-"""Bulk imports: a retailer's customers, products, prices, stock and order history."""
+"""Bulk imports: customers, products, prices, stock and orders from files, as durable jobs."""

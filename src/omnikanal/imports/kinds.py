@@ -1,3 +1,12 @@
+"""What every import kind implements: rows in, an outcome out.
+
+The framework (``jobs.py``) reads a file, translates each row into hub fields (the format
+and the column map) and hands a batch at a time to the kind's ``apply``, inside the
+transaction that also advances the job. A kind validates each row, writes the good ones
+set-based through the services of the domains that own them, and says per bad row which
+field was wrong and why (never the value: it may be personal data).
+"""
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -29,7 +38,7 @@ class ImportOptions:
 
 
 class ImportKind(Protocol):
-    name: str
+    name: str  # customers | products | prices | stock | orders
 
     def apply(
         self,

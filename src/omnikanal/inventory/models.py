@@ -55,8 +55,10 @@ class AdjustmentReason:
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
     DAMAGE = "damage"
+    # A level set by an import from another system (a warehouse's stock file).
+    IMPORT = "import"
 
-    ALL = (RECEIPT, COUNT, SALE, RETURN, TRANSFER_IN, TRANSFER_OUT, DAMAGE)
+    ALL = (RECEIPT, COUNT, SALE, RETURN, TRANSFER_IN, TRANSFER_OUT, DAMAGE, IMPORT)
 
 
 class Adjustment(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -207,3 +207,81 @@ def sourcing_candidates(session: Session, sku: str, quantity: int) -> list[str]:
         .order_by((Location.kind != "warehouse"), Location.code)
     )
     return list(session.scalars(query))
+
+
+# -- bulk (imports) --
+
+adjustment_table = cast(Table, Adjustment.__table__)
+
+
+def stock_rows(
+    session: Session, keys: Sequence[tuple[str, str]], *, lock: bool = False
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(on_hand, reserved, allocated) of each (location, sku) that has a row; locked for
+    the rest of the transaction when ``lock`` (PostgreSQL)."""
+    found: dict[tuple[str, str], tuple[int, int, int]] = {}
+    c = stock_table.c
+    by_location: dict[str, list[str]] = {}
+    for location, sku in set(keys):
+        by_location.setdefault(location, []).append(sku)
+    for location, skus in sorted(by_location.items()):
+        for start in range(0, len(skus), 1000):
+            query = select(c.location, c.sku, c.on_hand, c.reserved, c.allocated).where(
+                c.location == location, c.sku.in_(sorted(skus)[start : start + 1000])
+            )
+            if lock:
+                query = query.order_by(c.sku).with_for_update()
+            found.update({(loc, s): (o, r, a) for loc, s, o, r, a in session.execute(query)})
+    return found
+
+
+def location_codes(session: Session, codes: Sequence[str]) -> set[str]:
+    query = select(location_table.c.code).where(location_table.c.code.in_(sorted(set(codes))))
+    return set(session.scalars(query))
+
+
+def insert_stock_rows(session: Session, keys: Sequence[tuple[str, str]]) -> None:
+    now = utcnow()
+    insert_ignoring_duplicates(
+        session,
+        stock_table,
+        [
+            {
+                "location": loc,
+                "sku": sku,
+                "on_hand": 0,
+                "reserved": 0,
+                "allocated": 0,
+                "updated_at": now,
+            }
+            for loc, sku in keys
+        ],
+        keys=("location", "sku"),
+    )
+
+
+def set_on_hand(session: Session, levels: Sequence[tuple[str, str, int]]) -> None:
+    """On hand set on each (location, sku); the caller checked what is held fits."""
+    if not levels:
+        return
+    statement = (
+        update(stock_table)
+        .where(
+            stock_table.c.location == bindparam("key_location"),
+            stock_table.c.sku == bindparam("key_sku"),
+        )
+        .values(on_hand=bindparam("new_on_hand"), updated_at=bindparam("new_updated_at"))
+    )
+    now = utcnow()
+    session.execute(
+        statement,
+        [
+            {"key_location": loc, "key_sku": sku, "new_on_hand": n, "new_updated_at": now}
+            for loc, sku, n in levels
+        ],
+    )
+
+
+def insert_adjustments(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(adjustment_table), list(rows))

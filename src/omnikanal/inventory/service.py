@@ -527,3 +527,97 @@ def allocate(session: Session, *, sku: str, quantity: int, reference: str | None
         InventoryErrorCode.INSUFFICIENT_STOCK,
         f"No location has {quantity} of {sku} available for delivery.",
     )
+
+
+# -- bulk, from another system's stock file (imports) --
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelImported:
+    # created (a new stock row), updated, unchanged or refused
+    status: str
+    # When refused: the field at fault and why.
+    field: str = ""
+    reason: str = ""
+
+
+def import_levels(
+    session: Session,
+    *,
+    levels: Sequence[tuple[str, str, int]],
+    reference: str,
+    actor: str | None = None,
+) -> list[LevelImported]:
+    """Set on hand of each (location, sku, on_hand), recorded as an adjustment with
+    reason ``import`` (the difference); a level already so is unchanged. On hand never
+    goes below what is reserved and allocated there. The same stock twice: the later wins."""
+    known_skus = catalog_service.existing_skus(session, skus=sorted({s for _, s, _ in levels}))
+    codes = repository.location_codes(session, [loc for loc, _, _ in levels])
+    keys = [(loc, sku) for loc, sku, _ in levels if loc in codes and sku in known_skus]
+    current = repository.stock_rows(session, keys, lock=True)
+    before = dict(current)
+    results: list[LevelImported] = []
+    for loc, sku, on_hand in levels:
+        if loc not in codes:
+            results.append(LevelImported("refused", "location", "no location has this code"))
+            continue
+        if sku not in known_skus:
+            results.append(LevelImported("refused", "sku", "no product has this SKU"))
+            continue
+        found = current.get((loc, sku))
+        if found is None:
+            current[(loc, sku)] = (on_hand, 0, 0)
+            results.append(LevelImported("created"))
+            continue
+        held = found[1] + found[2]
+        if found[0] == on_hand:
+            results.append(LevelImported("unchanged"))
+        elif on_hand < held:
+            reason = "fewer than the units reserved and allocated there"
+            results.append(LevelImported("refused", "on_hand", reason))
+        else:
+            current[(loc, sku)] = (on_hand, found[1], found[2])
+            new = (loc, sku) not in before
+            results.append(LevelImported("created" if new else "updated"))
+    _write_levels(session, before, current, reference=reference, actor=actor)
+    return results
+
+
+def _write_levels(
+    session: Session,
+    before: dict[tuple[str, str], tuple[int, int, int]],
+    after: dict[tuple[str, str], tuple[int, int, int]],
+    *,
+    reference: str,
+    actor: str | None,
+) -> None:
+    repository.insert_stock_rows(session, sorted(set(after) - set(before)))
+    changed = sorted(k for k, v in after.items() if v[0] != before.get(k, (0, 0, 0))[0])
+    repository.set_on_hand(session, [(loc, sku, after[(loc, sku)][0]) for loc, sku in changed])
+    now = utcnow()
+    repository.insert_adjustments(
+        session,
+        [
+            {
+                "id": new_id(),
+                "location": loc,
+                "sku": sku,
+                "quantity": after[(loc, sku)][0] - before.get((loc, sku), (0, 0, 0))[0],
+                "reason": AdjustmentReason.IMPORT,
+                "reference": reference,
+                "actor": actor,
+                "created_at": now,
+            }
+            for loc, sku in changed
+        ],
+    )
+    for loc, sku in changed:
+        on_hand, reserved, allocated = after[(loc, sku)]
+        available_now = on_hand - reserved - allocated
+        old = before.get((loc, sku), (0, 0, 0))
+        available_before = old[0] - old[1] - old[2]
+        record_event(session, StockChanged(location=loc, sku=sku, available=available_now))
+        if available_before <= 0 < available_now:
+            record_event(
+                session, StockAvailableAgain(location=loc, sku=sku, available=available_now)
+            )

@@ -13,6 +13,7 @@ messages need no consent unless the person opted out; marketing needs an explici
 """
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -210,3 +211,58 @@ def purge_mail_files(session: Session, *, before: datetime, limit: int) -> int:
     """Retention: delete up to ``limit`` .eml files (mail written to the data folder when
     no SMTP server is set) of messages created before ``before``."""
     return delivery.remove_mail_before(tokens.settings_of(session), before=before, limit=limit)
+
+
+# -- consent from another system (imports) --
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """What another system says a person chose for a purpose on a channel."""
+
+    profile_id: UUID
+    purpose: str
+    channel: str
+    granted: bool
+
+
+def import_consents(
+    session: Session, consents: Sequence[ConsentGiven], *, source: str, at: datetime
+) -> set[UUID]:
+    """Record each consent that differs from the person's latest recorded change (so the
+    same file imported twice records nothing new); the profiles whose consent changed."""
+    if not consents:
+        return set()
+    latest: dict[tuple[UUID, str, str], bool] = {}
+    for row in repository.consents_of(session, sorted({c.profile_id for c in consents})):
+        latest[(row.profile_id, row.purpose, row.channel)] = row.granted
+    changed: set[UUID] = set()
+    for given in consents:
+        key = (given.profile_id, given.purpose, given.channel)
+        if latest.get(key) == given.granted:
+            continue
+        latest[key] = given.granted
+        changed.add(given.profile_id)
+        session.add(
+            Consent(
+                profile_id=given.profile_id,
+                purpose=given.purpose,
+                channel=given.channel,
+                granted=given.granted,
+                source=source,
+                changed_at=at,
+            )
+        )
+        record_event(
+            session,
+            ConsentChanged(
+                profile_id=given.profile_id,
+                purpose=given.purpose,
+                channel=given.channel,
+                granted=given.granted,
+                source=source,
+                changed_at=at.isoformat(),
+            ),
+        )
+    session.flush()
+    return changed

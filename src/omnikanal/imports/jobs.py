@@ -1,0 +1,324 @@
+"""Running an import: one batch per transaction, the job's position advanced in it.
+
+``run_batch`` locks the job, reads the next rows after its position, has the kind apply
+them (in a savepoint: a dry run rolls it back), writes the rejected rows' errors and the
+counts, and moves the position, all in the caller's transaction. Killed at any moment, the
+job resumes at the first batch not committed. A batch that fails as a whole is split until
+the rows that fail are found, so one bad row never sinks its neighbours.
+
+The command line calls it in a loop with a progress bar; uploads run on the worker, one
+timer firing per batch (``batch_fired``), like erasure's steps. An open file per job is
+kept between batches as a cache only: it is checked against the job's position, and
+opened again (and read up to it) whenever they differ.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from omnikanal.config import Settings
+from omnikanal.imports import formats, registry, repository, service
+from omnikanal.imports.kinds import BatchOutcome, ImportKind, ImportOptions, RowProblem
+from omnikanal.imports.models import ImportJob, JobSource, JobStatus
+from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
+from omnikanal.kit.leases import retry_delay
+from omnikanal.kit.time import utcnow
+from omnikanal.outbox import service as outbox_service
+from omnikanal.timers.models import Timer
+
+logger = logging.getLogger("omnikanal.imports")
+
+# Attempts at a batch that fails for an unexpected reason before the job is failed.
+MAX_ATTEMPTS = 3
+# A spooled file no unfinished job reads, older than this, is removed by the sweep.
+ORPHAN_AGE = timedelta(hours=1)
+SWEEP_INTERVAL = timedelta(minutes=15)
+
+
+@dataclass
+class Taken:
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # Rows that could not be read at all (a JSON line that is no object).
+    problems: list[RowProblem] = field(default_factory=list)
+    skipped: int = 0
+    read: int = 0
+    last: int = 0
+    at_end: bool = False
+
+
+class JobReader:
+    """A job's file, read forward: rows translated by the format after the column map."""
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job_id = job.id
+        self.file = RowFile(Path(job.file_path))
+        self._rows = self.file.rows()
+        self.translate = formats.translator(job.format, job.kind)
+        self.column_map: Mapping[str, str] = dict(job.options.get("map") or {})
+        self.last = 0
+
+    @property
+    def bytes_read(self) -> int:
+        return self.file.bytes_read
+
+    def take(self, after: int, limit: int) -> Taken:
+        """Up to ``limit`` rows after row ``after``; rows up to it are read (a format may
+        remember a product across rows) but not handed on."""
+        taken = Taken(last=max(self.last, after))
+        while taken.read < limit:
+            raw = next(self._rows, None)
+            if raw is None:
+                taken.at_end = True
+                break
+            self.last = raw.number
+            if raw.values is None:
+                if raw.number > after:
+                    taken.read += 1
+                    taken.problems.append(RowProblem(raw.number, "", raw.problem or "unreadable"))
+                    taken.last = raw.number
+                continue
+            fields = self.translate(formats.apply_map(raw.values, self.column_map))
+            if raw.number <= after:
+                continue
+            taken.read += 1
+            taken.last = raw.number
+            if fields is None:
+                taken.skipped += 1
+            else:
+                taken.rows.append((raw.number, fields))
+        return taken
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class ReaderCache:
+    """Open readers by job, so a job's next batch reads on where the last one stopped."""
+
+    def __init__(self, limit: int = 4) -> None:
+        self.limit = limit
+        self._readers: dict[UUID, JobReader] = {}
+        self._lock = threading.Lock()
+
+    def reader_for(self, job: ImportJob) -> JobReader:
+        with self._lock:
+            reader = self._readers.pop(job.id, None)
+        if reader is not None and reader.last != job.position:
+            reader.close()
+            reader = None
+        if reader is None:
+            reader = JobReader(job)
+        with self._lock:
+            while len(self._readers) >= self.limit:
+                _, oldest = self._readers.popitem()
+                oldest.close()
+            self._readers[job.id] = reader
+        return reader
+
+    def drop(self, job_id: UUID) -> None:
+        with self._lock:
+            reader = self._readers.pop(job_id, None)
+        if reader is not None:
+            reader.close()
+
+    def bytes_read(self, job_id: UUID) -> int:
+        with self._lock:
+            reader = self._readers.get(job_id)
+        return reader.bytes_read if reader else 0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    status: str
+    position: int
+    finished: bool
+    # False when another runner had moved the job on (a timer's lease ran out).
+    ran: bool = True
+
+
+def _settings(session: Session) -> Settings:
+    settings: Settings | None = session.info.get("settings")
+    return settings or Settings()
+
+
+@contextmanager
+def _savepoint(session: Session, *, keep: bool) -> Iterator[None]:
+    """A savepoint, committed when ``keep`` (else rolled back: a dry run); the events its
+    work recorded are forgotten with it when it is rolled back."""
+    recorded = list(session.info.get(outbox_service.RECORDED_EVENTS, []))
+    nested = session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        if nested.is_active:
+            nested.rollback()
+        session.info[outbox_service.RECORDED_EVENTS] = recorded
+        raise
+    if keep:
+        nested.commit()
+    else:
+        nested.rollback()
+        session.info[outbox_service.RECORDED_EVENTS] = recorded
+
+
+def _apply(
+    session: Session,
+    kind: ImportKind,
+    rows: Sequence[tuple[int, Mapping[str, str]]],
+    options: ImportOptions,
+) -> BatchOutcome:
+    """The kind's outcome for these rows; a batch that fails as a whole is halved until
+    the failing rows stand alone, each rejected by the kind of error (not its message:
+    a database's message quotes the row's values)."""
+    if not rows:
+        return BatchOutcome()
+    try:
+        with _savepoint(session, keep=not options.dry_run):
+            return kind.apply(session, rows, options=options)
+    except OperationalError:
+        raise  # the database itself is in trouble: the batch is tried again later
+    except Exception as exc:
+        if len(rows) == 1:
+            logger.warning("import row %s could not be stored: %s", rows[0][0], type(exc).__name__)
+            reason = f"could not be stored ({type(exc).__name__})"
+            return BatchOutcome(problems=[RowProblem(rows[0][0], "", reason)])
+    half = len(rows) // 2
+    first, second = (
+        _apply(session, kind, rows[:half], options),
+        _apply(session, kind, rows[half:], options),
+    )
+    return BatchOutcome(
+        created=first.created + second.created,
+        updated=first.updated + second.updated,
+        unchanged=first.unchanged + second.unchanged,
+        problems=first.problems + second.problems,
+    )
+
+
+def _fail(job: ImportJob, reason: str) -> None:
+    job.status = JobStatus.FAILED
+    job.error = reason
+    job.finished_at = job.updated_at = utcnow()
+
+
+def run_batch(
+    session: Session,
+    job_id: UUID,
+    *,
+    readers: ReaderCache,
+    batch_rows: int | None = None,
+    expected_position: int | None = None,
+) -> BatchResult:
+    """The job's next batch, in the caller's transaction (see the module's docstring)."""
+    job = repository.get_job(session, job_id, lock=True)
+    if job is None:
+        return BatchResult(JobStatus.FAILED, 0, finished=True, ran=False)
+    if job.status not in JobStatus.UNFINISHED:
+        return BatchResult(job.status, job.position, finished=True, ran=False)
+    if expected_position is not None and job.position != expected_position:
+        return BatchResult(job.status, job.position, finished=False, ran=False)
+    now = utcnow()
+    job.status = JobStatus.RUNNING
+    job.started_at = job.started_at or now
+    job.updated_at = now
+    kind = registry.kind(job.kind)
+    if kind is None:
+        _fail(job, f"no importer for the kind {job.kind!r}")
+        return BatchResult(job.status, job.position, finished=True)
+    try:
+        taken = readers.reader_for(job).take(
+            job.position, batch_rows or _settings(session).import_batch_rows
+        )
+    except (ImportFileError, formats.FormatError) as exc:
+        readers.drop(job.id)
+        _fail(job, str(exc))
+        return BatchResult(job.status, job.position, finished=True)
+    try:
+        outcome = _apply(session, kind, taken.rows, service.options_of(job))
+    except Exception as exc:
+        readers.drop(job.id)
+        job.attempts += 1
+        job.error = f"a batch failed ({type(exc).__name__}); tried {job.attempts} times"
+        logger.warning("import %s: a batch failed: %s", job.id, type(exc).__name__)
+        if job.attempts >= MAX_ATTEMPTS:
+            _fail(job, job.error)
+            return BatchResult(job.status, job.position, finished=True)
+        return BatchResult(job.status, job.position, finished=False)
+    _record(session, job, taken, outcome)
+    return BatchResult(job.status, job.position, finished=job.status == JobStatus.DONE)
+
+
+def _record(session: Session, job: ImportJob, taken: Taken, outcome: BatchOutcome) -> None:
+    problems = sorted(taken.problems + outcome.problems, key=lambda p: (p.row, p.field))
+    repository.add_errors(session, job.id, problems)
+    job.rows_read += taken.read
+    job.rows_created += outcome.created
+    job.rows_updated += outcome.updated
+    job.rows_unchanged += outcome.unchanged
+    job.rows_failed += len({p.row for p in problems})
+    job.rows_skipped += taken.skipped
+    job.position = taken.last
+    job.attempts = 0
+    job.error = None
+    if taken.at_end:
+        job.status = JobStatus.DONE
+        job.finished_at = utcnow()
+
+
+def remove_spooled_file(job: ImportJob) -> None:
+    """An uploaded (or standard input's) file, gone once its job has ended: it holds
+    personal data. A file the command line was pointed at is the operator's own."""
+    if job.file_source == JobSource.SPOOLED and job.status not in JobStatus.UNFINISHED:
+        Path(job.file_path).unlink(missing_ok=True)
+
+
+# -- on the worker --
+
+WORKER_READERS = ReaderCache()
+
+
+def batch_fired(session: Session, timer: Timer) -> None:
+    """One batch of an uploaded file's job; the next is scheduled in the same transaction."""
+    job_id = UUID(timer.payload["job_id"])
+    result = run_batch(
+        session, job_id, readers=WORKER_READERS, expected_position=int(timer.payload["position"])
+    )
+    if not result.ran:
+        return
+    job = repository.get_job(session, job_id)
+    if job is None:
+        return
+    if result.finished:
+        WORKER_READERS.drop(job_id)
+        service.schedule_cleanup(session, job)
+        return
+    delay = retry_delay(job.attempts).total_seconds() if job.attempts else 0.0
+    service.schedule_batch(session, job, delay=delay)
+
+
+def cleanup_fired(session: Session, timer: Timer) -> None:
+    """After the transaction that ended the job: its spooled file is deleted."""
+    job = repository.get_job(session, UUID(timer.payload["job_id"]))
+    if job is not None:
+        remove_spooled_file(job)
+
+
+def sweep(session: Session) -> None:
+    """Periodic: spooled files no unfinished job reads (an upload whose request failed
+    after the file was written, a cleanup that never ran) are deleted."""
+    folder = Path(_settings(session).data_dir) / SPOOL_FOLDER
+    if not folder.is_dir():
+        return
+    in_use = service.spooled_files_in_use(session)
+    oldest = (utcnow() - ORPHAN_AGE).timestamp()
+    for path in folder.iterdir():
+        if str(path) not in in_use and path.is_file() and path.stat().st_mtime < oldest:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,184 @@
+"""Reading a file a row at a time: CSV or JSON Lines, gzip or not, never all at once.
+
+What a file is is seen from its first bytes (gzip's magic number; a JSON object's brace),
+so ``-`` (standard input, spooled first) and uploads need no name. CSV rows are numbered
+from 1 after the header (a quoted field may span lines); JSON Lines rows by line.
+"""
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import orjson
+
+from omnikanal.kit.ids import new_id
+
+GZIP_MAGIC = b"\x1f\x8b"
+SPOOL_FOLDER = "imports"
+CHUNK = 1 << 20
+# A CSV field may be long (a product description in HTML).
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read; ``str()`` says why, without its contents."""
+
+
+@dataclass(frozen=True)
+class RawRow:
+    number: int
+    # The row's columns as text; None when the row itself cannot be read.
+    values: dict[str, str] | None
+    problem: str | None = None
+
+
+class _Counting(io.RawIOBase):
+    """A binary file that counts the bytes taken from it (what drives a progress bar)."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.taken = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.taken += size
+        return size
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _delimiter(header: str) -> str:
+    # Spreadsheets in much of Europe write ";" (the comma is their decimal mark).
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+class RowFile:
+    """An open file and its rows; ``bytes_read`` of the file as stored (compressed)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            raw = path.open("rb")
+        except OSError as exc:
+            raise ImportFileError(f"the file cannot be opened ({type(exc).__name__})") from exc
+        self.size = os.fstat(raw.fileno()).st_size
+        self._counting = _Counting(raw)
+        buffered: io.BufferedReader[Any] = io.BufferedReader(self._counting, CHUNK)
+        stream: io.BufferedReader[Any] | gzip.GzipFile = buffered
+        if buffered.peek(2)[:2] == GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=buffered, mode="rb")
+        self._binary = stream
+        self.text = io.TextIOWrapper(cast(BinaryIO, stream), encoding="utf-8-sig", newline="")
+        self.json_lines = self._looks_like_json()
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counting.taken
+
+    def _looks_like_json(self) -> bool:
+        try:
+            first = self._binary.peek(64)
+        except (OSError, EOFError) as exc:
+            raise ImportFileError("the file is not valid gzip") from exc
+        return first.lstrip(codecs.BOM_UTF8 + b" \t\r\n")[:1] == b"{"
+
+    def rows(self) -> Iterator[RawRow]:
+        try:
+            yield from self._json_rows() if self.json_lines else self._csv_rows()
+        except UnicodeDecodeError as exc:
+            raise ImportFileError("the file is not UTF-8 text") from exc
+        except (OSError, EOFError) as exc:  # gzip's errors: truncated or corrupt
+            raise ImportFileError(f"the file cannot be read ({type(exc).__name__})") from exc
+
+    def _json_rows(self) -> Iterator[RawRow]:
+        for number, line in enumerate(self.text, start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                yield RawRow(number, None, "not a JSON object")
+                continue
+            if not isinstance(parsed, dict):
+                yield RawRow(number, None, "not a JSON object")
+                continue
+            yield RawRow(number, {str(k): _cell(v) for k, v in parsed.items()})
+
+    def _csv_rows(self) -> Iterator[RawRow]:
+        header_line = self.text.readline()
+        if not header_line.strip():
+            raise ImportFileError("the file has no header row")
+        delimiter = _delimiter(header_line)
+        header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+        reader = csv.reader(self.text, delimiter=delimiter)
+        number = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFileError(f"not valid CSV after data row {number}") from exc
+            if not cells or not any(c.strip() for c in cells):
+                continue
+            number += 1
+            values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}
+            values.pop("", None)
+            yield RawRow(number, values)
+
+    def close(self) -> None:
+        self.text.close()
+
+
+@dataclass(frozen=True)
+class Spooled:
+    path: Path
+    size: int
+    sha256: str
+
+
+def spool(stream: BinaryIO, data_dir: Path) -> Spooled:
+    """Copy a stream (standard input, an upload) into the data folder, readable by its
+    owner only, so its job can read it again after a crash."""
+    folder = data_dir / SPOOL_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{new_id()}.upload"
+    digest = hashlib.sha256()
+    size = 0
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Spooled(path=path, size=size, sha256=digest.hexdigest())
