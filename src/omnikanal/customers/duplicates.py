@@ -305,14 +305,14 @@ MODEL_FIELDS: tuple[Field, ...] = (
     Field(
         "first_name",
         lambda: _name("first_name", "last_name"),
-        m=(0.8, 0.08, 0.02, 0.04, 0.03, 0.03),
+        m=(0.8, 0.08, 0.02, 0.06, 0.02, 0.02),
         u=(0.01, 0.002, 0.0005, 0.01, 0.1, 0.8775),
         fuzzy_levels=3,
     ),
     Field(
         "last_name",
         lambda: _name("last_name", "first_name"),
-        m=(0.8, 0.08, 0.02, 0.04, 0.03, 0.03),
+        m=(0.8, 0.08, 0.02, 0.06, 0.02, 0.02),
         u=(0.005, 0.001, 0.0005, 0.005, 0.05, 0.9385),
         fuzzy_levels=3,
     ),
@@ -334,7 +334,7 @@ MODEL_FIELDS: tuple[Field, ...] = (
         "street",
         lambda: _text("street", "street2"),
         m=(0.8, 0.08, 0.02, 0.05, 0.05),
-        u=(0.001, 0.001, 0.0001, 0.01, 0.9879),
+        u=(0.005, 0.001, 0.0001, 0.01, 0.9839),
         fuzzy_levels=3,
     ),
     Field(
@@ -348,14 +348,14 @@ MODEL_FIELDS: tuple[Field, ...] = (
         "postcode",
         lambda: _code("postcode"),
         m=(0.85, 0.08, 0.07),
-        u=(0.005, 0.03, 0.965),
+        u=(0.01, 0.03, 0.96),
         fuzzy_levels=1,
     ),
     Field(
         "city",
         lambda: _text("city"),
         m=(0.85, 0.05, 0.03, 0.07),
-        u=(0.01, 0.001, 0.01, 0.979),
+        u=(0.05, 0.001, 0.01, 0.939),
         fuzzy_levels=2,
     ),
     Field("region", lambda: _exact("region"), m=(0.9, 0.1), u=(0.2, 0.8), fuzzy_levels=0),
@@ -451,8 +451,8 @@ def _table(records: Sequence[PersonRecord]) -> pa.Table:
 _SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 
 
-def _train(linker: Linker, records: int, progress: Progress) -> None:
-    if records < MIN_RECORDS_TO_TRAIN:
+def _train(linker: Linker, records: int, train_from: int, progress: Progress) -> None:
+    if records < train_from:
         progress("too few people to learn from: using the starting values")
         return
     progress("estimating u by random sampling")
@@ -475,6 +475,7 @@ def _run(
     prior: float,
     records: int,
     threshold: float,
+    train_from: int,
     progress: Progress,
 ) -> Iterator[Match]:
     _quiet()
@@ -487,7 +488,7 @@ def _run(
             settings(link_type, prior),
             log_level=None,
         )
-        _train(linker, records, progress)
+        _train(linker, records, train_from, progress)
         progress("scoring candidate pairs")
         predicted = linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"
@@ -533,6 +534,7 @@ def find_duplicates(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     expected_duplicate_share: float = 0.05,
+    train_from: int = MIN_RECORDS_TO_TRAIN,
     progress: Progress = _nothing,
 ) -> list[Match]:
     """Pairs of records that are probably one person, at or above ``threshold``."""
@@ -547,6 +549,7 @@ def find_duplicates(
             prior=prior,
             records=len(records),
             threshold=threshold,
+            train_from=train_from,
             progress=progress,
         )
     )
@@ -558,6 +561,7 @@ def link(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     expected_linked_share: float = 0.5,
+    train_from: int = MIN_RECORDS_TO_TRAIN,
     progress: Progress = _nothing,
 ) -> list[Match]:
     """Pairs across two lists (no pairs within one) that are probably one person."""
@@ -571,6 +575,7 @@ def link(
             prior=prior,
             records=len(left) + len(right),
             threshold=threshold,
+            train_from=train_from,
             progress=progress,
         )
     )

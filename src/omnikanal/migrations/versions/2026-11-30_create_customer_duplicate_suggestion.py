@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("profile_id", sa.Uuid(), nullable=False),
         sa.Column("other_profile_id", sa.Uuid(), nullable=False),
-        sa.Column("probability", sa.Float(), nullable=False),
-        sa.Column("weight", sa.Float(), nullable=False),
+        sa.Column("probability", sa.Double(), nullable=False),
+        sa.Column("weight", sa.Double(), nullable=False),
         sa.Column(
             "agreed",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
