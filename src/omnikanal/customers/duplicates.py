@@ -451,6 +451,11 @@ def _table(records: Sequence[PersonRecord]) -> pa.Table:
 _SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 
 
+SCORING = "scoring candidate pairs"
+# Steps reported: u, one EM session per training rule, scoring.
+STAGES = 2 + len(training_blocking_rules())
+
+
 def _train(linker: Linker, records: int, train_from: int, progress: Progress) -> None:
     if records < train_from:
         progress("too few people to learn from: using the starting values")
@@ -489,7 +494,7 @@ def _run(
             log_level=None,
         )
         _train(linker, records, train_from, progress)
-        progress("scoring candidate pairs")
+        progress(SCORING)
         predicted = linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"
         )

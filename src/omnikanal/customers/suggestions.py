@@ -181,10 +181,11 @@ def recompute_duplicates(
     pair is never suggested again. Call it after an import, or on demand."""
     report = progress or (lambda step, done, total: None)
     people = _people(session, report)
-    stages = iter(range(1, 100))
+    stages = iter(range(1, duplicates.STAGES + 1))
 
     def splink_step(step: str) -> None:
-        report(step, next(stages), 0)
+        done = duplicates.STAGES if step == duplicates.SCORING else next(stages)
+        report(step, done, duplicates.STAGES)
 
     matches = duplicates.find_duplicates(people, threshold=threshold, progress=splink_step)
     matches = _mergeable(session, matches)

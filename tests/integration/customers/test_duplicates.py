@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from omnikanal.auth.models import Channel, Role
+from omnikanal.cli import app as cli
+from omnikanal.config import Settings
 from omnikanal.privacy.models import AccessLogEntry
 from tests.factories import basic, bearer, create_secret_key, create_source
 from tests.febrl import birthday, entity, febrl4_slice
@@ -285,3 +288,20 @@ def test_a_febrl_slice_is_found(
     right = sum(1 for pair in found if len({person_of[p] for p in pair}) == 1)
     assert right / len(found) >= 0.98  # precision
     assert right / 150 >= 0.95  # recall
+
+
+def test_the_command_computes_with_a_progress_display(
+    client: TestClient,
+    crm: Headers,
+    agent: Headers,
+    database_url: str,
+    settings: Settings,
+) -> None:
+    send(client, crm, ANNA, ANA, *OTHERS)
+    env = {"OMNIKANAL_DATABASE_URL": database_url, "OMNIKANAL_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(cli, ["duplicates", "compute"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "reading profiles" in result.output
+    assert "6 people compared: 1 likely pairs, 1 new suggestions" in result.output
+    [pair] = suggestions(client, agent)
+    assert pair["agreed"]["street"] == "exact"
