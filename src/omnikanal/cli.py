@@ -1,5 +1,5 @@
 """The command line: serve, worker, status, db upgrade, sources, keys, staff, demo, reports,
-retention, privacy, permissions, export, import."""
+retention, privacy, permissions, export, import, duplicates."""
 
 import functools
 import os
@@ -58,6 +58,10 @@ staff_app = typer.Typer(
 
 
 privacy_app = typer.Typer(help="A person's data: export.", no_args_is_help=True)
+duplicates_app = typer.Typer(
+    help="Duplicate customers: suggestions for agents to accept or reject.", no_args_is_help=True
+)
+app.add_typer(duplicates_app, name="duplicates")
 app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
 app.add_typer(retention_app, name="retention")
@@ -766,3 +770,66 @@ def retention_run() -> None:
             progress.update(task, completed=1)
     engine.dispose()
     console.print(f"{report.total:,} rows and files removed", highlight=False)
+
+
+@duplicates_app.command("compute")
+@one_line_errors
+def duplicates_compute(
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", min=0.0, max=1.0, help="Least match probability suggested."),
+    ] = 0.9,
+) -> None:
+    """Score every live profile against the others (Splink on DuckDB, trained without
+    labels) and bring the open suggestions up to date, in one transaction; decided pairs
+    are left alone. For any number of profiles (the API computes a limited number)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from omnikanal.customers import service as customers_service
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="progress.data.speed")
+
+    settings = _settings()
+    engine = _reachable_engine(settings.resolved_database_url())
+    factory = make_session_factory(engine, settings=settings)
+    with Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(step: str, done: int, total: int) -> None:
+            kind = "reading" if step == "reading profiles" else "linking"
+            if kind not in tasks:
+                tasks[kind] = progress.add_task(step, total=total or None)
+            progress.update(tasks[kind], description=step, completed=done, total=total or None)
+
+        with unit_of_work(factory) as session:
+            result = customers_service.recompute_duplicates(
+                session, threshold=threshold, progress=report
+            )
+    engine.dispose()
+    console.print(
+        f"{result.people:,} people compared: {result.found:,} likely pairs, "
+        f"{result.added:,} new suggestions, {result.updated:,} scored again, "
+        f"{result.dropped:,} no longer found",
+        highlight=False,
+    )

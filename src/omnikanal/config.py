@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         default="Europe/Stockholm",
         description="IANA time zone the retailer's habits are told in (usual order time).",
     )
+    duplicates_sync_limit: int = Field(
+        default=20_000,
+        ge=0,
+        description="Most live profiles POST /v1/profiles/duplicates/compute scores in the "
+        "request; more, and `omnikanal duplicates compute` does it.",
+    )
     identity_rules: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Overrides of the identity rules per identifier type, as JSON: "

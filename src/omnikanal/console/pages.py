@@ -56,6 +56,7 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem("Customers", "/console/customers", frozenset({Role.AGENT, Role.STORE})),
     NavItem("Inbox", "/console/inbox", frozenset({Role.AGENT})),
+    NavItem("Possible duplicates", "/console/duplicates", frozenset({Role.AGENT})),
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
     NavItem("Staff", "/console/staff", frozenset()),
 ]

@@ -10,7 +10,16 @@ from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.permissions import Public
-from omnikanal.console import access, account, customers, inbox, service, staff, store
+from omnikanal.console import (
+    access,
+    account,
+    customers,
+    duplicates,
+    inbox,
+    service,
+    staff,
+    store,
+)
 from omnikanal.console.dependencies import (
     SESSION_COOKIE,
     CheckedForm,
@@ -180,6 +189,7 @@ def console_problem_page(request: Request, exc: OmnikanalError) -> Response:
 # The pages, each in its own module; included last so that their routes follow these.
 for pages_router in (
     customers.router,
+    duplicates.router,
     access.router,
     inbox.router,
     store.router,

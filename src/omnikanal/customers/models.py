@@ -80,3 +80,38 @@ class MergeLogEntry(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     unmerged_at: Mapped[datetime | None]
+
+
+class SuggestionStatus:
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DuplicateSuggestion(Base):
+    """Two profiles that are probably one person though no identifier joins them (record
+    linkage over names, birth date, address, phone and email). Never merged by itself: an
+    agent accepts (a merge) or rejects it (remembered: the pair is not suggested again)."""
+
+    __tablename__ = "customer_duplicate_suggestion"
+    __table_args__ = (
+        # One row per pair, in a canonical order (the smaller id first).
+        UniqueConstraint("profile_id", "other_profile_id"),
+        Index("ix_customer_duplicate_suggestion_status", "status", "probability"),
+        Index("ix_customer_duplicate_suggestion_other", "other_profile_id"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    profile_id: Mapped[UUID]
+    other_profile_id: Mapped[UUID]
+    probability: Mapped[float]
+    # Log2 of the Bayes factor: how much the evidence moved the odds.
+    weight: Mapped[float]
+    # {"first_name": "fuzzy", "postcode": "exact", ...}: the fields that agreed, and how.
+    agreed: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=SuggestionStatus.OPEN)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    # The merge an accepted suggestion made (in the merge log).
+    merge_id: Mapped[UUID | None]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,6 @@
-"""The customers domain's part of an export and an erasure: profiles, identifiers, traits
-and the merge log. Erased last: every other domain finds the person's rows through the
-identifiers and profiles kept here until then."""
+"""The customers domain's part of an export and an erasure: profiles, identifiers, traits,
+the merge log and duplicate suggestions. Erased last: every other domain finds the person's
+rows through the identifiers and profiles kept here until then."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from omnikanal.customers import repository, service
-from omnikanal.customers.models import Identifier, MergeLogEntry, Profile
+from omnikanal.customers.models import DuplicateSuggestion, Identifier, MergeLogEntry, Profile
 from omnikanal.kit.personal_data import DomainPart, Person, PrivacyRegistry, as_document
 
 ERASED_LAST = 1000
@@ -33,6 +33,9 @@ def export(session: Session, person: Person) -> Mapping[str, Any]:
             for p in profiles
         ],
         "merge_log": [as_document(entry) for entry in log],
+        "duplicate_suggestions": [
+            as_document(s) for s in service.suggestions_of(session, profile_ids=ids)
+        ],
     }
 
 
@@ -45,7 +48,12 @@ def register(registry: PrivacyRegistry) -> None:
         DomainPart(
             domain="customers",
             tables=frozenset(
-                {Profile.__tablename__, Identifier.__tablename__, MergeLogEntry.__tablename__}
+                {
+                    Profile.__tablename__,
+                    Identifier.__tablename__,
+                    MergeLogEntry.__tablename__,
+                    DuplicateSuggestion.__tablename__,
+                }
             ),
             files={
                 "profile": "Your profiles: the one you are known by and any merged into it, "
@@ -55,6 +63,8 @@ def register(registry: PrivacyRegistry) -> None:
                 "traits": "What you told us about yourself (traits) and what we derived from "
                 "your history (computed traits).",
                 "merge_log": "Why profiles were joined into yours or split from it.",
+                "duplicate_suggestions": "Profiles we thought might be you too (by name, "
+                "birth date, address, phone or email), how likely, and what staff decided.",
             },
             export=export,
             erase=erase,

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Table,
+    and_,
     bindparam,
     case,
     delete,
@@ -19,10 +20,16 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from omnikanal.customers.identity import IdentifierKey
-from omnikanal.customers.models import Identifier, MergeAction, MergeLogEntry, Profile
+from omnikanal.customers.models import (
+    DuplicateSuggestion,
+    Identifier,
+    MergeAction,
+    MergeLogEntry,
+    Profile,
+)
 
 identifier_table = cast(Table, Identifier.__table__)
 profile_table = cast(Table, Profile.__table__)
@@ -32,6 +39,8 @@ CHUNK = 1000
 
 # Any fixed number: the key of the transaction lock that serializes identity changes.
 IDENTITY_LOCK_KEY = 7_304_112_015
+# And of the one that keeps two duplicate computations from writing the same pairs.
+SUGGESTIONS_LOCK_KEY = 7_304_112_016
 
 
 def lock_identity_graph(session: Session) -> None:
@@ -39,6 +48,11 @@ def lock_identity_graph(session: Session) -> None:
     serialized already): two concurrent batches never both create the same person."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IDENTITY_LOCK_KEY})
+
+
+def lock_suggestions(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SUGGESTIONS_LOCK_KEY})
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -299,6 +313,85 @@ def live_profile_ids(session: Session, *, after: UUID | None, limit: int) -> lis
     return list(session.scalars(query.order_by(Profile.id).limit(limit)))
 
 
+# -- duplicate suggestions --
+
+
+def live_people(
+    session: Session, *, after: UUID | None, limit: int
+) -> list[tuple[UUID, dict[str, Any]]]:
+    """(id, traits) of live profiles in id order, a page at a time."""
+    query = select(Profile.id, Profile.traits).where(Profile.merged_into.is_(None))
+    if after is not None:
+        query = query.where(Profile.id > after)
+    return [(p, t or {}) for p, t in session.execute(query.order_by(Profile.id).limit(limit))]
+
+
+def count_live_profiles(session: Session) -> int:
+    return session.scalar(select(func.count()).where(Profile.merged_into.is_(None))) or 0
+
+
+def all_suggestions(session: Session) -> Sequence[DuplicateSuggestion]:
+    return session.scalars(select(DuplicateSuggestion)).all()
+
+
+def add_suggestions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(list(rows)):
+        session.execute(insert(cast(Table, DuplicateSuggestion.__table__)), list(chunk))
+
+
+def delete_suggestions(session: Session, ids: Sequence[UUID]) -> None:
+    for chunk in _chunks(sorted(ids)):
+        session.execute(delete(DuplicateSuggestion).where(DuplicateSuggestion.id.in_(chunk)))
+
+
+def get_suggestion(session: Session, suggestion_id: UUID) -> DuplicateSuggestion | None:
+    return session.get(DuplicateSuggestion, suggestion_id)
+
+
+def suggestions_page(
+    session: Session,
+    *,
+    status: str,
+    min_probability: float,
+    after: tuple[float, UUID] | None,
+    limit: int,
+) -> Sequence[DuplicateSuggestion]:
+    """Most probable first; open pairs only while both profiles are still live (a pair
+    merged since, by an identifier or another suggestion, is not shown)."""
+    suggestion = DuplicateSuggestion
+    query = select(suggestion).where(
+        suggestion.status == status, suggestion.probability >= min_probability
+    )
+    if status == "open":
+        left, right = aliased(Profile), aliased(Profile)
+        query = query.join(
+            left, and_(left.id == suggestion.profile_id, left.merged_into.is_(None))
+        ).join(right, and_(right.id == suggestion.other_profile_id, right.merged_into.is_(None)))
+    if after is not None:
+        probability, last_id = after
+        query = query.where(
+            or_(
+                suggestion.probability < probability,
+                and_(suggestion.probability == probability, suggestion.id > last_id),
+            )
+        )
+    query = query.order_by(suggestion.probability.desc(), suggestion.id).limit(limit)
+    return session.scalars(query).all()
+
+
+def suggestions_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[DuplicateSuggestion]:
+    return session.scalars(
+        select(DuplicateSuggestion)
+        .where(
+            or_(
+                DuplicateSuggestion.profile_id.in_(profile_ids),
+                DuplicateSuggestion.other_profile_id.in_(profile_ids),
+            )
+        )
+        .order_by(DuplicateSuggestion.computed_at, DuplicateSuggestion.id)
+    ).all()
+
+
 # -- a person's part, for export and erasure (privacy.py) --
 
 
@@ -317,9 +410,16 @@ def identifiers_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Id
 
 
 def delete_people(session: Session, profile_ids: Sequence[UUID]) -> int:
-    """Every row that names these profiles: the merge log, identifiers, then profiles."""
+    """Every row that names these profiles: duplicate suggestions, the merge log,
+    identifiers, then profiles."""
     deleted = 0
     for statement in (
+        delete(DuplicateSuggestion).where(
+            or_(
+                DuplicateSuggestion.profile_id.in_(profile_ids),
+                DuplicateSuggestion.other_profile_id.in_(profile_ids),
+            )
+        ),
         delete(MergeLogEntry).where(
             or_(
                 MergeLogEntry.profile_id.in_(profile_ids),

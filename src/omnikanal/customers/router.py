@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from omnikanal.customers import service
+from omnikanal.customers import duplicates_router, service
 from omnikanal.customers.dependencies import ProfileReader
 from omnikanal.customers.identity import ANONYMOUS_ID, EMAIL, LOYALTY_CARD, PHONE, USER_ID
 from omnikanal.customers.schemas import (
@@ -30,6 +30,8 @@ from omnikanal.privacy.dependencies import AccessReason
 IdentifierQuery = Annotated[str | None, Query(max_length=320)]
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+# First: /v1/profiles/duplicates must not be taken for /v1/profiles/{profile_id}.
+router.include_router(duplicates_router.router)
 
 
 def profile_read(view: service.ProfileView) -> ProfileRead:

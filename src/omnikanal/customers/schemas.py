@@ -53,3 +53,41 @@ class MergeLogRead(BaseModel):
     actor: str | None
     created_at: datetime
     unmerged_at: datetime | None
+
+
+class DuplicatePerson(BaseModel):
+    id: UUID
+    name: str | None
+    email: str | None
+    phone: str | None
+    city: str | None
+
+
+class DuplicateSuggestionRead(BaseModel):
+    id: UUID
+    profile: DuplicatePerson
+    other_profile: DuplicatePerson
+    probability: float = Field(description="How likely the two are one person, 0 to 1.")
+    match_weight: float = Field(description="Log2 of the Bayes factor of the evidence.")
+    agreed: dict[str, str] = Field(
+        description="The fields that agreed and how: exact, or fuzzy (a typo, a nickname "
+        "spelled another way, an abbreviated street, first and last name swapped)."
+    )
+    status: str = Field(description="open, accepted or rejected.")
+    decided_by: str | None
+    decided_at: datetime | None
+    merge_id: UUID | None = Field(description="The merge an accepted suggestion made.")
+    computed_at: datetime
+
+
+class DuplicateSuggestionPage(BaseModel):
+    items: list[DuplicateSuggestionRead]
+    next_cursor: str | None = None
+
+
+class DuplicatesComputed(BaseModel):
+    people: int = Field(description="Live profiles compared.")
+    found: int = Field(description="Pairs at or above the threshold.")
+    added: int = Field(description="New open suggestions.")
+    updated: int = Field(description="Open suggestions scored again.")
+    dropped: int = Field(description="Open suggestions no longer found (merged or changed).")

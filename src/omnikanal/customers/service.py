@@ -40,6 +40,19 @@ from omnikanal.customers.placement import (
     serialize_identity_changes as serialize_identity_changes,
 )
 from omnikanal.customers.projection import ProfileProjection, Seen
+
+# Duplicate suggestions are part of this service too.
+from omnikanal.customers.suggestions import AcceptedDuplicate as AcceptedDuplicate
+from omnikanal.customers.suggestions import Recomputed as Recomputed
+from omnikanal.customers.suggestions import SuggestionView as SuggestionView
+from omnikanal.customers.suggestions import accept_duplicate as accept_duplicate
+from omnikanal.customers.suggestions import count_live_profiles as count_live_profiles
+from omnikanal.customers.suggestions import get_duplicate as get_duplicate
+from omnikanal.customers.suggestions import list_duplicates as list_duplicates
+from omnikanal.customers.suggestions import recompute_duplicates as recompute_duplicates
+from omnikanal.customers.suggestions import reject_duplicate as reject_duplicate
+from omnikanal.customers.suggestions import suggestion_view as suggestion_view
+from omnikanal.customers.suggestions import suggestions_of as suggestions_of
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.personal_data import Person

@@ -18,8 +18,9 @@ from omnikanal.auth.dependencies import SourceKey
 from omnikanal.auth.service import SourceActor
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.dependencies import ProfileEditor, ProfileReader
+from omnikanal.customers.duplicates_router import suggestion_read
 from omnikanal.customers.router import profile_read
-from omnikanal.customers.schemas import ProfileRead
+from omnikanal.customers.schemas import DuplicateSuggestionRead, ProfileRead
 from omnikanal.errors import BadRequest, CommonErrorCode, PayloadTooLarge, validation_errors
 from omnikanal.events import service
 from omnikanal.events.dependencies import POSITION_HEADER, ResolvedThrough
@@ -338,4 +339,35 @@ def unmerge(
         restored_profile=profile_read(
             customers_service.get_profile(session, profile_id=result.restored_profile_id)
         ),
+    )
+
+
+class AcceptedDuplicateRead(BaseModel):
+    suggestion: DuplicateSuggestionRead
+    merge_id: UUID = Field(description="The merge in the merge log; undo it with /unmerge.")
+    profile: ProfileRead = Field(description="The profile that stayed, now the one person.")
+
+
+@profiles_router.post("/duplicates/{suggestion_id}/accept", response_model=AcceptedDuplicateRead)
+def accept_duplicate(
+    suggestion_id: UUID, session: DbSession, actor: ProfileEditor
+) -> AcceptedDuplicateRead:
+    """One person after all: the two profiles merge (rule ``probabilistic`` in the merge
+    log, with the probability; undone like any merge by ``POST /v1/profiles/{id}/unmerge``),
+    and the merged profile's events join the profile that stayed."""
+    result = service.accept_duplicate(
+        session, suggestion_id=suggestion_id, actor=f"{actor.role.value} key {actor.name}"
+    )
+    access.record(
+        session,
+        actor=actor,
+        action=AccessAction.DUPLICATE_DECISION,
+        profile_id=result.profile_id,
+    )
+    return AcceptedDuplicateRead(
+        suggestion=suggestion_read(
+            customers_service.get_duplicate(session, suggestion_id=suggestion_id)
+        ),
+        merge_id=result.merge_id,
+        profile=profile_read(customers_service.get_profile(session, profile_id=result.profile_id)),
     )

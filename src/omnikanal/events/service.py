@@ -597,6 +597,16 @@ def unmerge(
     return result
 
 
+def accept_duplicate(
+    session: Session, *, suggestion_id: UUID, actor: str
+) -> customers_service.AcceptedDuplicate:
+    """Accept a duplicate suggestion: the merge (customers) and the merged profile's events,
+    which now belong to the profile it joined (here)."""
+    result = customers_service.accept_duplicate(session, suggestion_id=suggestion_id, actor=actor)
+    repository.repoint(session, [(result.merged_profile_id, result.profile_id)])
+    return result
+
+
 def purge_events(session: Session, *, before: datetime, limit: int) -> int:
     """Retention: delete up to ``limit`` stored events that happened before ``before``.
 

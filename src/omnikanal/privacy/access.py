@@ -36,8 +36,12 @@ class AccessAction(StrEnum):
     EXPORT = "export"
     CONVERSATION = "conversation"
     TRANSCRIPT = "transcript"
+    # Duplicate suggestions: each pair shows two people.
+    DUPLICATES = "duplicates"
     # Changes by staff
     UNMERGE = "unmerge"
+    # A duplicate suggestion accepted (a merge) or rejected.
+    DUPLICATE_DECISION = "duplicate_decision"
     CONSENT_CHANGE = "consent_change"
     ERASE = "erase"
 
