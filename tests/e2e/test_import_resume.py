@@ -62,7 +62,7 @@ def test_a_killed_import_resumes_after_its_last_committed_batch(
     assert 3 * BATCH <= stopped.position < ROWS
     with session_factory() as session:
         landed = session.scalar(
-            select(func.count()).select_from(Identifier).where(Identifier.type == "user_id")
+            select(func.count()).select_from(Identifier).where(Identifier.type == "external_id")
         )
     assert landed == stopped.position == stopped.rows_created  # nothing half-written
 
@@ -84,7 +84,7 @@ def test_a_killed_import_resumes_after_its_last_committed_batch(
         assert session.scalar(select(func.count()).select_from(ImportJob)) == 1
         people = session.scalar(
             select(func.count(func.distinct(Identifier.profile_id))).where(
-                Identifier.type == "user_id"
+                Identifier.type == "external_id"
             )
         )
         assert people == ROWS

@@ -27,7 +27,7 @@ from omnikanal.catalog.pricing import vat_included
 from omnikanal.commerce import habits, repository
 from omnikanal.commerce.models import Fulfilment, OrderStatus
 from omnikanal.customers import service as customers_service
-from omnikanal.customers.identity import EMAIL, LOYALTY_CARD, PHONE, IdentifierKey
+from omnikanal.customers.identity import EMAIL, EXTERNAL_ID, LOYALTY_CARD, PHONE, IdentifierKey
 from omnikanal.customers.service import Placement, Sighting
 from omnikanal.events import service as events_service
 from omnikanal.events.service import Activity
@@ -58,15 +58,17 @@ class HistoricalLine:
 
 @dataclass(frozen=True)
 class CustomerReference:
-    """Whatever names the buyer: the retailer's own customer id, email, card, phone."""
+    """Whatever names the buyer: another system's customer number, the channel's login id
+    (the ``userId`` its events carry), email, card, phone."""
 
     external_id: str | None = None
     email: str | None = None
     loyalty_card: str | None = None
     phone: str | None = None
+    user_id: str | None = None
 
     def given(self) -> bool:
-        return any((self.external_id, self.email, self.loyalty_card, self.phone))
+        return any((self.external_id, self.user_id, self.email, self.loyalty_card, self.phone))
 
 
 @dataclass(frozen=True)
@@ -332,7 +334,9 @@ def _identifiers(
     }
     if customer.phone:
         traits[PHONE] = customer.phone
-    keys = customers_service.identifiers_for(session, user_id=customer.external_id, traits=traits)
+    # The customer number is an identifier, not a trait the profile shows.
+    named = {EXTERNAL_ID: customer.external_id, **traits} if customer.external_id else traits
+    keys = customers_service.identifiers_for(session, user_id=customer.user_id, traits=named)
     return keys, customers_service.clean_traits(session, traits)
 
 

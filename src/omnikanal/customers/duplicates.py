@@ -21,8 +21,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from omnikanal.customers.record_cleaning import COLUMNS, cleaned_rows
 
@@ -343,7 +345,15 @@ SCORING = "scoring candidate pairs"
 STAGES = 2 + len(training_blocking_rules())
 
 
-def _train(linker: Linker, records: int, train_from: int, progress: Progress) -> None:
+def _train(
+    linker: Linker,
+    frames: Sequence[SplinkDataFrame],
+    *,
+    link_type: str,
+    records: int,
+    train_from: int,
+    progress: Progress,
+) -> None:
     if records < train_from:
         progress("too few people to learn from: using the starting values")
         return
@@ -351,9 +361,24 @@ def _train(linker: Linker, records: int, train_from: int, progress: Progress) ->
     linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
     for rule in training_blocking_rules():
         progress("estimating m by expectation maximisation")
+        if not _pairs_on(frames, rule, link_type):
+            # No two people agree on this rule (all names different): nothing to learn
+            # from it; its comparisons keep what the other rules taught them, or their
+            # starting values. (Splink refuses to train on no pairs.)
+            continue
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True
         )
+
+
+def _pairs_on(frames: Sequence[SplinkDataFrame], rule: BlockingRuleCreator, link_type: str) -> int:
+    (counted,) = count_comparisons_from_blocking_rules(
+        frames if len(frames) > 1 else frames[0],
+        blocking_rules=rule,
+        link_type=link_type,  # type: ignore[arg-type]
+        record_sample_proportion=1.0,
+    )
+    return counted["marginal_comparison_count"]
 
 
 def _prior(pairs: float, expected_matches: float) -> float:
@@ -380,7 +405,14 @@ def _run(
             settings(link_type, prior),
             log_level=None,
         )
-        _train(linker, records, train_from, progress)
+        _train(
+            linker,
+            frames,
+            link_type=link_type,
+            records=records,
+            train_from=train_from,
+            progress=progress,
+        )
         progress(SCORING)
         predicted = linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"

@@ -17,6 +17,7 @@ The rules (see docs/identity.md for the reasoning):
    later anonymous events follow it. The device's earlier events stay where they were.
 """
 
+import dataclasses
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ import phonenumbers
 
 ANONYMOUS_ID = "anonymous_id"
 USER_ID = "user_id"
+# Another system's customer number (a CRM, a loyalty system, an old web shop). One per
+# profile as the graph merges on its own: two records are two people until an agent accepts
+# them as duplicates (``IdentityRules.for_agents``), and then the person keeps both numbers.
+EXTERNAL_ID = "external_id"
 EMAIL = "email"
 PHONE = "phone"
 LOYALTY_CARD = "loyalty_card"
@@ -51,6 +56,7 @@ class TypeRule:
 
 DEFAULT_RULES: dict[str, TypeRule] = {
     USER_ID: TypeRule(priority=1, limit=1),
+    EXTERNAL_ID: TypeRule(priority=2, limit=1),
     LOYALTY_CARD: TypeRule(priority=2, limit=1),
     EMAIL: TypeRule(priority=3, limit=5),
     PHONE: TypeRule(priority=4, limit=3),
@@ -94,6 +100,14 @@ class IdentityRules:
         """Types whose identifiers the graph keeps in memory to check limits and persons."""
         rule = self.types[type_]
         return rule.limit is not None or not rule.device
+
+    def for_agents(self) -> "IdentityRules":
+        """The rules for a merge an agent decides (an accepted duplicate): records of
+        another system may become one person, each keeping its customer number; logins
+        and loyalty cards stay within their limits."""
+        types = dict(self.types)
+        types[EXTERNAL_ID] = dataclasses.replace(types[EXTERNAL_ID], limit=None)
+        return dataclasses.replace(self, types=types)
 
     def first_exceeded(self, held: Mapping[str, set[str]]) -> str | None:
         for type_, values in held.items():

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Query
 
 from omnikanal.customers import duplicates_router, service
 from omnikanal.customers.dependencies import ProfileReader
-from omnikanal.customers.identity import ANONYMOUS_ID, EMAIL, LOYALTY_CARD, PHONE, USER_ID
+from omnikanal.customers.identity import (
+    ANONYMOUS_ID,
+    EMAIL,
+    EXTERNAL_ID,
+    LOYALTY_CARD,
+    PHONE,
+    USER_ID,
+)
 from omnikanal.customers.schemas import (
     ChannelSeen,
     IdentifierRead,
@@ -68,6 +75,10 @@ def find_profiles(
     user_id: IdentifierQuery = None,
     anonymous_id: IdentifierQuery = None,
     loyalty_card: IdentifierQuery = None,
+    external_id: Annotated[
+        str | None,
+        Query(max_length=300, description="Another system's customer number (imports)."),
+    ] = None,
     identifier_type: Annotated[
         str | None, Query(max_length=40, description="Any other type, e.g. instagram.")
     ] = None,
@@ -82,6 +93,7 @@ def find_profiles(
             (USER_ID, user_id),
             (ANONYMOUS_ID, anonymous_id),
             (LOYALTY_CARD, loyalty_card),
+            (EXTERNAL_ID, external_id),
             (identifier_type, identifier_value),
         )
         if type_ is not None and value is not None
@@ -89,8 +101,8 @@ def find_profiles(
     if not asked:
         raise BadRequest(
             CommonErrorCode.BAD_REQUEST,
-            "Give an identifier: email, phone, user_id, anonymous_id, loyalty_card, or "
-            "identifier_type with identifier_value.",
+            "Give an identifier: email, phone, user_id, anonymous_id, loyalty_card, "
+            "external_id, or identifier_type with identifier_value.",
         )
     found: list[UUID] = []
     for type_, value in asked:

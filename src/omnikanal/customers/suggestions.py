@@ -151,8 +151,8 @@ def _pair(a: UUID, b: UUID) -> tuple[UUID, UUID]:
 
 
 def _mergeable(session: Session, matches: Sequence[Match]) -> list[Match]:
-    """Pairs the identity rules would let become one (two user ids are two people)."""
-    identity_rules = rules(session)
+    """Pairs the identity rules would let an agent make one (two user ids are two people)."""
+    identity_rules = rules(session).for_agents()
     ids = sorted({UUID(i) for m in matches for i in (m.left_id, m.right_id)})
     tracked = [t for t in identity_rules.types if identity_rules.is_tracked(t)]
     held: dict[str, dict[str, set[str]]] = {}
@@ -414,7 +414,7 @@ def accept_duplicate(session: Session, *, suggestion_id: UUID, actor: str) -> Ac
 
 
 def _check_limits(session: Session, survivor: UUID, merged: UUID) -> None:
-    identity_rules = rules(session)
+    identity_rules = rules(session).for_agents()
     tracked = [t for t in identity_rules.types if identity_rules.is_tracked(t)]
     together: dict[str, set[str]] = {}
     for _, key in repository.identifiers_of_types(session, [survivor, merged], tracked):

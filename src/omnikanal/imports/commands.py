@@ -128,6 +128,9 @@ def run(factory: sessionmaker[Session], job_id: UUID, *, description: str) -> Im
                 time.sleep(min(2.0 * job.attempts, 10.0))
     readers.drop(job_id)
     jobs.remove_spooled_file(job)
+    with console.status("what the import leads to (duplicate customers looked for again)"):
+        with unit_of_work(factory) as session:
+            jobs.after_import(session, service.get(session, job_id=job_id))
     return job
 
 

@@ -1,6 +1,6 @@
 """The customers kind: people, their identifiers, traits and marketing consent.
 
-Hub fields: external_id, email, phone, loyalty_card (at least one: they name the person),
+Hub fields: external_id, user_id, email, phone, loyalty_card (at least one: they name the person),
 first_name, last_name, birth_date, address_line1, address_line2, postcode, city, country,
 accepts_email_marketing, accepts_sms_marketing, and ``trait.<name>`` for any other trait.
 """
@@ -19,7 +19,8 @@ from omnikanal.marketing import service as marketing_service
 
 # Hub field -> identifier type, strongest first (as the identity graph weighs them).
 IDENTIFIERS = (
-    ("external_id", "user_id"),
+    ("user_id", "user_id"),
+    ("external_id", "external_id"),
     ("loyalty_card", "loyalty_card"),
     ("email", "email"),
     ("phone", "phone"),
@@ -64,10 +65,10 @@ def _read(
             problems.append(RowProblem(number, field, f"not a valid {field.replace('_', ' ')}"))
             continue
         identifiers.append((type_, value))
-        if type_ != "user_id":
+        if type_ not in ("user_id", "external_id"):
             traits[type_] = value
     if not identifiers and not problems:
-        reason = "names no one: give external_id, email, phone or loyalty_card"
+        reason = "names no one: give external_id, user_id, email, phone or loyalty_card"
         problems.append(RowProblem(number, "", reason))
 
     def read(field: str, parse: Any) -> Any:

@@ -25,8 +25,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from omnikanal.config import Settings
+from omnikanal.customers import service as customers_service
 from omnikanal.imports import formats, registry, repository, service
-from omnikanal.imports.kinds import BatchOutcome, ImportKind, ImportOptions, RowProblem
+from omnikanal.imports.kinds import (
+    BatchOutcome,
+    FinishingKind,
+    ImportKind,
+    ImportOptions,
+    RowProblem,
+)
 from omnikanal.imports.models import ImportJob, JobSource, JobStatus
 from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
 from omnikanal.kit.leases import retry_delay
@@ -41,6 +48,7 @@ MAX_ATTEMPTS = 3
 # A spooled file no unfinished job reads, older than this, is removed by the sweep.
 ORPHAN_AGE = timedelta(hours=1)
 SWEEP_INTERVAL = timedelta(minutes=15)
+CUSTOMERS_KIND = "customers"
 
 
 @dataclass
@@ -253,7 +261,29 @@ def run_batch(
             return BatchResult(job.status, job.position, finished=True)
         return BatchResult(job.status, job.position, finished=False)
     _record(session, job, taken, outcome)
+    if job.status == JobStatus.DONE:
+        _finish(session, kind, job)
     return BatchResult(job.status, job.position, finished=job.status == JobStatus.DONE)
+
+
+def _finish(session: Session, kind: ImportKind, job: ImportJob) -> None:
+    """The kind's once-per-import work, in the last batch's transaction (kinds.py)."""
+    options = service.options_of(job)
+    if isinstance(kind, FinishingKind) and not options.dry_run:
+        kind.finish(session, options=options, since=job.created_at)
+
+
+def after_import(session: Session, job: ImportJob) -> None:
+    """What an ended import leads to, in a transaction of its own: imported customers may
+    be duplicates of people already known, so the suggestions are computed again (Splink;
+    seconds for thousands of people, too long to hold the last batch's transaction)."""
+    if (
+        job.kind == CUSTOMERS_KIND
+        and job.status == JobStatus.DONE
+        and not service.options_of(job).dry_run
+        and job.rows_created + job.rows_updated > 0
+    ):
+        customers_service.recompute_duplicates(session)
 
 
 def _record(session: Session, job: ImportJob, taken: Taken, outcome: BatchOutcome) -> None:
@@ -299,9 +329,16 @@ def batch_fired(session: Session, timer: Timer) -> None:
     if result.finished:
         WORKER_READERS.drop(job_id)
         service.schedule_cleanup(session, job)
+        service.schedule_after(session, job)
         return
     delay = retry_delay(job.attempts).total_seconds() if job.attempts else 0.0
     service.schedule_batch(session, job, delay=delay)
+
+
+def after_fired(session: Session, timer: Timer) -> None:
+    job = repository.get_job(session, UUID(timer.payload["job_id"]))
+    if job is not None:
+        after_import(session, job)
 
 
 def cleanup_fired(session: Session, timer: Timer) -> None:

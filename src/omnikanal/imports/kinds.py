@@ -9,7 +9,8 @@ field was wrong and why (never the value: it may be personal data).
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -47,3 +48,14 @@ class ImportKind(Protocol):
         *,
         options: ImportOptions,
     ) -> BatchOutcome: ...
+
+
+@runtime_checkable
+class FinishingKind(ImportKind, Protocol):
+    """A kind with work to do once its whole file is in (orders: the buyers' computed
+    traits, once per import rather than per batch). ``finish`` runs in the transaction of
+    the last batch, so a job killed before it commits runs it again on resume; ``since``
+    is when the job was created, so it covers every batch, resumed or not. Not on a dry
+    run."""
+
+    def finish(self, session: Session, *, options: ImportOptions, since: datetime) -> None: ...

@@ -6,8 +6,9 @@ The hub format (column names after the column map; see docs/imports-orders.md):
 - ``channel`` ``web``, ``app`` or ``pos`` (default: the import's ``channel`` option)
 - ``location`` the store's code; a ``pos`` order needs one (default: the ``location`` option)
 - ``ordered_at`` ISO 8601 with its zone (``2024-03-01T14:05:00+01:00``)
-- ``external_id``, ``email``, ``loyalty_card``, ``phone`` whatever names the customer
-  (none: an anonymous order)
+- ``external_id`` (another system's customer number), ``user_id`` (the channel's login id,
+  as its events' ``userId``), ``email``, ``loyalty_card``, ``phone``: whatever names the
+  customer (none: an anonymous order)
 - ``sku``, ``quantity``, ``unit_price`` (a decimal in the currency's major unit, VAT
   included), ``currency`` (ISO 4217)
 - optional: ``discount`` (off the whole line, major unit), ``name`` (the line as printed)
@@ -147,6 +148,7 @@ def parse_row(number: int, row: Mapping[str, str], options: ImportOptions) -> _R
         currency=currency,
         customer=CustomerReference(
             external_id=_text(row, "external_id"),
+            user_id=_text(row, "user_id"),
             email=email,
             loyalty_card=_text(row, "loyalty_card"),
             phone=_text(row, "phone"),
@@ -208,7 +210,7 @@ def _differing(first: _Row, row: _Row) -> str:
     for name in ("location", "ordered_at", "currency"):
         if getattr(first, name) != getattr(row, name):
             return name
-    for name in ("external_id", "email", "loyalty_card", "phone"):
+    for name in ("external_id", "user_id", "email", "loyalty_card", "phone"):
         if getattr(first.customer, name) != getattr(row.customer, name):
             return name
     return ""

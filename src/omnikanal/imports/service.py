@@ -26,6 +26,7 @@ from omnikanal.timers import service as timers_service
 
 BATCH_TIMER = "imports.batch"
 CLEANUP_TIMER = "imports.cleanup"
+AFTER_TIMER = "imports.after"
 
 
 class ImportErrorCode(StrEnum):
@@ -157,6 +158,17 @@ def schedule_cleanup(session: Session, job: ImportJob) -> None:
             due_at=utcnow(),
             payload={"job_id": str(job.id)},
         )
+
+
+def schedule_after(session: Session, job: ImportJob) -> None:
+    """What the ended job leads to (``jobs.after_import``), once the worker gets to it."""
+    timers_service.schedule(
+        session,
+        kind=AFTER_TIMER,
+        key=str(job.id),
+        due_at=utcnow(),
+        payload={"job_id": str(job.id)},
+    )
 
 
 def options_of(job: ImportJob) -> ImportOptions:

@@ -33,7 +33,11 @@ from tests.factories import bearer, create_secret_key
 from tests.integration.commerce.conftest import shop  # noqa: F401  (the commerce retailer)
 from tests.integration.marketing.conftest import run_later
 
-IMPORT_TIMERS = (imports_service.BATCH_TIMER, imports_service.CLEANUP_TIMER)
+IMPORT_TIMERS = (
+    imports_service.BATCH_TIMER,
+    imports_service.CLEANUP_TIMER,
+    imports_service.AFTER_TIMER,
+)
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[str]], *, delimiter: str = ",") -> str:

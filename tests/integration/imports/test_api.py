@@ -65,7 +65,7 @@ def test_an_upload_runs_on_the_worker_with_status_counts_and_an_error_report(hub
     assert hub.errors(queued["id"]) == [
         {"row": "2", "field": "email", "reason": "not a valid email"}
     ]
-    assert hub.profile(user_id="u-3") is not None
+    assert hub.profile(external_id="u-3") is not None
     # The file held personal data: gone once the job is done; the report stays.
     assert spooled(hub) == []
 
@@ -187,7 +187,7 @@ def test_the_worker_resumes_at_the_committed_position_and_ignores_stale_timers(
         fired = session.scalars(select(Timer.key).where(Timer.kind == "imports.batch")).all()
     assert len(fired) >= 3  # a batch per timer firing
     for i in range(7):
-        assert hub.profile(user_id=f"w-{i}") is not None
+        assert hub.profile(external_id=f"w-{i}") is not None
 
 
 class Exploding:

@@ -1,6 +1,8 @@
 """S15: customers from a CRM's or a web shop's export: people, identifiers, traits and
 consent; the same file twice changes nothing; bad rows are reported, good ones land."""
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from omnikanal.customers.models import Identifier, Profile
@@ -60,7 +62,7 @@ def test_the_hub_format_makes_people_with_identifiers_traits_and_consent(hub: Hu
     assert anna is not None
     held = {(i["type"], i["value"]) for i in anna["identifiers"]}
     assert {
-        ("user_id", "crm-1"),
+        ("external_id", "crm-1"),
         ("email", "anna.svensson@example.com"),
         ("phone", "+46701234567"),
         ("loyalty_card", "7001234567890001"),
@@ -75,7 +77,7 @@ def test_the_hub_format_makes_people_with_identifiers_traits_and_consent(hub: Hu
         "country": "SE",
     }
     assert consent_of(hub, anna["id"]) is True
-    bo = hub.profile(user_id="crm-2")
+    bo = hub.profile(external_id="crm-2")
     assert bo is not None
     assert consent_of(hub, bo["id"]) is False
     assert hub.profile(loyalty_card="7001 2345 6789 0001") == anna
@@ -106,7 +108,7 @@ def test_the_same_file_twice_changes_nothing_the_second_time(hub: Hub) -> None:
     changed = (*ANNA[:3], "Anna-Karin", *ANNA[4:11], "no")
     third = hub.imported("customers", str(hub.file("crm2.csv", csv_text(HEADER, [changed, BO]))))
     assert counts(third) == {"read": 2, "created": 0, "updated": 1, "unchanged": 1, "failed": 0}
-    anna = hub.profile(user_id="crm-1")
+    anna = hub.profile(external_id="crm-1")
     assert anna is not None
     assert anna["traits"]["first_name"] == "Anna-Karin"
     assert consent_of(hub, anna["id"]) is False
@@ -124,10 +126,10 @@ def test_bad_rows_are_reported_by_row_and_field_and_the_good_ones_land(hub: Hub)
     path = hub.file("crm.csv", csv_text(HEADER, rows))
     job = hub.imported("customers", str(path), code=2)
     assert counts(job) == {"read": 6, "created": 2, "updated": 0, "unchanged": 0, "failed": 4}
-    assert hub.profile(user_id="crm-1") is not None
-    assert hub.profile(user_id="crm-2") is not None
+    assert hub.profile(external_id="crm-1") is not None
+    assert hub.profile(external_id="crm-2") is not None
     for rejected in ("crm-3", "crm-4", "crm-5"):
-        assert hub.profile(user_id=rejected) is None
+        assert hub.profile(external_id=rejected) is None
     errors = hub.errors(job["id"])
     assert [(e["row"], e["field"]) for e in errors] == [
         ("2", "email"),
@@ -165,7 +167,7 @@ def test_a_column_map_reads_a_file_with_its_own_headings(hub: Hub) -> None:
     lisa = hub.profile(phone="+46701112233")
     assert lisa is not None
     assert lisa["traits"]["last_name"] == "Berg"
-    assert ("user_id", "k-77") in {(i["type"], i["value"]) for i in lisa["identifiers"]}
+    assert ("external_id", "k-77") in {(i["type"], i["value"]) for i in lisa["identifiers"]}
 
 
 def test_a_malformed_column_map_is_refused_before_anything_runs(hub: Hub) -> None:
@@ -230,7 +232,7 @@ def test_shopify_customer_exports_import(hub: Hub) -> None:
     job = hub.imported("customers", str(path), "--format", "shopify")
     assert job["format"] == "shopify"
     assert counts(job)["created"] == 2
-    maja = hub.profile(user_id="7212891111")
+    maja = hub.profile(external_id="7212891111")
     assert maja is not None
     assert maja["traits"]["address"] == {
         "street": "Vasagatan 5",
@@ -257,15 +259,15 @@ def test_json_lines_gzip_and_standard_input(hub: Hub) -> None:
     gz = hub.file("people.jsonl.gz", gzipped(lines))
     job = hub.imported("customers", str(gz))
     assert counts(job)["created"] == 3
-    two = hub.profile(user_id="j-2")
+    two = hub.profile(external_id="j-2")
     assert two is not None
     assert two["traits"]["segment"] == "gold"
-    assert hub.profile(user_id="3") is not None
+    assert hub.profile(external_id="3") is not None
 
     csv_bytes = csv_text(HEADER, [ANNA]).encode()
     piped = hub.imported("customers", "-", input=csv_bytes)
     assert counts(piped)["created"] == 1
-    assert hub.profile(user_id="crm-1") is not None
+    assert hub.profile(external_id="crm-1") is not None
     # Standard input was spooled into the data folder for the job, and is gone once done.
     assert list((hub.settings.data_dir / "imports").glob("*")) == []
     again = hub.imported("customers", "-", input=gzipped(csv_bytes))
@@ -302,7 +304,7 @@ def test_people_who_share_a_phone_stay_apart_and_a_second_run_logs_nothing_new(
     path = hub.file("family.csv", csv_text(HEADER, rows))
     first = hub.imported("customers", str(path))
     assert counts(first)["created"] + counts(first)["updated"] == 2
-    mor, far = hub.profile(user_id="fam-1"), hub.profile(user_id="fam-2")
+    mor, far = hub.profile(external_id="fam-1"), hub.profile(external_id="fam-2")
     assert mor is not None
     assert far is not None
     assert mor["id"] != far["id"]  # two user ids: two people, the merge is refused
@@ -312,3 +314,49 @@ def test_people_who_share_a_phone_stay_apart_and_a_second_run_logs_nothing_new(
     assert counts(again)["unchanged"] == 2
     with hub.factory() as session:
         assert session.scalar(select(func.count()).select_from(MergeLogEntry)) == logged
+
+
+# Two rows of one person, as two systems spelled them: no identifier in common.
+ANA_AGAIN = (
+    "shop-77",
+    "ana.s@example.net",
+    "",
+    "Ana",
+    "Svenson",
+    "1985-04-12",
+    "Storgt. 1",
+    "111 22",
+    "Stockholm",
+    "se",
+    "",
+    "no",
+)
+
+
+def duplicates(hub: Hub) -> list[dict[str, Any]]:
+    found = hub.ok(hub.client.get("/v1/profiles/duplicates", headers=hub.admin))
+    items: list[dict[str, Any]] = found["items"]
+    return items
+
+
+def test_an_import_looks_for_duplicate_customers_again(hub: Hub) -> None:
+    assert duplicates(hub) == []
+    path = hub.file("crm.csv", csv_text(HEADER, [ANNA, BO, ANA_AGAIN]))
+    assert hub.imported("customers", str(path))["status"] == "done"
+    # The command line looks once the import has ended: a suggestion, not a merge.
+    (suggestion,) = duplicates(hub)
+    assert suggestion["status"] == "open"
+    assert hub.profile(email="anna.svensson@example.com") != hub.profile(email="ana.s@example.net")
+
+
+def test_an_uploaded_import_looks_for_duplicates_on_the_worker(hub: Hub) -> None:
+    job = hub.ok(hub.upload("customers", csv_text(HEADER, [ANNA, ANA_AGAIN]).encode()))
+    hub.run_worker()
+    assert hub.job(job["id"])["status"] == "done"
+    assert len(duplicates(hub)) == 1
+
+
+def test_a_dry_run_looks_for_no_duplicates(hub: Hub) -> None:
+    path = hub.file("crm.csv", csv_text(HEADER, [ANNA, ANA_AGAIN]))
+    assert hub.imported("customers", str(path), "--dry-run")["status"] == "done"
+    assert duplicates(hub) == []

@@ -92,7 +92,7 @@ def test_orders_land_with_channel_store_time_lines_and_totals(
     )
     assert outcome.problems == []
     assert (outcome.created, outcome.updated, outcome.unchanged) == (3, 0, 0)
-    profile_id = profile_of(shop, user_id="cust-1")
+    profile_id = profile_of(shop, external_id="cust-1")
     web, till = orders_of(shop, profile_id)  # newest first
     assert web["channel"] == "web"
     assert web["external_reference"] == "W-1001"
@@ -116,7 +116,7 @@ def test_orders_land_with_channel_store_time_lines_and_totals(
     assert till["external_reference"] == "R-77"
 
 
-def test_orders_are_linked_by_email_external_id_and_card_or_make_a_profile(
+def test_orders_are_linked_by_email_user_id_and_card_or_make_a_profile(
     shop: Shop, importer: Importer
 ) -> None:
     by_email = identify(shop, anonymousId="laptop-a", traits={"email": "anna@example.com"})
@@ -129,7 +129,7 @@ def test_orders_are_linked_by_email_external_id_and_card_or_make_a_profile(
     outcome = importer.apply(
         [
             row("W-1", COAT, email=" Anna@Example.com "),
-            row("W-2", COAT, external_id="crm-42"),
+            row("W-2", COAT, user_id="crm-42"),
             row("R-3", LATTE, channel="pos", location=GBG, loyalty_card=card),
             row("W-4", SCARF, email="new.customer@example.com", external_id="crm-99"),
         ]
@@ -140,7 +140,7 @@ def test_orders_are_linked_by_email_external_id_and_card_or_make_a_profile(
     assert [o["external_reference"] for o in orders_of(shop, member)] == ["R-3"]
     # An unknown customer gets a profile holding what named them, as identify would.
     new = profile_of(shop, email="new.customer@example.com")
-    assert profile_of(shop, user_id="crm-99") == new
+    assert profile_of(shop, external_id="crm-99") == new
     assert new not in (by_email, by_id, member)
     assert [o["external_reference"] for o in orders_of(shop, new)] == ["W-4"]
     profile = shop.ok(shop.client.get(f"/v1/profiles/{new}", headers=shop.agent))
@@ -161,7 +161,7 @@ def test_store_and_web_purchases_show_in_one_timeline_with_habits(
                 ordered_at="2024-01-15T21:00:00+01:00"),
         ]
     )  # fmt: skip
-    profile_id = profile_of(shop, user_id="c-7")
+    profile_id = profile_of(shop, external_id="c-7")
     timeline = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}/timeline", headers=shop.agent))
     completed = [e for e in timeline["items"] if e["name"] == "Order Completed"]
     assert [(e["channel"], e["location"]) for e in completed] == [
@@ -308,7 +308,7 @@ def test_an_order_split_across_two_batches_gets_all_its_lines(
     first = importer.apply(rows[:2])
     second = importer.apply(rows[2:], first_row=3)
     assert (first.created, second.created, second.unchanged) == (2, 1, 0)
-    profile_id = profile_of(shop, user_id="c-1")
+    profile_id = profile_of(shop, external_id="c-1")
     (order,) = orders_of(shop, profile_id)
     assert [ln["sku"] for ln in order["lines"]] == [COAT, SCARF, LATTE]
     assert order["total"]["amount"] == 249_900 + 49_900 + 2 * 4_900

@@ -86,3 +86,12 @@ def test_a_febrl_slice_with_the_model_trained_unsupervised() -> None:
     right = [m for m in found if entity(m.left_id) == entity(m.right_id)]
     assert len(right) / len(found) >= 0.98
     assert len(right) / 150 >= 0.95
+
+
+def test_people_who_share_no_name_are_scored_without_failing() -> None:
+    # Enough people to train on, none agreeing on a training rule: no EM pairs at all.
+    people = [
+        PersonRecord(id=str(n), first_name=f"P{n}", last_name=f"L{n}", email=f"p{n}@example.com")
+        for n in range(600)
+    ]
+    assert find_duplicates(people) == []
