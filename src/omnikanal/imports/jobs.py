@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from omnikanal.config import Settings
 from omnikanal.imports import formats, registry, repository, service
-from omnikanal.imports.kinds import BatchOutcome, ImportKind, ImportOptions, RowProblem
+from omnikanal.imports.kinds import (
+    BatchOutcome,
+    FinishingKind,
+    ImportKind,
+    ImportOptions,
+    RowProblem,
+)
 from omnikanal.imports.models import ImportJob, JobSource, JobStatus
 from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
 from omnikanal.kit.leases import retry_delay
@@ -253,7 +259,16 @@ def run_batch(
             return BatchResult(job.status, job.position, finished=True)
         return BatchResult(job.status, job.position, finished=False)
     _record(session, job, taken, outcome)
+    if job.status == JobStatus.DONE:
+        _finish(session, kind, job)
     return BatchResult(job.status, job.position, finished=job.status == JobStatus.DONE)
+
+
+def _finish(session: Session, kind: ImportKind, job: ImportJob) -> None:
+    """The kind's work once per import, if it has any (the orders kind's habits), in the
+    last batch's transaction; from the job's start, so a resumed job covers every batch."""
+    if isinstance(kind, FinishingKind) and job.started_at is not None:
+        kind.finish(session, options=service.options_of(job), since=job.started_at)
 
 
 def _record(session: Session, job: ImportJob, taken: Taken, outcome: BatchOutcome) -> None:

@@ -9,7 +9,8 @@ field was wrong and why (never the value: it may be personal data).
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -47,3 +48,11 @@ class ImportKind(Protocol):
         *,
         options: ImportOptions,
     ) -> BatchOutcome: ...
+
+
+@runtime_checkable
+class FinishingKind(Protocol):
+    """A kind with work to do once per import, after its last batch (the orders kind
+    refreshes its people's habits there rather than per batch)."""
+
+    def finish(self, session: Session, *, options: ImportOptions, since: datetime) -> None: ...

@@ -16,6 +16,7 @@ A file lists an order's lines together. Rows are gathered by (order_number, chan
 order whose lines reach into the next batch gets them added there. A row whose order
 fields (time, store, customer, currency) differ from the order's first row is refused.
 Counts are per row: ``created`` a line added, ``unchanged`` a line imported before.
+Habits (computed traits) are refreshed once, by ``finish`` after the last batch.
 """
 
 from collections.abc import Mapping, Sequence
@@ -235,6 +236,13 @@ class OrdersKind:
         return BatchOutcome(
             created=done.lines_added, unchanged=done.lines_unchanged, problems=problems
         )
+
+    def finish(self, session: Session, *, options: ImportOptions, since: datetime) -> None:
+        """After the last batch: the habits of everyone the import's orders name, at once
+        (per batch, a file in date order would read nearly everyone's history each time).
+        ``since`` is when the import started, so a resumed one covers all its batches."""
+        if not options.dry_run:
+            commerce_history.refresh_habits(session, since=since)
 
 
 ORDERS = OrdersKind()
