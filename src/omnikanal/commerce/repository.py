@@ -40,7 +40,7 @@ from omnikanal.commerce.models import (
     ReturnLine,
     Tender,
 )
-from omnikanal.db import INSERT_PAGE_ROWS, UuidText
+from omnikanal.db import UuidText, insert_stored
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
@@ -350,19 +350,13 @@ def line_summaries(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[
 
 
 def insert_orders(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        statement = insert(order_table).execution_options(
-            insertmanyvalues_page_size=INSERT_PAGE_ROWS
-        )
-        session.execute(statement, rows)
+    """Imported orders, in bulk (every column given)."""
+    insert_stored(session, insert(order_table), rows)
 
 
 def insert_order_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        statement = insert(order_line_table).execution_options(
-            insertmanyvalues_page_size=INSERT_PAGE_ROWS
-        )
-        session.execute(statement, rows)
+    """Imported orders' lines, in bulk (every column given)."""
+    insert_stored(session, insert(order_line_table), rows)
 
 
 def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) -> None:
