@@ -253,9 +253,11 @@ def insert_ignoring_duplicates(
     *,
     keys: Sequence[str],
     returning: Sequence[str] = (),
+    stored: bool = False,
 ) -> list[Row[Any]]:
     """Insert many rows; a row whose ``keys`` already exist is skipped (both dialects).
-    With ``returning``, those columns of the rows actually inserted (in no set order)."""
+    With ``returning``, those columns of the rows actually inserted (in no set order).
+    ``stored``: through ``insert_stored`` (bulk loads whose rows give every column)."""
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
@@ -265,6 +267,9 @@ def insert_ignoring_duplicates(
         .on_conflict_do_nothing(index_elements=list(keys))
         .execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS)
     )
+    if stored and not returning:
+        insert_stored(session, statement, rows)
+        return []
     if not returning:
         session.execute(statement, rows)
         return []
