@@ -18,6 +18,8 @@ from omnikanal.customers import service as customers_service
 
 # Enough history to tell a habit, however long the person has shopped.
 RECENT_ORDERS = 200
+# People refreshed together after an import: a few queries each, memory bounded.
+REFRESH_CHUNK = 500
 
 
 class _Facts(Protocol):
@@ -34,7 +36,7 @@ class _Facts(Protocol):
 
 
 class _OrderFacts(NamedTuple):
-    id: UUID
+    id: str  # as text: only matched against its lines'
     profile_id: UUID
     status: str
     channel: str
@@ -93,7 +95,8 @@ def refresh(session: Session, *, profile_id: UUID) -> dict[str, Any]:
 
 def refresh_many(session: Session, *, profile_ids: Sequence[UUID]) -> None:
     """``refresh`` for many people at once, set-based (imported history): their families,
-    orders and lines are read in a few queries and their traits written in two."""
+    orders and lines are read in a few queries and their traits written in two. Callers
+    pass people in chunks (``REFRESH_CHUNK``): all their orders are held at once."""
     families = customers_service.families(session, profile_ids=sorted(set(profile_ids)))
     if not families:
         return
@@ -110,10 +113,21 @@ def refresh_many(session: Session, *, profile_ids: Sequence[UUID]) -> None:
     }
     person_of = {o.id: live for live, orders in kept.items() for o in orders}
     units: dict[UUID, Counter[str]] = {live: Counter() for live in families}
-    for line in repository.unit_facts(session, list(person_of)):
-        units[person_of[line.order_id]][line.sku] += line.quantity
+    for line in repository.unit_facts(session, list(live_of)):
+        person = person_of.get(line.order_id)
+        if person is not None:  # a kept order among the person's most recent ones
+            units[person][line.sku] += line.quantity
     settings: Settings = session.info.get("settings") or Settings()
     zone = ZoneInfo(settings.timezone)
     customers_service.update_many_computed_traits(
         session, traits={live: _summary(kept[live], units[live], zone) for live in families}
     )
+
+
+def refresh_imported(session: Session, *, since: datetime) -> int:
+    """``refresh_many`` for everyone whose imported orders were made or extended since
+    then (an import's end: its batches' people at once); how many people."""
+    people = repository.people_with_imported_orders(session, since=since)
+    for at in range(0, len(people), REFRESH_CHUNK):
+        refresh_many(session, profile_ids=people[at : at + REFRESH_CHUNK])
+    return len(people)

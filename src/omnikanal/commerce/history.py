@@ -3,9 +3,11 @@
 A historical order keeps its channel, store, time and lines; it is linked to its person
 through the identity graph (an unknown customer gets a profile, as an identify would),
 goes on their timeline at its own time (``Order Completed``, as a live order does) and
-counts for their habits. It happened before the hub knew of it, so it causes **no live
-reaction**: no domain event is recorded for it (no points, no mail, no timers, no stock
-movement, no notification); points are earned only when the import asks for them.
+counts for their habits, refreshed once when the import ends (``refresh_habits``: a file
+in date order touches nearly everyone in every batch). It happened before the hub knew of
+it, so it causes **no live reaction**: no domain event is recorded for it (no points, no
+mail, no timers, no stock movement, no notification); points are earned only when the
+import asks for them.
 
 Everything is set-based: a batch of orders costs a handful of queries and bulk inserts,
 whatever its size. An order is found again by its natural key, the channel's own number
@@ -175,15 +177,17 @@ def import_orders(
     repository.add_to_totals(session, totals)
     events_service.record_history(session, activities)
     events_service.revise_history(session, revised)
-    people = {row["profile_id"] for row in order_rows if row["profile_id"] is not None}
-    people |= {i.existing.profile_id for i in extended if i.existing and i.existing.profile_id}
-    # Habits once per batch for everyone it touched, not once per order.
-    habits.refresh_many(session, profile_ids=sorted(people))
     if award_points:
         _award_points(session, order_rows)
     for item in accepted:
         _count(outcome, item)
     return outcome
+
+
+def refresh_habits(session: Session, *, since: datetime) -> int:
+    """The habits of everyone with orders imported (or extended) since ``since``, the
+    import's start, so a resumed import covers its earlier batches too; how many people."""
+    return habits.refresh_imported(session, since=since)
 
 
 def _count(outcome: HistoryOutcome, item: _Accepted) -> None:

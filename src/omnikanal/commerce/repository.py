@@ -40,7 +40,7 @@ from omnikanal.commerce.models import (
     ReturnLine,
     Tender,
 )
-from omnikanal.db import INSERT_PAGE_ROWS
+from omnikanal.db import UuidText, insert_stored
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
@@ -350,19 +350,13 @@ def line_summaries(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[
 
 
 def insert_orders(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        statement = insert(order_table).execution_options(
-            insertmanyvalues_page_size=INSERT_PAGE_ROWS
-        )
-        session.execute(statement, rows)
+    """Imported orders, in bulk (every column given)."""
+    insert_stored(session, insert(order_table), rows)
 
 
 def insert_order_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        statement = insert(order_line_table).execution_options(
-            insertmanyvalues_page_size=INSERT_PAGE_ROWS
-        )
-        session.execute(statement, rows)
+    """Imported orders' lines, in bulk (every column given)."""
+    insert_stored(session, insert(order_line_table), rows)
 
 
 def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) -> None:
@@ -387,29 +381,55 @@ def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) ->
 
 def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
     """(id, profile_id, status, channel, location, pickup_location, placed_at) of these
-    profiles' orders, newest first: what habits are told from."""
+    profiles' orders, newest first: what habits are told from. The order's id is read as
+    text (only matched against its lines', never shown): no UUID built per order."""
     c = order_table.c
-    columns = (c.id, c.profile_id, c.status, c.channel, c.location, c.pickup_location, c.placed_at)
+    columns = (
+        UuidText(c.id).label("id"),
+        c.profile_id,
+        c.status,
+        c.channel,
+        c.location,
+        c.pickup_location,
+        c.placed_at,
+    )
     unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
     for at in range(0, len(unique), CHUNK):
         found.extend(
             session.execute(select(*columns).where(c.profile_id.in_(unique[at : at + CHUNK])))
         )
+    # Text ids sort as the UUIDs do (same length, lower-case hex).
     found.sort(key=lambda row: (row.placed_at, row.id), reverse=True)
     return found
 
 
-def unit_facts(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
-    """(order_id, sku, quantity) of these orders' lines."""
-    c = order_line_table.c
+def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    """(order_id as text, sku, quantity) of the lines of these profiles' orders: found by
+    the profiles (a few parameters) rather than by every order's id."""
+    line, order = order_line_table.c, order_table.c
+    unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
-    for at in range(0, len(order_ids), CHUNK):
-        query = select(c.order_id, c.sku, c.quantity).where(
-            c.order_id.in_(order_ids[at : at + CHUNK])
+    for at in range(0, len(unique), CHUNK):
+        query = (
+            select(UuidText(line.order_id).label("order_id"), line.sku, line.quantity)
+            .join_from(order_line_table, order_table, line.order_id == order.id)
+            .where(order.profile_id.in_(unique[at : at + CHUNK]))
         )
         found.extend(session.execute(query))
     return found
+
+
+def people_with_imported_orders(session: Session, *, since: datetime) -> list[UUID]:
+    """The profiles of imported orders made or given lines since then (``updated_at``
+    is the import's time for both)."""
+    c = order_table.c
+    query = (
+        select(c.profile_id)
+        .where(c.imported_at.is_not(None), c.updated_at >= since, c.profile_id.is_not(None))
+        .distinct()
+    )
+    return sorted(session.scalars(query))
 
 
 # -- the price audit --

@@ -41,8 +41,13 @@ def stored_message_ids(session: Session, source_id: UUID, message_ids: Sequence[
     return found
 
 
-def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    insert_ignoring_duplicates(session, event_table, rows, keys=("source_id", "message_id"))
+def insert_events(
+    session: Session, rows: Sequence[dict[str, Any]], *, stored: bool = False
+) -> None:
+    """``stored``: rows that give every column (their ids too), converted per column."""
+    insert_ignoring_duplicates(
+        session, event_table, rows, keys=("source_id", "message_id"), stored=stored
+    )
 
 
 def repoint(session: Session, merges: Sequence[tuple[UUID, UUID]]) -> None:

@@ -530,7 +530,7 @@ def record_history(session: Session, activities: Sequence[Activity]) -> None:
     history), in bulk; one already recorded (same credential and message id) is kept.
     They were received now: ``received_at`` says when the hub learnt of them."""
     now = utcnow()
-    repository.insert_events(session, [_activity_row(a, now) for a in activities])
+    repository.insert_events(session, [_activity_row(a, now) for a in activities], stored=True)
 
 
 def revise_history(session: Session, activities: Sequence[Activity]) -> None:

@@ -8,6 +8,7 @@ import gzip
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from omnikanal.auth.models import Role
 from omnikanal.cli import app as cli
 from omnikanal.config import Settings
 from omnikanal.imports import service as imports_service
-from omnikanal.imports.kinds import BatchOutcome, ImportKind, ImportOptions
+from omnikanal.imports.kinds import BatchOutcome, FinishingKind, ImportKind, ImportOptions
 from omnikanal.imports.orders import ORDERS
 from omnikanal.inventory import service as inventory_service
+from omnikanal.kit.time import utcnow
 from omnikanal.uow import unit_of_work
 from omnikanal.worker import Worker
 from tests.factories import bearer, create_secret_key
@@ -168,12 +170,27 @@ class Importer:
         *,
         first_row: int = 1,
         kind: ImportKind = ORDERS,
+        last: bool = True,
         **options: Any,
     ) -> BatchOutcome:
+        """A batch in its own transaction, as the job runs it; ``last``: the import's last
+        batch (an import of one batch by default), so the kind's ``finish`` follows in the
+        same transaction, covering everything imported since this batch began."""
         numbered = list(enumerate(rows, start=first_row))
+        started = utcnow()
         factory = self.app.state.session_factory
         with unit_of_work(factory, after_commit=self.app.state.relay.run_handlers) as session:
-            return kind.apply(session, numbered, options=ImportOptions(**options))
+            outcome = kind.apply(session, numbered, options=ImportOptions(**options))
+            if last and isinstance(kind, FinishingKind):
+                kind.finish(session, options=ImportOptions(**options), since=started)
+            return outcome
+
+    def finish(self, *, since: datetime, kind: ImportKind = ORDERS, **options: Any) -> None:
+        """The end of an import whose batches ran with ``last=False`` since ``since``."""
+        factory = self.app.state.session_factory
+        with unit_of_work(factory, after_commit=self.app.state.relay.run_handlers) as session:
+            assert isinstance(kind, FinishingKind)
+            kind.finish(session, options=ImportOptions(**options), since=since)
 
     def run_worker(self) -> None:
         """One pass of the worker: the outbox relay, due timers and periodic jobs."""

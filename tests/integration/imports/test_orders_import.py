@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 
 from omnikanal.imports.kinds import RowProblem
 from omnikanal.inventory.models import Adjustment
+from omnikanal.kit.time import utcnow
 from omnikanal.loyalty.models import LoyaltyLedgerEntry
 from omnikanal.marketing.models import Message as MarketingMessage
 from omnikanal.notifications.models import Notification
 from omnikanal.outbox.models import OutboxEvent
 from omnikanal.timers.models import Timer
 from tests.integration.commerce.conftest import COAT, GBG, LATTE, SCARF, STHLM, Shop
-from tests.integration.imports.conftest import Importer
+from tests.integration.imports.conftest import Hub, Importer, csv_text
 
 
 def row(number: str, sku: str, **fields: str) -> dict[str, str]:
@@ -335,3 +336,57 @@ def test_dry_run_checks_everything_and_writes_nothing(shop: Shop, importer: Impo
         shop.client.get("/v1/profiles", params={"email": "dry@example.com"}, headers=shop.agent)
     )
     assert found["items"] == []
+
+
+def traits_of(shop: Shop, profile_id: str) -> dict[str, Any]:
+    profile = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}", headers=shop.agent))
+    traits: dict[str, Any] = profile["computed_traits"]
+    return traits
+
+
+def test_habits_are_refreshed_once_when_the_import_ends(shop: Shop, importer: Importer) -> None:
+    started = utcnow()
+    importer.apply([row("W-1", COAT, external_id="c-1")], last=False)
+    importer.apply(
+        [
+            row("W-1", SCARF, external_id="c-1", quantity="4"),
+            row("P-2", LATTE, channel="pos", location=GBG, external_id="c-1", quantity="2",
+                ordered_at="2024-03-02T08:10:00+01:00"),
+        ],
+        first_row=2,
+        last=False,
+    )  # fmt: skip
+    profile_id = profile_of(shop, external_id="c-1")
+    assert "orders" not in traits_of(shop, profile_id)  # not per batch
+    importer.finish(since=started)
+    traits = traits_of(shop, profile_id)
+    assert traits["orders"] == 2
+    assert traits["favourite_products"] == [SCARF, LATTE, COAT]
+    assert traits["last_order_at"].startswith("2024-03-02T07:10:00")
+
+
+def test_lines_a_later_import_adds_count_for_habits(shop: Shop, importer: Importer) -> None:
+    importer.apply([row("W-1", COAT, external_id="c-1")])
+    profile_id = profile_of(shop, external_id="c-1")
+    assert traits_of(shop, profile_id)["favourite_products"] == [COAT]
+    # Another file, another import: the order it extends was imported before it began.
+    importer.apply([row("W-1", SCARF, external_id="c-1", quantity="3")])
+    assert traits_of(shop, profile_id)["favourite_products"] == [SCARF, COAT]
+
+
+def test_the_import_command_refreshes_habits_after_its_last_batch(shop: Shop, hub: Hub) -> None:
+    rows = [
+        row("W-1", COAT, external_id="c-9"),
+        row("W-1", SCARF, external_id="c-9", quantity="2"),
+        row("W-2", LATTE, external_id="c-9", quantity="5", ordered_at="2024-04-01T09:00:00Z"),
+        row("P-3", LATTE, channel="pos", location=STHLM, external_id="c-9"),
+    ]
+    header = list(rows[0]) + ["location"]
+    path = hub.file("orders.csv", csv_text(header, [[r.get(h, "") for h in header] for r in rows]))
+    hub.env["OMNIKANAL_IMPORT_BATCH_ROWS"] = "2"  # two batches
+    job = hub.imported("orders", str(path))
+    assert job["counts"]["created"] == 4
+    traits = traits_of(shop, profile_of(shop, external_id="c-9"))
+    assert traits["orders"] == 3
+    assert traits["favourite_products"] == [LATTE, SCARF, COAT]
+    assert traits["last_order_at"].startswith("2024-04-01T09:00:00")
