@@ -80,7 +80,7 @@ def test_an_agent_accepts_one_pair_and_rejects_another(
         assert svensson.locator("tr.agreed", has_text="Name").count() == 1
         assert svensson.locator("tr.agreed", has_text="City").count() == 1
         assert svensson.locator("tr.agreed", has_text="Email").count() == 0
-        photograph(page, "duplicates.png")
+        photograph(page, "console-duplicates.png")
 
         svensson.get_by_role("link", name="Accept…").click()
         assert page.get_by_role("heading", name="Merge these two?").is_visible()
