@@ -11,13 +11,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from omnikanal import demo
 from omnikanal.auth.models import Role
 from omnikanal.customers import service as customers_service
 from omnikanal.privacy.models import AccessLogEntry
-from omnikanal.uow import unit_of_work
 from tests.factories import basic, bearer, demo_login
-from tests.integration.console.test_pages import annas_conversation
+from tests.integration.console.test_pages import (  # noqa: F401  (shop: the demo retailer)
+    anna,
+    annas_conversation,
+    shop,
+)
 from tests.integration.console.test_signin import sign_in
 
 ADMIN = bearer("sk_demo_admin")
@@ -25,19 +27,6 @@ AGENT = bearer("sk_demo_agent")
 STORE = bearer("sk_demo_store")
 WEB = bearer("sk_demo_web")
 AGENT_NAME = "Demo support agent"
-
-
-@pytest.fixture
-def shop(session_factory: sessionmaker[Session]) -> None:
-    with unit_of_work(session_factory) as session:
-        demo.load(session)
-
-
-def anna(session_factory: sessionmaker[Session]) -> UUID:
-    with session_factory() as session:
-        found = customers_service.find_profile_id(session, type_="user_id", raw_value="anna-1001")
-    assert found is not None
-    return found
 
 
 def erik(session_factory: sessionmaker[Session]) -> UUID:
