@@ -13,13 +13,10 @@ proves the scan can fail. After erasure it must find nothing, on SQLite and Post
 
 import asyncio
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,8 @@ from tests.factories import bearer, create_secret_key
 from tests.integration.commerce.conftest import CARD, COAT, GBG, LATTE, SCARF, Headers, Shop
 from tests.integration.commerce.conftest import shop as shop  # the fixture, re-exported
 from tests.integration.marketing.conftest import run_later
+from tests.integration.test_outbox import WebhookReceiver
+from tests.integration.test_outbox import receiver as receiver  # the fixture, re-exported
 from tests.pii import (
     Hit,
     Needle,
@@ -68,40 +67,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         quiet_hours="",
         marketing_daily_cap=10,
     )
-
-
-class WebhookReceiver:
-    """A connected system on loopback: keeps every body it is sent, answers 204."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.bodies.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    hooks = WebhookReceiver()
-    yield hooks
-    hooks.close()
 
 
 def run_worker(app: FastAPI, *, passes: int = 5) -> None:
@@ -171,13 +136,21 @@ def post(shop: Shop, path: str, body: Any, headers: Headers, status: int = 200) 
     return shop.ok(shop.client.post(path, json=body, headers=headers), status)
 
 
+def bodies(receiver: WebhookReceiver) -> list[dict[str, Any]]:
+    """What the connected system was sent (signed: the receiver checks each signature)."""
+    return [delivery["body"] for delivery in receiver.received]
+
+
 def idempotent(key: str) -> dict[str, str]:
     return {"Idempotency-Key": f"{key}-{uuid.uuid4().hex[:8]}"}
 
 
 def the_connected_systems(shop: Shop, receiver: WebhookReceiver) -> None:
     """Webhooks on for every event; the loyalty program named as a retailer would."""
-    post(shop, "/v1/webhooks", {"url": receiver.url, "description": "ERP"}, shop.admin, 201)
+    created = post(
+        shop, "/v1/webhooks", {"url": receiver.url, "description": "ERP"}, shop.admin, 201
+    )
+    receiver.secret = created["secret"]
     program = shop.ok(shop.client.get("/v1/loyalty/program", headers=shop.admin))
     shop.ok(
         shop.client.put(
@@ -426,7 +399,7 @@ def zelda_everywhere(shop: Shop, app: FastAPI, keys: Keys, receiver: WebhookRece
     chat_and_phone(shop, keys, zelda)
     consent_and_campaign(shop, app, keys, zelda)
     run_worker(app, passes=20)  # webhooks delivered
-    sent_her = [b for b in receiver.bodies if matches(json.dumps(b), zelda.needles())]
+    sent_her = [b for b in bodies(receiver) if matches(json.dumps(b), zelda.needles())]
     assert sent_her, "no webhook named her: connected systems hold her too"
     mails = list((Path(app.state.settings.data_dir) / "mail").glob("*.eml"))
     assert len(mails) == 3, mails  # reminder, pickup notice, campaign
@@ -495,6 +468,6 @@ def test_after_erasure_the_scan_finds_nothing(
     hits = scan(app, zelda)
     assert hits == [], f"{len(hits)} places still name her:\n{report(hits)}"
     # Connected systems are told to erase her too, by ids alone.
-    erased = [b for b in receiver.bodies if b.get("type") == "profile.erased"]
-    assert len(erased) == 1, [b.get("type") for b in receiver.bodies]
+    erased = [b for b in bodies(receiver) if b.get("type") == "profile.erased"]
+    assert len(erased) == 1, [b.get("type") for b in bodies(receiver)]
     assert matches(json.dumps(erased[0]), zelda.needles()) == []
