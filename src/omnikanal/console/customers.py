@@ -31,6 +31,8 @@ from omnikanal.marketing import service as marketing_service
 from omnikanal.privacy import access, erasure
 from omnikanal.privacy import service as privacy_service
 from omnikanal.privacy.access import MAX_REASON_LENGTH, AccessAction
+from omnikanal.privacy.dependencies import Registry
+from omnikanal.privacy.router import zip_response
 
 router = APIRouter(prefix="/customers")
 
@@ -310,23 +312,14 @@ def unmerge(profile_id: UUID, session: DbSession, user: Editor, form: CheckedFor
 
 
 @router.get("/{profile_id}/export")
-def export(profile_id: UUID, request: Request, session: DbSession, user: Admin) -> Response:
+def export(profile_id: UUID, session: DbSession, user: Admin, registry: Registry) -> Response:
     """The person's ZIP, as ``GET /v1/profiles/{id}/export`` gives it; recorded in the
     access log (written by the edge before the archive leaves)."""
-    found = privacy_service.export(
-        session, profile_id=profile_id, registry=request.app.state.privacy_registry
-    )
+    found = privacy_service.export(session, profile_id=profile_id, registry=registry)
     privacy_service.record_export(
         session, actor=user.actor, profile_id=found.profile_id, reason="console export"
     )
-    return Response(
-        content=found.archive,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{found.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return zip_response(found)
 
 
 @router.get("/{profile_id}/erase")
@@ -352,14 +345,9 @@ def confirm_erasure(
 
 @router.post("/{profile_id}/erase")
 def erase(
-    profile_id: UUID, request: Request, session: DbSession, user: Admin, form: CheckedForm
+    profile_id: UUID, session: DbSession, user: Admin, form: CheckedForm, registry: Registry
 ) -> Response:
-    started = erasure.request(
-        session,
-        profile_id=profile_id,
-        actor=user.actor,
-        registry=request.app.state.privacy_registry,
-    )
+    started = erasure.request(session, profile_id=profile_id, actor=user.actor, registry=registry)
     return RedirectResponse(f"/console/customers/erasures/{started.id}", 303)
 
 

@@ -89,6 +89,11 @@ def export_profile(
     found = service.export(session, profile_id=profile_id, registry=registry)
     # Written by the edge before the archive leaves (a read's session only reads).
     service.record_export(session, actor=actor, profile_id=found.profile_id, reason=reason)
+    return zip_response(found)
+
+
+def zip_response(found: service.Export) -> Response:
+    """The archive as a download no cache keeps (the API's and the console's)."""
     return Response(
         content=found.archive,
         media_type=ZIP,
