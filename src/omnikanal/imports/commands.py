@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from omnikanal.config import Settings
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.imports import formats, jobs, reading, registry, service
+from omnikanal.imports.kinds import FollowedKind
 from omnikanal.imports.models import ImportJob, JobSource, JobStatus
 from omnikanal.uow import unit_of_work
 
@@ -128,8 +129,9 @@ def run(factory: sessionmaker[Session], job_id: UUID, *, description: str) -> Im
                 time.sleep(min(2.0 * job.attempts, 10.0))
     readers.drop(job_id)
     jobs.remove_spooled_file(job)
-    with console.status("what the import leads to (duplicate customers looked for again)"):
-        with unit_of_work(factory) as session:
+    kind = registry.kind(job.kind)
+    if isinstance(kind, FollowedKind):
+        with console.status(kind.follow_up_label), unit_of_work(factory) as session:
             jobs.after_import(session, service.get(session, job_id=job_id))
     return job
 

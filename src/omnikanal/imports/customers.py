@@ -110,6 +110,12 @@ def _read(
 class CustomersKind:
     name = "customers"
 
+    follow_up_label = "duplicate customers looked for again"
+
+    def follow_up(self, session: Session) -> None:
+        """New or changed people may be duplicates of people already known."""
+        customers_service.recompute_duplicates(session)
+
     def apply(
         self,
         session: Session,

@@ -25,11 +25,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from omnikanal.config import Settings
-from omnikanal.customers import service as customers_service
 from omnikanal.imports import formats, registry, repository, service
 from omnikanal.imports.kinds import (
     BatchOutcome,
     FinishingKind,
+    FollowedKind,
     ImportKind,
     ImportOptions,
     RowProblem,
@@ -48,7 +48,6 @@ MAX_ATTEMPTS = 3
 # A spooled file no unfinished job reads, older than this, is removed by the sweep.
 ORPHAN_AGE = timedelta(hours=1)
 SWEEP_INTERVAL = timedelta(minutes=15)
-CUSTOMERS_KIND = "customers"
 
 
 @dataclass
@@ -274,16 +273,15 @@ def _finish(session: Session, kind: ImportKind, job: ImportJob) -> None:
 
 
 def after_import(session: Session, job: ImportJob) -> None:
-    """What an ended import leads to, in a transaction of its own: imported customers may
-    be duplicates of people already known, so the suggestions are computed again (Splink;
-    seconds for thousands of people, too long to hold the last batch's transaction)."""
+    """What an ended import leads to, in a transaction of its own (kinds.FollowedKind)."""
+    kind = registry.kind(job.kind)
     if (
-        job.kind == CUSTOMERS_KIND
+        isinstance(kind, FollowedKind)
         and job.status == JobStatus.DONE
         and not service.options_of(job).dry_run
         and job.rows_created + job.rows_updated > 0
     ):
-        customers_service.recompute_duplicates(session)
+        kind.follow_up(session)
 
 
 def _record(session: Session, job: ImportJob, taken: Taken, outcome: BatchOutcome) -> None:

@@ -59,3 +59,15 @@ class FinishingKind(ImportKind, Protocol):
     run."""
 
     def finish(self, session: Session, *, options: ImportOptions, since: datetime) -> None: ...
+
+
+@runtime_checkable
+class FollowedKind(ImportKind, Protocol):
+    """A kind whose ended import leads to more work, too long for the last batch's
+    transaction (customers: duplicate customers looked for again, with Splink). ``follow_up``
+    runs in a transaction of its own once the job is done, when it wrote anything and was
+    not a dry run; ``follow_up_label`` says what it does, for the command line."""
+
+    follow_up_label: str
+
+    def follow_up(self, session: Session) -> None: ...
