@@ -15,7 +15,6 @@ for it on that channel (``external_reference``); importing it again changes noth
 lines it lacks (an order whose lines were split over two batches) are added to it.
 """
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.catalog import service as catalog_service
 from omnikanal.catalog.pricing import vat_included
-from omnikanal.commerce import habits, repository
+from omnikanal.commerce import checkout, habits, repository
 from omnikanal.commerce.models import Fulfilment, OrderStatus
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.identity import EMAIL, EXTERNAL_ID, LOYALTY_CARD, PHONE, IdentifierKey
@@ -346,15 +345,6 @@ def _identifiers(
 
 # -- rows --
 
-# Crockford's base32 without look-alikes, as checkout numbers live orders.
-_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def _order_number() -> str:
-    # 40 random bits as 8 base32 characters: one call to the random source, not eight.
-    bits = secrets.randbits(40)
-    return "NK-" + "".join(_NUMBER_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
-
 
 def _new_order(
     item: _Accepted, person: Placement | None, now: datetime
@@ -366,7 +356,7 @@ def _new_order(
     return (
         {
             "id": order_id,
-            "number": _order_number(),
+            "number": checkout.order_number(),
             # Done long ago: sold over the counter, or sent.
             "status": OrderStatus.COMPLETED if in_store else OrderStatus.SHIPPED,
             "channel": order.channel,
