@@ -171,7 +171,7 @@ def current_cart(
     state = carts.person_cart(session, profile_id=profile_id) if profile_id else None
     if state is None:
         raise NotFound(CommerceErrorCode.CART_NOT_FOUND, "This person has no active cart.")
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.CART, profile_id=state.profile_id, reason=reason
     )
     return cart_read(session, state, actor)
@@ -183,7 +183,7 @@ def get_cart(
 ) -> CartRead:
     """A cart; a merged-away cart answers with the cart it joined."""
     state = carts.find_cart(session, cart_id=cart_id)
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.CART, profile_id=state.profile_id, reason=reason
     )
     return cart_read(session, state, actor)
@@ -385,9 +385,7 @@ def list_orders(
     live, found = orders.of_person(
         session, profile_id=profile_id, before=_order_cursor(page.cursor), limit=page.limit + 1
     )
-    access.record_staff_access(
-        session, actor=actor, action=AccessAction.ORDERS, profile_id=live, reason=reason
-    )
+    access.record(session, actor=actor, action=AccessAction.ORDERS, profile_id=live, reason=reason)
     shown = list(found[: page.limit])
     next_cursor = None
     if len(found) > page.limit:
@@ -405,7 +403,7 @@ def get_order_by_number(
     number: OrderNumber, session: DbSession, actor: OrderReader, reason: AccessReason = None
 ) -> OrderRead:
     order = orders.by_number(session, number=number)
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.ORDERS, profile_id=order.profile_id, reason=reason
     )
     return _one(session, order)
@@ -416,7 +414,7 @@ def get_order(
     order_id: UUID, session: DbSession, actor: OrderReader, reason: AccessReason = None
 ) -> OrderRead:
     order = orders.get(session, order_id=order_id)
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.ORDERS, profile_id=order.profile_id, reason=reason
     )
     return _one(session, order)

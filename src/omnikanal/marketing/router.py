@@ -86,7 +86,7 @@ def get_consents(
     """What the person agreed to per purpose and channel, with who said so and when;
     consent in ``identify`` traits counts when it is the latest word."""
     found = _consent_list(session, profile_id)
-    access.record_staff_access(
+    access.record(
         session,
         actor=actor,
         action=AccessAction.CONSENTS,
@@ -115,7 +115,7 @@ def put_consents(
         )
     found = _consent_list(session, profile_id)
     # A preference centre (the channel's back end) changes it for the person; staff are logged.
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.CONSENT_CHANGE, profile_id=found.profile_id
     )
     return found
@@ -132,7 +132,7 @@ def message_log(
 ) -> MessageList:
     """The message log, newest first: queued, sent, failed (with the reason), clicked."""
     found = messages.log(session, profile_id=profile_id, status=status, limit=limit)
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.MESSAGES, profile_id=profile_id, reason=reason
     )
     return MessageList(items=[MessageRead.model_validate(m) for m in found])

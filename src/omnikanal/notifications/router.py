@@ -58,7 +58,7 @@ def profile_notifications(
 ) -> NotificationList:
     """What the person was told, or is owed, newest first."""
     live, found = service.of_profile(session, profile_id=profile_id, status=status, limit=limit)
-    access.record_staff_access(
+    access.record(
         session, actor=actor, action=AccessAction.NOTIFICATIONS, profile_id=live, reason=reason
     )
     return NotificationList(

@@ -60,7 +60,12 @@ def record(
     profile_id: UUID | None = None,
     conversation_id: UUID | None = None,
     reason: str | None = None,
-) -> AccessLogEntry:
+) -> None:
+    """Record a read or change of a person's data: one row, written with the request (a
+    read's by the edge, after it). Not when a channel's back end did it for the person
+    (their own shop or app: those paths write no log), nor when nothing names a person."""
+    if acts_for_the_person(actor) or (profile_id is None and conversation_id is None):
+        return
     entry = AccessLogEntry(
         id=new_id(),
         at=utcnow(),
@@ -74,19 +79,3 @@ def record(
         reason=(reason or "").strip()[:MAX_REASON_LENGTH] or None,
     )
     add_record(session, entry)
-    return entry
-
-
-def record_staff_access(
-    session: Session,
-    *,
-    actor: StaffActor,
-    action: AccessAction,
-    profile_id: UUID | None,
-    reason: str | None = None,
-) -> None:
-    """Record a read or change of a person's cart, orders, consent or notifications,
-    unless a channel's back end did it for the person (their own shop or app): those hot
-    paths write no log."""
-    if profile_id is not None and not acts_for_the_person(actor):
-        record(session, actor=actor, action=action, profile_id=profile_id, reason=reason)
