@@ -12,7 +12,7 @@ from omnikanal.auth.models import Role
 from omnikanal.auth.permissions import allows, roles
 from omnikanal.console import service
 from omnikanal.console.service import SignedIn
-from omnikanal.db import READ_ONLY_OPTION
+from omnikanal.db import is_read_only
 from omnikanal.http import DbSession
 from omnikanal.uow import unit_of_work
 
@@ -56,7 +56,7 @@ def _slide(request: Request, session: Session, user: SignedIn) -> None:
     """Start the idle time again. Page views read in a read-only session that is never
     committed, so the move is written in a short transaction of its own; a form's session
     writes anyway (and on SQLite already holds the one write lock), so it is written there."""
-    if not session.get_bind().get_execution_options().get(READ_ONLY_OPTION):
+    if not is_read_only(session):
         service.slide(session, session_id=user.session_id)
         return
     with unit_of_work(request.app.state.session_factory) as writer:
