@@ -20,8 +20,8 @@ from omnikanal.customers.schemas import (
     DuplicateSuggestionPage,
     DuplicateSuggestionRead,
 )
-from omnikanal.customers.suggestions import PersonSummary, SuggestionErrorCode, SuggestionView
-from omnikanal.errors import BadRequest, CommonErrorCode, RuleViolation
+from omnikanal.customers.suggestions import PersonSummary, SuggestionView
+from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
 from omnikanal.kit.pagination import PageParams, decode_cursor_parts, encode_cursor, page_params
 from omnikanal.privacy import access
@@ -129,15 +129,9 @@ def compute(request: Request, session: DbSession, actor: AdminKey) -> Duplicates
     """Compute the suggestions now, in this request (synchronously), for up to
     ``OMNIKANAL_DUPLICATES_SYNC_LIMIT`` live profiles (default 20,000); a larger hub runs
     ``omnikanal duplicates compute`` instead. Decided pairs are left as they are."""
-    limit = request.app.state.settings.duplicates_sync_limit
-    people = service.count_live_profiles(session)
-    if people > limit:
-        raise RuleViolation(
-            SuggestionErrorCode.TOO_MANY_FOR_A_REQUEST,
-            f"{people} profiles are more than {limit} computed in a request; run "
-            "`omnikanal duplicates compute` on the server instead.",
-        )
-    result = service.recompute_duplicates(session)
+    result = service.recompute_duplicates(
+        session, most_people=request.app.state.settings.duplicates_sync_limit
+    )
     return DuplicatesComputed(
         people=result.people,
         found=result.found,

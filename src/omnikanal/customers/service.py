@@ -46,7 +46,6 @@ from omnikanal.customers.suggestions import AcceptedDuplicate as AcceptedDuplica
 from omnikanal.customers.suggestions import Recomputed as Recomputed
 from omnikanal.customers.suggestions import SuggestionView as SuggestionView
 from omnikanal.customers.suggestions import accept_duplicate as accept_duplicate
-from omnikanal.customers.suggestions import count_live_profiles as count_live_profiles
 from omnikanal.customers.suggestions import get_duplicate as get_duplicate
 from omnikanal.customers.suggestions import list_duplicates as list_duplicates
 from omnikanal.customers.suggestions import recompute_duplicates as recompute_duplicates

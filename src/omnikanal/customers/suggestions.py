@@ -174,11 +174,22 @@ def recompute_duplicates(
     *,
     threshold: float = duplicates.DEFAULT_THRESHOLD,
     progress: Progress | None = None,
+    most_people: int | None = None,
 ) -> Recomputed:
     """Score every live profile against the others and bring the open suggestions up to
     date: new pairs become open suggestions, open ones get their new score, open ones no
     longer found (merged since, or changed) go. Decided pairs are left alone: a rejected
-    pair is never suggested again. Call it after an import, or on demand."""
+    pair is never suggested again. Call it after an import, or on demand; ``most_people``
+    refuses a hub larger than that (a request computes in its own time; the command does
+    not)."""
+    if most_people is not None:
+        people_now = repository.count_live_profiles(session)
+        if people_now > most_people:
+            raise RuleViolation(
+                SuggestionErrorCode.TOO_MANY_FOR_A_REQUEST,
+                f"{people_now} profiles are more than {most_people} computed in a request; "
+                "run `omnikanal duplicates compute` on the server instead.",
+            )
     report = progress or (lambda step, done, total: None)
     people = _people(session, report)
     stages = iter(range(1, duplicates.STAGES + 1))
@@ -436,10 +447,6 @@ def reject_duplicate(session: Session, *, suggestion_id: UUID, actor: str) -> Du
     suggestion.decided_at = utcnow()
     session.flush()
     return suggestion
-
-
-def count_live_profiles(session: Session) -> int:
-    return repository.count_live_profiles(session)
 
 
 def suggestions_of(
