@@ -260,8 +260,7 @@ def staff_disable(
     factory = make_session_factory(make_engine(settings.resolved_database_url()))
     with unit_of_work(factory) as session:
         account = staff_accounts.account_by_email(session, email=email)
-        staff_accounts.disable(session, account_id=account.id)
-        console_service.end_sessions_of(session, account_id=account.id)
+        console_service.disable_account(session, account_id=account.id)
         console.print(f"{account.name} <{account.email}> is disabled and signed out")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.auth import staff as staff_accounts
+from omnikanal.auth.models import StaffAccount
 from omnikanal.auth.service import StaffActor
 from omnikanal.console.models import ConsoleSession
 from omnikanal.errors import Forbidden
@@ -119,9 +120,12 @@ def sign_out(session: Session, *, token: str) -> None:
     session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _hash(token)))
 
 
-def end_sessions_of(session: Session, *, account_id: UUID) -> None:
-    """Every browser the person is signed in on is signed out (their account was disabled)."""
+def disable_account(session: Session, *, account_id: UUID) -> StaffAccount:
+    """The person can no longer sign in, and every browser they are signed in on is signed
+    out now (the console's admin page and ``omnikanal staff disable``)."""
+    account = staff_accounts.disable(session, account_id=account_id)
     session.execute(delete(ConsoleSession).where(ConsoleSession.staff_account_id == account_id))
+    return account
 
 
 def check_csrf(expected: str, submitted: str | None) -> None:

@@ -226,8 +226,7 @@ def confirm_disable(
 @router.post("/{account_id}/disable")
 def disable(account_id: UUID, session: DbSession, user: Admin, form: CheckedForm) -> Response:
     _not_self(user, account_id)
-    account = staff_accounts.disable(session, account_id=account_id)
-    service.end_sessions_of(session, account_id=account_id)
+    account = service.disable_account(session, account_id=account_id)
     return _back(account_id, f"{account.name} is disabled and signed out everywhere.")
 
 
