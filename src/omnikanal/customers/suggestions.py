@@ -269,26 +269,43 @@ class SuggestionView:
     other: PersonSummary
 
 
-def summary(session: Session, profile_id: UUID) -> PersonSummary:
-    profile = repository.get_profile(session, profile_id)
-    if profile is None:
-        return PersonSummary(id=profile_id, name=None, email=None, phone=None, city=None)
-    held: dict[str, list[str]] = {}
-    for _, key in repository.identifiers_of_types(session, [profile_id], [EMAIL, PHONE]):
-        held.setdefault(key.type, []).append(key.value)
-    record = person_record(profile_id, profile.traits, held)
-    name = " ".join(p for p in (record.first_name, record.last_name) if p) or None
-    return PersonSummary(
-        id=profile_id, name=name, email=record.email, phone=record.phone, city=record.city
+def summaries(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, PersonSummary]:
+    """Who these profiles are, as a suggestion shows them: two queries for any number."""
+    found = {p.id: p for p in repository.profiles(session, profile_ids)}
+    held: dict[UUID, dict[str, list[str]]] = {}
+    for owner, key in repository.identifiers_of_types(session, list(found), [EMAIL, PHONE]):
+        held.setdefault(owner, {}).setdefault(key.type, []).append(key.value)
+    shown: dict[UUID, PersonSummary] = {}
+    for profile_id in profile_ids:
+        profile = found.get(profile_id)
+        if profile is None:
+            shown[profile_id] = PersonSummary(
+                id=profile_id, name=None, email=None, phone=None, city=None
+            )
+            continue
+        record = person_record(profile_id, profile.traits, held.get(profile_id, {}))
+        name = " ".join(p for p in (record.first_name, record.last_name) if p) or None
+        shown[profile_id] = PersonSummary(
+            id=profile_id, name=name, email=record.email, phone=record.phone, city=record.city
+        )
+    return shown
+
+
+def suggestion_views(
+    session: Session, suggestions: Sequence[DuplicateSuggestion]
+) -> list[SuggestionView]:
+    people = summaries(
+        session, [i for s in suggestions for i in (s.profile_id, s.other_profile_id)]
     )
+    return [
+        SuggestionView(suggestion=s, profile=people[s.profile_id], other=people[s.other_profile_id])
+        for s in suggestions
+    ]
 
 
 def suggestion_view(session: Session, suggestion: DuplicateSuggestion) -> SuggestionView:
-    return SuggestionView(
-        suggestion=suggestion,
-        profile=summary(session, suggestion.profile_id),
-        other=summary(session, suggestion.other_profile_id),
-    )
+    (view,) = suggestion_views(session, [suggestion])
+    return view
 
 
 def get_duplicate(session: Session, *, suggestion_id: UUID) -> SuggestionView:
@@ -309,7 +326,7 @@ def list_duplicates(
     found = repository.suggestions_page(
         session, status=status, min_probability=min_probability, after=after, limit=limit
     )
-    return [suggestion_view(session, s) for s in found]
+    return suggestion_views(session, found)
 
 
 def _open_suggestion(session: Session, suggestion_id: UUID) -> DuplicateSuggestion:
