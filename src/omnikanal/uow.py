@@ -63,6 +63,27 @@ def rows_after_read(session: Session) -> list[object]:
     return rows
 
 
+@contextmanager
+def savepoint(session: Session, *, keep: bool = True) -> Iterator[None]:
+    """A savepoint in the session's transaction: kept when the block ends, unless ``keep``
+    is False (a dry run), rolled back on any exception. The events its work recorded are
+    forgotten with it when it rolls back, so they are never handed on after the commit."""
+    recorded = list(session.info.get(outbox_service.RECORDED_EVENTS, []))
+    nested = session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        if nested.is_active:
+            nested.rollback()
+        session.info[outbox_service.RECORDED_EVENTS] = recorded
+        raise
+    if keep:
+        nested.commit()
+    else:
+        nested.rollback()
+        session.info[outbox_service.RECORDED_EVENTS] = recorded
+
+
 AfterCommit = Callable[[list[UUID]], None]
 
 

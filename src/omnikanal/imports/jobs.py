@@ -14,8 +14,7 @@ opened again (and read up to it) whenever they differ.
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -38,8 +37,8 @@ from omnikanal.imports.models import ImportJob, JobSource, JobStatus
 from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
 from omnikanal.kit.leases import retry_delay
 from omnikanal.kit.time import utcnow
-from omnikanal.outbox import service as outbox_service
 from omnikanal.timers.models import Timer
+from omnikanal.uow import savepoint
 
 logger = logging.getLogger("omnikanal.imports")
 
@@ -156,26 +155,6 @@ def _settings(session: Session) -> Settings:
     return settings or Settings()
 
 
-@contextmanager
-def _savepoint(session: Session, *, keep: bool) -> Iterator[None]:
-    """A savepoint, committed when ``keep`` (else rolled back: a dry run); the events its
-    work recorded are forgotten with it when it is rolled back."""
-    recorded = list(session.info.get(outbox_service.RECORDED_EVENTS, []))
-    nested = session.begin_nested()
-    try:
-        yield
-    except BaseException:
-        if nested.is_active:
-            nested.rollback()
-        session.info[outbox_service.RECORDED_EVENTS] = recorded
-        raise
-    if keep:
-        nested.commit()
-    else:
-        nested.rollback()
-        session.info[outbox_service.RECORDED_EVENTS] = recorded
-
-
 def _apply(
     session: Session,
     kind: ImportKind,
@@ -188,7 +167,7 @@ def _apply(
     if not rows:
         return BatchOutcome()
     try:
-        with _savepoint(session, keep=not options.dry_run):
+        with savepoint(session, keep=not options.dry_run):
             return kind.apply(session, rows, options=options)
     except OperationalError:
         raise  # the database itself is in trouble: the batch is tried again later

@@ -35,7 +35,7 @@ from omnikanal.privacy.models import PrivacyRequest, RequestStatus, StepStatus
 from omnikanal.privacy.service import PrivacyErrorCode
 from omnikanal.timers import service as timers_service
 from omnikanal.timers.models import Timer
-from omnikanal.uow import DomainEvent, record_event
+from omnikanal.uow import DomainEvent, record_event, savepoint
 
 logger = logging.getLogger("omnikanal.privacy")
 
@@ -159,7 +159,7 @@ def step_fired(session: Session, timer: Timer, *, registry: PrivacyRegistry) -> 
     part = registry.part(step["domain"])
     person = _person(session, erasure)
     try:
-        with session.begin_nested(), _overwriting_deletes(session):
+        with savepoint(session), _overwriting_deletes(session):
             count = part.erase(session, person) if part and part.erase else 0
     except Exception as exc:
         _failed(session, erasure, steps, step, exc)
