@@ -4,10 +4,13 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger("omnikanal.config")
 
@@ -280,3 +283,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'omnikanal.sqlite3'}"
+
+
+def settings_of(session: "Session") -> Settings:
+    """The settings a session was made with (``db.make_session_factory(settings=...)``), or
+    the defaults read from the environment."""
+    settings: Settings | None = session.info.get("settings")
+    return settings or Settings()

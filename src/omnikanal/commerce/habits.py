@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.commerce import repository
 from omnikanal.commerce.models import Order, OrderLine, OrderStatus
-from omnikanal.config import Settings
+from omnikanal.config import settings_of
 from omnikanal.customers import service as customers_service
 
 # Enough history to tell a habit, however long the person has shopped.
@@ -87,7 +87,7 @@ def refresh(session: Session, *, profile_id: UUID) -> dict[str, Any]:
     family = [live, *customers_service.merged_descendants(session, live)]
     orders = repository.orders_of(session, family, before=None, limit=RECENT_ORDERS)
     lines = repository.order_lines(session, [o.id for o in orders])
-    settings: Settings = session.info.get("settings") or Settings()
+    settings = settings_of(session)
     found = habits(orders, lines, ZoneInfo(settings.timezone))
     customers_service.update_computed_traits(session, profile_id=live, traits=found)
     return found
@@ -117,7 +117,7 @@ def refresh_many(session: Session, *, profile_ids: Sequence[UUID]) -> None:
         person = person_of.get(line.order_id)
         if person is not None:  # a kept order among the person's most recent ones
             units[person][line.sku] += line.quantity
-    settings: Settings = session.info.get("settings") or Settings()
+    settings = settings_of(session)
     zone = ZoneInfo(settings.timezone)
     customers_service.update_many_computed_traits(
         session, traits={live: _summary(kept[live], units[live], zone) for live in families}

@@ -23,7 +23,7 @@ from uuid import UUID
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from omnikanal.config import Settings
+from omnikanal.config import settings_of
 from omnikanal.imports import formats, registry, repository, service
 from omnikanal.imports.kinds import (
     BatchOutcome,
@@ -150,11 +150,6 @@ class BatchResult:
     ran: bool = True
 
 
-def _settings(session: Session) -> Settings:
-    settings: Settings | None = session.info.get("settings")
-    return settings or Settings()
-
-
 def _apply(
     session: Session,
     kind: ImportKind,
@@ -221,7 +216,7 @@ def run_batch(
         return BatchResult(job.status, job.position, finished=True)
     try:
         taken = readers.reader_for(job).take(
-            job.position, batch_rows or _settings(session).import_batch_rows
+            job.position, batch_rows or settings_of(session).import_batch_rows
         )
     except (ImportFileError, formats.FormatError) as exc:
         readers.drop(job.id)
@@ -328,7 +323,7 @@ def cleanup_fired(session: Session, timer: Timer) -> None:
 def sweep(session: Session) -> None:
     """Periodic: spooled files no unfinished job reads (an upload whose request failed
     after the file was written, a cleanup that never ran) are deleted."""
-    folder = Path(_settings(session).data_dir) / SPOOL_FOLDER
+    folder = Path(settings_of(session).data_dir) / SPOOL_FOLDER
     if not folder.is_dir():
         return
     in_use = service.spooled_files_in_use(session)

@@ -10,18 +10,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from omnikanal.config import Settings
+from omnikanal.config import settings_of as settings_of  # where marketing reads it from
 
 
 class InvalidToken(Exception):
     """Tampered, malformed, of another purpose, or expired."""
-
-
-def settings_of(session: Session) -> Settings:
-    settings: Settings | None = session.info.get("settings")
-    return settings or Settings()
 
 
 def secret_key(settings: Settings) -> bytes:

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from omnikanal.auth.service import StaffActor
-from omnikanal.config import Settings
+from omnikanal.config import settings_of
 from omnikanal.customers import service as customers_service
 from omnikanal.errors import NotFound
 from omnikanal.kit.leases import retry_delay
@@ -51,11 +51,6 @@ class ProfileErased(DomainEvent):
     profile_id: UUID
     profile_ids: list[UUID]
     request_id: UUID
-
-
-def _settings(session: Session) -> Settings:
-    settings: Settings | None = session.info.get("settings")
-    return settings or Settings()
 
 
 def request(
@@ -167,7 +162,7 @@ def step_fired(session: Session, timer: Timer, *, registry: PrivacyRegistry) -> 
     step.update(status=StepStatus.DONE, count=count, error=None, done_at=now.isoformat())
     erasure.steps = steps
     if len(pending) > 1:
-        pause = _settings(session).erasure_step_pause_seconds
+        pause = settings_of(session).erasure_step_pause_seconds
         _schedule(session, erasure, pending[1]["domain"], attempt=0, delay=pause)
     else:
         _finish(session, erasure)
@@ -187,7 +182,7 @@ def _failed(
     step["attempts"] += 1
     step["error"] = type(exc).__name__
     erasure.steps = steps
-    if step["attempts"] >= _settings(session).delivery_max_attempts:
+    if step["attempts"] >= settings_of(session).delivery_max_attempts:
         step["status"] = StepStatus.FAILED
         erasure.status = RequestStatus.FAILED
         erasure.error = f"the {step['domain']} step failed: {step['error']}"

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from omnikanal.config import Settings
+from omnikanal.config import Settings, settings_of
 from omnikanal.conversations import service as conversations_service
 from omnikanal.events import service as events_service
 from omnikanal.kit.time import utcnow
@@ -134,5 +134,4 @@ def run(
 
 def run_job(session: Session) -> None:
     """Periodic, in the worker."""
-    settings: Settings | None = session.info.get("settings")
-    run(session, settings or Settings())
+    run(session, settings_of(session))
