@@ -15,7 +15,6 @@ from omnikanal.console.dependencies import require_console_roles
 from omnikanal.console.pages import render
 from omnikanal.console.service import SignedIn
 from omnikanal.http import DbSession
-from omnikanal.kit.pagination import decode_time_cursor, encode_time_cursor
 from omnikanal.privacy import service as privacy_service
 from omnikanal.privacy.models import AccessLogEntry
 
@@ -35,13 +34,10 @@ def latest_accesses(
     None for every other role (they do not see who looked)."""
     if user.actor.role is not Role.ADMIN:
         return None
-    found = privacy_service.access_log(session, profile_id=profile_id, limit=LATEST_ACCESSES + 1)
-    shown = found[:LATEST_ACCESSES]
-    more = None
-    if len(found) > LATEST_ACCESSES:
-        last = shown[-1]
-        more = _page_path(profile_id, encode_time_cursor(last.at, last.id))
-    return shown, more
+    shown, cursor = privacy_service.access_log(
+        session, profile_id=profile_id, limit=LATEST_ACCESSES
+    )
+    return shown, _page_path(profile_id, cursor) if cursor else None
 
 
 def _page_path(profile_id: UUID, cursor: str) -> str:
@@ -56,16 +52,10 @@ def access_log(
     user: Admin,
     cursor: str | None = None,
 ) -> Response:
-    found = privacy_service.access_log(
-        session,
-        profile_id=profile_id,
-        before=decode_time_cursor(cursor) if cursor else None,
-        limit=ACCESS_PAGE + 1,
+    shown, following = privacy_service.access_log(
+        session, profile_id=profile_id, cursor=cursor, limit=ACCESS_PAGE
     )
-    shown = found[:ACCESS_PAGE]
-    more = None
-    if len(found) > ACCESS_PAGE:
-        more = _page_path(profile_id, encode_time_cursor(shown[-1].at, shown[-1].id))
+    more = _page_path(profile_id, following) if following else None
     return render(
         request,
         "access_log.html",

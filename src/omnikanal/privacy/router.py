@@ -10,8 +10,6 @@ from omnikanal.http import DbSession
 from omnikanal.kit.limits import Moment
 from omnikanal.kit.pagination import (
     PageParams,
-    decode_time_cursor,
-    encode_time_cursor,
     page_params,
 )
 from omnikanal.privacy import erasure, service
@@ -158,18 +156,14 @@ def audit_log(
     until: Annotated[Moment | None, Query(description="A zoned date-time, not included.")] = None,
 ) -> AccessLogPage:
     """Who read or changed a person's data, when, what and why: newest first."""
-    found = service.access_log(
+    shown, next_cursor = service.access_log(
         session,
         profile_id=profile_id,
         actor_id=actor_id,
         action=action,
         since=since,
         until=until,
-        before=decode_time_cursor(page.cursor) if page.cursor else None,
-        limit=page.limit + 1,
+        cursor=page.cursor,
+        limit=page.limit,
     )
-    shown = list(found[: page.limit])
-    next_cursor = None
-    if len(found) > page.limit:
-        next_cursor = encode_time_cursor(shown[-1].at, shown[-1].id)
     return AccessLogPage(items=[entry_read(e) for e in shown], next_cursor=next_cursor)

@@ -6,7 +6,7 @@ archive holds one JSON file per file stem and a README saying what each one is."
 
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from omnikanal.auth.service import StaffActor
 from omnikanal.customers import service as customers_service
 from omnikanal.errors import NotFound
+from omnikanal.kit.pagination import decode_time_cursor, encode_time_cursor
 from omnikanal.kit.personal_data import PrivacyRegistry
 from omnikanal.kit.time import utcnow
 from omnikanal.privacy import access, repository
@@ -123,16 +124,20 @@ def access_log(
     action: AccessAction | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before: tuple[datetime, UUID] | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> Sequence[AccessLogEntry]:
-    return repository.access_log(
+) -> tuple[list[AccessLogEntry], str | None]:
+    """A page of entries, newest first, and the cursor of the next page (None at the end)."""
+    found = repository.access_log(
         session,
         profile_ids=person_ids(session, profile_id) if profile_id is not None else None,
         actor_id=actor_id,
         action=action.value if action is not None else None,
         since=since,
         until=until,
-        before=before,
-        limit=limit,
+        before=decode_time_cursor(cursor) if cursor else None,
+        limit=limit + 1,
     )
+    shown = list(found[:limit])
+    more = len(found) > limit
+    return shown, encode_time_cursor(shown[-1].at, shown[-1].id) if more else None
