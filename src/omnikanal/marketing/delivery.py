@@ -12,13 +12,14 @@ import hmac
 import smtplib
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 import httpx
 import orjson
@@ -129,10 +130,14 @@ def send(settings: Settings, message: Message) -> None:
         raise DeliveryError(f"no delivery for channel {message.channel}")
 
 
+# A mail's name: its message's creation time (STAMP), a dash, the message id, ".eml".
+_STAMP_LENGTH = len("20261130T120000")
+
+
 def _written_at(path: Path) -> datetime:
     """When the mail's message was created, from its name; else the file's time."""
     try:
-        return datetime.strptime(path.name[: len("20261130T120000")], STAMP).replace(tzinfo=UTC)
+        return datetime.strptime(path.name[:_STAMP_LENGTH], STAMP).replace(tzinfo=UTC)
     except ValueError:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
@@ -149,6 +154,17 @@ def remove_mail_before(settings: Settings, *, before: datetime, limit: int) -> i
         if removed >= limit:
             break
         if _written_at(path) < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def remove_mail_of(settings: Settings, message_ids: Iterable[UUID]) -> int:
+    """Delete the .eml files of these messages (erasure), in one pass over the folder."""
+    wanted = {str(message_id) for message_id in message_ids}
+    removed = 0
+    for path in _mail_files(settings):
+        if path.stem[_STAMP_LENGTH + 1 :] in wanted:
             path.unlink(missing_ok=True)
             removed += 1
     return removed

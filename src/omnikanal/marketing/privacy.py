@@ -7,14 +7,12 @@ suppression list, so no later campaign or reminder reaches them (``suppression.p
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy.orm import Session
 
 from omnikanal.kit.personal_data import DomainPart, Person, PrivacyRegistry, as_document
-from omnikanal.marketing import repository, service, suppression
+from omnikanal.marketing import delivery, repository, service, suppression
 from omnikanal.marketing.models import (
     Audience,
     Campaign,
@@ -43,19 +41,9 @@ def export(session: Session, person: Person) -> Mapping[str, Any]:
     }
 
 
-def _delete_mail_files(session: Session, message_ids: list[UUID]) -> None:
-    """The copies written to ``<data dir>/mail`` when no SMTP server is configured."""
-    folder = Path(settings_of(session).data_dir) / "mail"
-    if not folder.is_dir():
-        return
-    for message_id in message_ids:
-        for path in folder.glob(f"*-{message_id}.eml"):
-            path.unlink(missing_ok=True)
-
-
 def erase(session: Session, person: Person) -> int:
     message_ids = [m.id for m in _messages(session, person)]
-    _delete_mail_files(session, message_ids)
+    delivery.remove_mail_of(settings_of(session), message_ids)
     suppressed = suppression.suppress(
         session,
         emails=set(person.values("email")),
