@@ -395,6 +395,16 @@ def suggestions_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Du
 # -- a person's part, for export and erasure (privacy.py) --
 
 
+def surviving_profile(session: Session, profile_id: UUID) -> Profile | None:
+    """The profile, or the one it was merged into (following the chain); None if unknown."""
+    profile = get_profile(session, profile_id)
+    seen: set[UUID] = set()
+    while profile is not None and profile.merged_into is not None and profile.id not in seen:
+        seen.add(profile.id)
+        profile = get_profile(session, profile.merged_into)
+    return profile
+
+
 def profiles(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Profile]:
     return session.scalars(
         select(Profile).where(Profile.id.in_(profile_ids)).order_by(Profile.created_at)

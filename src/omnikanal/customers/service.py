@@ -220,11 +220,7 @@ class ProfileView:
 
 def live_profile(session: Session, profile_id: UUID) -> Profile:
     """The profile, or the one it was merged into (merged-away ids keep answering)."""
-    profile = repository.get_profile(session, profile_id)
-    seen: set[UUID] = set()
-    while profile is not None and profile.merged_into is not None and profile.id not in seen:
-        seen.add(profile.id)
-        profile = repository.get_profile(session, profile.merged_into)
+    profile = repository.surviving_profile(session, profile_id)
     if profile is None:
         raise NotFound(CustomerErrorCode.PROFILE_NOT_FOUND, f"No profile {profile_id}.")
     return profile

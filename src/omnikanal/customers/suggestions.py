@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from omnikanal.customers import duplicates, repository
 from omnikanal.customers.duplicates import Match, PersonRecord
 from omnikanal.customers.identity import EMAIL, PHONE
-from omnikanal.customers.models import DuplicateSuggestion, MergeAction, SuggestionStatus
+from omnikanal.customers.models import DuplicateSuggestion, MergeAction, Profile, SuggestionStatus
 from omnikanal.customers.placement import ProfilesMerged, rules
 from omnikanal.customers.projection import ProfileProjection
 from omnikanal.errors import Conflict, NotFound, RuleViolation
@@ -150,23 +150,31 @@ def _pair(a: UUID, b: UUID) -> tuple[UUID, UUID]:
     return (a, b) if a < b else (b, a)
 
 
-def _mergeable(session: Session, matches: Sequence[Match]) -> list[Match]:
-    """Pairs the identity rules would let an agent make one (two user ids are two people)."""
+def _exceeded(session: Session, pairs: Sequence[tuple[UUID, UUID]]) -> list[str | None]:
+    """Per pair, the identifier type whose limit the two together would pass when an agent
+    makes them one (two user ids are two people), or None when they may become one."""
     identity_rules = rules(session).for_agents()
-    ids = sorted({UUID(i) for m in matches for i in (m.left_id, m.right_id)})
     tracked = [t for t in identity_rules.types if identity_rules.is_tracked(t)]
-    held: dict[str, dict[str, set[str]]] = {}
+    ids = sorted({profile_id for pair in pairs for profile_id in pair})
+    held: dict[UUID, dict[str, set[str]]] = {}
     for profile_id, key in repository.identifiers_of_types(session, ids, tracked):
-        held.setdefault(str(profile_id), {}).setdefault(key.type, set()).add(key.value)
-    kept = []
-    for match in matches:
+        held.setdefault(profile_id, {}).setdefault(key.type, set()).add(key.value)
+    found: list[str | None] = []
+    for pair in pairs:
         together: dict[str, set[str]] = {}
-        for side in (match.left_id, match.right_id):
+        for side in pair:
             for type_, values in held.get(side, {}).items():
                 together.setdefault(type_, set()).update(values)
-        if identity_rules.first_exceeded(together) is None:
-            kept.append(match)
-    return kept
+        found.append(identity_rules.first_exceeded(together))
+    return found
+
+
+def _mergeable(session: Session, matches: Sequence[Match]) -> list[Match]:
+    """Pairs the identity rules would let an agent make one."""
+    pairs = [(UUID(m.left_id), UUID(m.right_id)) for m in matches]
+    return [
+        m for m, exceeded in zip(matches, _exceeded(session, pairs), strict=True) if not exceeded
+    ]
 
 
 def recompute_duplicates(
@@ -353,12 +361,8 @@ class AcceptedDuplicate:
     merge_id: UUID
 
 
-def _live(session: Session, profile_id: UUID) -> Any:
-    profile = repository.get_profile(session, profile_id)
-    seen: set[UUID] = set()
-    while profile is not None and profile.merged_into is not None and profile.id not in seen:
-        seen.add(profile.id)
-        profile = repository.get_profile(session, profile.merged_into)
+def _live(session: Session, profile_id: UUID) -> Profile:
+    profile = repository.surviving_profile(session, profile_id)
     if profile is None:
         raise NotFound(SuggestionErrorCode.NOT_FOUND, f"No profile {profile_id}.")
     return profile
@@ -442,16 +446,12 @@ def accept_duplicate(session: Session, *, suggestion_id: UUID, actor: str) -> Ac
 
 
 def _check_limits(session: Session, survivor: UUID, merged: UUID) -> None:
-    identity_rules = rules(session).for_agents()
-    tracked = [t for t in identity_rules.types if identity_rules.is_tracked(t)]
-    together: dict[str, set[str]] = {}
-    for _, key in repository.identifiers_of_types(session, [survivor, merged], tracked):
-        together.setdefault(key.type, set()).add(key.value)
-    exceeded = identity_rules.first_exceeded(together)
+    (exceeded,) = _exceeded(session, [(survivor, merged)])
     if exceeded is not None:
+        limit = rules(session).for_agents().rule(exceeded).limit
         raise RuleViolation(
             SuggestionErrorCode.LIMIT_EXCEEDED,
-            f"Together the profiles would hold more than {identity_rules.rule(exceeded).limit} "
+            f"Together the profiles would hold more than {limit} "
             f"{exceeded} identifier(s): they are two people. Reject the suggestion.",
         )
 
