@@ -20,24 +20,22 @@ Counts are per row: ``created`` a line added, ``unchanged`` a line imported befo
 Habits (computed traits) are refreshed once, by ``finish`` after the last batch.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from omnikanal.commerce import history as commerce_history
 from omnikanal.commerce.history import CustomerReference, HistoricalLine, HistoricalOrder
+from omnikanal.imports import values
 from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
+from omnikanal.imports.values import BadValue
 from omnikanal.kit.gc_pause import collection_paused
 
-# Decimals of a currency's minor unit, where not 2 (ISO 4217).
-_MINOR_DIGITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
-    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
+_T = TypeVar("_T")
+
 MAX_QUANTITY = 100_000
 MAX_TEXT = {"order_number": 100, "sku": 64, "location": 100, "name": 200}
 # Identifiers and the rest: what an identifier row holds (customer_identifier.value).
@@ -67,19 +65,22 @@ class _Row:
         return (self.location, self.ordered_at, self.currency, self.customer)
 
 
+def _read(name: str, parse: Callable[[], _T]) -> _T:
+    """A cell read by a shared parser (imports.values): its reason, named by the field."""
+    try:
+        return parse()
+    except BadValue as exc:
+        raise _Bad(name, str(exc)) from None
+
+
 def _text(row: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
-    raw = row.get(name)
-    value = raw.strip() if raw else ""
-    if not value:
+    raw = row.get(name) or ""
+    if not raw.strip():
         if required:
             raise _Bad(name, "is required")
         return None
-    if "\x00" in value:
-        raise _Bad(name, "holds a NUL character")
     limit = MAX_TEXT.get(name, MAX_OTHER_TEXT)
-    if len(value) > limit:
-        raise _Bad(name, f"is longer than {limit} characters")
-    return value
+    return _read(name, lambda: values.text(raw, max_length=limit))
 
 
 def _required(row: Mapping[str, str], name: str) -> str:
@@ -90,32 +91,13 @@ def _required(row: Mapping[str, str], name: str) -> str:
 
 def _time(row: Mapping[str, str]) -> datetime:
     raw = _required(row, "ordered_at")
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Bad("ordered_at", "is not an ISO 8601 time") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise _Bad("ordered_at", "needs its zone (Z or an offset such as +01:00)")
-    return moment
+    return _read("ordered_at", lambda: values.moment(raw))
 
 
 def minor_units(raw: str, currency: str, field: str) -> int:
     """A decimal amount in the currency's major unit as whole minor units (19.90 SEK ->
     1990); more decimals than the currency has is an error, not a rounding."""
-    try:
-        amount = Decimal(raw.replace(",", "."))
-    except InvalidOperation:
-        raise _Bad(field, "is not a decimal number") from None
-    if not amount.is_finite():
-        raise _Bad(field, "is not a decimal number")
-    if amount < 0:
-        raise _Bad(field, "must not be negative")
-    scaled = amount.scaleb(_MINOR_DIGITS.get(currency, 2))
-    if scaled != scaled.to_integral_value():
-        raise _Bad(field, f"has more decimals than {currency} has")
-    if scaled > 2**31 - 1:
-        raise _Bad(field, "is too large")
-    return int(scaled)
+    return _read(field, lambda: values.minor_units(raw, currency))
 
 
 def _quantity(row: Mapping[str, str]) -> int:
@@ -131,9 +113,8 @@ def _quantity(row: Mapping[str, str]) -> int:
 
 def parse_row(number: int, row: Mapping[str, str], options: ImportOptions) -> _Row:
     """One row of the hub format, read; raises _Bad naming the first field at fault."""
-    currency = _required(row, "currency").upper()
-    if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
-        raise _Bad("currency", "is not an ISO 4217 code")
+    raw_currency = _required(row, "currency")
+    currency = _read("currency", lambda: values.currency(raw_currency))
     channel = (_text(row, "channel") or options.channel or "").lower()
     if not channel:
         raise _Bad("channel", "is required (web, app or pos)")
