@@ -108,16 +108,21 @@ def _start(factory: sessionmaker[Session], root: Path, kind: Kind, fmt: Format) 
 
 
 def _chunks(
-    session: Session, kind: Kind, window: service.Window, chunk_rows: int
-) -> tuple[int, Iterator[list[tuple[Dataset, list[dict[str, Any]]]]]]:
-    """How many rows of the main dataset the window holds, and its rows in chunks."""
+    session: Session, kind: Kind, window: service.Window, chunk_rows: int, *, count: bool
+) -> tuple[int | None, Iterator[list[tuple[Dataset, list[dict[str, Any]]]]]]:
+    """How many rows of the main dataset the window holds (when ``count``: a second scan,
+    only worth it for a progress bar), and its rows in chunks."""
     if kind is Kind.EVENTS:
         # Events are taken by id, whose time says when each was stored.
         start = window.start if window.since is None else None
         from_id = first_id_at(start) if start else None
         before = first_id_at(window.until)
-        total = events_warehouse.count_for_export(
-            session, from_id=from_id, before=before, received_since=window.since
+        total = (
+            events_warehouse.count_for_export(
+                session, from_id=from_id, before=before, received_since=window.since
+            )
+            if count
+            else None
         )
         events = events_warehouse.rows_for_export(
             session, from_id=from_id, before=before, received_since=window.since, chunk=chunk_rows
@@ -125,14 +130,20 @@ def _chunks(
         return total, ([(EVENTS, chunk)] for chunk in events)
     after, until = window.start, window.until
     if kind is Kind.ORDERS:
-        total = commerce_warehouse.count_for_export(
-            session, changed_after=after, changed_until=until
+        total = (
+            commerce_warehouse.count_for_export(session, changed_after=after, changed_until=until)
+            if count
+            else None
         )
         orders = commerce_warehouse.rows_for_export(
             session, changed_after=after, changed_until=until, chunk=chunk_rows
         )
         return total, ([(ORDERS, c.orders), (ORDER_LINES, c.lines)] for c in orders)
-    total = customers_warehouse.count_for_export(session, changed_after=after, changed_until=until)
+    total = (
+        customers_warehouse.count_for_export(session, changed_after=after, changed_until=until)
+        if count
+        else None
+    )
     profiles = customers_warehouse.rows_for_export(
         session, changed_after=after, changed_until=until, chunk=chunk_rows
     )
@@ -166,7 +177,7 @@ def run(
     last_event: str | None = None
     try:
         with (read_factory or factory)() as session:
-            total, chunks = _chunks(session, kind, window, chunk_rows)
+            total, chunks = _chunks(session, kind, window, chunk_rows, count=progress is not None)
             done = 0
             if progress:
                 progress(done, total)
