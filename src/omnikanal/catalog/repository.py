@@ -19,13 +19,12 @@ def get_product(session: Session, sku: str) -> Product | None:
 
 def products_named(session: Session, skus: Sequence[str]) -> Sequence[tuple[str, str, int]]:
     """(sku, name, VAT rate) of those of ``skus`` that exist, in chunks of 1,000."""
+    c = product_table.c
     unique = sorted(set(skus))
     found: list[tuple[str, str, int]] = []
     for at in range(0, len(unique), 1000):
-        query = select(Product.sku, Product.name, Product.vat_rate_bp).where(
-            Product.sku.in_(unique[at : at + 1000])
-        )
-        found.extend((sku, name, vat) for sku, name, vat in session.execute(query))
+        query = select(c.sku, c.name, c.vat_rate_bp).where(c.sku.in_(unique[at : at + 1000]))
+        found.extend(session.execute(query).all())
     return found
 
 

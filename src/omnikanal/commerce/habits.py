@@ -5,7 +5,7 @@ for personal offers and audiences, refreshed whenever they order or two profiles
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -33,16 +33,6 @@ class _Facts(Protocol):
     def pickup_location(self) -> str | None: ...
     @property
     def placed_at(self) -> datetime: ...
-
-
-class _OrderFacts(NamedTuple):
-    id: str  # as text: only matched against its lines'
-    profile_id: UUID
-    status: str
-    channel: str
-    location: str | None
-    pickup_location: str | None
-    placed_at: datetime
 
 
 def habits(orders: Sequence[Order], lines: Sequence[OrderLine], zone: ZoneInfo) -> dict[str, Any]:
@@ -100,20 +90,22 @@ def refresh_many(session: Session, *, profile_ids: Sequence[UUID]) -> None:
     families = customers_service.families(session, profile_ids=sorted(set(profile_ids)))
     if not families:
         return
-    live_of = {member: live for live, members in families.items() for member in members}
-    recent: dict[UUID, list[_OrderFacts]] = {live: [] for live in families}
+    members = [member for family in families.values() for member in family]
+    # Orders name their profile as text (order_facts): no UUID built per order.
+    live_of = {str(member): live for live, family in families.items() for member in family}
+    recent: dict[UUID, list[Any]] = {live: [] for live in families}
     # Newest first: each person's RECENT_ORDERS most recent orders, as ``refresh`` reads.
-    for row in repository.order_facts(session, list(live_of)):
+    for row in repository.order_facts(session, members):
         mine = recent[live_of[row.profile_id]]
         if len(mine) < RECENT_ORDERS:
-            mine.append(_OrderFacts._make(row))
+            mine.append(row)
     kept = {
         live: [o for o in orders if o.status != OrderStatus.CANCELLED]
         for live, orders in recent.items()
     }
     person_of = {o.id: live for live, orders in kept.items() for o in orders}
     units: dict[UUID, Counter[str]] = {live: Counter() for live in families}
-    for line in repository.unit_facts(session, list(live_of)):
+    for line in repository.unit_facts(session, members):
         person = person_of.get(line.order_id)
         if person is not None:  # a kept order among the person's most recent ones
             units[person][line.sku] += line.quantity

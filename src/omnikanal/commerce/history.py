@@ -18,7 +18,7 @@ lines it lacks (an order whose lines were split over two batches) are added to i
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 from sqlalchemy.orm import Session
@@ -47,8 +47,7 @@ CHANNELS = ("web", "app", "pos")
 STORE_CHANNEL = "pos"
 
 
-@dataclass(frozen=True)
-class HistoricalLine:
+class HistoricalLine(NamedTuple):
     row: int  # where the line was read (1-based data row), for problems
     sku: str
     quantity: int
@@ -57,8 +56,7 @@ class HistoricalLine:
     name: str | None = None  # as printed on the order; the product's name otherwise
 
 
-@dataclass(frozen=True)
-class CustomerReference:
+class CustomerReference(NamedTuple):
     """Whatever names the buyer: another system's customer number, the channel's login id
     (the ``userId`` its events carry), email, card, phone."""
 

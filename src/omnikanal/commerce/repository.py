@@ -381,12 +381,12 @@ def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) ->
 
 def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
     """(id, profile_id, status, channel, location, pickup_location, placed_at) of these
-    profiles' orders, newest first: what habits are told from. The order's id is read as
-    text (only matched against its lines', never shown): no UUID built per order."""
+    profiles' orders, newest first: what habits are told from. The ids are read as text
+    (only matched against others, never shown): no UUID built per order."""
     c = order_table.c
     columns = (
         UuidText(c.id).label("id"),
-        c.profile_id,
+        UuidText(c.profile_id).label("profile_id"),
         c.status,
         c.channel,
         c.location,
@@ -396,9 +396,8 @@ def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[A
     unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
     for at in range(0, len(unique), CHUNK):
-        found.extend(
-            session.execute(select(*columns).where(c.profile_id.in_(unique[at : at + CHUNK])))
-        )
+        query = select(*columns).where(c.profile_id.in_(unique[at : at + CHUNK]))
+        found.extend(session.execute(query).all())
     # Text ids sort as the UUIDs do (same length, lower-case hex).
     found.sort(key=lambda row: (row.placed_at, row.id), reverse=True)
     return found
@@ -416,7 +415,7 @@ def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[An
             .join_from(order_line_table, order_table, line.order_id == order.id)
             .where(order.profile_id.in_(unique[at : at + CHUNK]))
         )
-        found.extend(session.execute(query))
+        found.extend(session.execute(query).all())
     return found
 
 

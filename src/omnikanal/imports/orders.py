@@ -20,10 +20,9 @@ Counts are per row: ``created`` a line added, ``unchanged`` a line imported befo
 Habits (computed traits) are refreshed once, by ``finish`` after the last batch.
 """
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -33,8 +32,6 @@ from omnikanal.imports import values
 from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
 from omnikanal.imports.values import BadValue
 from omnikanal.kit.gc_pause import collection_paused
-
-_T = TypeVar("_T")
 
 MAX_QUANTITY = 100_000
 MAX_TEXT = {"order_number": 100, "sku": 64, "location": 100, "name": 200}
@@ -49,9 +46,24 @@ class _Bad(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One row read: the order's fields and its line."""
+# The cells that describe the order rather than the line: a file repeats them on each of
+# an order's lines, so a row whose cells equal the row before's reuses what was read.
+ORDER_CELLS = (
+    "order_number",
+    "channel",
+    "location",
+    "ordered_at",
+    "currency",
+    "external_id",
+    "user_id",
+    "email",
+    "loyalty_card",
+    "phone",
+)
+
+
+class _Order(NamedTuple):
+    """An order's own fields, read from one row."""
 
     number: str
     channel: str
@@ -59,45 +71,46 @@ class _Row:
     ordered_at: datetime
     currency: str
     customer: CustomerReference
-    line: HistoricalLine
 
-    def order_fields(self) -> tuple[object, ...]:
-        return (self.location, self.ordered_at, self.currency, self.customer)
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.channel, self.number)
 
 
-def _read(name: str, parse: Callable[[], _T]) -> _T:
-    """A cell read by a shared parser (imports.values): its reason, named by the field."""
+def _text(row: Mapping[str, str], name: str) -> str | None:
+    """A cell's text, or None when it is empty (imports.values; its reason named by the
+    field)."""
+    raw = row.get(name)
+    if not raw or raw.isspace():
+        return None
     try:
-        return parse()
+        return values.text(raw, max_length=MAX_TEXT.get(name, MAX_OTHER_TEXT))
     except BadValue as exc:
         raise _Bad(name, str(exc)) from None
 
 
-def _text(row: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
-    raw = row.get(name) or ""
-    if not raw.strip():
-        if required:
-            raise _Bad(name, "is required")
-        return None
-    limit = MAX_TEXT.get(name, MAX_OTHER_TEXT)
-    return _read(name, lambda: values.text(raw, max_length=limit))
-
-
 def _required(row: Mapping[str, str], name: str) -> str:
-    value = _text(row, name, required=True)
-    assert value is not None
+    value = _text(row, name)
+    if value is None:
+        raise _Bad(name, "is required")
     return value
 
 
 def _time(row: Mapping[str, str]) -> datetime:
     raw = _required(row, "ordered_at")
-    return _read("ordered_at", lambda: values.moment(raw))
+    try:
+        return values.moment(raw)
+    except BadValue as exc:
+        raise _Bad("ordered_at", str(exc)) from None
 
 
 def minor_units(raw: str, currency: str, field: str) -> int:
     """A decimal amount in the currency's major unit as whole minor units (19.90 SEK ->
     1990); more decimals than the currency has is an error, not a rounding."""
-    return _read(field, lambda: values.minor_units(raw, currency))
+    try:
+        return values.minor_units(raw, currency)
+    except BadValue as exc:
+        raise _Bad(field, str(exc)) from None
 
 
 def _quantity(row: Mapping[str, str]) -> int:
@@ -111,20 +124,26 @@ def _quantity(row: Mapping[str, str]) -> int:
     return quantity
 
 
-def parse_row(number: int, row: Mapping[str, str], options: ImportOptions) -> _Row:
-    """One row of the hub format, read; raises _Bad naming the first field at fault."""
-    raw_currency = _required(row, "currency")
-    currency = _read("currency", lambda: values.currency(raw_currency))
+def _currency(row: Mapping[str, str]) -> str:
+    raw = _required(row, "currency")
+    try:
+        return values.currency(raw)
+    except BadValue as exc:
+        raise _Bad("currency", str(exc)) from None
+
+
+def parse_order(row: Mapping[str, str], options: ImportOptions) -> _Order:
+    """The order's own fields of a row; raises _Bad naming the first field at fault."""
+    currency = _currency(row)
     channel = (_text(row, "channel") or options.channel or "").lower()
     if not channel:
         raise _Bad("channel", "is required (web, app or pos)")
     email = _text(row, "email")
     if email is not None and "@" not in email:
         raise _Bad("email", "is not an email address")
-    unit_price = minor_units(_required(row, "unit_price"), currency, "unit_price")
-    discount_raw = _text(row, "discount")
-    return _Row(
-        number=_required(row, "order_number"),
+    number = _required(row, "order_number")
+    return _Order(
+        number=number,
         channel=channel,
         location=_text(row, "location") or options.location,
         ordered_at=_time(row),
@@ -136,15 +155,45 @@ def parse_row(number: int, row: Mapping[str, str], options: ImportOptions) -> _R
             loyalty_card=_text(row, "loyalty_card"),
             phone=_text(row, "phone"),
         ),
-        line=HistoricalLine(
-            row=number,
-            sku=_required(row, "sku"),
-            quantity=_quantity(row),
-            unit_price=unit_price,
-            discount=minor_units(discount_raw, currency, "discount") if discount_raw else 0,
-            name=_text(row, "name"),
-        ),
     )
+
+
+def parse_line(number: int, row: Mapping[str, str], currency: str) -> HistoricalLine:
+    """The line of a row; raises _Bad naming the first field at fault."""
+    unit_price = minor_units(_required(row, "unit_price"), currency, "unit_price")
+    sku = _required(row, "sku")
+    quantity = _quantity(row)
+    discount_raw = _text(row, "discount")
+    return HistoricalLine(
+        row=number,
+        sku=sku,
+        quantity=quantity,
+        unit_price=unit_price,
+        discount=minor_units(discount_raw, currency, "discount") if discount_raw else 0,
+        name=_text(row, "name"),
+    )
+
+
+class _OrderCells:
+    """Reads each row's order fields, once for a run of rows that repeat them."""
+
+    def __init__(self, options: ImportOptions) -> None:
+        self.options = options
+        self.cells: tuple[str | None, ...] | None = None
+        self.read: _Order | _Bad | None = None
+
+    def of(self, row: Mapping[str, str]) -> _Order:
+        cells = tuple([row.get(name) for name in ORDER_CELLS])
+        if cells != self.cells:
+            self.cells = cells
+            try:
+                self.read = parse_order(row, self.options)
+            except _Bad as bad:
+                self.read = bad
+        if isinstance(self.read, _Bad):
+            raise self.read
+        assert self.read is not None
+        return self.read
 
 
 def gather(
@@ -154,25 +203,28 @@ def gather(
     one order (rows of an order seen again later in the batch join it too); a row that
     cannot be read, or that disagrees with its order's first row, is a problem alone."""
     problems: list[RowProblem] = []
-    firsts: dict[tuple[str, str], _Row] = {}
+    firsts: dict[tuple[str, str], tuple[_Order, int]] = {}
     lines: dict[tuple[str, str], list[HistoricalLine]] = {}
+    orders_read = _OrderCells(options)
     for number, raw in rows:
         try:
-            row = parse_row(number, raw, options)
+            order = orders_read.of(raw)
+            line = parse_line(number, raw, order.currency)
         except _Bad as bad:
             problems.append(RowProblem(number, bad.field, bad.reason))
             continue
-        key = (row.channel, row.number)
-        first = firsts.setdefault(key, row)
-        if first is not row and first.order_fields() != row.order_fields():
-            field = _differing(first, row)
+        key = order.key
+        first, first_row = firsts.setdefault(key, (order, number))
+        if first is not order and first != order:
             problems.append(
                 RowProblem(
-                    number, field, f"differs from the order's first line (row {first.line.row})"
+                    number,
+                    _differing(first, order),
+                    f"differs from the order's first line (row {first_row})",
                 )
             )
             continue
-        lines.setdefault(key, []).append(row.line)
+        lines.setdefault(key, []).append(line)
     orders = [
         HistoricalOrder(
             number=first.number,
@@ -182,19 +234,19 @@ def gather(
             currency=first.currency,
             customer=first.customer,
             lines=lines[key],
-            row=first.line.row,
+            row=first_row,
         )
-        for key, first in firsts.items()
+        for key, (first, first_row) in firsts.items()
     ]
     return orders, problems
 
 
-def _differing(first: _Row, row: _Row) -> str:
+def _differing(first: _Order, order: _Order) -> str:
     for name in ("location", "ordered_at", "currency"):
-        if getattr(first, name) != getattr(row, name):
+        if getattr(first, name) != getattr(order, name):
             return name
     for name in ("external_id", "user_id", "email", "loyalty_card", "phone"):
-        if getattr(first.customer, name) != getattr(row.customer, name):
+        if getattr(first.customer, name) != getattr(order.customer, name):
             return name
     return ""
 
