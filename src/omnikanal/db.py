@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, String, Table, create_engine, event
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,7 +30,7 @@ from sqlalchemy.sql._typing import _ColumnExpressionArgument
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -56,6 +66,13 @@ def _uuid_text_sqlite(element: UuidText, compiler: SQLCompiler, **kw: Any) -> st
 @compiles(UuidText, "postgresql")
 def _uuid_text_postgresql(element: UuidText, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST({compiler.process(next(iter(element.clauses)), **kw)} AS TEXT)"
+
+
+def as_stored(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A column read as the driver gives it, without the type's conversion (a UUID: 32
+    hex digits on SQLite, the driver's UUID on PostgreSQL): for values only matched
+    against others read the same way, never shown or written back."""
+    return type_coerce(column, NullType())
 
 
 class JsonText(FunctionElement[str]):

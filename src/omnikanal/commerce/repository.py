@@ -40,7 +40,7 @@ from omnikanal.commerce.models import (
     ReturnLine,
     Tender,
 )
-from omnikanal.db import UuidText, insert_stored
+from omnikanal.db import UuidText, as_stored, insert_stored
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
@@ -381,11 +381,12 @@ def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) ->
 
 def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
     """(id, profile_id, status, channel, location, pickup_location, placed_at) of these
-    profiles' orders, newest first: what habits are told from. The ids are read as text
-    (only matched against others, never shown): no UUID built per order."""
+    profiles' orders, newest first: what habits are told from. The ids are only matched
+    against others (the order's against unit_facts'), never shown: the order's is read as
+    stored, the profile's as text; no UUID built per order."""
     c = order_table.c
     columns = (
-        UuidText(c.id).label("id"),
+        as_stored(c.id).label("id"),
         UuidText(c.profile_id).label("profile_id"),
         c.status,
         c.channel,
@@ -398,20 +399,20 @@ def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[A
     for at in range(0, len(unique), CHUNK):
         query = select(*columns).where(c.profile_id.in_(unique[at : at + CHUNK]))
         found.extend(session.execute(query).all())
-    # Text ids sort as the UUIDs do (same length, lower-case hex).
+    # Stored ids sort as the UUIDs do (hex digits of one length, or UUIDs).
     found.sort(key=lambda row: (row.placed_at, row.id), reverse=True)
     return found
 
 
 def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
-    """(order_id as text, sku, quantity) of the lines of these profiles' orders: found by
-    the profiles (a few parameters) rather than by every order's id."""
+    """(order_id as stored, as order_facts reads it; sku, quantity) of the lines of these
+    profiles' orders: found by the profiles (a few parameters), not every order's id."""
     line, order = order_line_table.c, order_table.c
     unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
     for at in range(0, len(unique), CHUNK):
         query = (
-            select(UuidText(line.order_id).label("order_id"), line.sku, line.quantity)
+            select(as_stored(line.order_id).label("order_id"), line.sku, line.quantity)
             .join_from(order_line_table, order_table, line.order_id == order.id)
             .where(order.profile_id.in_(unique[at : at + CHUNK]))
         )
