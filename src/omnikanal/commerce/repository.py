@@ -410,9 +410,10 @@ def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[An
     line, order = order_line_table.c, order_table.c
     unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
+    columns = (as_stored(line.order_id).label("order_id"), line.sku, line.quantity)
     for at in range(0, len(unique), CHUNK):
         query = (
-            select(as_stored(line.order_id).label("order_id"), line.sku, line.quantity)
+            select(*columns)
             .join_from(order_line_table, order_table, line.order_id == order.id)
             .where(order.profile_id.in_(unique[at : at + CHUNK]))
         )
