@@ -410,7 +410,11 @@ def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[An
     line, order = order_line_table.c, order_table.c
     unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
-    columns = (as_stored(line.order_id).label("order_id"), line.sku, line.quantity)
+    columns: list[ColumnElement[Any]] = [
+        as_stored(line.order_id).label("order_id"),
+        line.sku,
+        line.quantity,
+    ]
     for at in range(0, len(unique), CHUNK):
         query = (
             select(*columns)
