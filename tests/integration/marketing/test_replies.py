@@ -244,7 +244,4 @@ def test_only_the_email_channel_posts_mail(shop: Shop, session_factory: Any) -> 
     chat = create_secret_key(session_factory, role=Role.CHANNEL, channel=Channel.CHAT)
     raw = customer_mail(body="Hi", message_id="<c1@x.example>")
     assert post_mail(shop, chat, raw).status_code == 403
-    assert (
-        shop.client.post("/v1/conversations/inbound-email", content=raw).status_code == 401
-    )
-
+    assert shop.client.post("/v1/conversations/inbound-email", content=raw).status_code == 401
