@@ -22,12 +22,14 @@ from omnikanal.console.dependencies import CheckedForm, require_console_roles
 from omnikanal.console.forms import FieldRefused, Refusal
 from omnikanal.console.pages import money, render
 from omnikanal.console.service import SignedIn
+from omnikanal.customers import service as customers_service
 from omnikanal.errors import BadRequest, CommonErrorCode, OmnikanalError
 from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import Location
 from omnikanal.inventory.service import NearbyLocation, StockLevel
 from omnikanal.kit.limits import MAX_QUANTITY
+from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/store")
 
@@ -317,11 +319,23 @@ def _place(session: Session, user: SignedIn, store: Location, form: FormData) ->
         email=customer_value if kind == "email" else None,
         external_reference=None,
     )
+    _remember(session, {k: v for k, v in traits.items() if k != kind}, kind, customer_value)
     total = money(order.total, order.currency)
     return (
         f"Order {order.number} placed ({total} paid by card): delivery to "
         f"{review.address['city']} from the warehouse."
     )
+
+
+def _remember(session: Session, traits: dict[str, Any], kind: str, value: str) -> None:
+    """The name and address typed go on the person's profile, as an identify would."""
+    keys = customers_service.identifiers_for(
+        session, user_id=None, anonymous_id=None, traits={kind: value}
+    )
+    sighting = customers_service.Sighting(
+        identifiers=keys, traits=traits, channel=Channel.POS, seen_at=utcnow()
+    )
+    customers_service.observe(session, [sighting])
 
 
 # Which field a refused order is about, by the error's code.

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import demo
 from omnikanal.auth.models import Channel, Role
-from omnikanal.commerce import orders
+from omnikanal.commerce import orders, returns
 from omnikanal.conversations import service as conversations_service
 from omnikanal.customers import service as customers_service
 from omnikanal.inventory import service as inventory_service
@@ -374,6 +374,11 @@ def test_the_store_orders_for_a_customer_from_the_warehouse(
         assert live == annas
         view = orders.views(session, [order])[0]
         assert view.lines[0].stock_location == "wh-boras"
+        # The name and address typed are kept on her profile.
+        traits = customers_service.get_profile(session, profile_id=live).profile.traits
+        assert traits["address"]["postal_code"] == "411 24"
+        assert traits["address"]["city"] == "Göteborg"
+        assert traits["first_name"] == "Anna"
 
 
 @pytest.mark.usefixtures("shop")
@@ -450,3 +455,33 @@ def test_the_start_page_shows_how_far_identity_resolution_is_behind(
     assert re.search(r'<th scope="row">Events waiting</th><td>4</td>', behind)
     assert re.search(r'<th scope="row">Oldest waiting</th><td>7\d\.\d s</td>', behind)
     assert '<td role="status">Behind' in behind
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_form_posted_twice_with_its_token_refunds_once(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    """The browser disables the button, but a double submit that gets through anyway (two
+    posts of the same rendering) is answered from the first: one return, one refund."""
+    annas = anna(session_factory)
+    with session_factory() as session:
+        _, placed = orders.of_person(session, profile_id=annas, before=None, limit=5)
+        coat = next(o for o in placed if o.status == "completed")
+    sign_in(client, demo_login(Role.STORE))
+    page = client.get("/console/store").text
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert form_token
+    data = {
+        "order_number": coat.number,
+        "sku": "COAT-WOOL-GREY-38",
+        "quantity": "1",
+        "csrf_token": csrf_of(page),
+        "form_token": form_token.group(1),
+    }
+    first = client.post("/console/store/returns", data=data, follow_redirects=False)
+    second = client.post("/console/store/returns", data=data, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["location"] == first.headers["location"]
+    assert second.headers["idempotent-replayed"] == "true"
+    with session_factory() as session:
+        assert len(returns.of_order(session, order_id=coat.id)) == 1
