@@ -98,6 +98,7 @@ def search(
 ) -> Response:
     matches = find(session, q) if q.strip() else []
     why = _reason(reason)
+    receipt = _anonymous_receipt(session, q) if q.strip() and not matches else None
     if len(matches) == 1:
         path = f"/console/customers/{matches[0].profile.profile.id}"
         return RedirectResponse(_with_reason(path, why), 303)
@@ -119,7 +120,18 @@ def search(
         reason=why or "",
         reason_query=urlencode({"reason": why}) if why else "",
         matches=matches,
+        receipt=receipt,
+        stores=_store_names(session) if receipt else {},
     )
+
+
+def _anonymous_receipt(session: Session, text: str) -> orders.OrderView | None:
+    """A receipt (an order) of nobody known, found by its number: what a return needs."""
+    try:
+        order = orders.by_number(session, number=text.strip().upper())
+    except OmnikanalError:
+        return None
+    return orders.views(session, [order])[0] if order.profile_id is None else None
 
 
 @dataclass(frozen=True)

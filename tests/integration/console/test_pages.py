@@ -19,7 +19,14 @@ from omnikanal.conversations import service as conversations_service
 from omnikanal.customers import service as customers_service
 from omnikanal.inventory import service as inventory_service
 from omnikanal.uow import unit_of_work
-from tests.factories import basic, create_source, create_staff_account, demo_login
+from tests.factories import (
+    basic,
+    bearer,
+    create_secret_key,
+    create_source,
+    create_staff_account,
+    demo_login,
+)
 from tests.integration.console.test_signin import csrf_of, sign_in
 from tests.integration.events.test_inbox import append
 
@@ -485,3 +492,29 @@ def test_a_form_posted_twice_with_its_token_refunds_once(
     assert second.headers["idempotent-replayed"] == "true"
     with session_factory() as session:
         assert len(returns.of_order(session, order_id=coat.id)) == 1
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_stores_anonymous_receipt_is_found_by_its_number(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    till = bearer(
+        create_secret_key(session_factory, role=Role.STORE, location="sthlm-drottninggatan")
+    )
+    sale = client.post(
+        "/v1/orders",
+        json={
+            "currency": "SEK",
+            "lines": [{"sku": "SCARF-MERINO-RED", "quantity": 1}],
+            "tenders": [{"type": "cash"}],
+        },
+        headers=till,
+    )
+    assert sale.status_code == 201, sale.text
+    number = sale.json()["number"]
+    sign_in(client, demo_login(Role.STORE))
+    page = client.get("/console/customers", params={"q": number.lower()})
+    assert page.status_code == 200
+    assert f"Receipt {number}" in page.text
+    assert "SCARF-MERINO-RED" in page.text
+    assert "no customer known" in page.text
