@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
@@ -54,7 +55,7 @@ def _header(mail: EmailMessage, name: str) -> str:
     """A header as text; a malformed one counts as absent."""
     try:
         value = mail.get(name)
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, LookupError, MessageError):
         return ""
     return str(value or "").strip()
 
@@ -63,7 +64,7 @@ def _text_of(mail: EmailMessage) -> str:
     try:
         part = mail.get_body(preferencelist=("plain", "html"))
         content = part.get_content() if part is not None else ""
-    except (LookupError, ValueError, TypeError, AttributeError):
+    except (LookupError, ValueError, TypeError, AttributeError, MessageError):
         return ""
     if not isinstance(content, str):
         return ""
