@@ -220,6 +220,14 @@ class Settings(BaseSettings):
     push_webhook_url: str | None = Field(
         default=None, description="Push provider adapter (signed JSON POST per message)."
     )
+    social_webhook_url: str | None = Field(
+        default=None,
+        description="Social inbox adapter: agents' replies on social media (signed JSON POST).",
+    )
+    chat_webhook_url: str | None = Field(
+        default=None,
+        description="The chat widget's back end: agents' replies in the chat (signed JSON POST).",
+    )
     messaging_webhook_secret: str | None = Field(
         default=None,
         description="whsec_ secret signing the SMS/push webhooks; derived from the secret "

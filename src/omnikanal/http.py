@@ -12,6 +12,7 @@ import re
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Annotated
+from urllib.parse import parse_qs
 from uuid import UUID, uuid4
 
 import anyio
@@ -197,7 +198,24 @@ def _without_boundary(scope: Scope, body: bytes) -> bytes:
 
 
 def _credential(scope: Scope) -> str:
-    return _header(scope, b"authorization") or ""
+    # A browser's credential is its cookies (the console's session).
+    return _header(scope, b"authorization") or _header(scope, b"cookie") or ""
+
+
+# An HTML form's one-time token: every rendering of a form carries a new one, so a
+# double-clicked button posts the same token twice and the second gets the first's answer.
+FORM_TOKEN_FIELD = "form_token"
+
+
+def _form_token(scope: Scope, body: bytes) -> str | None:
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    try:
+        values = parse_qs(body.decode("latin-1"), max_num_fields=200).get(FORM_TOKEN_FIELD)
+    except ValueError:  # too many fields: the form is refused on its own
+        return None
+    return f"form:{values[0]}" if values and values[0] else None
 
 
 class UnitOfWorkMiddleware:
@@ -292,7 +310,7 @@ class UnitOfWorkMiddleware:
     ) -> tuple[CapturedResponse, list[UUID]]:
         idempotent: IdempotentRequest | None = None
         try:
-            key = _header(scope, b"idempotency-key")
+            key = _header(scope, b"idempotency-key") or _form_token(scope, body)
             if (
                 scope["method"] == "POST"
                 and key is not None

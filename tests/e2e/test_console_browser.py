@@ -129,9 +129,11 @@ def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
 
     page.get_by_label("Reply to the customer").fill("Of course: bring it to Stockholm on Saturday.")
     page.get_by_role("button", name="Send reply").click()
-    assert page.get_by_role("status").inner_text() == "Reply sent."
+    assert page.get_by_role("status").inner_text().startswith("Reply queued for delivery by ")
     assert "bring it to Stockholm" in transcript.inner_text()
-    page.get_by_role("button", name="Close conversation").click()
+    # Closing is final: it asks first.
+    page.get_by_text("Close conversation…").click()
+    page.get_by_role("button", name="Yes, close it").click()
     page.get_by_label("Customer's rating (1–5)").select_option("5")
     page.get_by_role("button", name="Record rating").click()
     assert "Rated 5/5" in page.content()
@@ -151,7 +153,8 @@ def test_the_store_hands_over_a_pickup(demo_shop: str, page: Any) -> None:
     assert "Göteborg Avenyn" in stock.inner_text()
     photograph(page, "console-store.png")
 
-    queue.get_by_role("button", name=re.compile("^Collected")).click()
+    queue.get_by_text("Collected…").click()
+    queue.get_by_role("button", name="Yes, handed over").click()
     assert re.fullmatch(r"Order NK-\w+ was collected\.", page.get_by_role("status").inner_text())
     assert "Nothing waiting for pickup." in queue.inner_text()
 
@@ -175,10 +178,11 @@ def test_an_agent_unmerges_from_the_360_page(
     karin = page.url
     merges = page.locator("section", has=page.get_by_role("heading", name="Merge log"))
     assert "merged" in merges.inner_text()
-    merges.get_by_role("button", name="Unmerge").click()
+    merges.get_by_text("Unmerge…").click()
+    merges.get_by_role("button", name="Yes, unmerge").click()
     assert page.get_by_role("status").inner_text().startswith("Unmerged: profile ")
     assert page.url.startswith(karin)
-    assert merges.get_by_role("button", name="Unmerge").count() == 0
+    assert merges.get_by_text("Unmerge…").count() == 0
     assert "unmerged" in merges.inner_text()
 
     page.goto(f"{live_server}/console/customers?q={visitor}")

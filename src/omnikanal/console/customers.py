@@ -14,7 +14,7 @@ from omnikanal.auth.models import Role
 from omnikanal.commerce import carts, orders
 from omnikanal.console.access import latest_accesses
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
-from omnikanal.console.pages import money, render, when
+from omnikanal.console.pages import human, money, render, when
 from omnikanal.console.service import SignedIn
 from omnikanal.conversations import service as conversations_service
 from omnikanal.conversations.models import Conversation
@@ -24,6 +24,7 @@ from omnikanal.errors import BadRequest, CommonErrorCode, OmnikanalError
 from omnikanal.events import service as events_service
 from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
+from omnikanal.kit.pagination import decode_time_cursor, encode_time_cursor
 from omnikanal.loyalty import service as loyalty_service
 from omnikanal.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
 from omnikanal.loyalty.service import TierProgress
@@ -97,6 +98,7 @@ def search(
 ) -> Response:
     matches = find(session, q) if q.strip() else []
     why = _reason(reason)
+    receipt = _anonymous_receipt(session, q) if q.strip() and not matches else None
     if len(matches) == 1:
         path = f"/console/customers/{matches[0].profile.profile.id}"
         return RedirectResponse(_with_reason(path, why), 303)
@@ -118,7 +120,18 @@ def search(
         reason=why or "",
         reason_query=urlencode({"reason": why}) if why else "",
         matches=matches,
+        receipt=receipt,
+        stores=_store_names(session) if receipt else {},
     )
+
+
+def _anonymous_receipt(session: Session, text: str) -> orders.OrderView | None:
+    """A receipt (an order) of nobody known, found by its number: what a return needs."""
+    try:
+        order = orders.by_number(session, number=text.strip().upper())
+    except OmnikanalError:
+        return None
+    return orders.views(session, [order])[0] if order.profile_id is None else None
 
 
 @dataclass(frozen=True)
@@ -198,18 +211,16 @@ def _loyalty(session: Session, live: UUID) -> Loyalty | None:
     )
 
 
-def _shown(value: object, named: str | None) -> str:
+def _shown(value: object, named: str | None, zone: str) -> str:
     """A computed trait as words: store names, lists joined, times to the minute."""
     if named is not None:
         return named
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:
-            return when(datetime.fromisoformat(value))
+            return when(datetime.fromisoformat(value), zone)
         except ValueError:
             return value
-    return str(value)
+    return human(value)
 
 
 @router.get("/{profile_id}")
@@ -220,6 +231,7 @@ def customer_360(
     user: Reader,
     before: str | None = None,
     reason: str | None = None,
+    orders_before: str | None = None,
 ) -> Response:
     view = customers_service.get_profile(session, profile_id=profile_id)
     live = view.profile.id
@@ -241,7 +253,17 @@ def customer_360(
     if len(events) > TIMELINE_PAGE:
         last = shown[-1].event
         next_page = "?" + urlencode({"before": f"{last.timestamp.isoformat()}_{last.id}"})
-    _, recent = orders.of_person(session, profile_id=live, before=None, limit=RECENT_ORDERS)
+    _, recent = orders.of_person(
+        session,
+        profile_id=live,
+        before=decode_time_cursor(orders_before) if orders_before else None,
+        limit=RECENT_ORDERS + 1,
+    )
+    next_orders = None
+    if len(recent) > RECENT_ORDERS:
+        recent = recent[:RECENT_ORDERS]
+        cursor = encode_time_cursor(recent[-1].placed_at, recent[-1].id)
+        next_orders = "?" + urlencode({"orders_before": cursor}) + "#orders"
     state = carts.person_cart(session, profile_id=live)
     conversations: list[Conversation] = list(
         conversations_service.inbox(
@@ -250,7 +272,11 @@ def customer_360(
     )
     merges: list[MergeLogEntry] = list(customers_service.merge_log(session, profile_id=live))
     computed = {
-        key: _shown(value, stores.get(value, value) if key == "favourite_store" else None)
+        key: _shown(
+            value,
+            stores.get(value, value) if key == "favourite_store" else None,
+            request.app.state.settings.timezone,
+        )
         for key, value in view.profile.computed_traits.items()
     }
     name = " ".join(
@@ -272,6 +298,8 @@ def customer_360(
         next_page=next_page,
         first_page=before is not None,
         orders=orders.views(session, recent),
+        next_orders=next_orders,
+        orders_from=orders_before is not None,
         cart=carts.priced(session, state, channel=state.cart.channel) if state else None,
         loyalty=_loyalty(session, live),
         consents=[c for c in marketing_service.consents(session, profile_id=live)[1] if c.explicit],

@@ -6,21 +6,24 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from starlette.datastructures import FormData
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import staff as staff_service
 from omnikanal.auth.models import Role
+from omnikanal.console import forms
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
+from omnikanal.console.forms import Refusal
 from omnikanal.console.pages import render
 from omnikanal.console.service import SignedIn
 from omnikanal.conversations import actions, context
 from omnikanal.conversations import service as conversations_service
-from omnikanal.conversations.models import ConversationStatus
+from omnikanal.conversations.models import ConversationMessage, ConversationStatus
 from omnikanal.conversations.service import MessageChannel
 from omnikanal.errors import BadRequest, CommonErrorCode
 from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
+from omnikanal.kit.pagination import decode_time_cursor, encode_time_cursor
 from omnikanal.privacy import access
 from omnikanal.privacy.access import AccessAction
 
@@ -30,38 +33,64 @@ Agent = Annotated[SignedIn, Depends(require_console_roles(Role.AGENT))]
 
 INBOX_PAGE = 50
 STATUSES = ("open", "pending", "closed")
+# The inbox's lists: by status, the signed-in agent's, and replies that did not arrive.
+FILTERS = {
+    "open": "Open",
+    "pending": "Pending",
+    "closed": "Closed",
+    "mine": "Mine",
+    "undelivered": "Not delivered",
+}
 
 
 @router.get("")
-def inbox(request: Request, session: DbSession, user: Agent, status: str = "open") -> Response:
-    chosen = status if status in (*STATUSES, "mine") else "open"
-    found = conversations_service.inbox(
-        session,
-        status=None if chosen == "mine" else chosen,
-        assignee=str(user.actor.credential_id) if chosen == "mine" else None,
-        profile_id=None,
-        before=None,
-        limit=INBOX_PAGE,
-    )
-    return render(
-        request,
-        "inbox.html",
-        title=f"Inbox · {chosen}",
-        user=user,
-        status=chosen,
-        statuses=(*STATUSES, "mine"),
-        conversations=found,
-        names=conversations_service.assignee_names(session, found),
-    )
-
-
-@router.get("/{conversation_id}")
-def conversation(
-    conversation_id: UUID,
+def inbox(
     request: Request,
     session: DbSession,
     user: Agent,
+    status: str = "open",
+    cursor: str | None = None,
+) -> Response:
+    chosen = status if status in FILTERS else "open"
+    filters = {
+        "status": chosen if chosen in STATUSES else None,
+        "assignee": str(user.actor.credential_id) if chosen == "mine" else None,
+        "profile_id": None,
+        "undelivered": chosen == "undelivered",
+    }
+    found = conversations_service.inbox(
+        session,
+        before=decode_time_cursor(cursor) if cursor else None,
+        limit=INBOX_PAGE + 1,
+        **filters,  # type: ignore[arg-type]
+    )
+    shown = list(found[:INBOX_PAGE])
+    next_cursor = None
+    if len(found) > INBOX_PAGE:
+        next_cursor = encode_time_cursor(shown[-1].last_activity_at, shown[-1].id)
+    return render(
+        request,
+        "inbox.html",
+        title=f"Inbox · {FILTERS[chosen].lower()}",
+        user=user,
+        status=chosen,
+        filters=FILTERS,
+        conversations=shown,
+        total=conversations_service.inbox_count(session, **filters),  # type: ignore[arg-type]
+        first_page=cursor is None,
+        next_query=urlencode({"status": chosen, "cursor": next_cursor}) if next_cursor else None,
+        names=conversations_service.assignee_names(session, shown),
+    )
+
+
+def _conversation_page(
+    request: Request,
+    session: Session,
+    user: SignedIn,
+    conversation_id: UUID,
+    *,
     reason: str | None = None,
+    refused: Refusal | None = None,
 ) -> Response:
     found = context.context(session, conversation_id=conversation_id)
     if found.conversation.id != conversation_id:  # merged into another: show that one
@@ -90,16 +119,21 @@ def conversation(
         closed=found.conversation.status == ConversationStatus.CLOSED,
         names=conversations_service.assignee_names(session, [found.conversation]),
         handlers=staff_service.conversation_handlers(session),
-        done=request.query_params.get("done"),
+        done=request.query_params.get("done") if refused is None else None,
+        refused=refused,
+        status_code=422 if refused else 200,
     )
 
 
-def _text(form: FormData, field: str, *, required: bool = True) -> str:
-    value = form.get(field)
-    text = value.strip() if isinstance(value, str) else ""
-    if required and not text:
-        raise BadRequest(CommonErrorCode.BAD_REQUEST, f"Fill in the {field} field.")
-    return text
+@router.get("/{conversation_id}")
+def conversation(
+    conversation_id: UUID,
+    request: Request,
+    session: DbSession,
+    user: Agent,
+    reason: str | None = None,
+) -> Response:
+    return _conversation_page(request, session, user, conversation_id, reason=reason)
 
 
 def _back(conversation_id: UUID, done: str) -> Response:
@@ -107,31 +141,67 @@ def _back(conversation_id: UUID, done: str) -> Response:
     return RedirectResponse(f"/console/inbox/{conversation_id}?{query}", 303)
 
 
+WRITE_FIRST = {
+    "reply": "Write the reply before sending it.",
+    "note": "Write the note before adding it.",
+}
+
+
 @router.post("/{conversation_id}/reply")
-def reply(conversation_id: UUID, session: DbSession, user: Agent, form: CheckedForm) -> Response:
-    channel = _text(form, "channel", required=False)
-    actions.reply(
-        session,
-        actor=user.actor,
-        conversation_id=conversation_id,
-        body=_text(form, "body"),
-        channel=MessageChannel(channel) if channel in set(MessageChannel) else None,
-    )
-    return _back(conversation_id, "Reply sent.")
+def reply(
+    conversation_id: UUID, request: Request, session: DbSession, user: Agent, form: CheckedForm
+) -> Response:
+    sent: list[ConversationMessage] = []
+
+    def send() -> None:
+        channel = forms.text(form, "channel", required=False)
+        sent.append(
+            actions.reply(
+                session,
+                actor=user.actor,
+                conversation_id=conversation_id,
+                body=forms.text(form, "body", missing=WRITE_FIRST["reply"]),
+                channel=MessageChannel(channel) if channel in set(MessageChannel) else None,
+            )
+        )
+
+    refused = forms.run(session, send)
+    if refused is not None:
+        return _conversation_page(
+            request,
+            session,
+            user,
+            conversation_id,
+            refused=forms.refusal("reply", form, refused),
+        )
+    channel = sent[0].channel
+    return _back(conversation_id, f"Reply queued for delivery by {channel}.")
 
 
 @router.post("/{conversation_id}/note")
-def note(conversation_id: UUID, session: DbSession, user: Agent, form: CheckedForm) -> Response:
-    actions.add_note(
-        session, actor=user.actor, conversation_id=conversation_id, body=_text(form, "body")
+def note(
+    conversation_id: UUID, request: Request, session: DbSession, user: Agent, form: CheckedForm
+) -> Response:
+    refused = forms.run(
+        session,
+        lambda: actions.add_note(
+            session,
+            actor=user.actor,
+            conversation_id=conversation_id,
+            body=forms.text(form, "body", missing=WRITE_FIRST["note"]),
+        ),
     )
+    if refused is not None:
+        return _conversation_page(
+            request, session, user, conversation_id, refused=forms.refusal("note", form, refused)
+        )
     return _back(conversation_id, "Note added.")
 
 
 @router.post("/{conversation_id}/assign")
 def assign(conversation_id: UUID, session: DbSession, user: Agent, form: CheckedForm) -> Response:
     """To the person chosen (an account id), to the signed-in person ("me"), or to nobody."""
-    agent = _text(form, "agent", required=False)
+    agent = forms.text(form, "agent", required=False)
     if agent == "me":
         agent = str(user.actor.credential_id)
     conversation = actions.assign(session, conversation_id=conversation_id, agent=agent or None)
@@ -144,7 +214,7 @@ def assign(conversation_id: UUID, session: DbSession, user: Agent, form: Checked
 def set_status(
     conversation_id: UUID, session: DbSession, user: Agent, form: CheckedForm
 ) -> Response:
-    status = _text(form, "status")
+    status = forms.text(form, "status")
     if status not in STATUSES:
         raise BadRequest(CommonErrorCode.BAD_REQUEST, f"Unknown status {status!r}.")
     actions.set_status(session, conversation_id=conversation_id, status=status)
@@ -153,13 +223,13 @@ def set_status(
 
 @router.post("/{conversation_id}/csat")
 def csat(conversation_id: UUID, session: DbSession, user: Agent, form: CheckedForm) -> Response:
-    score = _text(form, "score")
+    score = forms.text(form, "score")
     if score not in {"1", "2", "3", "4", "5"}:
         raise BadRequest(CommonErrorCode.BAD_REQUEST, "The score is a whole number from 1 to 5.")
     actions.record_csat(
         session,
         conversation_id=conversation_id,
         score=int(score),
-        comment=_text(form, "comment", required=False) or None,
+        comment=forms.text(form, "comment", required=False) or None,
     )
     return _back(conversation_id, "Rating recorded.")

@@ -1,12 +1,16 @@
 """Rendering: one Jinja2 environment, the navigation each role sees."""
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.responses import Response
 
 from omnikanal.auth.models import Role
@@ -28,11 +32,42 @@ def money(amount: int | None, currency: str = "SEK") -> str:
     return f"{sign}{grouped},{cents:02d}\u00a0{_SYMBOLS.get(currency, currency)}"
 
 
-def when(value: datetime | None) -> str:
-    """A UTC time, to the minute."""
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def when(value: datetime | None, zone: str = "UTC") -> str:
+    """A time in the retailer's zone (``OMNIKANAL_TIMEZONE``), to the minute."""
     if value is None:
         return ""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return moment.astimezone(zone_of(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+@pass_context
+def _when(context: Context, value: datetime | None) -> str:
+    return when(value, context.get("timezone", "UTC"))
+
+
+def human(value: object) -> str:
+    """A value as people read it: yes/no, lists joined, nothing for nothing ("—")."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(human(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{label(str(k))}: {human(v)}" for k, v in value.items()) or "—"
+    return str(value)
+
+
+def new_form_token() -> str:
+    """A form's one-time token (``http.FORM_TOKEN_FIELD``): each rendering gets its own."""
+    return secrets.token_urlsafe(18)
 
 
 def label(value: str | None) -> str:
@@ -41,7 +76,9 @@ def label(value: str | None) -> str:
 
 
 templates.env.filters["money"] = money
-templates.env.filters["when"] = when
+templates.env.filters["when"] = _when
+templates.env.filters["human"] = human
+templates.env.globals["new_form_token"] = new_form_token
 templates.env.filters["label"] = label
 
 
@@ -82,6 +119,7 @@ def render(
             "title": title,
             "user": user,
             "nav": navigation_for(user.actor.role) if user else [],
+            "timezone": request.app.state.settings.timezone,
             **context,
         },
         status_code=status_code,

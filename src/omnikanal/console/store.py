@@ -2,7 +2,7 @@
 orders (S5, S6, S17)."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -12,24 +12,31 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth.models import Channel, Role
+from omnikanal.catalog import service as catalog_service
 from omnikanal.commerce import checkout, orders, returns
-from omnikanal.commerce.models import Fulfilment
-from omnikanal.commerce.service import counter_of
+from omnikanal.commerce.models import Fulfilment, Order
+from omnikanal.commerce.service import CommerceErrorCode, counter_of
+from omnikanal.console import addresses, forms
+from omnikanal.console.addresses import COUNTRY_NAMES
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
-from omnikanal.console.pages import render
+from omnikanal.console.forms import FieldRefused, Refusal
+from omnikanal.console.pages import money, render
 from omnikanal.console.service import SignedIn
-from omnikanal.errors import BadRequest, CommonErrorCode
+from omnikanal.customers import service as customers_service
+from omnikanal.errors import BadRequest, CommonErrorCode, OmnikanalError
 from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import Location
 from omnikanal.inventory.service import NearbyLocation, StockLevel
 from omnikanal.kit.limits import MAX_QUANTITY
+from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/store")
 
 Staff = Annotated[SignedIn, Depends(require_console_roles(Role.STORE))]
 
 STOCK_PAGE = 50
+COUNT_CAP = 1000
 NEARBY = 4
 CURRENCY_OF_COUNTRY = {"SE": "SEK", "DK": "DKK", "NO": "NOK", "FI": "EUR"}
 CUSTOMER_TYPES = {"email": "Email", "phone": "Phone", "loyalty_card": "Loyalty card"}
@@ -52,21 +59,16 @@ def _store(session: Session, user: SignedIn, asked: str | None) -> Location:
     return chosen
 
 
-def _field(form: FormData, name: str, *, required: bool = True) -> str:
-    value = form.get(name)
-    text = value.strip() if isinstance(value, str) else ""
-    if required and not text:
-        raise BadRequest(CommonErrorCode.BAD_REQUEST, f"Fill in the {name.replace('_', ' ')}.")
-    return text
+def _field(form: FormData, name: str, *, required: bool = True, missing: str = "") -> str:
+    return forms.text(form, name, required=required, missing=missing)
 
 
 def _quantity(form: FormData) -> int:
-    text = _field(form, "quantity")
+    text = _field(form, "quantity", missing="Say how many.")
     # isdecimal() also takes other scripts' digits; int() reads those too.
     if not (text.isdecimal() and len(text) <= 4 and 1 <= int(text) <= MAX_QUANTITY):
-        raise BadRequest(
-            CommonErrorCode.BAD_REQUEST,
-            f"The quantity is a whole number from 1 to {MAX_QUANTITY:,}.",
+        raise FieldRefused(
+            "quantity", f"The quantity is a whole number from 1 to {MAX_QUANTITY:,}."
         )
     return int(text)
 
@@ -78,16 +80,31 @@ def _back(location: Location, user: SignedIn, done: str) -> Response:
     return RedirectResponse(f"/console/store?{urlencode(query)}", 303)
 
 
-@router.get("")
-def store_view(
+@dataclass(frozen=True)
+class Review:
+    """The endless-aisle order as it will be placed: shown before payment is taken."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+    total: int
+    currency: str
+    address: dict[str, str]
+    values: dict[str, str]
+
+
+def _store_page(
     request: Request,
-    session: DbSession,
-    user: Staff,
-    location: str | None = None,
+    session: Session,
+    user: SignedIn,
+    store: Location,
+    *,
     sku: str = "",
     after: str | None = None,
+    refused: Refusal | None = None,
+    review: Review | None = None,
 ) -> Response:
-    store = _store(session, user, location)
     prefix = sku.strip().upper() or None
     levels = inventory_service.stock_page(
         session, location=store.code, sku_prefix=prefix, after=after, limit=STOCK_PAGE + 1
@@ -129,13 +146,43 @@ def store_view(
         else [],
         sku=sku,
         rows=rows,
+        stock_total=_stock_count(session, store, prefix),
+        count_cap=COUNT_CAP,
+        first_page=after is None,
         nearby=nearby,
         next_query=next_query,
         queue=orders.views(session, queue),
         customer_types=CUSTOMER_TYPES,
+        countries=COUNTRY_NAMES,
         currency=CURRENCY_OF_COUNTRY.get(str(store.address.get("country", "")), "SEK"),
-        done=request.query_params.get("done"),
+        done=request.query_params.get("done") if refused is None and review is None else None,
+        refused=refused,
+        review=review,
+        status_code=422 if refused else 200,
     )
+
+
+def _stock_count(session: Session, store: Location, prefix: str | None) -> int:
+    """How many SKUs the list holds, counted up to COUNT_CAP (inventory offers pages only;
+    past the cap the page says "more than")."""
+    return len(
+        inventory_service.stock_page(
+            session, location=store.code, sku_prefix=prefix, limit=COUNT_CAP + 1
+        )
+    )
+
+
+@router.get("")
+def store_view(
+    request: Request,
+    session: DbSession,
+    user: Staff,
+    location: str | None = None,
+    sku: str = "",
+    after: str | None = None,
+) -> Response:
+    store = _store(session, user, location)
+    return _store_page(request, session, user, store, sku=sku, after=after)
 
 
 STEPS = {
@@ -157,11 +204,20 @@ def pickup_step(
     return _back(store, user, f"Order {order.number} {done}.")
 
 
-@router.post("/returns")
-def take_return(session: DbSession, user: Staff, form: CheckedForm) -> Response:
+# Which field a refused return is about, by the error's code.
+RETURN_FIELDS: dict[str, str] = {
+    CommerceErrorCode.ORDER_NOT_FOUND: "order_number",
+    CommerceErrorCode.NOT_IN_ORDER: "sku",
+    CommerceErrorCode.RETURN_EXCEEDS_PURCHASE: "quantity",
+    CommerceErrorCode.INVALID_QUANTITY: "quantity",
+}
+
+
+def receive_return(
+    session: Session, user: SignedIn, store: Location, order: Order, form: FormData
+) -> str:
+    """Take the return the form describes at ``store``; what to tell the person."""
     item = returns.ReturnRequest(_field(form, "sku").upper(), _quantity(form))
-    store = _store(session, user, _field(form, "location", required=False) or None)
-    order = orders.by_number(session, number=_field(form, "order_number").upper())
     received = returns.receive(
         session,
         actor=user.actor,
@@ -170,35 +226,88 @@ def take_return(session: DbSession, user: Staff, form: CheckedForm) -> Response:
         items=[item],
         reason=_field(form, "reason", required=False) or None,
     )
-    refund = received.received.refund_total
-    return _back(
-        store,
-        user,
-        f"Return of order {order.number} taken: {refund / 100:.2f} {order.currency} refunded.",
+    refund = money(received.received.refund_total, order.currency)
+    return f"Return of order {order.number} taken: {refund} refunded."
+
+
+@router.post("/returns")
+def take_return(request: Request, session: DbSession, user: Staff, form: CheckedForm) -> Response:
+    store = _store(session, user, _field(form, "location", required=False) or None)
+    told: list[str] = []
+
+    def take() -> None:
+        number = _field(form, "order_number", missing="Type the number on the receipt.")
+        _field(form, "sku", missing="Type the SKU of the item coming back.")
+        _quantity(form)
+        try:
+            order = orders.by_number(session, number=number.upper())
+        except OmnikanalError as exc:
+            raise FieldRefused("order_number", f"No order or receipt has number {number}.") from exc
+        told.append(receive_return(session, user, store, order, form))
+
+    refused = forms.run(session, take)
+    if refused is not None:
+        return _store_page(
+            request,
+            session,
+            user,
+            store,
+            refused=forms.refusal("return", form, refused, RETURN_FIELDS),
+        )
+    return _back(store, user, told[0])
+
+
+def _aisle_order(session: Session, store: Location, form: FormData) -> Review:
+    kind = _field(form, "customer_type")
+    if kind not in CUSTOMER_TYPES:
+        raise FieldRefused("customer_type", "Say whether it is an email, phone or card.")
+    _field(form, "customer", missing="Type the customer's email, phone or card number.")
+    address = addresses.checked(
+        name=_field(form, "name", missing="Type the name to deliver to."),
+        street=_field(form, "street", missing="Type the street and number."),
+        postal_code=_field(form, "postal_code", missing="Type the postcode."),
+        city=_field(form, "city", missing="Type the town or city."),
+        country=_field(form, "country", missing="Choose the country."),
+    )
+    sku = _field(form, "sku", missing="Type the SKU of the item.").upper()
+    quantity = _quantity(form)
+    currency = CURRENCY_OF_COUNTRY.get(str(store.address.get("country", "")), "SEK")
+    try:
+        product = catalog_service.product(session, sku=sku)
+        quote = catalog_service.price(session, sku=sku, channel=Channel.POS, currency=currency)
+    except OmnikanalError as exc:
+        raise FieldRefused("sku", f"{sku} is not a product we sell in {currency}.") from exc
+    return Review(
+        sku=sku,
+        name=product.name,
+        quantity=quantity,
+        unit_price=quote.unit_price,
+        total=quote.unit_price * quantity,
+        currency=currency,
+        address=address,
+        values=forms.typed(form),
     )
 
 
-@router.post("/orders")
-def endless_aisle(session: DbSession, user: Staff, form: CheckedForm) -> Response:
-    store = _store(session, user, _field(form, "location", required=False) or None)
-    kind = _field(form, "customer_type")
-    if kind not in CUSTOMER_TYPES:
-        raise BadRequest(CommonErrorCode.BAD_REQUEST, "Say whether it is an email, phone or card.")
-    customer_value = _field(form, "customer")
-    address = {
-        "name": _field(form, "name"),
-        "street": _field(form, "street"),
-        "postal_code": _field(form, "postal_code"),
-        "city": _field(form, "city"),
-        "country": _field(form, "country").upper(),
+def _place(session: Session, user: SignedIn, store: Location, form: FormData) -> str:
+    review = _aisle_order(session, store, form)
+    kind, customer_value = _field(form, "customer_type"), _field(form, "customer")
+    first, _, last = review.address["name"].partition(" ")
+    # Kept on the profile: the next order for them starts from it.
+    traits: dict[str, Any] = {
+        kind: customer_value,
+        "first_name": first,
+        "address": {k: v for k, v in review.address.items() if k != "name"},
     }
+    if last:
+        traits["last_name"] = last
     order = checkout.place_for_customer(
         session,
         actor=user.actor,
         counter=counter_of(user.actor, channel=Channel.POS, location=store.code),
-        currency=CURRENCY_OF_COUNTRY.get(str(store.address.get("country", "")), "SEK"),
-        lines=[checkout.LineRequest(_field(form, "sku").upper(), _quantity(form))],
-        fulfilment=checkout.FulfilmentRequest(type=Fulfilment.DELIVERY, address=address),
+        currency=review.currency,
+        lines=[checkout.LineRequest(review.sku, review.quantity)],
+        fulfilment=checkout.FulfilmentRequest(type=Fulfilment.DELIVERY, address=review.address),
         tenders=[
             checkout.TenderRequest(
                 type="card",
@@ -206,12 +315,61 @@ def endless_aisle(session: DbSession, user: Staff, form: CheckedForm) -> Respons
                 amount=None,
             )
         ],
-        customer=checkout.Customer(traits={kind: customer_value}),
+        customer=checkout.Customer(traits=traits),
         email=customer_value if kind == "email" else None,
         external_reference=None,
     )
-    return _back(
-        store,
-        user,
-        f"Order {order.number} placed: delivery to {address['city']} from the warehouse.",
+    _remember(session, {k: v for k, v in traits.items() if k != kind}, kind, customer_value)
+    total = money(order.total, order.currency)
+    return (
+        f"Order {order.number} placed ({total} paid by card): delivery to "
+        f"{review.address['city']} from the warehouse."
     )
+
+
+def _remember(session: Session, traits: dict[str, Any], kind: str, value: str) -> None:
+    """The name and address typed go on the person's profile, as an identify would."""
+    keys = customers_service.identifiers_for(
+        session, user_id=None, anonymous_id=None, traits={kind: value}
+    )
+    sighting = customers_service.Sighting(
+        identifiers=keys, traits=traits, channel=Channel.POS, seen_at=utcnow()
+    )
+    customers_service.observe(session, [sighting])
+
+
+# Which field a refused order is about, by the error's code.
+AISLE_FIELDS: dict[str, str] = {
+    "insufficient_stock": "quantity",
+    "identifier_required": "customer",
+    "invalid_identifier": "customer",
+    CommerceErrorCode.INVALID_QUANTITY: "quantity",
+}
+
+
+@router.post("/orders")
+def endless_aisle(request: Request, session: DbSession, user: Staff, form: CheckedForm) -> Response:
+    """Two steps: the order with its price and total to check with the customer, then,
+    confirmed, placed and paid."""
+    store = _store(session, user, _field(form, "location", required=False) or None)
+    placing = form.get("step") == "place"
+    outcome: list[Any] = []
+
+    def act() -> None:
+        if placing:
+            outcome.append(_place(session, user, store, form))
+        else:
+            outcome.append(_aisle_order(session, store, form))
+
+    refused = forms.run(session, act)
+    if refused is not None:
+        return _store_page(
+            request,
+            session,
+            user,
+            store,
+            refused=forms.refusal("aisle", form, refused, AISLE_FIELDS),
+        )
+    if not placing:
+        return _store_page(request, session, user, store, review=outcome[0])
+    return _back(store, user, outcome[0])

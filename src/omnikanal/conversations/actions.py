@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 from omnikanal.auth import staff as staff_service
 from omnikanal.auth.service import StaffActor
+from omnikanal.conversations import replies
 from omnikanal.conversations.models import (
     Conversation,
     ConversationMessage,
     ConversationStatus,
+    DeliveryStatus,
     Direction,
     MessageKind,
 )
@@ -27,6 +29,7 @@ from omnikanal.conversations.service import (
     transcript,
 )
 from omnikanal.errors import Conflict, RuleViolation
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import record_event
 
@@ -120,10 +123,12 @@ def reply(
     channel: MessageChannel | None,
 ) -> ConversationMessage:
     """The agent's answer, recorded on ``channel`` (by default the channel the customer
-    wrote on last). ``conversation.reply_added`` is what a delivery adapter will send."""
+    wrote on last) as queued: ``conversation.reply_added`` has it delivered there."""
     conversation = _changeable(session, conversation_id)
     chosen = channel.value if channel else _last_inbound_channel(session, conversation)
     now = utcnow()
+    reply_id = new_id()
+    email = chosen == MessageChannel.EMAIL
     stored = add_message(
         session,
         conversation,
@@ -131,12 +136,16 @@ def reply(
         channel=chosen,
         direction=Direction.OUTBOUND,
         body=body,
-        subject=None,
-        external_id=None,
+        subject=replies.subject_of(conversation) if email else None,
+        # An email's own Message-ID: the customer's answer names it in In-Reply-To.
+        external_id=replies.email_message_id(session, reply_id) if email else None,
         author=actor.name,
         sent_at=now,
         now=now,
+        message_id=reply_id,
     )
+    stored.delivery_status = DeliveryStatus.QUEUED
+    session.flush()
     record_event(
         session,
         ReplyAdded(

@@ -82,6 +82,8 @@ class IncomingMessage:
     sent_at: datetime | None = None
     # Who wrote an outbound message (the channel's agent); by default the key's name.
     author: str | None = None
+    # An inbound email's sender address: replies go back to it.
+    reply_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,9 @@ def receive_message(
         body=message.body,
         subject=message.subject,
         external_id=message.external_id,
-        author=(message.author or actor.name) if message.direction == Direction.OUTBOUND else None,
+        author=(message.author or actor.name)
+        if message.direction == Direction.OUTBOUND
+        else message.reply_address,
         sent_at=min(message.sent_at or now, now),
         now=now,
     )

@@ -1,7 +1,15 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnikanal.db import Base, JSONDocument
@@ -32,6 +40,14 @@ class Direction:
     OUTBOUND = "outbound"
 
 
+class DeliveryStatus:
+    """What became of an agent's reply on its channel (``replies.py``)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class Conversation(Base):
     """A customer's conversation with the retailer, across every channel they used."""
 
@@ -44,6 +60,8 @@ class Conversation(Base):
         # Retention finds conversations past OMNIKANAL_RETENTION_CONVERSATION_DAYS whose
         # messages are still there (the NULLs) without reading the ones already done.
         Index("ix_conversation_retention", "messages_removed_at", "last_activity_at"),
+        # The inbox's "not delivered" list: conversations with a reply that failed.
+        Index("ix_conversation_undelivered", "undelivered_replies", "last_activity_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -71,6 +89,8 @@ class Conversation(Base):
     # When retention deleted its messages (and blanked the preview, subject and comment);
     # a new message clears it.
     messages_removed_at: Mapped[datetime | None]
+    # Replies whose delivery failed (and none sent after them): shown in the inbox.
+    undelivered_replies: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class ConversationMessage(Base):
@@ -92,10 +112,16 @@ class ConversationMessage(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(200))
-    # Who wrote it on the retailer's side (agents' replies and notes); None from customers.
+    # Who wrote it on the retailer's side (agents' replies and notes); from customers, the
+    # address an email came from (replies go back to it), else None.
     author: Mapped[str | None] = mapped_column(String(200))
     # The credential that recorded it (a channel back end's or an agent's key).
     recorded_by: Mapped[UUID]
     # When the channel says it was sent (never later than received).
     sent_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Agents' replies: queued, sent or failed on their channel (None for everything else).
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    # Why the delivery failed (or why the last attempt did, while it is retried).
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]

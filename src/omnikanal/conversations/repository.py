@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.conversations.models import (
@@ -59,6 +59,25 @@ def of_profiles(
     return session.scalars(query).all()
 
 
+def _inbox_filters(
+    *,
+    status: str | None,
+    assignee: str | None,
+    profile_ids: Sequence[UUID] | None,
+    undelivered: bool,
+) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = [Conversation.status != ConversationStatus.MERGED]
+    if status is not None:
+        found.append(Conversation.status == status)
+    if assignee is not None:
+        found.append(Conversation.assignee == assignee)
+    if profile_ids is not None:
+        found.append(Conversation.profile_id.in_(profile_ids))
+    if undelivered:
+        found.append(Conversation.undelivered_replies > 0)
+    return found
+
+
 def inbox(
     session: Session,
     *,
@@ -67,14 +86,13 @@ def inbox(
     profile_ids: Sequence[UUID] | None,
     before: tuple[datetime, UUID] | None,
     limit: int,
+    undelivered: bool = False,
 ) -> Sequence[Conversation]:
-    query = select(Conversation).where(Conversation.status != ConversationStatus.MERGED)
-    if status is not None:
-        query = query.where(Conversation.status == status)
-    if assignee is not None:
-        query = query.where(Conversation.assignee == assignee)
-    if profile_ids is not None:
-        query = query.where(Conversation.profile_id.in_(profile_ids))
+    query = select(Conversation).where(
+        *_inbox_filters(
+            status=status, assignee=assignee, profile_ids=profile_ids, undelivered=undelivered
+        )
+    )
     if before is not None:
         moment, conversation_id = before
         query = query.where(
@@ -85,6 +103,27 @@ def inbox(
         )
     query = query.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
     return session.scalars(query.limit(limit)).all()
+
+
+def inbox_count(
+    session: Session,
+    *,
+    status: str | None,
+    assignee: str | None,
+    profile_ids: Sequence[UUID] | None,
+    undelivered: bool = False,
+) -> int:
+    query = select(func.count()).select_from(Conversation)
+    query = query.where(
+        *_inbox_filters(
+            status=status, assignee=assignee, profile_ids=profile_ids, undelivered=undelivered
+        )
+    )
+    return int(session.scalar(query) or 0)
+
+
+def get_message(session: Session, message_id: UUID) -> ConversationMessage | None:
+    return session.get(ConversationMessage, message_id, populate_existing=True)
 
 
 def message_by_external_id(

@@ -5,12 +5,14 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+import anyio
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from omnikanal.commerce.router import cart_line_read
 from omnikanal.commerce.schemas import ReturnLineRead
 from omnikanal.conversations import actions, context, messages, service
+from omnikanal.conversations import inbound_email as inbound
 from omnikanal.conversations.dependencies import Agent, CsatTaker, MessageSender, ValidConversation
 from omnikanal.conversations.models import Conversation, ConversationMessage
 from omnikanal.conversations.schemas import (
@@ -36,7 +38,9 @@ from omnikanal.conversations.schemas import (
     StatusName,
     StatusRequest,
 )
+from omnikanal.conversations.service import ConversationErrorCode, MessageChannel
 from omnikanal.customers.schemas import ChannelSeen, IdentifierRead
+from omnikanal.errors import RuleViolation
 from omnikanal.events.dependencies import ResolvedThrough
 from omnikanal.http import DbSession
 from omnikanal.kit.money import Money
@@ -68,6 +72,9 @@ def _message_read(message: ConversationMessage) -> MessageRead:
         author=message.author,
         sent_at=message.sent_at,
         received_at=message.received_at,
+        delivery_status=message.delivery_status,
+        delivery_error=message.delivery_error,
+        delivered_at=message.delivered_at,
     )
 
 
@@ -97,6 +104,7 @@ def _summary_fields(conversation: Conversation, names: Mapping[str, str]) -> dic
         "last_activity_at": conversation.last_activity_at,
         "closed_at": conversation.closed_at,
         "csat": _csat(conversation),
+        "undelivered_replies": conversation.undelivered_replies,
     }
 
 
@@ -136,6 +144,9 @@ def list_conversations(
         str | None, Query(max_length=320, description="A staff account's id or email.")
     ] = None,
     profile_id: UUID | None = None,
+    undelivered: Annotated[
+        bool, Query(description="Only conversations with a reply that could not be delivered.")
+    ] = False,
 ) -> ConversationPage:
     """The inbox: conversations of every channel, newest activity first."""
     found = service.inbox(
@@ -145,6 +156,7 @@ def list_conversations(
         profile_id=profile_id,
         before=_inbox_cursor(page.cursor),
         limit=page.limit + 1,
+        undelivered=undelivered,
     )
     shown = list(found[: page.limit])
     next_cursor = None
@@ -343,6 +355,10 @@ def post_message(
     )
     if receipt.duplicate:
         response.status_code = 200
+    return _receipt(receipt)
+
+
+def _receipt(receipt: messages.Receipt) -> MessageReceipt:
     return MessageReceipt(
         conversation_id=receipt.conversation.id,
         conversation_status=receipt.conversation.status,
@@ -350,6 +366,74 @@ def post_message(
         new_conversation=receipt.new_conversation,
         duplicate=receipt.duplicate,
         message=_message_read(receipt.message),
+    )
+
+
+_RAW_MAIL = {"type": "string", "format": "binary"}
+
+
+@router.post(
+    "/inbound-email",
+    status_code=201,
+    response_model=MessageReceipt,
+    responses={
+        200: {"model": MessageReceipt, "description": "Stored before (its Message-ID)."},
+        422: {
+            "description": "Not a mail to file: no sender address or no text "
+            "(`errors` names the header)."
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The raw mail (RFC 5322), as a mail provider's inbound route "
+            "posts it; or a form with the raw mail in `email` or `body-mime`.",
+            "content": {
+                "message/rfc822": {"schema": _RAW_MAIL},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"email": _RAW_MAIL, "body-mime": _RAW_MAIL},
+                    }
+                },
+            },
+        }
+    },
+)
+async def inbound_email(
+    request: Request, session: DbSession, actor: MessageSender, response: Response
+) -> MessageReceipt:
+    """A customer's email, posted raw by the mail provider with the email channel's key
+    (`omnikanal keys create --role channel --channel email`): placed with its person by
+    the sender's address and added to their open conversation, so the answer to an
+    agent's emailed reply joins the conversation it answers. The same Message-ID again
+    answers 200 with the stored message."""
+    raw = await _raw_mail(request)
+    channel = messages.message_channel(actor, MessageChannel.EMAIL)
+    assert channel == MessageChannel.EMAIL
+    receipt, answered = await anyio.to_thread.run_sync(
+        lambda: inbound.receive(session, actor=actor, raw=raw)
+    )
+    if receipt.duplicate:
+        response.status_code = 200
+    return _receipt(receipt).model_copy(update={"answers_conversation_id": answered})
+
+
+async def _raw_mail(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "multipart/form-data":
+        return await request.body()
+    form = await request.form()
+    for field in ("email", "body-mime"):
+        value = form.get(field)
+        if isinstance(value, str):
+            return value.encode()
+        if value is not None:
+            return await value.read()
+    raise RuleViolation(
+        ConversationErrorCode.UNREADABLE_EMAIL,
+        "Put the raw mail in the form's `email` (or `body-mime`) field.",
+        errors=[{"field": "body.email", "message": "the raw mail is required"}],
     )
 
 

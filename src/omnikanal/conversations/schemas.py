@@ -136,6 +136,15 @@ class MessageRead(BaseModel):
     author: str | None
     sent_at: datetime
     received_at: datetime
+    delivery_status: Literal["queued", "sent", "failed"] | None = Field(
+        default=None,
+        description="Agents' replies: queued, sent or failed on their channel; "
+        "null for the customer's messages and notes.",
+    )
+    delivery_error: str | None = Field(
+        default=None, description="Why the delivery failed (or its last attempt, while retried)."
+    )
+    delivered_at: datetime | None = None
 
 
 class CsatRead(BaseModel):
@@ -159,6 +168,9 @@ class ConversationSummary(BaseModel):
     last_activity_at: datetime
     closed_at: datetime | None
     csat: CsatRead | None
+    undelivered_replies: int = Field(
+        default=0, description="Replies that could not be delivered (since the last one that was)."
+    )
 
 
 class ConversationRead(ConversationSummary):
@@ -181,6 +193,11 @@ class MessageReceipt(BaseModel):
     new_conversation: bool
     duplicate: bool = Field(description="The channel's external_id was stored before.")
     message: MessageRead
+    answers_conversation_id: UUID | None = Field(
+        default=None,
+        description="Inbound email: the conversation of the reply it answers "
+        "(In-Reply-To, References), when it names one of ours.",
+    )
 
 
 class CsatReceipt(BaseModel):

@@ -51,6 +51,7 @@ class ConversationErrorCode(StrEnum):
     CONVERSATION_NOT_CLOSED = "conversation_not_closed"
     CSAT_ALREADY_RECORDED = "csat_already_recorded"
     UNKNOWN_ASSIGNEE = "unknown_assignee"
+    UNREADABLE_EMAIL = "unreadable_email"
 
 
 class MessageChannel(StrEnum):
@@ -87,7 +88,8 @@ class MessageReceived(DomainEvent):
 
 @dataclasses.dataclass(frozen=True)
 class ReplyAdded(DomainEvent):
-    """An agent's answer, recorded here; delivering it on its channel is for later."""
+    """An agent's answer, recorded here as queued; marketing's adapters deliver it on its
+    channel and write back sent or failed (``replies.py``)."""
 
     type: ClassVar[str] = "conversation.reply_added"
     conversation_id: UUID
@@ -198,9 +200,10 @@ def add_message(
     sent_at: datetime,
     now: datetime,
     kind: str = MessageKind.MESSAGE,
+    message_id: UUID | None = None,
 ) -> ConversationMessage:
     stored = ConversationMessage(
-        id=new_id(),
+        id=message_id or new_id(),
         conversation_id=conversation.id,
         kind=kind,
         channel=channel,
@@ -377,6 +380,14 @@ def _recount(session: Session, conversation: Conversation) -> None:
         conversation.last_activity_at = max(m.received_at for _, m in shown)
 
 
+def _assignee_reference(session: Session, assignee: str | None) -> str | None:
+    if assignee is None:
+        return None
+    person = staff_service.find_member(session, reference=assignee)
+    # Assigned before staff accounts: the name as it was typed.
+    return str(person.id) if person is not None else assignee
+
+
 def inbox(
     session: Session,
     *,
@@ -385,21 +396,39 @@ def inbox(
     profile_id: UUID | None,
     before: tuple[datetime, UUID] | None,
     limit: int,
+    undelivered: bool = False,
 ) -> Sequence[Conversation]:
     """Conversations with the newest activity first (merged-away ones left out).
-    ``assignee`` is a staff account's id or email."""
+    ``assignee`` is a staff account's id or email; ``undelivered``: only those with a
+    reply that could not be delivered."""
     profiles = family(session, profile_id)[1] if profile_id is not None else None
-    if assignee is not None:
-        person = staff_service.find_member(session, reference=assignee)
-        # Assigned before staff accounts: the name as it was typed.
-        assignee = str(person.id) if person is not None else assignee
     return repository.inbox(
         session,
         status=status,
-        assignee=assignee,
+        assignee=_assignee_reference(session, assignee),
         profile_ids=profiles,
         before=before,
         limit=limit,
+        undelivered=undelivered,
+    )
+
+
+def inbox_count(
+    session: Session,
+    *,
+    status: str | None,
+    assignee: str | None,
+    profile_id: UUID | None,
+    undelivered: bool = False,
+) -> int:
+    """How many conversations ``inbox`` pages through with the same filters."""
+    profiles = family(session, profile_id)[1] if profile_id is not None else None
+    return repository.inbox_count(
+        session,
+        status=status,
+        assignee=_assignee_reference(session, assignee),
+        profile_ids=profiles,
+        undelivered=undelivered,
     )
 
 

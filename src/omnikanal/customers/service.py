@@ -276,6 +276,19 @@ def email_of(session: Session, *, profile_id: UUID) -> str | None:
     return max(emails, key=lambda i: i.added_at).value if emails else None
 
 
+def latest_identifier(
+    session: Session, *, profile_id: UUID, types: Sequence[str]
+) -> tuple[str, str] | None:
+    """The type and value of the person's most recently added identifier of these types
+    (where a reply reaches them: a phone number, a social handle)."""
+    view = get_profile(session, profile_id=profile_id)
+    found = [i for i in view.identifiers if i.type in types]
+    if not found:
+        return None
+    latest = max(found, key=lambda i: i.added_at)
+    return latest.type, latest.value
+
+
 def person_of_device(session: Session, *, anonymous_id: str) -> UUID | None:
     """The live profile of a device when that profile is someone's (it holds a person
     identifier: a user id, an email, a card ...); None for a new or anonymous-only device."""

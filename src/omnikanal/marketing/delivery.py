@@ -1,4 +1,5 @@
-"""Delivery adapters: email over SMTP (or into a folder), SMS and push over signed webhooks.
+"""Delivery adapters: email over SMTP (or into a folder); SMS, push, social and chat over
+signed webhooks.
 
 Without ``OMNIKANAL_SMTP_URL`` email is written to ``<data dir>/mail/*.eml`` so nothing
 leaves the machine by accident. SMS and push are POSTed as JSON to a provider-agnostic
@@ -44,9 +45,15 @@ def email_message(settings: Settings, message: Message) -> EmailMessage:
     mail["From"] = settings.mail_from
     mail["To"] = message.recipient or ""
     mail["Subject"] = message.subject or ""
-    mail["Message-ID"] = make_msgid(idstring=str(message.id))
+    context = message.context or {}
+    # A reply in a conversation carries its own ids, so the customer's mail app threads it.
+    threading = {k: v for k, v in (context.get("email_headers") or {}).items() if v}
+    mail["Message-ID"] = threading.get("Message-ID") or make_msgid(idstring=str(message.id))
+    for header in ("In-Reply-To", "References"):
+        if header in threading:
+            mail[header] = threading[header]
     mail["X-Omnikanal-Message-Id"] = str(message.id)
-    unsubscribe = (message.context or {}).get("unsubscribe_url")
+    unsubscribe = context.get("unsubscribe_url")
     if unsubscribe:
         mail["List-Unsubscribe"] = f"<{unsubscribe}>"
         # One-click (RFC 8058): the mail reader POSTs this body to the link, no page shown.
@@ -107,6 +114,8 @@ def send_webhook(settings: Settings, message: Message, *, url: str | None) -> No
             "title": message.subject,
             "text": message.body_text,
             "kind": message.kind,
+            # Replies: the conversation they answer (the chat widget shows them in it).
+            "conversation_id": (message.context or {}).get("conversation_id"),
         }
     )
     headers = signing.headers(
@@ -126,6 +135,10 @@ def send(settings: Settings, message: Message) -> None:
         send_webhook(settings, message, url=settings.sms_webhook_url)
     elif message.channel == "push":
         send_webhook(settings, message, url=settings.push_webhook_url)
+    elif message.channel == "social":
+        send_webhook(settings, message, url=settings.social_webhook_url)
+    elif message.channel == "chat":
+        send_webhook(settings, message, url=settings.chat_webhook_url)
     else:
         raise DeliveryError(f"no delivery for channel {message.channel}")
 

@@ -2,7 +2,7 @@
 it and count as a clicked message's conversion; durable timers fire the reminder, send
 campaigns and deliver messages."""
 
-from omnikanal.marketing import campaigns, lifecycle, messages, notices, triggers
+from omnikanal.marketing import campaigns, lifecycle, messages, notices, replies, triggers
 from omnikanal.outbox.registry import HandlerRegistry
 
 
@@ -14,6 +14,7 @@ def register(registry: HandlerRegistry) -> None:
     registry.subscribe(
         "notification.queued", "marketing.deliver_notification", notices.notification_queued
     )
+    registry.subscribe("conversation.reply_added", "marketing.deliver_reply", replies.reply_added)
     registry.subscribe("order.placed", "marketing.arm_lifecycle", lifecycle.order_placed)
     registry.subscribe(
         "stock.available_again", "marketing.back_in_stock", lifecycle.available_again

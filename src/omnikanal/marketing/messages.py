@@ -17,6 +17,8 @@ from uuid import UUID
 from sqlalchemy.orm import Session
 
 from omnikanal.config import Settings
+from omnikanal.conversations import replies as conversation_replies
+from omnikanal.conversations.models import DeliveryStatus
 from omnikanal.errors import NotFound
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.leases import retry_delay
@@ -120,8 +122,12 @@ def _fail(session: Session, message: Message, reason: str) -> None:
 
 
 def _write_back(session: Session, message: Message) -> None:
-    """A notice's message (``notices.py``) tells the notice what became of it."""
-    notification_id = (message.context or {}).get("notification_id")
+    """A notice's message (``notices.py``) tells the notice what became of it, a reply's
+    (``replies.py``) the reply."""
+    context = message.context or {}
+    if context.get("conversation_message_id"):
+        _write_back_reply(session, message, retrying=False)
+    notification_id = context.get("notification_id")
     if not notification_id:
         return
     notifications_service.mark_delivered(
@@ -129,6 +135,25 @@ def _write_back(session: Session, message: Message) -> None:
         notification_id=UUID(notification_id),
         at=message.sent_at or utcnow(),
         error=message.last_error if message.status == MessageStatus.FAILED else None,
+    )
+
+
+def _write_back_reply(session: Session, message: Message, *, retrying: bool) -> None:
+    reply_id = (message.context or {}).get("conversation_message_id")
+    if not reply_id:
+        return
+    if retrying:
+        status = DeliveryStatus.QUEUED
+    elif message.status == MessageStatus.FAILED:
+        status = DeliveryStatus.FAILED
+    else:
+        status = DeliveryStatus.SENT
+    conversation_replies.mark_delivery(
+        session,
+        message_id=UUID(reply_id),
+        status=status,
+        at=message.sent_at or utcnow(),
+        error=None if status == DeliveryStatus.SENT else message.last_error,
     )
 
 
@@ -210,6 +235,8 @@ def finish(
         message.last_error = error[:2000]
         # The lease's timer becomes the next attempt's.
         _schedule_attempt(session, message, due_at=utcnow() + retry_delay(message.attempts))
+        # A reply says why it is still waiting.
+        _write_back_reply(session, message, retrying=True)
         return message
     timers_service.cancel(session, kind=DELIVER, key=_attempt_key(message))
     if error is not None:

@@ -1,8 +1,8 @@
 """Messages rendered per channel from Jinja2 templates in one brand layout.
 
-Email: ``<name>.subject.txt``, ``<name>.html`` (escaped) and ``<name>.txt``; SMS:
-``<name>.sms.txt``; push: ``<name>.push.txt``. A missing variable is an error, never an
-empty gap in a customer's message."""
+Email: ``<name>.subject.txt``, ``<name>.html`` (escaped) and ``<name>.txt``; SMS, push,
+social and chat: ``<name>.<channel>.txt`` (push adds the subject as its title). A missing
+variable is an error, never an empty gap in a customer's message."""
 
 from dataclasses import dataclass
 from functools import cache
@@ -53,7 +53,7 @@ def render(template: str, *, channel: str, context: dict[str, Any]) -> Rendered:
             text=_render(f"{template}.txt", full),
             html=_render(f"{template}.html", full, html=True),
         )
-    if channel in ("sms", "push"):
+    if channel in ("sms", "push", "social", "chat"):
         title = _render(f"{template}.subject.txt", context) if channel == "push" else None
         return Rendered(
             subject=title, text=_render(f"{template}.{channel}.txt", context), html=None
