@@ -3,14 +3,15 @@
 One pure ASGI middleware owns each request's database session. It commits only after the
 endpoint produced a 2xx or 3xx response and *before* that response is sent, so nothing is
 acknowledged that is not durable; any other outcome rolls back. It also stores and replays
-Idempotency-Key results in that same transaction, then runs the in-process handlers of
-the events the request committed.
+Idempotency-Key results in that same transaction. The in-process handlers of the events
+the request committed run after the answer was sent (``after_response``): the client
+never waits for the reactions.
 """
 
 import logging
 import re
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -208,7 +209,7 @@ class UnitOfWorkMiddleware:
         session_factory: sessionmaker[Session],
         read_session_factory: sessionmaker[Session],
         max_body_bytes: int,
-        after_commit: Callable[[list[UUID]], None] | None,
+        after_response: Callable[[list[UUID]], Awaitable[None]] | None,
         own_transaction_paths: frozenset[str] = frozenset(),
         max_concurrent: int = 26,
         upload_paths: Mapping[str, int] | None = None,
@@ -230,7 +231,7 @@ class UnitOfWorkMiddleware:
         self.session_factory = session_factory
         self.read_session_factory = read_session_factory
         self.max_body_bytes = max_body_bytes
-        self.after_commit = after_commit
+        self.after_response = after_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -266,13 +267,15 @@ class UnitOfWorkMiddleware:
                 # kept-alive connection, failing the client's next request too.
                 logger.exception("unexpected error (request_id=%s)", request_id)
                 response, committed = _internal_error(request_id), []
-            if committed and self.after_commit is not None:
-                try:
-                    await anyio.to_thread.run_sync(self.after_commit, committed)
-                except Exception:
-                    # The events are committed; the worker retries their handlers.
-                    logger.exception("after-commit handlers failed (request_id=%s)", request_id)
         await response.send(send, request_id)
+        if committed and self.after_response is not None:
+            # After the answer, outside the admission limit: the reactions hold no
+            # request's place (an ASGI test client still sees them done on return).
+            try:
+                await self.after_response(committed)
+            except Exception:
+                # The events are committed; the worker retries their handlers.
+                logger.exception("after-commit handlers failed (request_id=%s)", request_id)
 
     async def _handle(
         self, scope: Scope, receive: Receive, body: bytes, request_id: str
