@@ -133,9 +133,7 @@ def _already_placed(
     return Placement(profile_id=profile_id, anchor_id=anchor_id)
 
 
-def _new_person(
-    session: Session, key: IdentifierKey, *, channel: str, at: datetime
-) -> Placement:
+def _new_person(session: Session, key: IdentifierKey, *, channel: str, at: datetime) -> Placement:
     """A new person with one identifier nobody has: nothing to link or merge, so the
     graph is not read and its lock is only shared (new shoppers' carts do not queue
     behind each other). When a concurrent request made the identifier first, its person

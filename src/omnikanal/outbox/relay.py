@@ -249,9 +249,7 @@ class Reactions:
     def __init__(self, relay: Relay, *, batch: int = REACTION_BATCH) -> None:
         self.relay = relay
         self.batch = batch
-        self._queue: queue.SimpleQueue[tuple[list[UUID], Done | None] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[tuple[list[UUID], Done | None] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
