@@ -29,7 +29,7 @@ from omnikanal.events.router import profiles_router as events_profiles_router
 from omnikanal.events.router import router as ingestion_router
 from omnikanal.events.writer import IngestWriter
 from omnikanal.exports.router import router as exports_router
-from omnikanal.http import UnitOfWorkMiddleware
+from omnikanal.http import UnitOfWorkMiddleware, count_statements
 from omnikanal.imports.router import IMPORTS_PATH
 from omnikanal.imports.router import router as imports_router
 from omnikanal.inventory.router import locations_router
@@ -62,6 +62,8 @@ creates something honours `Idempotency-Key`.
 def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -> FastAPI:
     registry = registry or build_registry()
     engine = make_engine(settings.resolved_database_url())
+    if settings.count_statements:
+        count_statements(engine)
     session_factory = make_session_factory(engine, settings=settings, registry=registry)
     read_session_factory = make_session_factory(
         engine, read_only=True, settings=settings, registry=registry
@@ -125,6 +127,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         own_transaction_paths=INGEST_PATHS,
         max_concurrent=request_capacity(settings.resolved_database_url()),
         upload_paths={IMPORTS_PATH: settings.import_max_upload_bytes},
+        statements_header=settings.count_statements,
     )
     # Added last, so outermost: it sees every console answer, the middleware's own too.
     app.add_middleware(NoStoreMiddleware)

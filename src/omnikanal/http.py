@@ -8,6 +8,7 @@ the request committed run after the answer was sent (``after_response``): the cl
 never waits for the reactions.
 """
 
+import contextvars
 import logging
 import re
 import zlib
@@ -17,6 +18,7 @@ from uuid import UUID, uuid4
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,6 +52,24 @@ SECURITY_HEADERS = (
     (b"content-security-policy", b"frame-ancestors 'none'"),
 )
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+# The statements the current request ran: a one-item list shared with the threads the
+# request's work hops to (they copy the context, so they share the list).
+_statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "omnikanal_statements", default=None
+)
+
+
+def count_statements(engine: Engine) -> None:
+    """Count each request's SQL statements (``Omnikanal-Statements`` on its answer)."""
+
+    def counted(*_args: object) -> None:
+        counter = _statements.get()
+        if counter is not None:
+            counter[0] += 1
+
+    event.listen(engine, "before_cursor_execute", counted)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -213,8 +233,10 @@ class UnitOfWorkMiddleware:
         own_transaction_paths: frozenset[str] = frozenset(),
         max_concurrent: int = 26,
         upload_paths: Mapping[str, int] | None = None,
+        statements_header: bool = False,
     ) -> None:
         self.app = app
+        self.statements_header = statements_header
         # Paths that take a file upload (imports), with the larger body each accepts.
         self.upload_paths = dict(upload_paths or {})
         # Requests past the pool's size wait here, in the event loop, before they take a
@@ -258,6 +280,8 @@ class UnitOfWorkMiddleware:
             return
         if self._admission is None:
             self._admission = anyio.Semaphore(self.max_concurrent)
+        counter = [0]
+        _statements.set(counter if self.statements_header else None)
         async with self._admission:
             try:
                 response, committed = await self._handle(scope, receive, body, request_id)
@@ -267,6 +291,9 @@ class UnitOfWorkMiddleware:
                 # kept-alive connection, failing the client's next request too.
                 logger.exception("unexpected error (request_id=%s)", request_id)
                 response, committed = _internal_error(request_id), []
+        if self.statements_header:
+            response.headers.append((b"omnikanal-statements", str(counter[0]).encode()))
+        _statements.set(None)
         await response.send(send, request_id)
         if committed and self.after_response is not None:
             # After the answer, outside the admission limit: the reactions hold no
