@@ -106,7 +106,9 @@ def place(
     if known is not None:
         return known
     if not owned and len(set(identifiers)) == 1:
-        return _new_person(session, identifiers[0], channel=channel, at=at)
+        new = _new_person(session, identifiers[0], channel=channel, at=at)
+        if new is not None:
+            return new
     sighting = Sighting(identifiers=list(identifiers), traits={}, channel=channel, seen_at=at)
     return observe(session, [sighting]).placements[0]
 
@@ -133,12 +135,14 @@ def _already_placed(
     return Placement(profile_id=profile_id, anchor_id=anchor_id)
 
 
-def _new_person(session: Session, key: IdentifierKey, *, channel: str, at: datetime) -> Placement:
+def _new_person(
+    session: Session, key: IdentifierKey, *, channel: str, at: datetime
+) -> Placement | None:
     """A new person with one identifier nobody has: nothing to link or merge, so the
     graph is not read and its lock is only shared (new shoppers' carts do not queue
-    behind each other). When a concurrent request made the identifier first, its person
-    is this one too (taking the lock exclusively now could deadlock with that request)."""
-    repository.share_identity_graph(session)
+    behind each other). None when a concurrent request made the identifier first (after
+    waiting for its commit): the caller then places it under the exclusive lock, which
+    also keeps the rest of two such requests apart, as before."""
     profile_id, identifier_id = new_id(), new_id()
     row = {
         "id": identifier_id,
@@ -148,9 +152,11 @@ def _new_person(session: Session, key: IdentifierKey, *, channel: str, at: datet
         "added_at": utcnow(),
         "added_by_message": None,
     }
+    # The identifier first, then the shared lock: holding the lock while waiting for
+    # another request's identifier would deadlock with it taking the exclusive one.
     if not repository.insert_identifier_if_new(session, row):
-        (_, owner, made) = repository.owners(session, [key])[0]
-        return Placement(profile_id=owner, anchor_id=made)
+        return None
+    repository.share_identity_graph(session)
     projection = ProfileProjection(id=profile_id)
     projection.see(Sighting(identifiers=[key], traits={}, channel=channel, seen_at=at))
     repository.insert_profiles(
