@@ -366,11 +366,17 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    database: Database, log_dir: Path, *, workers: int = 1, resolver: bool = True
+    database: Database,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    resolver: bool = True,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """Start ``omnikanal serve`` on a free port (it migrates first), with ``workers`` API
     processes, resolving appended events itself unless ``resolver`` is false (then a
-    ``running_worker`` resolves them); stop it afterwards."""
+    ``running_worker`` resolves them), with more ``OMNIKANAL_*`` ``settings``; stop it
+    afterwards."""
     port = free_port()
     log_path = log_dir / f"serve-{database.kind}-{port}.log"
     log = log_path.open("wb")
@@ -379,6 +385,7 @@ def running_server(
         options += ["--workers", str(workers)]
     env = _env(database)
     env["OMNIKANAL_RESOLVER"] = "true" if resolver else "false"
+    env.update(settings or {})
     process = subprocess.Popen(
         [OMNIKANAL, "serve", *options],
         env=env,

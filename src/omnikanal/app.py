@@ -29,7 +29,7 @@ from omnikanal.events.router import profiles_router as events_profiles_router
 from omnikanal.events.router import router as ingestion_router
 from omnikanal.events.writer import IngestWriter
 from omnikanal.exports.router import router as exports_router
-from omnikanal.http import UnitOfWorkMiddleware
+from omnikanal.http import UnitOfWorkMiddleware, count_statements
 from omnikanal.imports.router import IMPORTS_PATH
 from omnikanal.imports.router import router as imports_router
 from omnikanal.inventory.router import locations_router
@@ -39,7 +39,7 @@ from omnikanal.marketing.router import router as marketing_router
 from omnikanal.notifications.router import router as notifications_router
 from omnikanal.openapi import install_openapi
 from omnikanal.outbox.registry import HandlerRegistry
-from omnikanal.outbox.relay import Relay
+from omnikanal.outbox.relay import Reactions, Relay
 from omnikanal.outbox.router import router as outbox_router
 from omnikanal.privacy.router import router as privacy_router
 from omnikanal.wiring import build_privacy_registry, build_registry
@@ -62,11 +62,15 @@ creates something honours `Idempotency-Key`.
 def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -> FastAPI:
     registry = registry or build_registry()
     engine = make_engine(settings.resolved_database_url())
+    if settings.count_statements:
+        count_statements(engine)
     session_factory = make_session_factory(engine, settings=settings, registry=registry)
     read_session_factory = make_session_factory(
         engine, read_only=True, settings=settings, registry=registry
     )
     relay = Relay(session_factory=session_factory, settings=settings, registry=registry)
+    # Requests' reactions run after their answer, on a thread of their own.
+    reactions = Reactions(relay)
     resolver = Resolver.from_settings(session_factory, settings, after_commit=relay.run_handlers)
     # The writer starts the resolver with its own thread and stops it when closed.
     ingest_writer = IngestWriter(
@@ -89,6 +93,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
             finally:
                 stop.set()
         await anyio.to_thread.run_sync(ingest_writer.close)
+        await anyio.to_thread.run_sync(reactions.close)
         engine.dispose()
 
     app = FastAPI(
@@ -104,6 +109,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.state.registry = registry
     app.state.privacy_registry = build_privacy_registry()
     app.state.relay = relay
+    app.state.reactions = reactions
     app.state.ingest_writer = ingest_writer
     app.state.resolver = resolver
     app.state.source_keys = SourceKeyCache()
@@ -117,10 +123,11 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
         session_factory=session_factory,
         read_session_factory=read_session_factory,
         max_body_bytes=settings.max_body_bytes,
-        after_commit=relay.run_handlers,
+        after_response=reactions.react,
         own_transaction_paths=INGEST_PATHS,
         max_concurrent=request_capacity(settings.resolved_database_url()),
         upload_paths={IMPORTS_PATH: settings.import_max_upload_bytes},
+        statements_header=settings.count_statements,
     )
     # Added last, so outermost: it sees every console answer, the middleware's own too.
     app.add_middleware(NoStoreMiddleware)

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(
         default=True, description="Run the worker (relay, timers) inside `serve`."
     )
+    count_statements: bool = Field(
+        default=False,
+        description="Answer each request with `Omnikanal-Statements`: the SQL statements it "
+        "ran (benchmarks).",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, description="Largest request body accepted, after decompression."
     )

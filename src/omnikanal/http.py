@@ -3,20 +3,23 @@
 One pure ASGI middleware owns each request's database session. It commits only after the
 endpoint produced a 2xx or 3xx response and *before* that response is sent, so nothing is
 acknowledged that is not durable; any other outcome rolls back. It also stores and replays
-Idempotency-Key results in that same transaction, then runs the in-process handlers of
-the events the request committed.
+Idempotency-Key results in that same transaction. The in-process handlers of the events
+the request committed run after the answer was sent (``after_response``): the client
+never waits for the reactions.
 """
 
+import contextvars
 import logging
 import re
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 from urllib.parse import parse_qs
 from uuid import UUID, uuid4
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,6 +53,24 @@ SECURITY_HEADERS = (
     (b"content-security-policy", b"frame-ancestors 'none'"),
 )
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+# The statements the current request ran: a one-item list shared with the threads the
+# request's work hops to (they copy the context, so they share the list).
+_statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "omnikanal_statements", default=None
+)
+
+
+def count_statements(engine: Engine) -> None:
+    """Count each request's SQL statements (``Omnikanal-Statements`` on its answer)."""
+
+    def counted(*_args: object) -> None:
+        counter = _statements.get()
+        if counter is not None:
+            counter[0] += 1
+
+    event.listen(engine, "before_cursor_execute", counted)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -226,12 +247,14 @@ class UnitOfWorkMiddleware:
         session_factory: sessionmaker[Session],
         read_session_factory: sessionmaker[Session],
         max_body_bytes: int,
-        after_commit: Callable[[list[UUID]], None] | None,
+        after_response: Callable[[list[UUID]], Awaitable[None]] | None,
         own_transaction_paths: frozenset[str] = frozenset(),
         max_concurrent: int = 26,
         upload_paths: Mapping[str, int] | None = None,
+        statements_header: bool = False,
     ) -> None:
         self.app = app
+        self.statements_header = statements_header
         # Paths that take a file upload (imports), with the larger body each accepts.
         self.upload_paths = dict(upload_paths or {})
         # Requests past the pool's size wait here, in the event loop, before they take a
@@ -248,7 +271,7 @@ class UnitOfWorkMiddleware:
         self.session_factory = session_factory
         self.read_session_factory = read_session_factory
         self.max_body_bytes = max_body_bytes
-        self.after_commit = after_commit
+        self.after_response = after_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -275,6 +298,8 @@ class UnitOfWorkMiddleware:
             return
         if self._admission is None:
             self._admission = anyio.Semaphore(self.max_concurrent)
+        counter = [0]
+        _statements.set(counter if self.statements_header else None)
         async with self._admission:
             try:
                 response, committed = await self._handle(scope, receive, body, request_id)
@@ -284,13 +309,18 @@ class UnitOfWorkMiddleware:
                 # kept-alive connection, failing the client's next request too.
                 logger.exception("unexpected error (request_id=%s)", request_id)
                 response, committed = _internal_error(request_id), []
-            if committed and self.after_commit is not None:
-                try:
-                    await anyio.to_thread.run_sync(self.after_commit, committed)
-                except Exception:
-                    # The events are committed; the worker retries their handlers.
-                    logger.exception("after-commit handlers failed (request_id=%s)", request_id)
+        if self.statements_header:
+            response.headers.append((b"omnikanal-statements", str(counter[0]).encode()))
+        _statements.set(None)
         await response.send(send, request_id)
+        if committed and self.after_response is not None:
+            # After the answer, outside the admission limit: the reactions hold no
+            # request's place (an ASGI test client still sees them done on return).
+            try:
+                await self.after_response(committed)
+            except Exception:
+                # The events are committed; the worker retries their handlers.
+                logger.exception("after-commit handlers failed (request_id=%s)", request_id)
 
     async def _handle(
         self, scope: Scope, receive: Receive, body: bytes, request_id: str

@@ -73,3 +73,16 @@ class Promotion(Base):
     ends_at: Mapped[datetime]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogVersion(Base):
+    """One row whose token changes in the same transaction as any catalog change: each
+    process keeps the catalog in memory and reads only this to know it is still true."""
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # A new random token per change, never a counter: a rolled-back change's token is
+    # never reused for other contents.
+    version: Mapped[UUID]
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

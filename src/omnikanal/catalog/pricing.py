@@ -1,11 +1,37 @@
 """The one price: list price from the price book, the best promotion that applies on this
 channel at this moment, and the VAT inside it. Pure functions; the service feeds them."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from omnikanal.catalog.models import Promotion, PromotionKind
+from omnikanal.catalog.models import PromotionKind
+
+
+class PromotionTerms(Protocol):
+    """What pricing reads of a promotion (a row, or the catalog's copy in memory)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def skus(self) -> Collection[str]: ...
+    @property
+    def categories(self) -> Collection[str]: ...
+    @property
+    def channels(self) -> Collection[str]: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+    @property
+    def active(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +59,7 @@ def vat_included(amount: int, rate_bp: int) -> int:
 
 
 def applies(
-    promotion: Promotion, *, sku: str, category: str, channel: str, currency: str, at: datetime
+    promotion: PromotionTerms, *, sku: str, category: str, channel: str, currency: str, at: datetime
 ) -> bool:
     if not promotion.active or not promotion.starts_at <= at < promotion.ends_at:
         return False
@@ -44,7 +70,7 @@ def applies(
     return sku in promotion.skus or category in promotion.categories
 
 
-def discount_of(promotion: Promotion, list_price: int) -> int:
+def discount_of(promotion: PromotionTerms, list_price: int) -> int:
     if promotion.kind == PromotionKind.PERCENT:
         off = _round_div(list_price * promotion.value, 10_000)
     else:
@@ -61,10 +87,10 @@ def quote(
     currency: str,
     channel: str,
     at: datetime,
-    promotions: Sequence[Promotion],
+    promotions: Sequence[PromotionTerms],
 ) -> Quote:
     """The best single promotion wins; promotions do not stack."""
-    best: Promotion | None = None
+    best: PromotionTerms | None = None
     best_off = 0
     for promotion in promotions:
         if not applies(

@@ -1,7 +1,7 @@
-"""The catalog holds no person: products, prices and promotions. It claims its tables so
-none is forgotten."""
+"""The catalog holds no person: products, prices, promotions and the version its cache is
+checked against. It claims its tables so none is forgotten."""
 
-from omnikanal.catalog.models import Price, Product, Promotion
+from omnikanal.catalog.models import CatalogVersion, Price, Product, Promotion
 from omnikanal.kit.personal_data import DomainPart, PrivacyRegistry
 
 
@@ -9,6 +9,6 @@ def register(registry: PrivacyRegistry) -> None:
     registry.register(
         DomainPart(
             domain="catalog",
-            tables=frozenset(m.__tablename__ for m in (Product, Price, Promotion)),
+            tables=frozenset(m.__tablename__ for m in (Product, Price, Promotion, CatalogVersion)),
         )
     )

@@ -3,14 +3,16 @@
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
+from uuid import UUID
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from omnikanal.catalog.models import Price, Product, Promotion
+from omnikanal.catalog.models import CatalogVersion, Price, Product, Promotion
 from omnikanal.db import insert_ignoring_duplicates
+from omnikanal.kit.time import utcnow
 
 
 def get_product(session: Session, sku: str) -> Product | None:
@@ -162,3 +164,46 @@ def prices_of(session: Session, skus: Sequence[str]) -> list[tuple[str, str, int
 def insert_prices(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(price_table), list(rows))
+
+
+# -- the catalog in memory (cache.py) --
+
+version_table = cast(Table, CatalogVersion.__table__)
+VERSION_ROW = 1
+
+
+def catalog_version(session: Session) -> UUID | None:
+    found: UUID | None = session.scalar(
+        select(version_table.c.version).where(version_table.c.id == VERSION_ROW)
+    )
+    return found
+
+
+def set_catalog_version(session: Session, version: UUID) -> None:
+    """A new token, in one statement (the row is made if it is missing)."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_into(version_table).values(
+        id=VERSION_ROW, version=version, changed_at=utcnow()
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"version": statement.excluded.version, "changed_at": statement.excluded.changed_at},
+    )
+    session.execute(statement)
+
+
+def listing_rows(session: Session, skus: Sequence[str]) -> list[Row[Any]]:
+    """(sku, name, category, vat_rate_bp, image_urls, active) of those of ``skus`` that exist."""
+    c = product_table.c
+    found: list[Row[Any]] = []
+    for chunk in _chunks(sorted(set(skus))):
+        query = select(c.sku, c.name, c.category, c.vat_rate_bp, c.image_urls, c.active)
+        found.extend(session.execute(query.where(c.sku.in_(chunk))))
+    return found
+
+
+def active_promotions(session: Session) -> Sequence[Promotion]:
+    """Every active promotion, whatever its window (pricing checks the moment)."""
+    query = select(Promotion).where(Promotion.active).order_by(Promotion.starts_at.desc())
+    return session.scalars(query).all()

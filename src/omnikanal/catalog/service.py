@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
-from omnikanal.catalog import pricing, repository
+from omnikanal.catalog import cache, pricing, repository
+from omnikanal.catalog.cache import Listing
 from omnikanal.catalog.models import Price, Product, Promotion
 from omnikanal.catalog.pricing import Quote
 from omnikanal.errors import Conflict, NotFound, RuleViolation
@@ -89,7 +90,7 @@ def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tup
             setattr(existing, name, value)
         existing.updated_at = utcnow()
     session.flush()
-    _forget_quotes(session)
+    _catalog_changed(session)
     record_event(session, ProductChanged(sku=sku, created=created))
     return existing, created
 
@@ -101,7 +102,7 @@ def set_price(
     price = Price(sku=sku, currency=currency, amount=amount, valid_from=valid_from or utcnow())
     session.add(price)
     session.flush()
-    _forget_quotes(session)
+    _catalog_changed(session)
     record_event(
         session,
         PriceChanged(sku=sku, currency=currency, amount=amount, valid_from=price.valid_from),
@@ -115,7 +116,7 @@ def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
         raise Conflict(
             CatalogErrorCode.PROMOTION_EXISTS, f"A promotion {fields['code']!r} exists already."
         )
-    _forget_quotes(session)
+    _catalog_changed(session)
     record_event(
         session,
         PromotionCreated(
@@ -133,8 +134,23 @@ def create_promotion(session: Session, *, fields: dict[str, Any]) -> Promotion:
 NOW_QUOTES = "omnikanal.catalog.now_quotes"
 
 
-def _forget_quotes(session: Session) -> None:
+def _catalog_changed(session: Session) -> None:
     session.info.pop(NOW_QUOTES, None)
+    cache.bump(session)
+
+
+def listings(session: Session, *, skus: Sequence[str]) -> dict[str, Listing]:
+    """What selling these products needs (name, category, VAT, image), from the
+    process's catalog in memory; 404 for the first SKU that is not a product."""
+    store = cache.store(session)
+    store.load(session, skus)
+    found: dict[str, Listing] = {}
+    for sku in skus:
+        listing = store.listings.get(sku)
+        if listing is None:
+            raise NotFound(CatalogErrorCode.PRODUCT_NOT_FOUND, f"No product with SKU {sku!r}.")
+        found[sku] = listing
+    return found
 
 
 def price(
@@ -143,11 +159,51 @@ def price(
     """The price a channel charges for one unit of ``sku`` at ``at`` (default now)."""
     if at is not None:
         return _quote(session, sku=sku, channel=channel, currency=currency, at=at)
-    quotes: dict[tuple[str, str, str], Quote] = session.info.setdefault(NOW_QUOTES, {})
-    key = (sku, channel, currency)
-    if key not in quotes:
-        quotes[key] = _quote(session, sku=sku, channel=channel, currency=currency, at=utcnow())
-    return quotes[key]
+    return quotes(session, skus=[sku], channel=channel, currency=currency)[sku]
+
+
+def quotes(
+    session: Session, *, skus: Sequence[str], channel: str, currency: str
+) -> dict[str, Quote]:
+    """Today's price of each SKU on ``channel``: ``price`` for many at once, from the
+    catalog in memory (no query once the process holds them)."""
+    memo: dict[tuple[str, str, str], Quote] = session.info.setdefault(NOW_QUOTES, {})
+    wanted = [sku for sku in skus if (sku, channel, currency) not in memo]
+    if wanted:
+        store = cache.store(session)
+        held = listings(session, skus=wanted)
+        promotions = store.live_promotions(session)
+        now = utcnow()
+        for sku in wanted:
+            entries = store.prices.get(sku, {})
+            listed = _listed_at(entries.get(currency, ()), now)
+            if listed is None:
+                known = ", ".join(sorted(entries)) or "none"
+                raise RuleViolation(
+                    CatalogErrorCode.NO_PRICE,
+                    f"{sku} has no {currency} price at {now.isoformat()} (currencies: {known}).",
+                )
+            memo[(sku, channel, currency)] = pricing.quote(
+                sku=sku,
+                category=held[sku].category,
+                vat_rate_bp=held[sku].vat_rate_bp,
+                list_price=listed,
+                currency=currency,
+                channel=channel,
+                at=now,
+                promotions=promotions,
+            )
+    return {sku: memo[(sku, channel, currency)] for sku in skus}
+
+
+def _listed_at(entries: cache.PriceEntries, at: datetime) -> int | None:
+    """The amount of the book's last entry from ``at`` or before (entries in book order)."""
+    amount = None
+    for valid_from, entry in entries:
+        if valid_from > at:
+            break
+        amount = entry
+    return amount
 
 
 def _quote(session: Session, *, sku: str, channel: str, currency: str, at: datetime) -> Quote:
@@ -256,7 +312,7 @@ def import_products(
             for sku, row in changed.items()
         ],
     )
-    _forget_quotes(session)
+    _catalog_changed(session)
     for sku in new:
         record_event(session, ProductChanged(sku=sku, created=True))
     for sku in changed:
@@ -320,7 +376,7 @@ def import_prices(session: Session, *, prices: Sequence[PriceGiven]) -> list[Imp
         )
         results.append(Imported(status))
     repository.insert_prices(session, rows)
-    _forget_quotes(session)
+    _catalog_changed(session)
     for row in rows:
         record_event(
             session,

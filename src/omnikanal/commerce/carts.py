@@ -389,7 +389,7 @@ def _changed(
             "cart_id": str(cart.id),
             "product_id": sku,
             "sku": sku,
-            "name": catalog_service.product(session, sku=sku).name,
+            "name": catalog_service.listings(session, skus=[sku])[sku].name,
             "quantity": quantity,
             "price": unit_price,
             "currency": cart.currency,
@@ -403,11 +403,13 @@ def priced(session: Session, state: CartState, *, channel: str) -> PricedCart:
     """The cart with today's prices on ``channel``; lines whose price moved say so."""
     lines: list[PricedLine] = []
     vat_by_rate: dict[int, int] = {}
+    skus = [line.sku for line in state.lines]
+    products = catalog_service.listings(session, skus=skus)
+    quotes = catalog_service.quotes(
+        session, skus=skus, channel=channel, currency=state.cart.currency
+    )
     for line in state.lines:
-        product = catalog_service.product(session, sku=line.sku)
-        quote = catalog_service.price(
-            session, sku=line.sku, channel=channel, currency=state.cart.currency
-        )
+        product, quote = products[line.sku], quotes[line.sku]
         line_total = quote.unit_price * line.quantity
         vat = vat_included(line_total, quote.vat_rate_bp)
         vat_by_rate[quote.vat_rate_bp] = vat_by_rate.get(quote.vat_rate_bp, 0) + vat
@@ -415,7 +417,7 @@ def priced(session: Session, state: CartState, *, channel: str) -> PricedCart:
             PricedLine(
                 sku=line.sku,
                 name=product.name,
-                image_url=product.image_urls[0] if product.image_urls else None,
+                image_url=product.image_url,
                 quantity=line.quantity,
                 quote=quote,
                 line_total=line_total,

@@ -220,7 +220,7 @@ def place(
     require_store_key(actor, counter)
     _distinct_skus(lines)
     # Today's price, as the cart showed it a moment ago in this same request.
-    priced = [_price(session, line, counter=counter, currency=currency) for line in lines]
+    priced = _prices(session, lines, counter=counter, currency=currency)
     total = _total(priced)
     if person is not None:
         person = Placement(live_profile_id(session, person.profile_id), person.anchor_id)
@@ -368,17 +368,25 @@ def _too_large(field: str, amount: int) -> RuleViolation:
     )
 
 
-def _price(session: Session, line: LineRequest, *, counter: Counter, currency: str) -> _Priced:
-    quote = catalog_service.price(session, sku=line.sku, channel=counter.channel, currency=currency)
-    return _Priced(
-        request=line,
-        name=catalog_service.product(session, sku=line.sku).name,
-        list_price=quote.list_price,
-        book_unit_price=quote.unit_price,
-        unit_price=quote.unit_price if line.unit_price is None else line.unit_price,
-        promotion_code=quote.promotion_code,
-        vat_rate_bp=quote.vat_rate_bp,
-    )
+def _prices(
+    session: Session, lines: Sequence[LineRequest], *, counter: Counter, currency: str
+) -> list[_Priced]:
+    """Every line at today's price, from the catalog in memory (one price book, set-based)."""
+    skus = [line.sku for line in lines]
+    quotes = catalog_service.quotes(session, skus=skus, channel=counter.channel, currency=currency)
+    names = catalog_service.listings(session, skus=skus)
+    return [
+        _Priced(
+            request=line,
+            name=names[line.sku].name,
+            list_price=quotes[line.sku].list_price,
+            book_unit_price=quotes[line.sku].unit_price,
+            unit_price=quotes[line.sku].unit_price if line.unit_price is None else line.unit_price,
+            promotion_code=quotes[line.sku].promotion_code,
+            vat_rate_bp=quotes[line.sku].vat_rate_bp,
+        )
+        for line in lines
+    ]
 
 
 def _tenders(

@@ -20,6 +20,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from omnikanal.customers.identity import IdentifierKey
@@ -48,6 +50,32 @@ def lock_identity_graph(session: Session) -> None:
     serialized already): two concurrent batches never both create the same person."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IDENTITY_LOCK_KEY})
+
+
+def share_identity_graph(session: Session) -> None:
+    """The identity lock in shared mode (PostgreSQL): for a change that reads nothing of
+    the graph (a new person with one new identifier). Many may hold it at once; a batch
+    that decides on what it reads (``lock_identity_graph``) waits for them, and they
+    for it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": IDENTITY_LOCK_KEY}
+        )
+
+
+def insert_identifier_if_new(session: Session, row: dict[str, Any]) -> bool:
+    """Insert one identifier unless its (type, value) exists (made meanwhile by another
+    transaction, whose commit PostgreSQL waits for); False then."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_into(identifier_table)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["type", "value"])
+        .returning(identifier_table.c.id)
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an insert, made or not.
+    return session.execute(statement).first() is not None
 
 
 def lock_suggestions(session: Session) -> None:

@@ -101,20 +101,27 @@ def place(
 ) -> Placement:
     """The person these identifiers name, linked or created as a message would be
     (a till's loyalty card, a cart's anonymous id)."""
-    known = _already_placed(session, identifiers, channel)
+    owned = repository.owners(session, identifiers)
+    known = _already_placed(session, identifiers, owned, channel)
     if known is not None:
         return known
+    if not owned and len(set(identifiers)) == 1:
+        new = _new_person(session, identifiers[0], channel=channel, at=at)
+        if new is not None:
+            return new
     sighting = Sighting(identifiers=list(identifiers), traits={}, channel=channel, seen_at=at)
     return observe(session, [sighting]).placements[0]
 
 
 def _already_placed(
-    session: Session, identifiers: Sequence[IdentifierKey], channel: str
+    session: Session,
+    identifiers: Sequence[IdentifierKey],
+    owned: Sequence[tuple[IdentifierKey, UUID, UUID]],
+    channel: str,
 ) -> Placement | None:
     """The person, when every identifier is already theirs and they were seen on this
     channel before: nothing would change, so the identity graph's lock is not taken (a
     returning customer's cart or order does not wait for other people's)."""
-    owned = repository.owners(session, identifiers)
     if not identifiers or len(owned) != len(set(identifiers)):
         return None
     if len({profile_id for _, profile_id, _ in owned}) != 1:
@@ -126,6 +133,36 @@ def _already_placed(
     order = rules(session).order
     _, _, anchor_id = min(owned, key=lambda found: order(found[0]))
     return Placement(profile_id=profile_id, anchor_id=anchor_id)
+
+
+def _new_person(
+    session: Session, key: IdentifierKey, *, channel: str, at: datetime
+) -> Placement | None:
+    """A new person with one identifier nobody has: nothing to link or merge, so the
+    graph is not read and its lock is only shared (new shoppers' carts do not queue
+    behind each other). None when a concurrent request made the identifier first (after
+    waiting for its commit): the caller then places it under the exclusive lock, which
+    also keeps the rest of two such requests apart, as before."""
+    profile_id, identifier_id = new_id(), new_id()
+    row = {
+        "id": identifier_id,
+        "type": key.type,
+        "value": key.value,
+        "profile_id": profile_id,
+        "added_at": utcnow(),
+        "added_by_message": None,
+    }
+    # The identifier first, then the shared lock: holding the lock while waiting for
+    # another request's identifier would deadlock with it taking the exclusive one.
+    if not repository.insert_identifier_if_new(session, row):
+        return None
+    repository.share_identity_graph(session)
+    projection = ProfileProjection(id=profile_id)
+    projection.see(Sighting(identifiers=[key], traits={}, channel=channel, seen_at=at))
+    repository.insert_profiles(
+        session, [{**projection.row(), "created_at": row["added_at"], "merged_into": None}]
+    )
+    return Placement(profile_id=profile_id, anchor_id=identifier_id)
 
 
 def clean_traits(session: Session, traits: Mapping[str, Any]) -> dict[str, Any]:

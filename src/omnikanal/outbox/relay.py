@@ -5,8 +5,11 @@ transaction that marks its delivery done, so its effect happens once. Every fail
 written on the delivery row and retried with backoff until ``delivery_max_attempts``.
 """
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -35,6 +38,10 @@ logger = logging.getLogger("omnikanal.relay")
 
 LEASE = timedelta(seconds=60)
 BATCH = 100
+# Most committed events whose reactions one background pass runs together.
+REACTION_BATCH = 200
+# How long the reactions' thread waits for work before it ends.
+IDLE_SECONDS = 2.0
 
 
 def published(event: OutboxEvent) -> PublishedEvent:
@@ -224,3 +231,102 @@ class Relay:
     async def close(self) -> None:
         if self._nats is not None:
             await self._nats.close()
+
+
+Done = Callable[[], None]
+
+
+class Reactions:
+    """The in-process handlers of committed events, run on a thread of their own after
+    the answer was sent: a request never waits for points, habits, timers or mail.
+
+    Requests hand over their committed event ids; the thread takes whatever has queued
+    up and runs those events' handlers together (one claim, one transaction), so a burst
+    of orders costs a few transactions rather than one per order. Durable all the same:
+    the deliveries are rows committed with the change, and any that fail (or a process
+    that dies first) are retried by the worker's pass."""
+
+    def __init__(self, relay: Relay, *, batch: int = REACTION_BATCH) -> None:
+        self.relay = relay
+        self.batch = batch
+        self._queue: queue.SimpleQueue[tuple[list[UUID], Done | None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, event_ids: Sequence[UUID], done: Done | None = None) -> None:
+        """Queue the handlers of these committed events; ``done`` is called once they ran
+        (or failed and were recorded for the worker)."""
+        self._queue.put((list(event_ids), done))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="omnikanal-reactions", daemon=True
+                )
+                self._thread.start()
+
+    async def react(self, event_ids: Sequence[UUID]) -> None:
+        """Submit, and wait (without holding a thread) until the handlers ran."""
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def done() -> None:
+            loop.call_soon_threadsafe(_resolve, finished)
+
+        self.submit(event_ids, done)
+        await finished
+
+    def close(self) -> None:
+        """Run what is queued, then stop the thread."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                # Idle: the thread ends (a new one starts with the next submit), so apps
+                # that are dropped without closing leave no thread behind.
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            taken = [] if first is None else [first]
+            stop = first is None
+            while not stop and sum(len(ids) for ids, _ in taken) < self.batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    taken.append(item)
+            if taken:
+                self._react(taken)
+            if stop:
+                with self._lock:
+                    self._thread = None
+                return
+
+    def _react(self, taken: Sequence[tuple[list[UUID], Done | None]]) -> None:
+        try:
+            self.relay.run_handlers([event_id for ids, _ in taken for event_id in ids])
+        except Exception:
+            # The deliveries stay pending: the worker's pass runs them.
+            logger.exception("reactions failed; the worker retries them")
+        for _, done in taken:
+            if done is not None:
+                try:
+                    done()
+                except Exception:
+                    logger.exception("reactions: telling the request failed")
+
+
+def _resolve(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
