@@ -1,7 +1,7 @@
 """catalog version: the token each process's catalog cache is checked against
 
 Revision ID: c0a1e55a0016
-Revises: c0a1e55a000a
+Revises: c0a1e55a0017
 Create Date: 2026-12-01 12:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import omnikanal.db
 
 revision: str = "c0a1e55a0016"
-down_revision: str | None = "c0a1e55a000a"
+down_revision: str | None = "c0a1e55a0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
