@@ -226,9 +226,16 @@ CATALOG: list[tuple[str, str, str, str, dict[str, str], int, int, int]] = [
 ]
 
 
+def ean13(number: int) -> str:
+    """A valid EAN-13 in the demo retailer's (made-up) company prefix 7350012."""
+    digits = f"7350012{number:05d}"
+    weighted = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
+    return digits + str((10 - weighted % 10) % 10)
+
+
 def _load_catalog(session: Session) -> None:
     since = utcnow() - timedelta(days=30)
-    for sku, family, name, category, attributes, vat, sek, dkk in CATALOG:
+    for number, (sku, family, name, category, attributes, vat, sek, dkk) in enumerate(CATALOG):
         catalog_service.upsert_product(
             session,
             sku=sku,
@@ -237,6 +244,7 @@ def _load_catalog(session: Session) -> None:
                 "name": name,
                 "description": f"{name} from the Norrsken collection.",
                 "category": category,
+                "barcode": ean13(number + 1),
                 "attributes": attributes,
                 "image_urls": [f"{IMAGES}/{family.lower()}.jpg"],
                 "vat_rate_bp": vat,

@@ -22,6 +22,8 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(100), index=True)
+    # The code printed on the item (EAN-13, UPC, or the retailer's own); a scanner types it.
+    barcode: Mapped[str | None] = mapped_column(String(64), index=True)
     # {"size": "38", "colour": "grey"}
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     image_urls: Mapped[list[str]] = mapped_column(JSONDocument, default=list)

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -61,8 +61,20 @@ def products_page(
     family: str | None,
     after: str | None,
     limit: int,
+    text: str | None = None,
 ) -> Sequence[Product]:
+    """Active products in SKU order after ``after``; with ``text``, those whose barcode is
+    it or whose name or SKU holds it, any case. A substring reads every row: fine for a
+    retailer's catalog of thousands; a trigram index is the step past that."""
     query = select(Product).where(Product.active)
+    if text is not None:
+        query = query.where(
+            or_(
+                Product.barcode == text,
+                Product.name.icontains(text, autoescape=True),
+                Product.sku.icontains(text, autoescape=True),
+            )
+        )
     if category is not None:
         query = query.where(Product.category == category)
     if family is not None:
@@ -70,6 +82,11 @@ def products_page(
     if after is not None:
         query = query.where(Product.sku > after)
     return session.scalars(query.order_by(Product.sku).limit(limit)).all()
+
+
+def sku_with_barcode(session: Session, barcode: str, *, other_than: str) -> str | None:
+    query = select(Product.sku).where(Product.barcode == barcode, Product.sku != other_than)
+    return session.scalar(query.limit(1))
 
 
 def price_at(session: Session, sku: str, currency: str, at: datetime) -> Price | None:

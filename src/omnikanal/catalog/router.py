@@ -47,10 +47,22 @@ def list_products(
     page: Annotated[PageParams, Depends(page_params)],
     category: Annotated[Category | None, Query()] = None,
     family: Annotated[Family | None, Query()] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=service.MAX_SEARCH_LENGTH,
+            description="Search: a part of the name or SKU (any case), or the exact barcode.",
+        ),
+    ] = None,
 ) -> ProductPage:
     after = decode_cursor(page.cursor) if page.cursor else None
     found = repository.products_page(
-        session, category=category, family=family, after=after, limit=page.limit + 1
+        session,
+        category=category,
+        family=family,
+        after=after,
+        limit=page.limit + 1,
+        text=(q or "").strip() or None,
     )
     shown = found[: page.limit]
     return ProductPage(

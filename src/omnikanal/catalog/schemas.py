@@ -12,6 +12,8 @@ Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Family = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Category = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# What scanners read: digits for EAN/UPC/GTIN, letters too for a retailer's own codes.
+Barcode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,64}$")]
 
 
 class ProductWrite(BaseModel):
@@ -21,6 +23,10 @@ class ProductWrite(BaseModel):
     name: Name
     description: str = Field(default="", max_length=20_000)
     category: Category
+    barcode: Barcode | None = Field(
+        default=None,
+        description="The code printed on the item (EAN-13, UPC or the retailer's own).",
+    )
     attributes: dict[str, Annotated[str, StringConstraints(max_length=200)]] = Field(
         default_factory=dict, description='e.g. {"size": "38", "colour": "grey"}'
     )

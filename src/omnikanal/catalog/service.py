@@ -27,6 +27,7 @@ class CatalogErrorCode(StrEnum):
     PRODUCT_NOT_FOUND = "product_not_found"
     NO_PRICE = "no_price"
     PROMOTION_EXISTS = "promotion_exists"
+    BARCODE_TAKEN = "barcode_taken"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +81,7 @@ def product_facts(session: Session, *, skus: Sequence[str]) -> dict[str, Product
 def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tuple[Product, bool]:
     """Create the product or replace its description; True when it was created. Two
     requests creating one SKU at once both succeed: the later one replaces."""
+    _barcode_free(session, sku=sku, barcode=fields.get("barcode"))
     created = repository.get_product(session, sku) is None and repository.insert_product(
         session, sku=sku, fields=fields
     )
@@ -93,6 +95,34 @@ def upsert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> tup
     _catalog_changed(session)
     record_event(session, ProductChanged(sku=sku, created=created))
     return existing, created
+
+
+def _barcode_free(session: Session, *, sku: str, barcode: str | None) -> None:
+    """A barcode names one product: a scan must not find two."""
+    holder = repository.sku_with_barcode(session, barcode, other_than=sku) if barcode else None
+    if holder is not None:
+        raise Conflict(
+            CatalogErrorCode.BARCODE_TAKEN,
+            f"Barcode {barcode} is already {holder}'s.",
+            errors=[{"field": "body.barcode", "message": f"already {holder}'s"}],
+        )
+
+
+# Longest text product search looks for (a name, a SKU or a barcode is shorter).
+MAX_SEARCH_LENGTH = 200
+
+
+def search(
+    session: Session, *, text: str, after: str | None = None, limit: int = 20
+) -> Sequence[Product]:
+    """Products by name or SKU (a part of either, any case) or by barcode (exactly), in
+    SKU order; ``after`` is the last SKU of the page before."""
+    wanted = text.strip()[:MAX_SEARCH_LENGTH]
+    if not wanted:
+        return []
+    return repository.products_page(
+        session, category=None, family=None, after=after, limit=limit, text=wanted
+    )
 
 
 def set_price(

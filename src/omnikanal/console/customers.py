@@ -43,6 +43,9 @@ Editor = Annotated[SignedIn, Depends(require_console_roles(Role.AGENT))]
 Admin = Annotated[SignedIn, Depends(require_console_roles())]
 
 TIMELINE_PAGE = 20
+CONVERSATIONS_SHOWN = 20
+# Past this many events the timeline says "more than".
+TIMELINE_COUNT_CAP = 10_000
 RECENT_ORDERS = 20
 LEDGER_ENTRIES = 20
 # The identifier types one search box tries, in this order.
@@ -267,7 +270,12 @@ def customer_360(
     state = carts.person_cart(session, profile_id=live)
     conversations: list[Conversation] = list(
         conversations_service.inbox(
-            session, status=None, assignee=None, profile_id=live, before=None, limit=20
+            session,
+            status=None,
+            assignee=None,
+            profile_id=live,
+            before=None,
+            limit=CONVERSATIONS_SHOWN,
         )
     )
     merges: list[MergeLogEntry] = list(customers_service.merge_log(session, profile_id=live))
@@ -295,6 +303,10 @@ def customer_360(
         computed=computed,
         stores=stores,
         timeline=[_entry(e, stores) for e in shown],
+        timeline_total=events_service.timeline_count(
+            session, profile_id=live, cap=TIMELINE_COUNT_CAP
+        ),
+        timeline_cap=TIMELINE_COUNT_CAP,
         next_page=next_page,
         first_page=before is not None,
         orders=orders.views(session, recent),
@@ -304,6 +316,9 @@ def customer_360(
         loyalty=_loyalty(session, live),
         consents=[c for c in marketing_service.consents(session, profile_id=live)[1] if c.explicit],
         conversations=conversations,
+        conversations_total=conversations_service.inbox_count(
+            session, status=None, assignee=None, profile_id=live
+        ),
         merges=merges,
         can_unmerge=user.actor.role in (Role.AGENT, Role.ADMIN),
         can_erase=user.actor.role == Role.ADMIN,

@@ -95,6 +95,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Inbox", "/console/inbox", frozenset({Role.AGENT})),
     NavItem("Possible duplicates", "/console/duplicates", frozenset({Role.AGENT})),
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
+    NavItem("Products", "/console/products", frozenset({Role.AGENT, Role.STORE})),
     NavItem("Staff", "/console/staff", frozenset()),
 ]
 

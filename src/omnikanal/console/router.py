@@ -16,6 +16,8 @@ from omnikanal.console import (
     customers,
     duplicates,
     inbox,
+    orders,
+    products,
     service,
     staff,
     store,
@@ -193,6 +195,8 @@ for pages_router in (
     access.router,
     inbox.router,
     store.router,
+    orders.router,
+    products.router,
     staff.router,
     account.router,
 ):

@@ -59,6 +59,11 @@ def _store(session: Session, user: SignedIn, asked: str | None) -> Location:
     return chosen
 
 
+def store_of(session: Session, user: SignedIn, asked: str | None) -> Location:
+    """The store a form acts at (the order page's returns too)."""
+    return _store(session, user, asked)
+
+
 def _field(form: FormData, name: str, *, required: bool = True, missing: str = "") -> str:
     return forms.text(form, name, required=required, missing=missing)
 

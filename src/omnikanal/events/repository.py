@@ -88,6 +88,13 @@ def timeline(
     return session.scalars(query).all()
 
 
+def timeline_count(session: Session, profile_id: UUID, *, cap: int) -> int:
+    """How many events the profile's timeline holds, counted up to ``cap`` + 1 (a long
+    history is not read to the end to say "more than")."""
+    capped = select(Event.id).where(Event.profile_id == profile_id).limit(cap + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(capped)) or 0)
+
+
 def history(session: Session, profile_id: UUID) -> Sequence[Event]:
     query = select(Event).where(Event.profile_id == profile_id).order_by(Event.timestamp)
     return session.scalars(query).all()

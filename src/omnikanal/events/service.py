@@ -562,6 +562,12 @@ def timeline(
     return profile.id, [TimelineEvent(e, names.get(e.source_id)) for e in events]
 
 
+def timeline_count(session: Session, *, profile_id: UUID, cap: int = 10_000) -> int:
+    """How many events ``timeline`` pages through for this (live) profile, up to ``cap``;
+    ``cap`` + 1 means more than that."""
+    return repository.timeline_count(session, profile_id, cap=cap)
+
+
 def user_traits(event: Event) -> dict[str, Any]:
     """The person's traits in a stored message (validated when it was stored)."""
     return person_traits(event.type, event.message.get("context"), event.message.get("traits"))
