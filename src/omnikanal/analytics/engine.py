@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.catalog import warehouse as catalog_warehouse
 from omnikanal.commerce import warehouse as commerce_warehouse
+from omnikanal.conversations import warehouse as conversations_warehouse
 from omnikanal.customers import warehouse as customers_warehouse
 from omnikanal.events import warehouse as events_warehouse
 
@@ -65,6 +66,17 @@ RAW_LINES = pa.schema(
 )
 MERGE_LINKS = pa.schema([("profile_id", pa.string()), ("merged_into", pa.string())])
 CATEGORIES = pa.schema([("sku", pa.string()), ("category", pa.string())])
+# Answers to satisfaction questions: kind "csat" (1-5) or "nps" (0-10).
+RAW_SATISFACTION = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("profile_id", pa.string()),
+        ("channel", pa.string()),
+        ("location", pa.string()),
+        ("score", pa.int64()),
+        ("at", TIME),
+    ]
+)
 
 
 @cache
@@ -154,6 +166,10 @@ def from_hub(session: Session) -> Engine:
             "raw_lines": lines,
             "merge_links": _table(customers_warehouse.merge_links(session), MERGE_LINKS),
             "categories": _table(catalog_warehouse.categories(session), CATEGORIES),
+            "raw_satisfaction": _table(
+                [{"kind": "csat", **row} for row in conversations_warehouse.csat_rows(session)],
+                RAW_SATISFACTION,
+            ),
         }
     )
     return engine
@@ -166,6 +182,7 @@ def from_tables(
     lines: pa.Table | None = None,
     merge_links: pa.Table | None = None,
     categories: pa.Table | None = None,
+    satisfaction: pa.Table | None = None,
 ) -> Engine:
     """An engine over Arrow tables already in the raw shapes above (benchmarks, real data)."""
     engine = Engine()
@@ -176,6 +193,9 @@ def from_tables(
             "raw_lines": lines if lines is not None else RAW_LINES.empty_table(),
             "merge_links": merge_links if merge_links is not None else MERGE_LINKS.empty_table(),
             "categories": categories if categories is not None else CATEGORIES.empty_table(),
+            "raw_satisfaction": (
+                satisfaction if satisfaction is not None else RAW_SATISFACTION.empty_table()
+            ),
         }
     )
     return engine

@@ -47,3 +47,9 @@ UNION ALL
 SELECT person, ts, channel, location, 'order', NULL,
        json_object('order_id', order_id, 'fulfilment', fulfilment), total
 FROM orders;
+
+CREATE OR REPLACE TABLE satisfaction AS
+SELECT s.kind, coalesce(p.live_id, s.profile_id) AS person, s.channel,
+       coalesce(s.location, '(none)') AS store, s.score, s."at"::TIMESTAMP AS ts,
+       strftime(s."at"::TIMESTAMP, '%Y-%m') AS month
+FROM raw_satisfaction s LEFT JOIN person_of p ON p.profile_id = s.profile_id;
