@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, special
+from scipy import optimize, special  # type: ignore[import-untyped]
 
 Array = NDArray[np.float64]
 

@@ -113,7 +113,7 @@ class Engine:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def arrow(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
-        return self.db.execute(query, params).fetch_arrow_table()
+        return self.db.execute(query, params).to_arrow_table()
 
     def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
         found = self.db.execute(query, params).fetchone()

@@ -51,7 +51,10 @@ def paths(engine: Engine, *, limit: int = 20) -> PathsReport:
             for row in rows
         ],
         attribution=[
-            Credit(**{k: (v if k == "touchpoint" else float(v or 0)) for k, v in row.items()})
+            Credit(
+                touchpoint=str(row.pop("touchpoint")),
+                **{k: float(v or 0) for k, v in row.items()},
+            )
             for row in engine.rows("attribution")
         ],
     )
