@@ -81,7 +81,8 @@ def test_modes_and_windows() -> None:
     assert _reached(funnels.run(history, unlimited, ChannelMode.ANY)) == [3, 3]
     result = funnels.run(history, STEPS, ChannelMode.ANY)
     assert result.steps[1].median_seconds == 1.5 * DAY  # a: 1 day, c: 2 days
-    assert result.stalled == ["b"] and result.largest_drop == 2
+    assert result.stalled == ["b"]
+    assert result.largest_drop == 2
 
 
 def test_an_order_step_and_one_step_and_no_data() -> None:
@@ -92,7 +93,9 @@ def test_an_order_step_and_one_step_and_no_data() -> None:
     assert {b.key: b.completed for b in result.by_store} == {"gbg": 1, "(online only)": 0}
     assert _reached(funnels.run(history, [STEPS[0]])) == [3]
     empty = funnels.run(engine.from_tables(), STEPS)
-    assert _reached(empty) == [0, 0] and empty.overall is None and empty.stalled == []
+    assert _reached(empty) == [0, 0]
+    assert empty.overall is None
+    assert empty.stalled == []
 
 
 def test_paths_and_attribution() -> None:
@@ -102,7 +105,8 @@ def test_paths_and_attribution() -> None:
     assert by_path["web > store gbg"].revenue == 1000
     assert by_path["web > app > web"].converted == 1  # c with c2's touches, merged
     credit = {c.touchpoint: c for c in report.attribution}
-    assert credit["web"].first_touch == 2 and credit["web"].last_touch == 1
+    assert credit["web"].first_touch == 2
+    assert credit["web"].last_touch == 1
     assert credit["store gbg"].last_touch == 1
     # c's journey web > app > web: 40 % / 20 % / 40 %, so web 0.8 and app 0.2.
     assert credit["app"].position_based == 0.2
