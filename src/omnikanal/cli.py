@@ -276,7 +276,7 @@ def _load_demo(settings: Settings) -> None:
     relay = Relay(session_factory=factory, settings=settings, registry=registry)
     # The demo's orders earn points, merge carts and record notices as live ones do.
     with unit_of_work(factory, after_commit=relay.run_handlers) as session:
-        loaded = demo_data.load(session)
+        loaded = demo_data.load(session, history=True)
     console.print("demo retailer loaded" if loaded else "demo retailer already loaded")
 
 

@@ -58,6 +58,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Inbox", "/console/inbox", frozenset({Role.AGENT})),
     NavItem("Possible duplicates", "/console/duplicates", frozenset({Role.AGENT})),
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
+    NavItem("Analytics", "/console/analytics", frozenset({Role.ANALYST})),
     NavItem("Staff", "/console/staff", frozenset()),
 ]
 
