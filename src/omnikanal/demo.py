@@ -748,6 +748,61 @@ def _load_history(
         events_service.append(session, [job])
     while events_service.resolve(session, limit=1000):
         pass
+    started = utcnow()
     outcome = commerce_history.import_orders(session, orders)
     assert not outcome.problems, outcome.problems[:3]
+    # The shoppers' habits (favourite store ...), as an import's last step has them.
+    commerce_history.refresh_habits(session, since=started)
+    _nps_surveys(session, rng, now)
     _rated_conversations(session, rng, staff)
+
+
+# How the shoppers answer "how likely are you to recommend us" (0-10): mostly happy.
+NPS_WEIGHTS = (1, 1, 1, 1, 2, 3, 4, 8, 10, 9, 8)
+
+
+def _nps_surveys(session: Session, rng: random.Random, now: datetime) -> None:
+    """Three NPS surveys a quarter apart to the history's shoppers; about half answer."""
+    from omnikanal.marketing import audiences, campaigns, surveys
+    from omnikanal.marketing import tokens as marketing_tokens
+
+    settings = marketing_tokens.settings_of(session)
+    people = [
+        found
+        for n in range(HISTORY_PEOPLE)
+        if (
+            found := customers_service.find_profile_id(
+                session, type_="user_id", raw_value=f"shopper-{n:03d}"
+            )
+        )
+        is not None
+    ]
+    audience = audiences.create_listed(
+        session, name="Shoppers of the last nine months", profile_ids=people
+    )
+    for months_ago in (6, 3, 0):
+        campaign = campaigns.create(
+            session,
+            name=f"How are we doing? ({months_ago} months ago)",
+            audience_id=audience.id,
+            channels=["email", "sms"],
+            subject="How are we doing?",
+            body="Two minutes for us: would you recommend Norrsken to a friend?",
+            survey=surveys.NPS,
+        )
+        for person in people:
+            if rng.random() < 0.5:
+                continue
+            url = surveys.answer_url(
+                settings,
+                campaign_id=campaign.id,
+                profile_id=person,
+                channel=rng.choice(("email", "email", "sms")),
+            )
+            score = rng.choices(range(11), weights=NPS_WEIGHTS)[0]
+            answer, _ = surveys.answer(
+                session, token=url.rsplit("/", 1)[1], score=score, comment=None
+            )
+            # Answered in the weeks after that survey went out.
+            answer.answered_at = now - timedelta(days=30 * months_ago + 25 - rng.uniform(0, 20))
+    session.flush()

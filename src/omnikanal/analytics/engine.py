@@ -24,6 +24,7 @@ from omnikanal.commerce import warehouse as commerce_warehouse
 from omnikanal.conversations import warehouse as conversations_warehouse
 from omnikanal.customers import warehouse as customers_warehouse
 from omnikanal.events import warehouse as events_warehouse
+from omnikanal.marketing import warehouse as marketing_warehouse
 
 TIME = pa.timestamp("us", tz="UTC")
 CHUNK_ROWS = 20_000
@@ -167,7 +168,13 @@ def from_hub(session: Session) -> Engine:
             "merge_links": _table(customers_warehouse.merge_links(session), MERGE_LINKS),
             "categories": _table(catalog_warehouse.categories(session), CATEGORIES),
             "raw_satisfaction": _table(
-                [{"kind": "csat", **row} for row in conversations_warehouse.csat_rows(session)],
+                [
+                    *(
+                        {"kind": "csat", **row}
+                        for row in conversations_warehouse.csat_rows(session)
+                    ),
+                    *({"kind": "nps", **row} for row in marketing_warehouse.nps_rows(session)),
+                ],
                 RAW_SATISFACTION,
             ),
         }

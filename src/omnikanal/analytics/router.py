@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from omnikanal.analytics import funnels, journeys, paths, service, value
-from omnikanal.analytics.schemas import FunnelCreate
+from omnikanal.analytics.schemas import FunnelCreate, StalledAudience, StalledAudienceCreate
 from omnikanal.auth.dependencies import require_roles
 from omnikanal.auth.models import Role
 from omnikanal.auth.service import StaffActor
@@ -23,6 +23,20 @@ def funnel(body: FunnelCreate, session: DbSession, _actor: AnalystKey) -> funnel
     channel path and store; the largest drop and who stalled there."""
     steps = [step.step() for step in body.steps]
     return service.report(session, lambda e: funnels.run(e, steps, body.mode, body.limit))
+
+
+@router.post("/funnels/stalled-audience", response_model=StalledAudience, status_code=201)
+def stalled_audience(
+    body: StalledAudienceCreate, session: DbSession, _actor: AnalystKey
+) -> StalledAudience:
+    """Run a funnel and save the people who stalled at its largest drop as an audience (a
+    fixed list) that a campaign can be sent to (``audience_id`` in ``POST /v1/campaigns``).
+    Nobody stalled: ``audience_id`` is null and nothing is saved."""
+    steps = [step.step() for step in body.steps]
+    audience_id, step, people = service.save_stalled(
+        session, steps=steps, mode=body.mode, name=body.name
+    )
+    return StalledAudience(audience_id=audience_id, name=body.name, step=step, people=people)
 
 
 @router.get("/webrooming", response_model=journeys.RoomingReport)

@@ -2,6 +2,7 @@
 analysis modules, returned as they are)."""
 
 from typing import Literal, Self
+from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -40,3 +41,19 @@ class FunnelCreate(BaseModel):
     steps: list[StepCreate] = Field(min_length=1, max_length=10)
     mode: ChannelMode = ChannelMode.ANY
     limit: int = Field(default=20, ge=1, le=500)
+
+
+class StalledAudienceCreate(FunnelCreate):
+    """A funnel, and the name of the audience its stalled people are saved as."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class StalledAudience(BaseModel):
+    """The audience (a fixed list, in marketing) of the people the funnel lost at ``step``
+    (its largest drop); a campaign reaches them through ``audience_id``."""
+
+    audience_id: UUID | None
+    name: str
+    step: int | None
+    people: int

@@ -3,11 +3,15 @@
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
+from uuid import UUID
 
 from sqlalchemy.orm import Session
 
 from omnikanal.analytics import engine as analytics_engine
+from omnikanal.analytics import funnels
 from omnikanal.analytics.engine import Engine
+from omnikanal.analytics.funnels import ChannelMode, Step
+from omnikanal.marketing import audiences
 
 T = TypeVar("T")
 
@@ -24,3 +28,16 @@ def snapshot(session: Session) -> Iterator[Engine]:
 def report(session: Session, run: Callable[[Engine], T]) -> T:
     with snapshot(session) as engine:
         return run(engine)
+
+
+def save_stalled(
+    session: Session, *, steps: list[Step], mode: ChannelMode, name: str
+) -> tuple[UUID | None, int | None, int]:
+    """Run the funnel and save the people lost at its largest drop as a fixed-list audience
+    for campaigns; (its id, the step, how many). Nobody lost: no audience."""
+    result = report(session, lambda e: funnels.run(e, steps, mode, limit=1))
+    people = [UUID(p) for p in result.stalled if p and p != "None"]
+    if not people:
+        return None, result.largest_drop, 0
+    audience = audiences.create_listed(session, name=name, profile_ids=people)
+    return audience.id, result.largest_drop, len(people)

@@ -4,23 +4,26 @@ and its table as a CSV download (S13, S14)."""
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from markupsafe import Markup
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from omnikanal.analytics import charts, funnels, journeys, paths, service, value
+from omnikanal.analytics import charts, funnels, journeys, paths, value
+from omnikanal.analytics import service as analytics_service
 from omnikanal.analytics.charts import Bar, Series
 from omnikanal.analytics.engine import Engine
 from omnikanal.auth.models import Role
-from omnikanal.console.dependencies import require_console_roles
+from omnikanal.console.dependencies import CheckedForm, require_console_roles
 from omnikanal.console.pages import render
 from omnikanal.console.service import SignedIn
+from omnikanal.errors import CommonErrorCode, RuleViolation
 from omnikanal.http import DbSession
+from omnikanal.kit.time import utcnow
 
 router = APIRouter(prefix="/analytics")
 
@@ -78,7 +81,7 @@ def _pct(value_: float | None) -> str:
 
 
 def _report(session: DbSession, run: Callable[[Engine], Any]) -> Any:
-    return service.report(session, run)
+    return analytics_service.report(session, run)
 
 
 # -- funnel --
@@ -98,9 +101,77 @@ def _step(name: str, channels: str, days: int | None) -> funnels.Step:
     )
 
 
-StepName = Annotated[str, Query(min_length=1, max_length=200)]
-StepChannels = Annotated[str, Query(max_length=200)]
-Days = Annotated[int | None, Query(ge=1, le=3650)]
+def _form_steps(form: Mapping[str, Any]) -> tuple[list[funnels.Step], funnels.ChannelMode]:
+    """The funnel of the page's hidden fields, checked as the page's query is."""
+
+    def text(name: str, default: str = "") -> str:
+        value = form.get(name, default)
+        return value.strip()[:200] if isinstance(value, str) else default
+
+    def days(name: str) -> int | None:
+        given = text(name)
+        if not given:
+            return None
+        if not given.isdigit() or not 1 <= int(given) <= 3650:
+            raise _bad(name, "a number of days, 1 to 3650")
+        return int(given)
+
+    for name in ("step1", "step2"):
+        if not text(name):
+            raise _bad(name, "an event name, or order")
+    steps = [
+        _step(text("step1"), text("channels1"), None),
+        _step(text("step2"), text("channels2"), days("days2")),
+    ]
+    if text("step3"):
+        steps.append(_step(text("step3"), text("channels3"), days("days3")))
+    try:
+        mode = funnels.ChannelMode(text("mode", "any"))
+    except ValueError as exc:
+        raise _bad("mode", "any, same or switch") from exc
+    return steps, mode
+
+
+def _bad(field: str, message: str) -> RuleViolation:
+    return RuleViolation(
+        CommonErrorCode.VALIDATION_FAILED,
+        f"{field}: {message}.",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+@router.post("/stalled")
+def save_stalled(session: DbSession, user: Analyst, form: CheckedForm) -> Response:
+    """Save the people the funnel lost at its largest drop as an audience for campaigns."""
+    steps, mode = _form_steps(form)
+    name = f"Stalled: {' → '.join(s.label for s in steps)} ({utcnow():%Y-%m-%d %H:%M})"
+    audience_id, step, people = analytics_service.save_stalled(
+        session, steps=steps, mode=mode, name=name[:200]
+    )
+    done = (
+        f"Saved {people} people who stalled before step {step} as the audience "
+        f"{audience_id} (for a campaign)."
+        if audience_id
+        else "Nobody stalled: no audience saved."
+    )
+    back = {k: v for k, v in form.items() if k in DEFAULT_FUNNEL and isinstance(v, str)}
+    return RedirectResponse(
+        "/console/analytics?" + urlencode({**back, "done": done}), status_code=303
+    )
+
+
+# The funnel the page shows first: viewed online, then bought at a till within 30 days.
+DEFAULT_FUNNEL = {
+    "step1": "Product Viewed",
+    "channels1": "web,app",
+    "step2": "order",
+    "channels2": "pos",
+    "days2": "30",
+    "step3": "",
+    "channels3": "",
+    "days3": "",
+    "mode": "any",
+}
 
 
 @router.get("")
@@ -109,19 +180,13 @@ def funnel_page(
     session: DbSession,
     user: Analyst,
     fmt: Format = "html",
-    step1: StepName = "Product Viewed",
-    channels1: StepChannels = "web,app",
-    step2: StepName = "order",
-    channels2: StepChannels = "pos",
-    days2: Days = 30,
-    step3: Annotated[str, Query(max_length=200)] = "",
-    channels3: StepChannels = "",
-    days3: Days = None,
-    mode: funnels.ChannelMode = funnels.ChannelMode.ANY,
+    done: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
-    steps = [_step(step1, channels1, None), _step(step2, channels2, days2)]
-    if step3.strip():
-        steps.append(_step(step3, channels3, days3))
+    """The funnel of the query (``step1``..``step3``, ``channels1``.., ``days2``, ``days3``,
+    ``mode``); the default one without."""
+    asked = {k: v for k, v in request.query_params.items() if k in DEFAULT_FUNNEL}
+    form = {**DEFAULT_FUNNEL, **asked} if asked else dict(DEFAULT_FUNNEL)
+    steps, mode = _form_steps(form)
     result: funnels.FunnelResult = _report(session, lambda e: funnels.run(e, steps, mode, 20))
     if fmt == "csv":
         return csv_response(
@@ -157,18 +222,9 @@ def funnel_page(
         "Funnel",
         result=result,
         charts=[_svg(chart), _svg(by_path)],
-        form={
-            "step1": step1,
-            "channels1": channels1,
-            "step2": step2,
-            "channels2": channels2,
-            "days2": days2 or "",
-            "step3": step3,
-            "channels3": channels3,
-            "days3": days3 or "",
-            "mode": mode.value,
-        },
+        form=form,
         modes=[m.value for m in funnels.ChannelMode],
+        done=done,
     )
 
 

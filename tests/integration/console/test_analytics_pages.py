@@ -3,6 +3,7 @@ and tables over the demo's history, its CSV download parses, and other roles are
 
 import csv
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -61,6 +62,15 @@ def test_an_analyst_sees_every_page_with_charts_and_downloads_each_table(
     assert int(first["entered"]) == int(first["reached"]) > 0
     assert 0 < int(second["reached"]) <= int(first["reached"])
     assert f"<td>{second['reached']}</td>" in page.text
+    # The people who stalled become an audience for a campaign.
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    saved = client.post("/console/analytics/stalled", data=fields)
+    assert saved.status_code == 200
+    assert re.search(r"Saved \d+ people who stalled before step 2 as the audience", saved.text)
+    assert (
+        client.post("/console/analytics/stalled", data={**fields, "csrf_token": "x"}).status_code
+        == 403
+    )
     bad = client.get("/console/analytics", params={"days2": "0"})
     assert bad.status_code == 422
     assert "days2" in bad.text
