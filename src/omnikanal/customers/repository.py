@@ -507,7 +507,7 @@ def identifier_rows(session: Session, profile_ids: Sequence[UUID]) -> Sequence[R
     ).all()
 
 
-def merge_links(session: Session) -> Sequence[Row[Any]]:
+def merge_links(session: Session) -> Sequence[Row[str, str]]:
     """(profile id, the profile it was merged into) for every merged-away profile, as
     text: the analytics engine follows the chains itself."""
     c = profile_table.c
