@@ -19,12 +19,14 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
+from omnikanal.auth import service as auth_service
 from omnikanal.catalog import warehouse as catalog_warehouse
 from omnikanal.commerce import warehouse as commerce_warehouse
 from omnikanal.conversations import warehouse as conversations_warehouse
 from omnikanal.customers import warehouse as customers_warehouse
 from omnikanal.events import warehouse as events_warehouse
 from omnikanal.marketing import warehouse as marketing_warehouse
+from omnikanal.privacy import warehouse as privacy_warehouse
 
 TIME = pa.timestamp("us", tz="UTC")
 CHUNK_ROWS = 20_000
@@ -67,6 +69,16 @@ RAW_LINES = pa.schema(
 )
 MERGE_LINKS = pa.schema([("profile_id", pa.string()), ("merged_into", pa.string())])
 CATEGORIES = pa.schema([("sku", pa.string()), ("category", pa.string())])
+# In-store touches the orders and events do not show: a return taken at a store
+# ("return"), a person looked up by that store's staff ("lookup").
+RAW_STORE_TOUCHES = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("profile_id", pa.string()),
+        ("location", pa.string()),
+        ("at", TIME),
+    ]
+)
 # Answers to satisfaction questions: kind "csat" (1-5) or "nps" (0-10).
 RAW_SATISFACTION = pa.schema(
     [
@@ -156,6 +168,16 @@ def _orders(session: Session, until: datetime) -> tuple[pa.Table, pa.Table]:
     return pa.concat_tables(orders), pa.concat_tables(lines)
 
 
+def _store_touches(session: Session) -> pa.Table:
+    lookups = privacy_warehouse.store_lookups(session)
+    stores = auth_service.locations_of(session, {row["credential_id"] for row in lookups})
+    rows = [{"kind": "return", **row} for row in commerce_warehouse.store_returns(session)]
+    rows += [
+        {"kind": "lookup", "location": stores.get(row["credential_id"]), **row} for row in lookups
+    ]
+    return _table(rows, RAW_STORE_TOUCHES)
+
+
 def from_hub(session: Session) -> Engine:
     """A snapshot of the hub's history (SQLite or PostgreSQL), read through the domains."""
     orders, lines = _orders(session, datetime.now(UTC))
@@ -167,6 +189,7 @@ def from_hub(session: Session) -> Engine:
             "raw_lines": lines,
             "merge_links": _table(customers_warehouse.merge_links(session), MERGE_LINKS),
             "categories": _table(catalog_warehouse.categories(session), CATEGORIES),
+            "raw_store_touches": _store_touches(session),
             "raw_satisfaction": _table(
                 [
                     *(
@@ -190,6 +213,7 @@ def from_tables(
     merge_links: pa.Table | None = None,
     categories: pa.Table | None = None,
     satisfaction: pa.Table | None = None,
+    store_touches: pa.Table | None = None,
 ) -> Engine:
     """An engine over Arrow tables already in the raw shapes above (benchmarks, real data)."""
     engine = Engine()
@@ -202,6 +226,9 @@ def from_tables(
             "categories": categories if categories is not None else CATEGORIES.empty_table(),
             "raw_satisfaction": (
                 satisfaction if satisfaction is not None else RAW_SATISFACTION.empty_table()
+            ),
+            "raw_store_touches": (
+                store_touches if store_touches is not None else RAW_STORE_TOUCHES.empty_table()
             ),
         }
     )

@@ -140,3 +140,26 @@ def test_a_bad_funnel_is_a_422_naming_the_field(shop: Shop) -> None:  # noqa: F8
     none = shop.client.post("/v1/analytics/funnels", json={"steps": []}, headers=shop.analyst)
     assert none.status_code == 422
     assert "steps" in none.text
+
+
+def test_a_lookup_by_store_staff_is_an_in_store_touch_before_an_online_order(
+    shop: Shop,  # noqa: F811
+) -> None:
+    seen = {"type": "identify", "userId": "u8", "messageId": "i8", "timestamp": _at(1)}
+    shop.ok(shop.client.post("/v1/identify", json=seen, headers=shop.web_events))
+    found = shop.ok(shop.client.get("/v1/profiles", params={"user_id": "u8"}, headers=shop.agent))
+    person = found["items"][0]["id"]
+    # Göteborg's staff look her up (she is in the store), then she orders online.
+    shop.ok(shop.client.get(f"/v1/profiles/{person}", headers=shop.gbg))
+    order = {
+        "currency": "SEK",
+        "lines": [{"sku": SCARF, "quantity": 1}],
+        "tenders": [{"type": "card", "reference": "tok"}],
+        "fulfilment": {"type": "click_and_collect", "location": "gbg-avenyn"},
+        "customer": {"user_id": "u8"},
+    }
+    shop.ok(shop.client.post("/v1/orders", json=order, headers=shop.web), 201)
+    report = shop.ok(shop.client.get("/v1/analytics/showrooming", headers=shop.analyst))
+    assert report["overall"]["total"] == 1
+    assert [r["count"] for r in report["overall"]["rates"]] == [1, 1, 1]
+    assert [row["key"] for row in report["by"]["store"]] == ["gbg-avenyn"]

@@ -111,3 +111,30 @@ def test_paths_and_attribution() -> None:
     # c's journey web > app > web: 40 % / 20 % / 40 %, so web 0.8 and app 0.2.
     assert credit["app"].position_based == 0.2
     assert abs(credit["web"].position_based - (0.5 + 0.8)) < 1e-9
+
+
+def test_returns_and_staff_lookups_are_in_store_touches_for_showrooming() -> None:
+    from omnikanal.analytics import journeys
+
+    touches = pa.Table.from_pylist(
+        [
+            # d returned something in Göteborg 5 days before ordering online; e was looked
+            # up by Stockholm's staff 20 days before; f2 (merged into f) 40 days before.
+            {"kind": "return", "profile_id": "d", "location": "gbg", "at": START},
+            {"kind": "lookup", "profile_id": "e", "location": "sthlm", "at": START},
+            {"kind": "lookup", "profile_id": "f2", "location": "sthlm", "at": START},
+        ],
+        schema=engine.RAW_STORE_TOUCHES,
+    )
+    orders = _orders(
+        ("d", "web", None, 5, 100), ("e", "app", None, 20, 100), ("f", "web", None, 40, 100)
+    )
+    links = pa.Table.from_pylist(
+        [{"profile_id": "f2", "merged_into": "f"}], schema=engine.MERGE_LINKS
+    )
+    found = journeys.showrooming(
+        engine.from_tables(orders=orders, store_touches=touches, merge_links=links)
+    )
+    assert found.overall.total == 3
+    assert [r.count for r in found.overall.rates] == [1, 1, 2]
+    assert {row.key: row.total for row in found.by["store"]} == {"gbg": 1, "sthlm": 2}

@@ -10,3 +10,5 @@ CREATE OR REPLACE TABLE merge_links (profile_id VARCHAR, merged_into VARCHAR);
 CREATE OR REPLACE TABLE categories (sku VARCHAR, category VARCHAR);
 CREATE OR REPLACE TABLE raw_satisfaction (kind VARCHAR, profile_id VARCHAR, channel VARCHAR,
     location VARCHAR, score BIGINT, "at" TIMESTAMPTZ);
+CREATE OR REPLACE TABLE raw_store_touches (kind VARCHAR, profile_id VARCHAR,
+    location VARCHAR, "at" TIMESTAMPTZ);

@@ -53,3 +53,9 @@ SELECT s.kind, coalesce(p.live_id, s.profile_id) AS person, s.channel,
        coalesce(s.location, '(none)') AS store, s.score, s."at"::TIMESTAMP AS ts,
        strftime(s."at"::TIMESTAMP, '%Y-%m') AS month
 FROM raw_satisfaction s LEFT JOIN person_of p ON p.profile_id = s.profile_id;
+
+-- Store visits the orders and events do not show: returns taken and staff lookups.
+CREATE OR REPLACE TABLE store_touches AS
+SELECT s.kind, coalesce(p.live_id, s.profile_id) AS person, s.location, s."at"::TIMESTAMP AS ts
+FROM raw_store_touches s LEFT JOIN person_of p ON p.profile_id = s.profile_id
+WHERE s.profile_id IS NOT NULL;

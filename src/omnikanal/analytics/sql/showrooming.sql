@@ -1,6 +1,6 @@
 -- Online orders, each with the days since the same person's latest in-store touch before
--- it (a till purchase, a click-and-collect pickup, any event from a store's channel or a
--- store visit) and that touch's store.
+-- it (a till purchase, a click-and-collect pickup, a return taken at a store, a lookup by
+-- store staff, any event from a store's channel or a store visit) and that touch's store.
 CREATE OR REPLACE TEMP TABLE showrooming AS
 WITH store_touches AS (
     SELECT person, ts, location FROM orders WHERE channel = $store_channel
@@ -10,6 +10,8 @@ WITH store_touches AS (
     UNION ALL
     SELECT person, ts, location FROM touches
     WHERE kind = 'event' AND (channel = $store_channel OR event IN ('Store Visited', 'Store Visit'))
+    UNION ALL
+    SELECT person, ts, location FROM store_touches
 ), online AS (
     SELECT order_id, person, ts FROM orders WHERE list_contains($online, channel)
 )
