@@ -7,11 +7,14 @@ webrooming report over the same data.
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from omnikanal.analytics import engine, funnels, journeys
 from omnikanal.analytics.funnels import ChannelMode, Step
 
 DAY = 86400
+T = TypeVar("T")
 
 GENERATE = """
 CREATE TABLE raw_events AS
@@ -27,27 +30,40 @@ SELECT i::VARCHAR AS event_id,
 FROM range($events) t(i)
 """
 
-# The same funnel by hand: earliest-reachable touches per step with ASOF joins.
+# The same funnel by hand, over the same table the engine reads (``touches``: events with
+# merged people resolved): each step's touches reached with an ASOF join to the latest
+# reaching touch of the step before, within the window.
 BY_HAND = """
-WITH t AS (SELECT profile_id AS person, "timestamp"::TIMESTAMP AS ts, name FROM raw_events),
-s1 AS (SELECT person, ts FROM t WHERE name = 'Product Viewed'),
+WITH t AS (SELECT person, ts, channel, event FROM touches WHERE kind = 'event'),
+s1 AS (SELECT person, ts FROM t WHERE event = 'Product Viewed' AND channel IN ('web', 'app')),
 s2 AS (
-    SELECT m.person, m.ts FROM (SELECT person, ts FROM t WHERE name = 'Product Added') m
+    SELECT m.person, m.ts
+    FROM (SELECT person, ts FROM t WHERE event = 'Product Added') m
     ASOF JOIN s1 p ON m.person = p.person AND m.ts > p.ts
-    WHERE epoch_us(m.ts) - epoch_us(p.ts) <= 604800000000),
+    WHERE epoch_us(m.ts) - epoch_us(p.ts) <= 7 * 86400000000),
 s3 AS (
-    SELECT m.person, m.ts FROM (SELECT person, ts FROM t WHERE name = 'Checkout Started') m
+    SELECT m.person, m.ts
+    FROM (SELECT person, ts FROM t WHERE event = 'Checkout Started' AND channel = 'pos') m
     ASOF JOIN s2 p ON m.person = p.person AND m.ts > p.ts
     WHERE epoch_us(m.ts) - epoch_us(p.ts) <= 86400000000)
 SELECT (SELECT count(DISTINCT person) FROM s1), (SELECT count(DISTINCT person) FROM s2),
        (SELECT count(DISTINCT person) FROM s3)
 """
 
+# Viewed online, added to the basket anywhere within a week, checked out at a till
+# within a day after that.
 STEPS = [
-    Step(event="Product Viewed"),
+    Step(event="Product Viewed", channels=("web", "app")),
     Step(event="Product Added", within=7 * DAY),
-    Step(event="Checkout Started", within=1 * DAY),
+    Step(event="Checkout Started", channels=("pos",), within=1 * DAY),
 ]
+ROUNDS = 5
+
+
+def _timed(run: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    found = run()
+    return time.perf_counter() - started, found
 
 
 def main() -> None:
@@ -62,18 +78,21 @@ def main() -> None:
     hub.script("schema")
     print(f"{args.events:,} events generated and loaded in {time.perf_counter() - started:.1f} s")
 
-    started = time.perf_counter()
-    by_hand = hub.db.execute(BY_HAND).fetchone()
-    hand_seconds = time.perf_counter() - started
-
-    started = time.perf_counter()
-    result = funnels.run(hub, STEPS, ChannelMode.ANY)
-    engine_seconds = time.perf_counter() - started
+    # Taken in turns, the best of each: the machine may be shared, and a busy moment then
+    # falls on both alike.
+    hand: list[float] = []
+    ours_seconds: list[float] = []
+    for _ in range(ROUNDS):
+        seconds, by_hand = _timed(lambda: hub.db.execute(BY_HAND).fetchone())
+        hand.append(seconds)
+        seconds, result = _timed(lambda: funnels.run(hub, STEPS, ChannelMode.ANY))
+        ours_seconds.append(seconds)
+    hand_seconds, engine_seconds = min(hand), min(ours_seconds)
     ours = tuple(s.reached for s in result.steps)
     print(f"people per step: engine {ours}, by hand {by_hand}")
     print(
-        f"funnel: engine {engine_seconds:.2f} s, hand-written DuckDB SQL {hand_seconds:.2f} s, "
-        f"ratio {engine_seconds / hand_seconds:.2f} (target <= 1.5)"
+        f"funnel (best of {ROUNDS}): engine {engine_seconds:.2f} s, hand-written DuckDB SQL "
+        f"{hand_seconds:.2f} s, ratio {engine_seconds / hand_seconds:.2f} (target <= 1.5)"
     )
     started = time.perf_counter()
     journeys.webrooming(hub)

@@ -122,7 +122,7 @@ def funnel(
     console.print(f"overall {_pct(result.overall)} ({_ci(result.overall_interval)})")
     if result.largest_drop:
         console.print(
-            f"largest drop before step {result.largest_drop}: {len(result.stalled)} people stalled"
+            f"largest drop before step {result.largest_drop}: {result.stalled_count} people stalled"
         )
     paths_table = _table("By channel path", "path", "entered", "completed", "conversion")
     for b in result.by_path:

@@ -114,10 +114,14 @@ class Engine:
     def close(self) -> None:
         self.db.close()
 
-    def script(self, name: str, params: dict[str, Any] | None = None) -> None:
-        """Run every statement of ``sql/<name>.sql``."""
+    def script(
+        self, name: str, params: dict[str, Any] | None = None, fill: dict[str, str] | None = None
+    ) -> None:
+        """Run every statement of ``sql/<name>.sql``; ``fill`` the ``{placeholders}`` of
+        query text that code composed (never a caller's values: those are ``params``)."""
         for statement in _statements(sql(name)):
-            self.db.execute(statement, params if params and "$" in statement else None)
+            text = statement.format(**fill) if fill else statement
+            self.db.execute(text, params if params and "$" in text else None)
 
     def rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of the one query in ``sql/<name>.sql``, as dicts."""

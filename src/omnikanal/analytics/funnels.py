@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from omnikanal.analytics.engine import Engine
+from omnikanal.analytics.engine import Engine, sql
 from omnikanal.analytics.stats import Interval, rate, wilson
 
 
@@ -65,35 +65,47 @@ class FunnelResult:
     overall_interval: Interval | None
     by_path: list[Breakdown]
     by_store: list[Breakdown]
-    # The step (2 or later) that lost the most people, and the people it lost.
+    # The step (2 or later) that lost the most people, how many, and who (the first
+    # ``limit`` of them by id; all of them are saved as an audience on request).
     largest_drop: int | None
+    stalled_count: int
     stalled: list[str]
 
 
-def _load_steps(engine: Engine, steps: list[Step]) -> None:
-    engine.db.execute(
-        "CREATE OR REPLACE TEMP TABLE funnel_steps "
-        "(step INTEGER, kind VARCHAR, event VARCHAR, channels VARCHAR[])"
-    )
-    engine.db.execute(
-        "CREATE OR REPLACE TEMP TABLE funnel_filters (step INTEGER, key VARCHAR, value VARCHAR)"
-    )
-    engine.db.executemany(
-        "INSERT INTO funnel_steps VALUES (?, ?, ?, ?)",
-        [(i, s.kind, s.event, list(s.channels) or None) for i, s in enumerate(steps, start=1)],
-    )
-    filters = [(i, k, v) for i, s in enumerate(steps, start=1) for k, v in s.where.items()]
-    if filters:
-        engine.db.executemany("INSERT INTO funnel_filters VALUES (?, ?, ?)", filters)
+def _touches(step: Step) -> tuple[str, dict[str, Any]]:
+    """The query of a step's touches and its parameters. Only parameter names are written
+    into the text; every value (event, channels, property names and values) is bound."""
+    params: dict[str, Any] = {
+        "kind": step.kind,
+        "event": step.event,
+        "channels": list(step.channels) or None,
+    }
+    filters: list[str] = []
+    for n, (key, value) in enumerate(sorted(step.where.items())):
+        params[f"f{n}"] = value
+        if key == "location":
+            filters.append(f"AND location = $f{n}")
+        else:
+            params[f"k{n}"] = f'$."{key}"'
+            filters.append(f"AND json_extract_string(properties, $k{n}) = $f{n}")
+    return sql("funnel_touches").format(filters="\n  ".join(filters)), params
+
+
+def _run(engine: Engine, name: str, step: Step, params: dict[str, Any]) -> None:
+    touches, bound = _touches(step)
+    engine.db.execute(sql(name).format(touches=touches), {**params, **bound})
 
 
 def reach(engine: Engine, steps: list[Step], mode: ChannelMode) -> None:
-    """Fill ``funnel_reach``: every touch that reached each step."""
-    _load_steps(engine, steps)
-    engine.script("funnel_match")
+    """Fill ``funnel_reach`` (every touch that reached each step) and the per-person tables
+    the reports read (``funnel_people.sql``)."""
+    _run(engine, "funnel_first", steps[0], {})
     for index, step in enumerate(steps[1:], start=2):
         within_us = None if step.within is None else step.within * 1_000_000
-        engine.script(f"funnel_step_{mode.value}", {"step": index, "within_us": within_us})
+        _run(engine, f"funnel_step_{mode.value}", step, {"step": index, "within_us": within_us})
+    # Step numbers only (no caller's text) go into the query.
+    path = ", ".join(f"max(channel) FILTER (WHERE step = {n})" for n in range(1, len(steps) + 1))
+    engine.script("funnel_people", fill={"path": f"concat_ws(' > ', {path})"})
 
 
 def _breakdown(rows: list[dict[str, Any]], key: str) -> list[Breakdown]:
@@ -135,18 +147,26 @@ def _largest_drop(results: list[StepResult]) -> int | None:
     return -max(drops)[1] if drops else None
 
 
+def stalled(engine: Engine, step: int, limit: int | None) -> list[str]:
+    """Who reached step ``step`` - 1 and not ``step`` (after ``reach``)."""
+    rows = engine.rows("funnel_stalled", {"step": step, "limit": limit})
+    return [str(row["person"]) for row in rows]
+
+
 def run(
-    engine: Engine, steps: list[Step], mode: ChannelMode = ChannelMode.ANY, limit: int = 20
+    engine: Engine,
+    steps: list[Step],
+    mode: ChannelMode = ChannelMode.ANY,
+    limit: int = 20,
+    stalled_limit: int | None = None,
 ) -> FunnelResult:
+    """``limit``: rows of each breakdown, and the stalled people listed unless
+    ``stalled_limit`` says otherwise (None there: ``limit``)."""
     reach(engine, steps, mode)
     results = _step_results(engine, steps)
     params = {"steps": len(steps), "limit": limit}
     drop = _largest_drop(results)
-    stalled = (
-        [str(row["person"]) for row in engine.rows("funnel_stalled", {"step": drop})]
-        if drop
-        else []
-    )
+    lost = results[drop - 1] if drop else None
     first, last = results[0], results[-1]
     return FunnelResult(
         mode=mode,
@@ -156,5 +176,6 @@ def run(
         by_path=_breakdown(engine.rows("funnel_paths", params), "path"),
         by_store=_breakdown(engine.rows("funnel_stores", params), "store"),
         largest_drop=drop,
-        stalled=stalled,
+        stalled_count=lost.entered - lost.reached if lost else 0,
+        stalled=stalled(engine, drop, stalled_limit or limit) if drop else [],
     )

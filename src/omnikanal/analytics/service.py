@@ -35,9 +35,15 @@ def save_stalled(
 ) -> tuple[UUID | None, int | None, int]:
     """Run the funnel and save the people lost at its largest drop as a fixed-list audience
     for campaigns; (its id, the step, how many). Nobody lost: no audience."""
-    result = report(session, lambda e: funnels.run(e, steps, mode, limit=1))
-    people = [UUID(p) for p in result.stalled if p and p != "None"]
+
+    def lost(engine: Engine) -> tuple[int | None, list[str]]:
+        result = funnels.run(engine, steps, mode, limit=1)
+        drop = result.largest_drop
+        return drop, funnels.stalled(engine, drop, None) if drop else []
+
+    drop, found = report(session, lost)
+    people = [UUID(p) for p in found if p and p != "None"]
     if not people:
-        return None, result.largest_drop, 0
+        return None, drop, 0
     audience = audiences.create_listed(session, name=name, profile_ids=people)
-    return audience.id, result.largest_drop, len(people)
+    return audience.id, drop, len(people)

@@ -2,7 +2,7 @@
 -- within the window; the latest such one gives the shortest gap (ASOF join).
 INSERT INTO funnel_reach
 SELECT $step, m.person, m.ts, m.channel, m.location, (epoch_us(m.ts) - epoch_us(p.ts)) / 1e6
-FROM (SELECT person, ts, channel, location FROM funnel_match WHERE step = $step) m
+FROM ({touches}) m
 ASOF JOIN (SELECT person, ts FROM funnel_reach WHERE step = $step - 1) p
   ON m.person = p.person AND m.ts > p.ts
 WHERE $within_us IS NULL OR epoch_us(m.ts) - epoch_us(p.ts) <= $within_us;

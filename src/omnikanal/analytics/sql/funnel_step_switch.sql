@@ -21,7 +21,7 @@ WITH prev AS (
 ), joined AS (
     SELECT m.person, m.ts, m.channel, m.location,
            CASE WHEN p.channel <> m.channel THEN p.ts ELSE p.other_ts END AS from_ts
-    FROM (SELECT person, ts, channel, location FROM funnel_match WHERE step = $step) m
+    FROM ({touches}) m
     ASOF JOIN runs p ON m.person = p.person AND m.ts > p.ts
 )
 SELECT $step, person, ts, channel, location, (epoch_us(ts) - epoch_us(from_ts)) / 1e6
