@@ -8,7 +8,7 @@ from html import escape
 
 WIDTH = 640
 ROW = 22
-LABEL = 190
+LABEL = 200
 PAD = 12
 COLOURS = ("#2f6f8f", "#c0632c", "#5a8f2f", "#8f2f6f", "#6b6b6b", "#b59b20")
 
@@ -34,7 +34,7 @@ def _svg(height: int, title: str, body: list[str]) -> str:
     )
 
 
-def _short(text: str, limit: int = 30) -> str:
+def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -56,15 +56,16 @@ def bars(title: str, rows: Sequence[Bar], *, percent: bool = False) -> str:
             f'<rect x="{LABEL}" y="{y + 3}" width="{width:.1f}" height="{ROW - 8}" '
             f'fill="{COLOURS[0]}"><title>{escape(row.label)}: {escape(shown)}</title></rect>'
         )
+        end = LABEL + width
         if row.low is not None and row.high is not None:
             x1, x2 = LABEL + row.low / top * span, LABEL + row.high / top * span
             body.append(
                 f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y + 11}" y2="{y + 11}" '
                 'stroke="#222" stroke-width="1.5"/>'
             )
-        body.append(
-            f'<text x="{LABEL + width + 6:.1f}" y="{y + 14}" fill="#333">{escape(shown)}</text>'
-        )
+            end = max(end, x2)
+        # The value beside the bar, past its interval so that the line never crosses it.
+        body.append(f'<text x="{end + 6:.1f}" y="{y + 14}" fill="#333">{escape(shown)}</text>')
     return _svg(height, title, body)
 
 

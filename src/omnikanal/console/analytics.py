@@ -475,7 +475,7 @@ def clv_page(
     drawn = [
         charts.bars(
             f"Expected value over {horizon_weeks:g} weeks, the most valuable (minor units)",
-            [Bar(p.person[:8], p.clv) for p in report.top[:15]],
+            [Bar(p.person[-8:], p.clv) for p in report.top[:15]],
         )
     ]
     return _page(

@@ -32,7 +32,9 @@ FROM raw_lines l
 JOIN orders o USING (order_id)
 LEFT JOIN categories c USING (sku);
 
--- Touches: the events channels sent, and the orders the hub took (kind 'order').
+-- Touches: the events channels sent, and the orders the hub took (kind 'order'). The
+-- "Order Completed" event the hub puts on a person's timeline for each of its orders is
+-- that order again: left out, or every purchase would count twice on a path.
 CREATE OR REPLACE TABLE touches AS
 SELECT coalesce(p.live_id, e.profile_id) AS person,
        e.timestamp::TIMESTAMP AS ts,
@@ -43,6 +45,9 @@ SELECT coalesce(p.live_id, e.profile_id) AS person,
        e.properties,
        NULL::BIGINT AS amount
 FROM raw_events e LEFT JOIN person_of p ON p.profile_id = e.profile_id
+WHERE e.name IS DISTINCT FROM 'Order Completed'
+   OR json_extract_string(e.properties, '$.order_id') NOT IN (SELECT order_id FROM raw_orders)
+   OR json_extract_string(e.properties, '$.order_id') IS NULL
 UNION ALL
 SELECT person, ts, channel, location, 'order', NULL,
        json_object('order_id', order_id, 'fulfilment', fulfilment), total
