@@ -97,12 +97,15 @@ def _run(engine: Engine, name: str, step: Step, params: dict[str, Any]) -> None:
 
 
 def reach(engine: Engine, steps: list[Step], mode: ChannelMode) -> None:
-    """Fill ``funnel_reach`` (every touch that reached each step) and the per-person tables
-    the reports read (``funnel_people.sql``)."""
+    """Fill ``funnel_reach``: every touch that reached each step."""
     _run(engine, "funnel_first", steps[0], {})
     for index, step in enumerate(steps[1:], start=2):
         within_us = None if step.within is None else step.within * 1_000_000
         _run(engine, f"funnel_step_{mode.value}", step, {"step": index, "within_us": within_us})
+
+
+def _people(engine: Engine, steps: list[Step]) -> None:
+    """The per-person tables the reports read (``funnel_people.sql``)."""
     # Step numbers only (no caller's text) go into the query.
     path = ", ".join(f"max(channel) FILTER (WHERE step = {n})" for n in range(1, len(steps) + 1))
     engine.script("funnel_people", fill={"path": f"concat_ws(' > ', {path})"})
@@ -163,6 +166,7 @@ def run(
     """``limit``: rows of each breakdown, and the stalled people listed unless
     ``stalled_limit`` says otherwise (None there: ``limit``)."""
     reach(engine, steps, mode)
+    _people(engine, steps)
     results = _step_results(engine, steps)
     params = {"steps": len(steps), "limit": limit}
     drop = _largest_drop(results)
