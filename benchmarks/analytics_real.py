@@ -325,7 +325,8 @@ def hm_report(factory: Any, out: Path, end: date) -> list[str]:
             out,
             "hm-paths",
             charts.bars(
-                "H&M: top channel paths (journeys)", [Bar(p.path, p.journeys) for p in found.paths]
+                "H&M: channels of the first three purchases (customers)",
+                [Bar(path, n) for path, n in sequences],
             ),
         ),
         "",
