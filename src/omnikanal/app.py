@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
 from omnikanal import __version__, health
+from omnikanal.analytics.router import router as analytics_router
 from omnikanal.auth.dependencies import SourceKeyCache
 from omnikanal.auth.permissions import public_route
 from omnikanal.auth.router import router as auth_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(privacy_router)
     app.include_router(exports_router)
     app.include_router(imports_router)
+    app.include_router(analytics_router)
     app.include_router(console.router)
     static = Mount(
         "/console/static",

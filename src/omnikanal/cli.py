@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal import demo as demo_data
 from omnikanal import migrate
+from omnikanal.analytics import commands as analytics_commands
 from omnikanal.auth import service as auth_service
 from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.models import Channel, Role
@@ -72,6 +73,7 @@ app.add_typer(staff_app, name="staff")
 
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(import_commands.import_app, name="import")
+app.add_typer(analytics_commands.analytics_app, name="analytics")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -274,7 +276,7 @@ def _load_demo(settings: Settings) -> None:
     relay = Relay(session_factory=factory, settings=settings, registry=registry)
     # The demo's orders earn points, merge carts and record notices as live ones do.
     with unit_of_work(factory, after_commit=relay.run_handlers) as session:
-        loaded = demo_data.load(session)
+        loaded = demo_data.load(session, history=True)
     console.print("demo retailer loaded" if loaded else "demo retailer already loaded")
 
 

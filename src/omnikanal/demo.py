@@ -5,8 +5,9 @@ print them; they are for a laptop demo only, never for a real database.
 """
 
 import functools
+import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +20,11 @@ from omnikanal.auth.models import Channel, Role, SecretKey, Source, StaffAccount
 from omnikanal.auth.service import SourceActor, StaffActor
 from omnikanal.catalog import service as catalog_service
 from omnikanal.commerce import carts, checkout, orders, returns
+from omnikanal.commerce import history as commerce_history
 from omnikanal.commerce import service as commerce_service
+from omnikanal.commerce.history import CustomerReference, HistoricalLine, HistoricalOrder
 from omnikanal.commerce.models import Fulfilment, Order
-from omnikanal.conversations import messages
+from omnikanal.conversations import actions, messages
 from omnikanal.customers import service as customers_service
 from omnikanal.events import service as events_service
 from omnikanal.inventory import service as inventory_service
@@ -128,8 +131,9 @@ def is_loaded(session: Session) -> bool:
     )
 
 
-def load(session: Session) -> bool:
-    """Load the demo retailer unless it is there already; True when it was loaded now."""
+def load(session: Session, *, history: bool = False) -> bool:
+    """Load the demo retailer unless it is there already; True when it was loaded now.
+    ``history``: nine months of past shoppers too, for the analyst's pages."""
     if is_loaded(session):
         return False
     actors: dict[str, SourceActor] = {}
@@ -181,6 +185,8 @@ def load(session: Session) -> bool:
     _load_customer_story(session, actors, ANNA_STORY)
     _load_carts_and_orders(session, staff)
     _load_customer_story(session, actors, ERIK_STORY)
+    if history:
+        _load_history(session, actors, staff)
     return True
 
 
@@ -632,3 +638,179 @@ def _anna_is_reminded_of_her_scarf(session: Session) -> None:
     )
     if reminder is not None:
         marketing_messages.deliver(session, message_id=reminder.id)
+
+
+# -- nine months of past shoppers, for the analyst's pages (drawn with a fixed seed, so
+# every demo shows the same figures) --
+
+HISTORY_SEED = 18
+HISTORY_PEOPLE = 60
+HISTORY_DAYS = 270
+HISTORY_STORES = ("sthlm-drottninggatan", "gbg-avenyn")
+# (sku, price in öre): what the shoppers buy in the history.
+GOODS = [
+    ("COAT-WOOL-GREY-38", 249_900),
+    ("COAT-WOOL-GREY-40", 249_900),
+    ("SCARF-MERINO-RED", 49_900),
+    ("BOOTS-CHELSEA-39", 149_900),
+]
+WEB_KEY, APP_KEY = "wk_demo_web", "wk_demo_app"
+
+
+def _history_plan(
+    rng: random.Random, now: datetime
+) -> tuple[list[HistoricalOrder], list[tuple[str, dict[str, Any]]]]:
+    """Each shopper's orders and the product views before them."""
+    orders: list[HistoricalOrder] = []
+    views: list[tuple[str, dict[str, Any]]] = []
+    for n in range(HISTORY_PEOPLE):
+        user = f"shopper-{n:03d}"
+        home = rng.choice(("web", "app", "pos"))
+        first = now - timedelta(days=rng.uniform(20, HISTORY_DAYS))
+        when = first
+        for k in range(1 + min(int(rng.expovariate(0.7)), 5)):
+            channel = home if rng.random() < 0.6 else rng.choice(("web", "app", "pos"))
+            sku, price = rng.choice(GOODS)
+            if rng.random() < 0.6 or channel != "pos":
+                seen = when - timedelta(days=rng.uniform(0.1, 20))
+                key = WEB_KEY if rng.random() < 0.7 else APP_KEY
+                views.append((key, _view(user, sku, seen, f"demo-h-{n}-{k}")))
+            orders.append(
+                HistoricalOrder(
+                    number=f"H-{n:03d}-{k}",
+                    channel=channel,
+                    location=rng.choice(HISTORY_STORES) if channel == "pos" else None,
+                    ordered_at=when,
+                    currency="SEK",
+                    customer=CustomerReference(user_id=user),
+                    lines=[
+                        HistoricalLine(
+                            row=0, sku=sku, quantity=rng.choice((1, 1, 2)), unit_price=price
+                        )
+                    ],
+                )
+            )
+            when = when + timedelta(days=rng.uniform(10, 80))
+            if when > now - timedelta(days=1):
+                break
+        # Some look and do not buy (yet): the funnel's stalled people.
+        if rng.random() < 0.4:
+            sku, _ = rng.choice(GOODS)
+            seen = now - timedelta(days=rng.uniform(1, 60))
+            views.append((WEB_KEY, _view(user, sku, seen, f"demo-h-{n}-look")))
+    return orders, views
+
+
+def _view(user: str, sku: str, at: datetime, message_id: str) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "messageId": message_id,
+        "userId": user,
+        "event": "Product Viewed",
+        "properties": {"sku": sku},
+        "timestamp": at.isoformat(),
+    }
+
+
+# (staff key, channel): where the rated conversations came in.
+SUPPORT = [("sk_demo_chat", "chat"), ("sk_demo_phone", "phone")]
+
+
+def _rated_conversations(
+    session: Session, rng: random.Random, staff: dict[str, StaffActor]
+) -> None:
+    """Shoppers ask support something; the conversation is closed and they rate it 1-5."""
+    for n in range(0, HISTORY_PEOPLE, 3):
+        key, channel = rng.choice(SUPPORT)
+        receipt = messages.receive_message(
+            session,
+            actor=staff[key],
+            channel=channel,
+            sender=messages.Sender(user_id=f"shopper-{n:03d}"),
+            message=messages.IncomingMessage(
+                direction="inbound",
+                body="Is my order on its way?",
+                external_id=f"demo-h-ask-{n}",
+            ),
+        )
+        actions.set_status(session, conversation_id=receipt.conversation.id, status="closed")
+        score = rng.choices((1, 2, 3, 4, 5), weights=(1, 1, 2, 5, 6))[0]
+        actions.record_csat(
+            session, conversation_id=receipt.conversation.id, score=score, comment=None
+        )
+
+
+def _load_history(
+    session: Session, actors: dict[str, SourceActor], staff: dict[str, StaffActor]
+) -> None:
+    rng = random.Random(HISTORY_SEED)
+    now = utcnow()
+    orders, views = _history_plan(rng, now)
+    for key in (WEB_KEY, APP_KEY):
+        checked = []
+        for raw in (v for k, v in views if k == key):
+            valid = events_service.validate(raw, 0)
+            assert isinstance(valid, events_service.ValidMessage), valid
+            checked.append(valid)
+        job = events_service.IngestJob(source=actors[key], messages=checked, received_at=now)
+        events_service.append(session, [job])
+    while events_service.resolve(session, limit=1000):
+        pass
+    started = utcnow()
+    outcome = commerce_history.import_orders(session, orders)
+    assert not outcome.problems, outcome.problems[:3]
+    # The shoppers' habits (favourite store ...), as an import's last step has them.
+    commerce_history.refresh_habits(session, since=started)
+    _nps_surveys(session, rng, now)
+    _rated_conversations(session, rng, staff)
+
+
+# How the shoppers answer "how likely are you to recommend us" (0-10): mostly happy.
+NPS_WEIGHTS = (1, 1, 1, 1, 2, 3, 4, 8, 10, 9, 8)
+
+
+def _nps_surveys(session: Session, rng: random.Random, now: datetime) -> None:
+    """Three NPS surveys a quarter apart to the history's shoppers; about half answer."""
+    from omnikanal.marketing import audiences, campaigns, surveys
+    from omnikanal.marketing import tokens as marketing_tokens
+
+    settings = marketing_tokens.settings_of(session)
+    people = [
+        found
+        for n in range(HISTORY_PEOPLE)
+        if (
+            found := customers_service.find_profile_id(
+                session, type_="user_id", raw_value=f"shopper-{n:03d}"
+            )
+        )
+        is not None
+    ]
+    audience = audiences.create_listed(
+        session, name="Shoppers of the last nine months", profile_ids=people
+    )
+    for months_ago in (6, 3, 0):
+        campaign = campaigns.create(
+            session,
+            name=f"How are we doing? ({months_ago} months ago)",
+            audience_id=audience.id,
+            channels=["email", "sms"],
+            subject="How are we doing?",
+            body="Two minutes for us: would you recommend Norrsken to a friend?",
+            survey=surveys.NPS,
+        )
+        for person in people:
+            if rng.random() < 0.5:
+                continue
+            url = surveys.answer_url(
+                settings,
+                campaign_id=campaign.id,
+                profile_id=person,
+                channel=rng.choice(("email", "email", "sms")),
+            )
+            score = rng.choices(range(11), weights=NPS_WEIGHTS)[0]
+            answer, _ = surveys.answer(
+                session, token=url.rsplit("/", 1)[1], score=score, comment=None
+            )
+            # Answered in the weeks after that survey went out.
+            answer.answered_at = now - timedelta(days=30 * months_ago + 25 - rng.uniform(0, 20))
+    session.flush()

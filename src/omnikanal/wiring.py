@@ -7,6 +7,7 @@ run one way (domains -> plumbing). A new domain adds its ``handlers.register`` b
 
 from datetime import timedelta
 
+from omnikanal.analytics import privacy as analytics_privacy
 from omnikanal.auth import privacy as auth_privacy
 from omnikanal.catalog import privacy as catalog_privacy
 from omnikanal.commerce import handlers as commerce_handlers
@@ -66,6 +67,7 @@ def build_privacy_registry() -> PrivacyRegistry:
     test fails for any table of the schema that no part claims."""
     registry = PrivacyRegistry()
     for register in (
+        analytics_privacy.register,
         auth_privacy.register,
         catalog_privacy.register,
         commerce_privacy.register,

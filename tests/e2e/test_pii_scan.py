@@ -380,6 +380,7 @@ def consent_and_campaign(shop: Shop, app: FastAPI, keys: Keys, zelda: Person) ->
             "channels": ["email"],
             "subject": "Autumn coats",
             "body": "Wool coats are in.",
+            "survey": "nps",
         },
         keys.marketer,
         201,
@@ -388,6 +389,18 @@ def consent_and_campaign(shop: Shop, app: FastAPI, keys: Keys, zelda: Person) ->
     run_later(app)
     sent = shop.ok(shop.client.get(f"/v1/campaigns/{campaign['id']}", headers=keys.marketer))
     assert sent["messages"]["sent"] == 1, sent
+    # She answers the campaign's survey through its link, and says who she is.
+    post(shop, survey_path(app), {"score": 9, "comment": f"{FIRST_NAME} here: quick"}, {}, 201)
+
+
+def survey_path(app: FastAPI) -> str:
+    for path in (Path(app.state.settings.data_dir) / "mail").glob("*.eml"):
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        text: str = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        links = [word for word in text.split() if "/v1/surveys/" in word]
+        if links:
+            return "/v1/surveys/" + links[0].rsplit("/", 1)[1]
+    raise AssertionError("no survey link in any mail")
 
 
 def zelda_everywhere(shop: Shop, app: FastAPI, keys: Keys, receiver: WebhookReceiver) -> Person:
@@ -432,6 +445,7 @@ def test_before_erasure_the_scan_finds_her_in_every_domain(
         "conversation": {"last name"},
         "conversation_message": {"first name", "last name", "phone"},
         "marketing_message": {"email"},
+        "marketing_survey_answer": {"first name"},  # the comment she wrote
         "notifications_notification": {"email"},
         "outbox_event": {"email", "loyalty card"},  # what webhooks were sent
         "idempotency_record": {"email", "phone", "last name", "street"},

@@ -191,7 +191,9 @@ def test_the_demo_has_carts_and_orders_of_every_channel(
     assert account["member"]["card_number"] == "7001234567890001"
     assert account["balance"] > 0
     # Her chat and then her call are one conversation, with her orders beside it.
-    inbox = client.get("/v1/conversations", headers=agent).json()["items"]
+    inbox = client.get("/v1/conversations", params={"profile_id": anna_id}, headers=agent).json()[
+        "items"
+    ]
     context = client.get(f"/v1/conversations/{inbox[0]['id']}/context", headers=agent).json()
     assert [m["channel"] for m in context["conversation"]["messages"]] == ["chat", "phone"]
     assert context["customer"]["profile_id"] == anna_id

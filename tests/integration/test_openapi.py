@@ -15,6 +15,8 @@ PUBLIC = {
     ("GET", "/ready"),
     ("GET", "/v1/unsubscribe/{token}"),
     ("POST", "/v1/unsubscribe/{token}"),
+    ("GET", "/v1/surveys/{token}"),
+    ("POST", "/v1/surveys/{token}"),
 }
 INGESTION = {"identify", "track", "page", "screen", "alias", "group", "batch"}
 

@@ -15,6 +15,7 @@ PACKAGE = SRC / "omnikanal"
 # Each owns its tables, rules and reactions (DESIGN.md, "Domains").
 DOMAINS = frozenset(
     {
+        "analytics",
         "catalog",
         "commerce",
         "console",

@@ -212,3 +212,15 @@ def source_names(session: Session, source_ids: set[UUID]) -> dict[UUID, str]:
     if rest:
         names.update({a.id: a.name for a in repository.staff_accounts_by_id(session, rest)})
     return names
+
+
+def locations_of(session: Session, credential_ids: set[UUID]) -> dict[UUID, str]:
+    """The store each of these secret keys or staff accounts works at (those with one)."""
+    found: dict[UUID, str] = {}
+    for key in repository.secret_keys_by_id(session, credential_ids):
+        if key.location:
+            found[key.id] = key.location
+    for account in repository.staff_accounts_by_id(session, credential_ids):
+        if account.location:
+            found[account.id] = account.location
+    return found

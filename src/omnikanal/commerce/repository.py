@@ -622,3 +622,16 @@ def line_rows(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[Any]]
         .order_by(OrderLine.order_id, OrderLine.position)
     )
     return session.execute(query).all()
+
+
+def store_returns_with_buyer(
+    session: Session,
+) -> Sequence[Row[UUID | None, str, datetime]]:
+    """(profile id, store, when) of every return taken at a store from a known buyer."""
+    query = (
+        select(Order.profile_id, Return.location, Return.created_at)
+        .join(Order, Order.id == Return.order_id)
+        .where(Order.profile_id.is_not(None), Return.location.is_not(None))
+        .order_by(Return.created_at)
+    )
+    return session.execute(query).all()

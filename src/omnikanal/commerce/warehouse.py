@@ -94,3 +94,12 @@ def count_for_export(
     return repository.count_changed_orders(
         session, changed_after=changed_after, changed_until=changed_until
     )
+
+
+def store_returns(session: Session) -> list[dict[str, Any]]:
+    """Returns taken at a store, with the buyer's ``profile_id`` (of the order) and when:
+    a store visit, for the analytics of showrooming. No reason, no amounts."""
+    return [
+        {"profile_id": str(row.profile_id), "at": row.created_at, "location": row.location}
+        for row in repository.store_returns_with_buyer(session)
+    ]

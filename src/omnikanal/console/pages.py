@@ -96,6 +96,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Possible duplicates", "/console/duplicates", frozenset({Role.AGENT})),
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
     NavItem("Products", "/console/products", frozenset({Role.AGENT, Role.STORE})),
+    NavItem("Analytics", "/console/analytics", frozenset({Role.ANALYST})),
     NavItem("Staff", "/console/staff", frozenset()),
 ]
 

@@ -13,6 +13,7 @@ from omnikanal.auth.permissions import Public
 from omnikanal.console import (
     access,
     account,
+    analytics,
     customers,
     duplicates,
     inbox,
@@ -199,5 +200,6 @@ for pages_router in (
     products.router,
     staff.router,
     account.router,
+    analytics.router,
 ):
     router.include_router(pages_router)

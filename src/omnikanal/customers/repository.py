@@ -32,6 +32,7 @@ from omnikanal.customers.models import (
     MergeLogEntry,
     Profile,
 )
+from omnikanal.db import UuidText
 
 identifier_table = cast(Table, Identifier.__table__)
 profile_table = cast(Table, Profile.__table__)
@@ -532,3 +533,13 @@ def identifier_rows(session: Session, profile_ids: Sequence[UUID]) -> Sequence[R
         .where(Identifier.profile_id.in_(profile_ids))
         .order_by(Identifier.profile_id, Identifier.added_at, Identifier.id)
     ).all()
+
+
+def merge_links(session: Session) -> Sequence[Row[str, str]]:
+    """(profile id, the profile it was merged into) for every merged-away profile, as
+    text: the analytics engine follows the chains itself."""
+    c = profile_table.c
+    query = select(
+        UuidText(c.id).label("profile_id"), UuidText(c.merged_into).label("merged_into")
+    ).where(c.merged_into.is_not(None))
+    return session.execute(query).all()

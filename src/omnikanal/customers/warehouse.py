@@ -55,3 +55,9 @@ def count_for_export(
     return repository.count_changed_profiles(
         session, changed_after=changed_after, changed_until=changed_until
     )
+
+
+def merge_links(session: Session) -> list[dict[str, str]]:
+    """Every merged-away profile with the one it joined (read-only, for analytics): so
+    the events and orders of a merged person count once, under the surviving profile."""
+    return [row._asdict() for row in repository.merge_links(session)]

@@ -281,8 +281,9 @@ def stream_events(
         .order_by(Event.id)
     )
     # Core, not the ORM: these are plain columns, and ORM row loading doubled the cost.
-    connection = session.connection().execution_options(yield_per=chunk)
-    yield from connection.execute(query).partitions()
+    # The option is the statement's: set on the connection it would stay there, and the
+    # session's later statements (writes too) would run through server-side cursors.
+    yield from session.connection().execute(query.execution_options(yield_per=chunk)).partitions()
 
 
 def count_events(

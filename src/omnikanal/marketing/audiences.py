@@ -12,9 +12,12 @@ A rule is one condition or ``{"all": [...]}`` / ``{"any": [...]}`` of rules:
   Viewed`` that SKU at least N times (and, with ``without_buying``, never ordered it).
 
 An unknown field is refused with 422 naming it.
+
+An audience may instead be a fixed list of people (``create_listed``: e.g. the people a
+funnel lost at one step); its rule is ``{"listed": true}`` and is not written by hand.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -26,7 +29,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.errors import NotFound, RuleViolation
 from omnikanal.events import service as events_service
 from omnikanal.marketing import repository
-from omnikanal.marketing.models import Audience
+from omnikanal.marketing.models import LISTED_RULE, Audience, AudienceMember
 from omnikanal.marketing.service import MarketingErrorCode
 
 _OPERATORS = ("equals", "in", "exists")
@@ -182,8 +185,27 @@ def matches(
     return True
 
 
-def members(session: Session, *, rule: dict[str, Any]) -> Iterator[UUID]:
-    """Every person the rule matches, in id order."""
+def members(session: Session, *, audience: Audience) -> Iterator[UUID]:
+    """Every person on the audience: its list, or whom its rule matches, in id order."""
+    if audience.rule == LISTED_RULE:
+        yield from _listed(session, audience.id)
+        return
+    yield from _matching(session, audience.rule)
+
+
+def _listed(session: Session, audience_id: UUID) -> Iterator[UUID]:
+    """The list's people as they are now: a merged-away one as the person it joined, an
+    erased one not at all."""
+    found: set[UUID] = set()
+    for profile_id in repository.audience_member_ids(session, audience_id):
+        try:
+            found.add(customers_service.live_profile(session, profile_id).id)
+        except NotFound:
+            continue
+    yield from sorted(found)
+
+
+def _matching(session: Session, rule: dict[str, Any]) -> Iterator[UUID]:
     after: UUID | None = None
     while True:
         page = customers_service.live_profile_ids(session, after=after, limit=500)
@@ -201,6 +223,18 @@ def create(session: Session, *, name: str, rule: dict[str, Any]) -> Audience:
     validate(rule)
     audience = Audience(name=name, rule=rule)
     session.add(audience)
+    session.flush()
+    return audience
+
+
+def create_listed(session: Session, *, name: str, profile_ids: Iterable[UUID]) -> Audience:
+    """An audience of exactly these people (the ids as given; duplicates once)."""
+    audience = Audience(name=name, rule=dict(LISTED_RULE))
+    session.add(audience)
+    session.flush()
+    session.add_all(
+        AudienceMember(audience_id=audience.id, profile_id=p) for p in sorted(set(profile_ids))
+    )
     session.flush()
     return audience
 

@@ -23,7 +23,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
-from omnikanal.marketing import audiences, messages, repository, tokens, triggers
+from omnikanal.marketing import audiences, messages, repository, surveys, tokens, triggers
 from omnikanal.marketing.models import Campaign, MessageStatus, Purpose
 from omnikanal.marketing.service import MarketingErrorCode, allowed, family
 from omnikanal.outbox.registry import PublishedEvent
@@ -42,10 +42,17 @@ def create(
     channels: list[str],
     subject: str,
     body: str,
+    survey: str | None = None,
 ) -> Campaign:
+    """``survey`` ("nps"): each message carries the person's link to answer it."""
     audiences.get(session, audience_id=audience_id)
     campaign = Campaign(
-        name=name, audience_id=audience_id, channels=channels, subject=subject, body=body
+        name=name,
+        audience_id=audience_id,
+        channels=channels,
+        subject=subject,
+        body=body,
+        survey=survey,
     )
     session.add(campaign)
     session.flush()
@@ -104,7 +111,7 @@ def send_timer(session: Session, timer: Timer) -> None:
     audience = audiences.get(session, audience_id=campaign.audience_id)
     now = utcnow()
     hold = quiet_until(settings.quiet_hours, settings.timezone, now)
-    for profile_id in list(audiences.members(session, rule=audience.rule)):
+    for profile_id in list(audiences.members(session, audience=audience)):
         for channel in campaign.channels:
             _one(session, campaign, profile_id, channel, now=now, hold=hold)
     campaign.status = "sent"
@@ -134,6 +141,10 @@ def _one(
         "unsubscribe_url": unsubscribe,
         "open_url": triggers.open_url(settings, message_id=message_id),
     }
+    if campaign.survey is not None:
+        context["survey_url"] = surveys.answer_url(
+            settings, campaign_id=campaign.id, profile_id=profile_id, channel=channel
+        )
     base: dict[str, Any] = {
         "key": key,
         "kind": "campaign",

@@ -110,6 +110,20 @@ class Audience(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The rule of an audience whose people are a fixed list (``AudienceMember``), e.g. the
+# people a funnel lost at one step.
+LISTED_RULE: dict[str, Any] = {"listed": True}
+
+
+class AudienceMember(Base):
+    """One person on a fixed-list audience, as given (a merge is followed when read)."""
+
+    __tablename__ = "marketing_audience_member"
+
+    audience_id: Mapped[UUID] = mapped_column(primary_key=True)
+    profile_id: Mapped[UUID] = mapped_column(primary_key=True, index=True)
+
+
 class Campaign(Base):
     """One message to an audience on chosen channels, consent-aware and frequency-capped."""
 
@@ -123,6 +137,8 @@ class Campaign(Base):
     body: Mapped[str] = mapped_column(Text)
     # draft, sending (the worker is queueing its messages), sent
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # "nps": each message carries the person's signed link to answer 0-10.
+    survey: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -155,3 +171,21 @@ class Suppression(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyAnswer(Base):
+    """A person's answer to a campaign's survey (NPS: 0-10): one per person and survey.
+    ``channel`` is the message's; ``location`` the person's favourite store then."""
+
+    __tablename__ = "marketing_survey_answer"
+    __table_args__ = (UniqueConstraint("campaign_id", "profile_id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    campaign_id: Mapped[UUID]
+    profile_id: Mapped[UUID] = mapped_column(index=True)
+    survey: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    location: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)

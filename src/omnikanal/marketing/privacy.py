@@ -1,6 +1,7 @@
 """The marketing domain's part: consent history, the messages sent (and their ``.eml``
-copies in the data folder), back-in-stock alerts. Audiences are rules evaluated on demand,
-so no membership is stored.
+copies in the data folder), back-in-stock alerts, the fixed-list audiences a person is on
+and their survey answers. Rule audiences are evaluated on demand, so no membership of
+theirs is stored.
 
 Erasure deletes them and puts the person's email addresses and phone numbers on the
 suppression list, so no later campaign or reminder reaches them (``suppression.py``)."""
@@ -15,11 +16,13 @@ from omnikanal.kit.personal_data import DomainPart, Person, PrivacyRegistry, as_
 from omnikanal.marketing import delivery, repository, service, suppression
 from omnikanal.marketing.models import (
     Audience,
+    AudienceMember,
     Campaign,
     Consent,
     Message,
     StockAlert,
     Suppression,
+    SurveyAnswer,
 )
 from omnikanal.marketing.tokens import settings_of
 
@@ -38,6 +41,11 @@ def export(session: Session, person: Person) -> Mapping[str, Any]:
         },
         "messages": [as_document(m) for m in _messages(session, person)],
         "stock_alerts": [as_document(a) for a in repository.alerts_of(session, ids)],
+        "audiences": [
+            {"id": str(a.id), "name": a.name, "created_at": a.created_at.isoformat()}
+            for a in repository.listed_audiences_of(session, ids)
+        ],
+        "survey_answers": [as_document(a) for a in repository.survey_answers_of(session, ids)],
     }
 
 
@@ -62,7 +70,16 @@ def register(registry: PrivacyRegistry) -> None:
             domain="marketing",
             tables=frozenset(
                 model.__tablename__
-                for model in (Consent, Message, Audience, Campaign, StockAlert, Suppression)
+                for model in (
+                    Consent,
+                    Message,
+                    Audience,
+                    AudienceMember,
+                    Campaign,
+                    StockAlert,
+                    Suppression,
+                    SurveyAnswer,
+                )
             ),
             files={
                 "consents": "Your consent per purpose (marketing, transactional) and channel: "
@@ -70,6 +87,9 @@ def register(registry: PrivacyRegistry) -> None:
                 "messages": "Every message we sent you or held back (and why): campaigns, "
                 "reminders, notices, with what became of each.",
                 "stock_alerts": "Products you asked to hear about when back in stock.",
+                "audiences": "Lists of people we made for a campaign that you are on.",
+                "survey_answers": "Your answers to our surveys (how likely you are to "
+                "recommend us, 0-10, and what you wrote).",
             },
             export=export,
             erase=erase,

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from omnikanal.db import insert_ignoring_duplicates
 from omnikanal.marketing.models import (
     Audience,
+    AudienceMember,
     Campaign,
     Consent,
     Message,
     StockAlert,
     Suppression,
+    SurveyAnswer,
 )
 
 
@@ -58,6 +60,35 @@ def messages(
 
 def get_audience(session: Session, audience_id: UUID) -> Audience | None:
     return session.get(Audience, audience_id)
+
+
+def audience_member_ids(session: Session, audience_id: UUID) -> Sequence[UUID]:
+    query = select(AudienceMember.profile_id).where(AudienceMember.audience_id == audience_id)
+    return session.scalars(query.order_by(AudienceMember.profile_id)).all()
+
+
+def listed_audiences_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Audience]:
+    """The fixed-list audiences these people are on."""
+    query = (
+        select(Audience)
+        .join(AudienceMember, AudienceMember.audience_id == Audience.id)
+        .where(AudienceMember.profile_id.in_(profile_ids))
+        .distinct()
+        .order_by(Audience.created_at, Audience.id)
+    )
+    return session.scalars(query).all()
+
+
+def survey_answer(session: Session, campaign_id: UUID, profile_id: UUID) -> SurveyAnswer | None:
+    query = select(SurveyAnswer).where(
+        SurveyAnswer.campaign_id == campaign_id, SurveyAnswer.profile_id == profile_id
+    )
+    return session.scalars(query).one_or_none()
+
+
+def survey_answers_of(session: Session, profile_ids: Sequence[UUID]) -> Sequence[SurveyAnswer]:
+    query = select(SurveyAnswer).where(SurveyAnswer.profile_id.in_(profile_ids))
+    return session.scalars(query.order_by(SurveyAnswer.answered_at)).all()
 
 
 def get_campaign(session: Session, campaign_id: UUID) -> Campaign | None:
@@ -182,6 +213,8 @@ def delete_person_rows(
         delete(Message).where(Message.id.in_(message_ids)),
         delete(Consent).where(Consent.profile_id.in_(profile_ids)),
         delete(StockAlert).where(StockAlert.profile_id.in_(profile_ids)),
+        delete(AudienceMember).where(AudienceMember.profile_id.in_(profile_ids)),
+        delete(SurveyAnswer).where(SurveyAnswer.profile_id.in_(profile_ids)),
     ):
         deleted += int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
     return deleted

@@ -6,7 +6,7 @@ from itertools import islice
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from omnikanal.auth.permissions import Public
@@ -22,6 +22,7 @@ from omnikanal.marketing import (
     lifecycle,
     messages,
     service,
+    surveys,
     templates,
     triggers,
 )
@@ -47,6 +48,8 @@ from omnikanal.marketing.schemas import (
     MessageRead,
     StockAlertCreate,
     StockAlertRead,
+    SurveyAnswerCreate,
+    SurveyAnswerRead,
     Unsubscribed,
 )
 from omnikanal.privacy import access
@@ -244,6 +247,76 @@ def unsubscribe(token: str, request: Request, session: DbSession) -> Any:
     return _opt_out_answer(request, lambda: triggers.unsubscribe(session, token=token), "done")
 
 
+# -- surveys (NPS): the signed link in a survey campaign's messages --
+
+SURVEY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The same answer was given before; it stands."},
+    400: {"description": "The link is not valid (tampered, of another kind, or expired)."},
+    409: {"description": "Another answer was given before: one answer per person."},
+}
+
+
+def _survey_page(state: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.page("survey", state=state, **context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+@router.get(
+    "/surveys/{token}",
+    response_class=HTMLResponse,
+    responses={400: {"description": "The link is not valid."}},
+    dependencies=[Public],
+)
+def survey_page(token: str, request: Request, session: DbSession) -> HTMLResponse:
+    """The survey's page: 0-10 and a comment, sent with one button. Opening it records
+    nothing (mail scanners open every link)."""
+    try:
+        surveys.link(session, token=token)
+    except OmnikanalError as exc:
+        return _survey_page("invalid", reason=exc.detail, status=exc.status)
+    return _survey_page("ask", action=f"{request.url.path}/form")
+
+
+@router.post(
+    "/surveys/{token}",
+    response_model=SurveyAnswerRead,
+    status_code=201,
+    responses=SURVEY_ANSWERS,
+    dependencies=[Public],
+)
+def answer_survey(
+    token: str, body: SurveyAnswerCreate, session: DbSession, response: Response
+) -> SurveyAnswerRead:
+    """Answer the survey the link is for (no key: the signed link says who and which).
+    The same answer again answers 200 with the stored one; another answer is 409."""
+    stored, created = surveys.answer(session, token=token, score=body.score, comment=body.comment)
+    if not created:
+        response.status_code = 200
+    return SurveyAnswerRead.model_validate(stored)
+
+
+@router.post(
+    "/surveys/{token}/form",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Public],
+)
+def answer_survey_form(
+    token: str,
+    session: DbSession,
+    score: Annotated[int, Form(ge=0, le=10)],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """The survey page's form: the answer, then a thank-you page."""
+    try:
+        stored, _ = surveys.answer(session, token=token, score=score, comment=comment)
+    except surveys.AlreadyAnswered as exc:
+        return _survey_page("already", score=exc.score, status=exc.status)
+    except OmnikanalError as exc:
+        return _survey_page("invalid", reason=exc.detail, status=exc.status)
+    return _survey_page("done", score=stored.score)
+
+
 # -- audiences and campaigns --
 
 
@@ -262,7 +335,7 @@ def get_audience(audience_id: UUID, session: DbSession, _: Marketer) -> Audience
 def count_audience(audience_id: UUID, session: DbSession, _: Marketer) -> AudienceCount:
     """Evaluated now, over every person."""
     audience = audiences.get(session, audience_id=audience_id)
-    count = sum(1 for _ in audiences.members(session, rule=audience.rule))
+    count = sum(1 for _ in audiences.members(session, audience=audience))
     return AudienceCount(audience_id=audience.id, count=count)
 
 
@@ -274,7 +347,7 @@ def audience_members(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> AudienceMembers:
     audience = audiences.get(session, audience_id=audience_id)
-    found = list(islice(audiences.members(session, rule=audience.rule), limit))
+    found = list(islice(audiences.members(session, audience=audience), limit))
     return AudienceMembers(audience_id=audience.id, profile_ids=found)
 
 
@@ -293,6 +366,7 @@ def create_campaign(body: CampaignCreate, session: DbSession, _: Marketer) -> Ca
         channels=list(body.channels),
         subject=body.subject,
         body=body.body,
+        survey=body.survey,
     )
     return _campaign_read(session, campaign)
 

@@ -110,6 +110,8 @@ class CampaignCreate(BaseModel):
     channels: list[Literal["email", "sms", "push"]] = Field(min_length=1, max_length=3)
     subject: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=5000)
+    # "nps": each message carries the person's signed link to answer 0-10.
+    survey: Literal["nps"] | None = None
 
 
 class CampaignRead(BaseModel):
@@ -122,6 +124,7 @@ class CampaignRead(BaseModel):
     subject: str
     body: str
     status: str
+    survey: str | None = None
     created_at: datetime
     sent_at: datetime | None
     # Messages by status, and orders attributed to a click ("converted").
@@ -144,3 +147,22 @@ class StockAlertRead(BaseModel):
     status: str
     created_at: datetime
     notified_at: datetime | None
+
+
+class SurveyAnswerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # How likely you are to recommend us to a friend: 0 (not at all) to 10 (very).
+    score: int = Field(ge=0, le=10)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class SurveyAnswerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    campaign_id: UUID
+    survey: str
+    score: int
+    comment: str | None
+    answered_at: datetime

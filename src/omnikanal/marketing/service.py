@@ -37,6 +37,7 @@ class MarketingErrorCode(StrEnum):
     MESSAGE_NOT_FOUND = "message_not_found"
     CAMPAIGN_NOT_FOUND = "campaign_not_found"
     CAMPAIGN_ALREADY_SENT = "campaign_already_sent"
+    SURVEY_ALREADY_ANSWERED = "survey_already_answered"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.privacy.models import AccessLogEntry, PrivacyRequest, RequestStatus
@@ -71,3 +71,14 @@ def access_log(
         )
     query = query.order_by(AccessLogEntry.at.desc(), AccessLogEntry.id.desc()).limit(limit)
     return session.scalars(query).all()
+
+
+def reads_by_role(session: Session, *, role: str) -> Sequence[Row[UUID | None, UUID, datetime]]:
+    """(profile id, credential id, when) of every read of a person by that role."""
+    e = AccessLogEntry
+    query = (
+        select(e.profile_id, e.actor_id, e.at)
+        .where(e.actor_role == role, e.profile_id.is_not(None))
+        .order_by(e.at)
+    )
+    return session.execute(query).all()

@@ -1,0 +1,2 @@
+"""Journey analytics across store and online on DuckDB: funnels, webrooming and
+showrooming, channel paths and attribution, cohorts, customer value, satisfaction."""
