@@ -334,7 +334,7 @@ def check_out(
         email=body.email,
         external_reference=body.external_reference,
     )
-    return _one(session, order)
+    return _order_read(orders.view_of(session, order))
 
 
 @router.post("/orders", status_code=201, response_model=OrderRead, tags=["orders"])
@@ -364,7 +364,7 @@ def place_order(body: OrderCreate, session: DbSession, actor: OrderTaker) -> Ord
         email=body.email,
         external_reference=body.external_reference,
     )
-    return _one(session, order)
+    return _order_read(orders.view_of(session, order))
 
 
 def _order_cursor(value: str | None) -> tuple[datetime, UUID] | None:

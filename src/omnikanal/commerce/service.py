@@ -22,7 +22,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.customers.service import Placement
 from omnikanal.errors import Forbidden, RuleViolation
 from omnikanal.events import service as events_service
-from omnikanal.uow import DomainEvent
+from omnikanal.uow import DomainEvent, per_transaction
 
 
 class CommerceErrorCode(StrEnum):
@@ -229,8 +229,17 @@ def place_person(
     return customers_service.place(session, identifiers=keys, channel=channel, at=at)
 
 
+# Profile ids already followed to their live profile in this transaction.
+_LIVE = per_transaction("commerce.live_profiles")
+
+
 def live_profile_id(session: Session, profile_id: UUID) -> UUID:
-    return customers_service.live_profile(session, profile_id).id
+    """The live profile's id; asked once per transaction (a checkout asks three times)."""
+    known: dict[UUID, UUID] = session.info.setdefault(_LIVE, {})
+    live = known.get(profile_id)
+    if live is None:
+        live = known[profile_id] = customers_service.live_profile(session, profile_id).id
+    return live
 
 
 def on_timeline(
