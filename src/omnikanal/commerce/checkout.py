@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from omnikanal.auth.service import StaffActor
 from omnikanal.catalog import service as catalog_service
 from omnikanal.catalog.pricing import vat_included
-from omnikanal.commerce import carts, orders, repository
+from omnikanal.commerce import carts, orders
 from omnikanal.commerce.models import (
     Fulfilment,
     Order,
@@ -37,7 +37,7 @@ from omnikanal.commerce.service import (
 )
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.service import Placement
-from omnikanal.errors import Conflict, RuleViolation
+from omnikanal.errors import RuleViolation
 from omnikanal.inventory import service as inventory_service
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.limits import INT32_MAX
@@ -97,17 +97,13 @@ def checkout(
     external_reference: str | None,
 ) -> Order:
     """Turn the person's cart into an order at today's prices on this channel."""
-    # The person's carts are one now; its lines are all there is to order.
-    cart = carts.active_cart_for_change(session, cart_id=cart_id)
-    lines = [
-        LineRequest(sku=line.sku, quantity=line.quantity)
-        for line in repository.cart_lines(session, [cart.id])
-    ]
+    # The person's carts are one now; its lines are all there is to order. An empty
+    # cart refuses, and the error rolls its closing back.
+    order_id = new_id()
+    cart, cart_lines = carts.close_for_order(session, cart_id=cart_id, order_id=order_id)
+    lines = [LineRequest(sku=line.sku, quantity=line.quantity) for line in cart_lines]
     if not lines:
         raise RuleViolation(CommerceErrorCode.CART_EMPTY, f"Cart {cart.id} is empty.")
-    order_id = new_id()
-    if not repository.close_cart(session, cart.id, order_id=order_id):
-        raise Conflict(CommerceErrorCode.CART_NOT_ACTIVE, f"Cart {cart.id} is checked out already.")
     return place(
         session,
         actor=actor,

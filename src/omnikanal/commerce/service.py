@@ -242,6 +242,40 @@ def live_profile_id(session: Session, profile_id: UUID) -> UUID:
     return live
 
 
+def person_family(session: Session, profile_id: UUID) -> list[UUID]:
+    """The live profile and those merged into it (live first), remembered as the live
+    profile for the rest of the transaction."""
+    found = customers_service.family(session, profile_id=profile_id)
+    known: dict[UUID, UUID] = session.info.setdefault(_LIVE, {})
+    known[profile_id] = known[found[0]] = found[0]
+    return found
+
+
+def activity(
+    actor: StaffActor,
+    counter: Counter,
+    *,
+    profile_id: UUID,
+    anchor_id: UUID,
+    event: str,
+    properties: dict[str, Any],
+    message_id: str,
+    at: datetime,
+) -> events_service.Activity:
+    """A commerce fact for the live profile's timeline, to record with others at once."""
+    return events_service.Activity(
+        credential_id=actor.credential_id,
+        channel=counter.channel,
+        location=counter.location,
+        profile_id=profile_id,
+        anchor_id=anchor_id,
+        event=event,
+        properties=properties,
+        message_id=message_id,
+        at=at,
+    )
+
+
 def on_timeline(
     session: Session,
     *,

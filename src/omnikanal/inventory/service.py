@@ -545,7 +545,7 @@ def sell(
 ) -> dict[str, Taken]:
     """A sale over the counter: ``quantities`` (SKU: units) leave ``location``'s on hand,
     all or none, in one conditional update; each with its adjustment."""
-    _take(session, location, quantities, field="on_hand")
+    changed = _take(session, location, quantities, field="on_hand")
     now = utcnow()
     repository.insert_adjustments(
         session,
@@ -563,6 +563,7 @@ def sell(
             for sku, quantity in sorted(quantities.items())
         ],
     )
+    _stock_changed(session, location, changed)
     return {sku: Taken(location, None) for sku in quantities}
 
 
@@ -570,10 +571,12 @@ def reserve(
     session: Session, *, location: str, quantities: Mapping[str, int], reference: str | None
 ) -> dict[str, Taken]:
     """Reservations at one store for an order to collect (no expiry), all or none."""
-    _take(session, location, quantities, field="reserved")
-    return _holds(
+    changed = _take(session, location, quantities, field="reserved")
+    taken = _holds(
         session, HoldKind.RESERVATION, dict.fromkeys(quantities, location), quantities, reference
     )
+    _stock_changed(session, location, changed)
+    return taken
 
 
 def allocate_all(
@@ -586,6 +589,7 @@ def allocate_all(
         _positive(quantity)
     candidates = repository.sourcing_candidates_for(session, quantities)
     source: dict[str, str] = {}
+    levels: dict[tuple[str, str], tuple[int, int, int]] = {}
     while len(source) < len(quantities):
         by_location: dict[str, dict[str, int]] = {}
         for sku in sorted(set(quantities) - set(source)):
@@ -597,12 +601,17 @@ def allocate_all(
             by_location.setdefault(candidates[sku].pop(0), {})[sku] = quantities[sku]
         for location, wanted in sorted(by_location.items()):
             changed = repository.take_stock(session, location, wanted, field="allocated")
-            _stock_changed(session, location, changed)
+            levels.update({(location, sku): level for sku, level in changed.items()})
             source.update(dict.fromkeys(changed, location))
-    return _holds(session, HoldKind.ALLOCATION, source, quantities, reference)
+    taken = _holds(session, HoldKind.ALLOCATION, source, quantities, reference)
+    for (location, sku), level in sorted(levels.items()):
+        _stock_changed(session, location, {sku: level})
+    return taken
 
 
-def _take(session: Session, location: str, quantities: Mapping[str, int], *, field: str) -> None:
+def _take(
+    session: Session, location: str, quantities: Mapping[str, int], *, field: str
+) -> dict[str, tuple[int, int, int]]:
     for quantity in quantities.values():
         _positive(quantity)
     changed = repository.take_stock(session, location, quantities, field=field)
@@ -610,7 +619,7 @@ def _take(session: Session, location: str, quantities: Mapping[str, int], *, fie
     if missing:
         _location(session, location)  # an unknown location says so
         raise _insufficient(location, missing[0], quantities[missing[0]])
-    _stock_changed(session, location, changed)
+    return changed
 
 
 def _stock_changed(
@@ -631,9 +640,10 @@ def _holds(
     reference: str | None,
 ) -> dict[str, Taken]:
     now = utcnow()
-    rows = [
+    ids = {sku: new_id() for sku in quantities}
+    rows: list[dict[str, Any]] = [
         {
-            "id": new_id(),
+            "id": ids[sku],
             "kind": kind,
             "location": source[sku],
             "sku": sku,
@@ -647,7 +657,7 @@ def _holds(
         for sku in sorted(quantities)
     ]
     repository.insert_holds(session, rows)
-    return {row["sku"]: Taken(row["location"], row["id"]) for row in rows}
+    return {sku: Taken(source[sku], ids[sku]) for sku in quantities}
 
 
 # -- bulk, from another system's stock file (imports) --
