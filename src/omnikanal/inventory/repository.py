@@ -1,6 +1,7 @@
-"""Every query of the inventory domain. Stock changes are conditional single-row updates:
-concurrent writers (PostgreSQL re-checks the condition after the row lock; SQLite has one
-writer) can never take available stock below zero, so the last unit is sold once."""
+"""Every query of the inventory domain. Stock changes are conditional updates (one row,
+or an order's SKUs at one location): concurrent writers (PostgreSQL re-checks the
+condition after the row lock; SQLite has one writer) can never take available stock below
+zero, so the last unit is sold once."""
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
