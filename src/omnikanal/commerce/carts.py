@@ -293,7 +293,7 @@ def open_cart(
         )
     lines = _add_items(session, actor, counter, cart, items)
     live = live_profile_id(session, cart.profile_id)
-    return CartState(cart, live, [_state(line) for line in lines], []), created
+    return CartState(cart, live, union_of([[_state(line) for line in lines]]), []), created
 
 
 def _known_cart(
