@@ -390,7 +390,14 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level="info",
+        # uvicorn kills a worker that does not answer its ping within this many seconds
+        # (5 by default): on a busy machine a starting or loaded worker misses that, and
+        # its connections drop while it is replaced (seen as clients' read errors).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
+
+
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _export_to_workers(settings: Settings) -> None:

@@ -476,7 +476,7 @@ def _order(
 
 
 def _cart(session: Session, actor: StaffActor, items: list[tuple[str, int]], **person: str) -> UUID:
-    cart, _ = carts.open_cart(
+    state, _ = carts.open_cart(
         session,
         actor=actor,
         counter=commerce_service.counter_of(actor, channel=None, location=None),
@@ -486,7 +486,7 @@ def _cart(session: Session, actor: StaffActor, items: list[tuple[str, int]], **p
         email=person.get("email"),
         items=items,
     )
-    return cart.id
+    return state.cart.id
 
 
 HOME = {

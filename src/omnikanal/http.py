@@ -10,6 +10,7 @@ never waits for the reactions.
 
 import contextvars
 import logging
+import random
 import re
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,7 +21,7 @@ from uuid import UUID, uuid4
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,6 +47,12 @@ from omnikanal.uow import recorded_event_ids, reset_recorded, rows_after_read
 logger = logging.getLogger("omnikanal.http")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# A transaction PostgreSQL broke off as a deadlock's victim, or could not serialize, did
+# nothing: the request runs again in a new one, up to this many times in all.
+ATTEMPTS = 4
+# SQLSTATEs of those: deadlock_detected, serialization_failure.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 # On every response: no page of the hub (the console above all) may be framed by another
 # site, which would let it trick a signed-in member of staff into clicks (clickjacking).
 SECURITY_HEADERS = (
@@ -71,6 +78,19 @@ def count_statements(engine: Engine) -> None:
             counter[0] += 1
 
     event.listen(engine, "before_cursor_execute", counted)
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether the database broke the transaction off and running it again may succeed."""
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def _holds_write_lock(session: Session) -> bool:
+    """SQLite's write session holds the database's one write lock, so it may see a commit
+    the read snapshot missed. PostgreSQL's sees nothing more than a moment earlier; a
+    request with the same key committing meanwhile is caught by the key's unique index
+    (``_after_key_race``)."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -356,11 +376,11 @@ class UnitOfWorkMiddleware:
                 # Retries are answered from a read snapshot, without waiting for the write
                 # lock; then, holding it (SQLite), a request that committed meanwhile.
                 replay = await self._committed_replay(idempotent)
-                if replay is None:
+                if replay is None and _holds_write_lock(session):
                     replay = await self._replay_in(session, idempotent)
                 if replay is not None:
                     return replay, []
-            response = await self._call_app(scope, receive, body)
+            response = await self._call_app_again_if_broken_off(session, scope, receive, body)
         except OmnikanalError as exc:
             await anyio.to_thread.run_sync(session.rollback)
             return _from_problem(exc, request_id), []
@@ -459,6 +479,25 @@ class UnitOfWorkMiddleware:
         session.commit()
         reset_recorded(session)
         return committed
+
+    async def _call_app_again_if_broken_off(
+        self, session: Session, scope: Scope, receive: Receive, body: bytes
+    ) -> CapturedResponse:
+        """The app's answer; when the database broke the transaction off to end a deadlock
+        (a new shopper's identifier made by a cart while the resolver makes it too, say),
+        the request runs again from the start in a new transaction."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._call_app(scope, receive, body)
+            except DBAPIError as exc:
+                if attempt == ATTEMPTS or not is_transient(exc):
+                    raise
+                logger.warning("transaction broken off (%s); running it again", exc.orig)
+                await anyio.to_thread.run_sync(session.rollback)
+                reset_recorded(session)
+                # Apart a little, so the two sides do not meet again at once.
+                await anyio.sleep(random.uniform(0.005, 0.02) * attempt)
+        raise AssertionError("unreachable")
 
     async def _call_app(self, scope: Scope, receive: Receive, body: bytes) -> CapturedResponse:
         sent = False

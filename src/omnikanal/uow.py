@@ -11,13 +11,31 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 from uuid import UUID
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from omnikanal.db import is_read_only
 from omnikanal.outbox import service as outbox_service
 
 # Rows a read-only request still has to write (who read a person's data), in session.info.
 ROWS_AFTER_READ = "omnikanal_rows_after_read"
+
+# session.info entries that remember what this transaction read or wrote (so a request
+# does not read it twice); dropped when the transaction ends, as they may be stale after.
+_PER_TRANSACTION: set[str] = set()
+
+
+def per_transaction(key: str) -> str:
+    """Mark a session.info key as living for one transaction; returns the key."""
+    _PER_TRANSACTION.add(key)
+    return key
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_per_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        for key in _PER_TRANSACTION:
+            session.info.pop(key, None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ the lines, the larger quantity of each, so no line is lost. Lines are priced fro
 price book whenever the cart is read.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -24,12 +24,16 @@ from omnikanal.commerce.service import (
     CartUpdated,
     CommerceErrorCode,
     Counter,
+    activity,
     live_profile_id,
     on_timeline,
-    place_person,
+    person_family,
 )
 from omnikanal.customers import service as customers_service
+from omnikanal.customers.identity import IdentifierKey
+from omnikanal.customers.service import Placement
 from omnikanal.errors import Conflict, NotFound, RuleViolation
+from omnikanal.events import service as events_service
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.limits import MAX_QUANTITY
 from omnikanal.kit.time import utcnow
@@ -96,9 +100,8 @@ def _state(line: CartLine) -> LineState:
 
 
 def _person_carts(session: Session, profile_id: UUID) -> tuple[UUID, Sequence[Cart]]:
-    live = live_profile_id(session, profile_id)
-    family = [live, *customers_service.merged_descendants(session, live)]
-    return live, repository.active_carts(session, family)
+    family = person_family(session, profile_id)
+    return family[0], repository.active_carts(session, family)
 
 
 def _lines_by_cart(session: Session, carts: Sequence[Cart]) -> dict[UUID, list[CartLine]]:
@@ -225,6 +228,27 @@ def active_cart_for_change(session: Session, *, cart_id: UUID) -> Cart:
     return merged
 
 
+def close_for_order(
+    session: Session, *, cart_id: UUID, order_id: UUID
+) -> tuple[Cart, list[CartLine]]:
+    """Close the person's cart for the order being placed, and its lines. Usually three
+    statements: the cart closed (and locked), the person's family, and the cart's lines
+    with any other active cart of theirs. When there is another, the cart opens again and
+    their carts become one first (``active_cart_for_change``), as any cart change does."""
+    closed = repository.close_active_cart(session, cart_id, order_id=order_id)
+    if closed is not None:
+        family = person_family(session, closed.profile_id)
+        lines, others = repository.cart_with_others(session, cart_id, family)
+        if not others:
+            return closed, lines
+        repository.reopen_cart(session, cart_id)
+    cart = active_cart_for_change(session, cart_id=cart_id)
+    lines = list(repository.cart_lines(session, [cart.id]))
+    if not repository.close_cart(session, cart.id, order_id=order_id):
+        raise Conflict(CommerceErrorCode.CART_NOT_ACTIVE, f"Cart {cart.id} is checked out already.")
+    return cart, lines
+
+
 def open_cart(
     session: Session,
     *,
@@ -235,53 +259,164 @@ def open_cart(
     anonymous_id: str | None,
     email: str | None,
     items: Sequence[tuple[str, int]],
-) -> tuple[Cart, bool]:
-    """The person's active cart, made when they have none; True when it was made now."""
+) -> tuple[CartState, bool]:
+    """The person's active cart with ``items`` added, made when they have none; True when
+    it was made now."""
     now = utcnow()
-    placement = place_person(
+    keys = customers_service.identifiers_for(
         session,
         user_id=user_id,
         anonymous_id=anonymous_id,
         traits={"email": email} if email else {},
-        channel=counter.channel,
-        at=now,
     )
-    if placement is None:
+    if not keys:
         raise RuleViolation(
             CommerceErrorCode.IDENTIFIER_REQUIRED,
             "A cart belongs to a person: give an anonymous_id, user_id or email.",
             errors=[{"field": "anonymous_id", "message": "an identifier is required"}],
         )
-    cart = consolidate(session, profile_id=placement.profile_id)
-    created = cart is None
+    cart, known = _known_cart(session, keys, channel=counter.channel)
+    created = False
     if cart is None:
-        cart = Cart(
-            id=new_id(),
-            profile_id=placement.profile_id,
-            anchor_id=placement.anchor_id,
-            channel=counter.channel,
-            currency=currency,
-            created_at=now,
-            updated_at=now,
+        placement = customers_service.place(
+            session, identifiers=keys, channel=counter.channel, at=now
         )
-        session.add(cart)
-        session.flush()
-    elif cart.currency != currency:
+        # A known person without carts has none to join (just read).
+        cart = None if known else consolidate(session, profile_id=placement.profile_id)
+        if cart is None:
+            cart = _new_cart(session, placement, counter=counter, currency=currency, at=now)
+            created = True
+    if cart.currency != currency:
         raise Conflict(
             CommerceErrorCode.CURRENCY_MISMATCH,
             f"The person's cart {cart.id} is in {cart.currency}, not {currency}.",
         )
+    lines = _add_items(session, actor, counter, cart, items)
+    live = live_profile_id(session, cart.profile_id)
+    return CartState(cart, live, union_of([[_state(line) for line in lines]]), []), created
+
+
+def _known_cart(
+    session: Session, keys: Sequence[IdentifierKey], *, channel: str
+) -> tuple[Cart | None, bool]:
+    """A returning person's cart without placing them again: when their identifiers are
+    all known and theirs, their one active cart (made on this channel, so they were seen
+    on it); and whether they are known and have no cart at all."""
+    owner = customers_service.sole_owner(session, identifiers=keys)
+    if owner is None:
+        return None, False
+    found = repository.active_carts(session, person_family(session, owner))
+    if len(found) == 1 and found[0].channel == channel:
+        return found[0], True
+    return None, not found
+
+
+def _new_cart(
+    session: Session, placement: Placement, *, counter: Counter, currency: str, at: datetime
+) -> Cart:
+    cart = Cart(
+        id=new_id(),
+        profile_id=placement.profile_id,
+        anchor_id=placement.anchor_id,
+        channel=counter.channel,
+        currency=currency,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(cart)
+    session.flush()
+    return cart
+
+
+def _add_items(
+    session: Session,
+    actor: StaffActor,
+    counter: Counter,
+    cart: Cart,
+    items: Sequence[tuple[str, int]],
+) -> Sequence[CartLine]:
+    """Add the items at today's prices in one statement (Segment's Product Added for
+    each); the cart's lines after."""
+    if not items:
+        return repository.cart_lines(session, [cart.id])
+    wanted: dict[str, int] = {}
+    fields: dict[str, str] = {}
     for index, (sku, quantity) in enumerate(items):
-        add_item(
-            session,
-            actor=actor,
-            counter=counter,
-            cart=cart,
-            sku=sku,
-            quantity=quantity,
-            field=f"items[{index}].quantity",
-        )
-    return cart, created
+        _positive(quantity)
+        wanted[sku] = wanted.get(sku, 0) + quantity
+        fields[sku] = f"items[{index}].quantity"
+    skus = list(wanted)
+    quotes = catalog_service.quotes(
+        session, skus=skus, channel=counter.channel, currency=cart.currency
+    )
+    fitting = {
+        sku: (wanted[sku], quotes[sku].unit_price) for sku in skus if wanted[sku] <= MAX_QUANTITY
+    }
+    changed = (
+        repository.add_to_lines(session, cart_id=cart.id, units=fitting, at_most=MAX_QUANTITY)
+        if fitting
+        else set()
+    )
+    for sku in skus:
+        if sku not in changed:
+            raise RuleViolation(
+                CommerceErrorCode.INVALID_QUANTITY,
+                f"A cart line holds at most {MAX_QUANTITY} units of {sku}.",
+                errors=[
+                    {"field": fields[sku], "message": f"the line would pass {MAX_QUANTITY} units"}
+                ],
+            )
+    cart.updated_at = utcnow()
+    lines = repository.cart_lines(session, [cart.id])
+    _items_added(
+        session, actor, counter, cart, lines, {s: (wanted[s], quotes[s].unit_price) for s in skus}
+    )
+    return lines
+
+
+def _items_added(
+    session: Session,
+    actor: StaffActor,
+    counter: Counter,
+    cart: Cart,
+    lines: Sequence[CartLine],
+    added: Mapping[str, tuple[int, int]],
+) -> None:
+    record_event(
+        session,
+        CartUpdated(
+            cart_id=cart.id,
+            profile_id=cart.profile_id,
+            channel=counter.channel,
+            skus=[line.sku for line in lines],
+        ),
+    )
+    names = catalog_service.listings(session, skus=list(added))
+    live = live_profile_id(session, cart.profile_id)
+    events_service.record_activities(
+        session,
+        [
+            activity(
+                actor,
+                counter,
+                profile_id=live,
+                anchor_id=cart.anchor_id,
+                event="Product Added",
+                properties={
+                    "cart_id": str(cart.id),
+                    "product_id": sku,
+                    "sku": sku,
+                    "name": names[sku].name,
+                    "quantity": quantity,
+                    "price": unit_price,
+                    "currency": cart.currency,
+                },
+                message_id=f"cart-{cart.id}-{new_id()}",
+                at=cart.updated_at,
+            )
+            for sku, (quantity, unit_price) in added.items()
+        ],
+    )
 
 
 def add_item(

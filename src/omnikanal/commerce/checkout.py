@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from omnikanal.auth.service import StaffActor
 from omnikanal.catalog import service as catalog_service
 from omnikanal.catalog.pricing import vat_included
-from omnikanal.commerce import carts, repository
+from omnikanal.commerce import carts, orders
 from omnikanal.commerce.models import (
     Fulfilment,
     Order,
@@ -37,9 +37,8 @@ from omnikanal.commerce.service import (
 )
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.service import Placement
-from omnikanal.errors import Conflict, RuleViolation
+from omnikanal.errors import RuleViolation
 from omnikanal.inventory import service as inventory_service
-from omnikanal.inventory.models import AdjustmentReason, HoldKind
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.time import utcnow
@@ -98,17 +97,13 @@ def checkout(
     external_reference: str | None,
 ) -> Order:
     """Turn the person's cart into an order at today's prices on this channel."""
-    # The person's carts are one now; its lines are all there is to order.
-    cart = carts.active_cart_for_change(session, cart_id=cart_id)
-    lines = [
-        LineRequest(sku=line.sku, quantity=line.quantity)
-        for line in repository.cart_lines(session, [cart.id])
-    ]
+    # The person's carts are one now; its lines are all there is to order. An empty
+    # cart refuses, and the error rolls its closing back.
+    order_id = new_id()
+    cart, cart_lines = carts.close_for_order(session, cart_id=cart_id, order_id=order_id)
+    lines = [LineRequest(sku=line.sku, quantity=line.quantity) for line in cart_lines]
     if not lines:
         raise RuleViolation(CommerceErrorCode.CART_EMPTY, f"Cart {cart.id} is empty.")
-    order_id = new_id()
-    if not repository.close_cart(session, cart.id, order_id=order_id):
-        raise Conflict(CommerceErrorCode.CART_NOT_ACTIVE, f"Cart {cart.id} is checked out already.")
     return place(
         session,
         actor=actor,
@@ -248,47 +243,58 @@ def place(
         updated_at=now,
     )
     holds = _take_stock(session, order, fulfilment, priced, counter=counter)
+    # Added without flushing in between: the first query after (or the commit) writes
+    # the order, its lines and its tenders with one INSERT per table.
+    order_lines = [
+        _line(order, position, item, holds[item.request.sku])
+        for position, item in enumerate(priced)
+    ]
+    order_tenders = [
+        Tender(
+            id=new_id(),
+            order_id=order.id,
+            position=position,
+            type=tender.type,
+            reference=tender.reference,
+            amount=amount,
+            points=tender.points,
+            refunded=0,
+        )
+        for position, (tender, amount) in enumerate(paid)
+    ]
     session.add(order)
-    session.flush()
-    for position, item in enumerate(priced):
-        location, hold_id = holds[item.request.sku]
-        session.add(
-            OrderLine(
-                order_id=order.id,
-                position=position,
-                sku=item.request.sku,
-                name=item.name,
-                quantity=item.request.quantity,
-                book_unit_price=item.book_unit_price,
-                unit_price=item.unit_price,
-                list_price=item.list_price,
-                promotion_code=item.promotion_code,
-                vat_rate_bp=item.vat_rate_bp,
-                line_total=item.line_total,
-                vat_amount=vat_included(item.line_total, item.vat_rate_bp),
-                stock_location=location,
-                hold_id=hold_id,
-                channel=order.channel,
-                currency=currency,
-                placed_at=now,
-            )
-        )
-    for position, (tender, amount) in enumerate(paid):
-        session.add(
-            Tender(
-                order_id=order.id,
-                position=position,
-                type=tender.type,
-                reference=tender.reference,
-                amount=amount,
-                points=tender.points,
-            )
-        )
-    session.flush()
+    session.add_all(order_lines)
+    session.add_all(order_tenders)
     _spend_points(session, order, paid, counter=counter)
     points_paid = sum(amount for tender, amount in paid if tender.points)
     _placed_events(session, actor, counter, order, priced, points_paid=points_paid)
+    orders.remember_placed(session, orders.OrderView(order, order_lines, order_tenders, []))
     return order
+
+
+def _line(order: Order, position: int, item: _Priced, held: tuple[str, UUID | None]) -> OrderLine:
+    location, hold_id = held
+    return OrderLine(
+        id=new_id(),
+        order_id=order.id,
+        position=position,
+        sku=item.request.sku,
+        name=item.name,
+        quantity=item.request.quantity,
+        book_unit_price=item.book_unit_price,
+        unit_price=item.unit_price,
+        list_price=item.list_price,
+        promotion_code=item.promotion_code,
+        vat_rate_bp=item.vat_rate_bp,
+        line_total=item.line_total,
+        vat_amount=vat_included(item.line_total, item.vat_rate_bp),
+        stock_location=location,
+        hold_id=hold_id,
+        returned_quantity=0,
+        channel=order.channel,
+        currency=order.currency,
+        placed_at=order.placed_at,
+    )
 
 
 def _value_points(
@@ -428,8 +434,8 @@ def _take_stock(
     *,
     counter: Counter,
 ) -> dict[str, tuple[str, UUID | None]]:
-    """Stock for each SKU: (where it comes from, the hold taken; None when sold at once)."""
-    taken: dict[str, tuple[str, UUID | None]] = {}
+    """Stock for each SKU: (where it comes from, the hold taken; None when sold at once),
+    one conditional update per location over all the order's SKUs."""
     reference = f"order:{order.id}"
     pickup = (
         _pickup_store(session, fulfilment)
@@ -446,36 +452,19 @@ def _take_stock(
             )
         order.status = OrderStatus.COMPLETED
         order.handed_over_at = order.placed_at
-    for item in sorted(priced, key=lambda p: p.request.sku):
-        sku, quantity = item.request.sku, item.request.quantity
-        if fulfilment.type == Fulfilment.IN_STORE:
-            assert counter.location is not None
-            inventory_service.adjust(
-                session,
-                location=counter.location,
-                sku=sku,
-                quantity=-quantity,
-                reason=AdjustmentReason.SALE,
-                reference=reference,
-            )
-            taken[sku] = (counter.location, None)
-        elif pickup is not None:
-            held = inventory_service.hold(
-                session,
-                kind=HoldKind.RESERVATION,
-                location=pickup,
-                sku=sku,
-                quantity=quantity,
-                reference=reference,
-                ttl=None,
-            )
-            taken[sku] = (pickup, held.id)
-        else:
-            held = inventory_service.allocate(
-                session, sku=sku, quantity=quantity, reference=reference
-            )
-            taken[sku] = (held.location, held.id)
-    return taken
+    quantities = {item.request.sku: item.request.quantity for item in priced}
+    if fulfilment.type == Fulfilment.IN_STORE:
+        assert counter.location is not None
+        taken = inventory_service.sell(
+            session, location=counter.location, quantities=quantities, reference=reference
+        )
+    elif pickup is not None:
+        taken = inventory_service.reserve(
+            session, location=pickup, quantities=quantities, reference=reference
+        )
+    else:
+        taken = inventory_service.allocate_all(session, quantities=quantities, reference=reference)
+    return {sku: (found.location, found.hold_id) for sku, found in taken.items()}
 
 
 def _pickup_store(session: Session, fulfilment: FulfilmentRequest) -> str:

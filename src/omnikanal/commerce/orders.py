@@ -39,7 +39,7 @@ from omnikanal.errors import Conflict, NotFound
 from omnikanal.inventory import service as inventory_service
 from omnikanal.kit.time import utcnow
 from omnikanal.loyalty import service as loyalty_service
-from omnikanal.uow import record_event
+from omnikanal.uow import per_transaction, record_event
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,22 @@ class OrderView:
     lines: Sequence[OrderLine]
     tenders: Sequence[Tender]
     refunds: Sequence[Refund]
+
+
+# Orders placed in this transaction, with the lines and tenders they were made with.
+_PLACED = per_transaction("commerce.placed_orders")
+
+
+def remember_placed(session: Session, view: OrderView) -> None:
+    """Keep a just-placed order's parts, so its answer needs no query to read them back."""
+    session.info.setdefault(_PLACED, {})[view.order.id] = view
+
+
+def view_of(session: Session, order: Order) -> OrderView:
+    """The order with its lines, tenders and refunds (as placed, when placed just now)."""
+    placed: dict[UUID, OrderView] = session.info.get(_PLACED, {})
+    view = placed.get(order.id)
+    return view if view is not None else views(session, [order])[0]
 
 
 # -- reading --

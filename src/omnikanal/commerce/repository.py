@@ -1,7 +1,7 @@
 """Every query of the commerce domain. State changes that race (closing a cart, an order's
 next step, returning units, refunding a tender) are conditional single-row updates."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -112,6 +112,40 @@ def add_to_line(
     return session.execute(statement.returning(cart_line_table.c.id)).first() is not None
 
 
+def add_to_lines(
+    session: Session, *, cart_id: UUID, units: Mapping[str, tuple[int, int]], at_most: int
+) -> set[str]:
+    """``add_to_line`` for many SKUs (SKU: (units, unit price)) in one statement; the SKUs
+    whose lines changed (one missing would have passed ``at_most``)."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(cart_line_table).values(
+        [
+            {
+                "id": new_id(),
+                "cart_id": cart_id,
+                "sku": sku,
+                "quantity": quantity,
+                "unit_price_when_added": unit_price,
+                "added_at": now,
+                "updated_at": now,
+            }
+            for sku, (quantity, unit_price) in sorted(units.items())
+        ]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["cart_id", "sku"],
+        set_={
+            "quantity": cart_line_table.c.quantity + statement.excluded.quantity,
+            "unit_price_when_added": statement.excluded.unit_price_when_added,
+            "updated_at": now,
+        },
+        where=cart_line_table.c.quantity + statement.excluded.quantity <= at_most,
+    )
+    return set(session.scalars(statement.returning(cart_line_table.c.sku)))
+
+
 def set_line_quantity(session: Session, *, cart_id: UUID, sku: str, quantity: int) -> None:
     session.execute(
         update(cart_line_table)
@@ -173,6 +207,55 @@ def close_cart(session: Session, cart_id: UUID, *, order_id: UUID) -> bool:
         .values(status=CartStatus.CHECKED_OUT, order_id=order_id, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def close_active_cart(session: Session, cart_id: UUID, *, order_id: UUID) -> Cart | None:
+    """Close an active cart for its order, in one statement; the cart, or None when it
+    was not active (merged away, checked out, or no such cart)."""
+    statement = (
+        update(Cart)
+        .where(Cart.id == cart_id, Cart.status == CartStatus.ACTIVE)
+        .values(status=CartStatus.CHECKED_OUT, order_id=order_id, updated_at=utcnow())
+        .returning(Cart)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalar(statement)
+
+
+def reopen_cart(session: Session, cart_id: UUID) -> None:
+    session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id)
+        .values(status=CartStatus.ACTIVE, order_id=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def cart_with_others(
+    session: Session, cart_id: UUID, profile_ids: Sequence[UUID]
+) -> tuple[list[CartLine], list[UUID]]:
+    """In one query: the cart's lines (oldest first) and the ids of these profiles' other
+    active carts."""
+    query = (
+        select(Cart.id, CartLine)
+        .outerjoin(CartLine, CartLine.cart_id == Cart.id)
+        .where(
+            or_(
+                Cart.id == cart_id,
+                and_(Cart.profile_id.in_(profile_ids), Cart.status == CartStatus.ACTIVE),
+            )
+        )
+        .order_by(CartLine.added_at, CartLine.id)
+        .execution_options(populate_existing=True)
+    )
+    lines: list[CartLine] = []
+    others: set[UUID] = set()
+    for found, line in session.execute(query):
+        if found != cart_id:
+            others.add(found)
+        elif line is not None:
+            lines.append(line)
+    return lines, sorted(others)
 
 
 # -- orders --

@@ -124,7 +124,7 @@ def open_cart(
     """The person's active cart (201 when made now), found by any of their identifiers;
     ``items`` are added to it."""
     counter = counter_of(actor, channel=body.channel, location=None)
-    cart, created = carts.open_cart(
+    state, created = carts.open_cart(
         session,
         actor=actor,
         counter=counter,
@@ -135,7 +135,7 @@ def open_cart(
         items=[(item.sku, item.quantity) for item in body.items],
     )
     response.status_code = 201 if created else 200
-    return cart_read(session, carts.find_cart(session, cart_id=cart.id), actor)
+    return cart_read(session, state, actor)
 
 
 @router.get("/carts/current", response_model=CartRead, tags=["carts"])
@@ -334,7 +334,7 @@ def check_out(
         email=body.email,
         external_reference=body.external_reference,
     )
-    return _one(session, order)
+    return _order_read(orders.view_of(session, order))
 
 
 @router.post("/orders", status_code=201, response_model=OrderRead, tags=["orders"])
@@ -364,7 +364,7 @@ def place_order(body: OrderCreate, session: DbSession, actor: OrderTaker) -> Ord
         email=body.email,
         external_reference=body.external_reference,
     )
-    return _one(session, order)
+    return _order_read(orders.view_of(session, order))
 
 
 def _order_cursor(value: str | None) -> tuple[datetime, UUID] | None:

@@ -22,7 +22,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.customers.service import Placement
 from omnikanal.errors import Forbidden, RuleViolation
 from omnikanal.events import service as events_service
-from omnikanal.uow import DomainEvent
+from omnikanal.uow import DomainEvent, per_transaction
 
 
 class CommerceErrorCode(StrEnum):
@@ -229,8 +229,51 @@ def place_person(
     return customers_service.place(session, identifiers=keys, channel=channel, at=at)
 
 
+# Profile ids already followed to their live profile in this transaction.
+_LIVE = per_transaction("commerce.live_profiles")
+
+
 def live_profile_id(session: Session, profile_id: UUID) -> UUID:
-    return customers_service.live_profile(session, profile_id).id
+    """The live profile's id; asked once per transaction (a checkout asks three times)."""
+    known: dict[UUID, UUID] = session.info.setdefault(_LIVE, {})
+    live = known.get(profile_id)
+    if live is None:
+        live = known[profile_id] = customers_service.live_profile(session, profile_id).id
+    return live
+
+
+def person_family(session: Session, profile_id: UUID) -> list[UUID]:
+    """The live profile and those merged into it (live first), remembered as the live
+    profile for the rest of the transaction."""
+    found = customers_service.family(session, profile_id=profile_id)
+    known: dict[UUID, UUID] = session.info.setdefault(_LIVE, {})
+    known[profile_id] = known[found[0]] = found[0]
+    return found
+
+
+def activity(
+    actor: StaffActor,
+    counter: Counter,
+    *,
+    profile_id: UUID,
+    anchor_id: UUID,
+    event: str,
+    properties: dict[str, Any],
+    message_id: str,
+    at: datetime,
+) -> events_service.Activity:
+    """A commerce fact for the live profile's timeline, to record with others at once."""
+    return events_service.Activity(
+        credential_id=actor.credential_id,
+        channel=counter.channel,
+        location=counter.location,
+        profile_id=profile_id,
+        anchor_id=anchor_id,
+        event=event,
+        properties=properties,
+        message_id=message_id,
+        at=at,
+    )
 
 
 def on_timeline(

@@ -297,6 +297,14 @@ def get_profile(session: Session, profile_id: UUID) -> Profile | None:
     return session.get(Profile, profile_id)
 
 
+def profile_and_children(session: Session, profile_id: UUID) -> list[tuple[UUID, UUID | None]]:
+    """(id, merged_into) of the profile and of those merged straight into it."""
+    query = select(Profile.id, Profile.merged_into).where(
+        or_(Profile.id == profile_id, Profile.merged_into == profile_id)
+    )
+    return [(found, parent) for found, parent in session.execute(query)]
+
+
 def merged_children(session: Session, profile_ids: Sequence[UUID]) -> list[UUID]:
     return list(session.scalars(select(Profile.id).where(Profile.merged_into.in_(profile_ids))))
 

@@ -113,6 +113,16 @@ def place(
     return observe(session, [sighting]).placements[0]
 
 
+def sole_owner(session: Session, *, identifiers: Sequence[IdentifierKey]) -> UUID | None:
+    """The one profile that has every one of these identifiers already (one indexed read
+    per identifier type); None when any is new or they name different profiles."""
+    owned = repository.owners(session, identifiers)
+    profiles = {profile_id for _, profile_id, _ in owned}
+    if len(owned) != len(set(identifiers)) or len(profiles) != 1:
+        return None
+    return profiles.pop()
+
+
 def _already_placed(
     session: Session,
     identifiers: Sequence[IdentifierKey],
@@ -270,6 +280,24 @@ def merged_descendants(session: Session, profile_id: UUID) -> list[UUID]:
         frontier = [p for p in repository.merged_children(session, frontier) if p not in found]
         found += frontier
     return found
+
+
+def family(session: Session, *, profile_id: UUID) -> list[UUID]:
+    """The live profile this id leads to, then every profile merged into it; one query
+    when the id is live and nothing merged into it had others merged into it first."""
+    rows = repository.profile_and_children(session, profile_id)
+    parent = next((p for found, p in rows if found == profile_id), profile_id)
+    if parent == profile_id:
+        raise NotFound(CustomerErrorCode.PROFILE_NOT_FOUND, f"No profile {profile_id}.")
+    if parent is not None:  # merged away: follow it to the survivor
+        live = live_profile(session, profile_id).id
+        return [live, *merged_descendants(session, live)]
+    children = [found for found, p in rows if p == profile_id]
+    found = list(children)
+    while children:
+        children = [p for p in repository.merged_children(session, children) if p not in found]
+        found += children
+    return [profile_id, *found]
 
 
 def live_profile_ids(

@@ -525,6 +525,12 @@ def record_activity(
     repository.insert_events(session, [_activity_row(activity, at)])
 
 
+def record_activities(session: Session, activities: Sequence[Activity]) -> None:
+    """``record_activity`` for several facts of one request, in one statement."""
+    if activities:
+        repository.insert_events(session, [_activity_row(a, a.at) for a in activities])
+
+
 def record_history(session: Session, activities: Sequence[Activity]) -> None:
     """Put many past facts on their people's timelines at their own times (imported
     history), in bulk; one already recorded (same credential and message id) is kept.

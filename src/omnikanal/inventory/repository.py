@@ -1,13 +1,14 @@
-"""Every query of the inventory domain. Stock changes are conditional single-row updates:
-concurrent writers (PostgreSQL re-checks the condition after the row lock; SQLite has one
-writer) can never take available stock below zero, so the last unit is sold once."""
+"""Every query of the inventory domain. Stock changes are conditional updates (one row,
+or an order's SKUs at one location): concurrent writers (PostgreSQL re-checks the
+condition after the row lock; SQLite has one writer) can never take available stock below
+zero, so the last unit is sold once."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -285,3 +286,58 @@ def set_on_hand(session: Session, levels: Sequence[tuple[str, str, int]]) -> Non
 def insert_adjustments(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(adjustment_table), list(rows))
+
+
+# -- taking stock for an order (set-based) --
+
+
+def take_stock(
+    session: Session, location: str, quantities: Mapping[str, int], *, field: str
+) -> dict[str, tuple[int, int, int]]:
+    """Take ``quantities`` (SKU: units) at one location in one conditional UPDATE: sold
+    (``on_hand`` goes down) or held (``reserved``/``allocated`` go up). Only SKUs with the
+    units available change; each changed one's (on_hand, reserved, allocated) after.
+
+    The rows are locked in SKU order first (the sub-select; PostgreSQL), so two orders
+    over the same SKUs queue instead of deadlocking. No sum can pass its 32-bit column:
+    a hold adds at most what is available, which on_hand already bounds."""
+    c = stock_table.c
+    skus = sorted(quantities)
+    need = case({sku: quantities[sku] for sku in skus}, value=c.sku)
+    locked = (
+        select(c.sku)
+        .where(c.location == location, c.sku.in_(skus))
+        .order_by(c.sku)
+        .with_for_update()
+    )
+    change = c.on_hand - need if field == "on_hand" else c[field] + need
+    statement = (
+        update(stock_table)
+        .where(c.location == location, c.sku.in_(locked), AVAILABLE >= need)
+        .values({field: change, "updated_at": utcnow()})
+        .returning(c.sku, c.on_hand, c.reserved, c.allocated)
+    )
+    return {sku: (o, r, a) for sku, o, r, a in session.execute(statement)}
+
+
+def sourcing_candidates_for(
+    session: Session, quantities: Mapping[str, int]
+) -> dict[str, list[str]]:
+    """For each SKU, the locations with its quantity available: warehouses first, then
+    stores (one query for all SKUs)."""
+    need = case(dict(quantities), value=Stock.sku)
+    query = (
+        select(Stock.sku, Stock.location)
+        .join(Location, Location.code == Stock.location)
+        .where(Stock.sku.in_(sorted(quantities)), Location.active, AVAILABLE >= need)
+        .order_by(Stock.sku, (Location.kind != "warehouse"), Location.code)
+    )
+    found: dict[str, list[str]] = {sku: [] for sku in quantities}
+    for sku, location in session.execute(query):
+        found[sku].append(location)
+    return found
+
+
+def insert_holds(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(hold_table), list(rows))

@@ -6,7 +6,7 @@ Also the locations themselves (stores and warehouses), which are nearest a custo
 where a SKU can be had (S5, S7)."""
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -527,6 +527,137 @@ def allocate(session: Session, *, sku: str, quantity: int, reference: str | None
         InventoryErrorCode.INSUFFICIENT_STOCK,
         f"No location has {quantity} of {sku} available for delivery.",
     )
+
+
+# -- an order's stock, set-based --
+
+
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    """Where one SKU of an order came from, and its hold (None: sold at once)."""
+
+    location: str
+    hold_id: UUID | None
+
+
+def sell(
+    session: Session, *, location: str, quantities: Mapping[str, int], reference: str | None
+) -> dict[str, Taken]:
+    """A sale over the counter: ``quantities`` (SKU: units) leave ``location``'s on hand,
+    all or none, in one conditional update; each with its adjustment."""
+    changed = _take(session, location, quantities, field="on_hand")
+    now = utcnow()
+    repository.insert_adjustments(
+        session,
+        [
+            {
+                "id": new_id(),
+                "location": location,
+                "sku": sku,
+                "quantity": -quantity,
+                "reason": AdjustmentReason.SALE,
+                "reference": reference,
+                "actor": None,
+                "created_at": now,
+            }
+            for sku, quantity in sorted(quantities.items())
+        ],
+    )
+    _stock_changed(session, location, changed)
+    return {sku: Taken(location, None) for sku in quantities}
+
+
+def reserve(
+    session: Session, *, location: str, quantities: Mapping[str, int], reference: str | None
+) -> dict[str, Taken]:
+    """Reservations at one store for an order to collect (no expiry), all or none."""
+    changed = _take(session, location, quantities, field="reserved")
+    taken = _holds(
+        session, HoldKind.RESERVATION, dict.fromkeys(quantities, location), quantities, reference
+    )
+    _stock_changed(session, location, changed)
+    return taken
+
+
+def allocate_all(
+    session: Session, *, quantities: Mapping[str, int], reference: str | None
+) -> dict[str, Taken]:
+    """Allocations for delivery, each SKU from the first location that has it (warehouses
+    first, as ``allocate``): one query for where, then one conditional update per
+    location; a SKU a location no longer has (taken meanwhile) tries its next one."""
+    for quantity in quantities.values():
+        _positive(quantity)
+    candidates = repository.sourcing_candidates_for(session, quantities)
+    source: dict[str, str] = {}
+    levels: dict[tuple[str, str], tuple[int, int, int]] = {}
+    while len(source) < len(quantities):
+        by_location: dict[str, dict[str, int]] = {}
+        for sku in sorted(set(quantities) - set(source)):
+            if not candidates[sku]:
+                raise Conflict(
+                    InventoryErrorCode.INSUFFICIENT_STOCK,
+                    f"No location has {quantities[sku]} of {sku} available for delivery.",
+                )
+            by_location.setdefault(candidates[sku].pop(0), {})[sku] = quantities[sku]
+        for location, wanted in sorted(by_location.items()):
+            changed = repository.take_stock(session, location, wanted, field="allocated")
+            levels.update({(location, sku): level for sku, level in changed.items()})
+            source.update(dict.fromkeys(changed, location))
+    taken = _holds(session, HoldKind.ALLOCATION, source, quantities, reference)
+    for (location, sku), level in sorted(levels.items()):
+        _stock_changed(session, location, {sku: level})
+    return taken
+
+
+def _take(
+    session: Session, location: str, quantities: Mapping[str, int], *, field: str
+) -> dict[str, tuple[int, int, int]]:
+    for quantity in quantities.values():
+        _positive(quantity)
+    changed = repository.take_stock(session, location, quantities, field=field)
+    missing = sorted(set(quantities) - set(changed))
+    if missing:
+        _location(session, location)  # an unknown location says so
+        raise _insufficient(location, missing[0], quantities[missing[0]])
+    return changed
+
+
+def _stock_changed(
+    session: Session, location: str, changed: Mapping[str, tuple[int, int, int]]
+) -> None:
+    for sku, (on_hand, reserved, allocated) in sorted(changed.items()):
+        record_event(
+            session,
+            StockChanged(location=location, sku=sku, available=on_hand - reserved - allocated),
+        )
+
+
+def _holds(
+    session: Session,
+    kind: str,
+    source: Mapping[str, str],
+    quantities: Mapping[str, int],
+    reference: str | None,
+) -> dict[str, Taken]:
+    now = utcnow()
+    ids = {sku: new_id() for sku in quantities}
+    rows: list[dict[str, Any]] = [
+        {
+            "id": ids[sku],
+            "kind": kind,
+            "location": source[sku],
+            "sku": sku,
+            "quantity": quantities[sku],
+            "status": HoldStatus.ACTIVE,
+            "reference": reference,
+            "expires_at": None,
+            "created_at": now,
+            "ended_at": None,
+        }
+        for sku in sorted(quantities)
+    ]
+    repository.insert_holds(session, rows)
+    return {sku: Taken(source[sku], ids[sku]) for sku in quantities}
 
 
 # -- bulk, from another system's stock file (imports) --

@@ -33,6 +33,10 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def enqueue(session: Session, *, event_type: str, payload: dict[str, Any]) -> OutboxEvent:
     """Add the event and one delivery per target, in the caller's transaction."""
+    # The endpoints first: the query would otherwise flush this event alone, and a
+    # request's events are written with one INSERT when nothing flushes in between.
+    if WEBHOOKS_CACHE not in session.info:
+        session.info[WEBHOOKS_CACHE] = repository.active_webhooks(session)
     event = OutboxEvent(id=new_id(), type=event_type, payload=_jsonable(payload))
     session.add(event)
     registry: HandlerRegistry | None = session.info.get("registry")
@@ -40,8 +44,6 @@ def enqueue(session: Session, *, event_type: str, payload: dict[str, Any]) -> Ou
     targets: list[tuple[str, str]] = []
     if registry is not None:
         targets += [(DeliveryKind.HANDLER, name) for name in registry.names_for(event_type)]
-    if WEBHOOKS_CACHE not in session.info:
-        session.info[WEBHOOKS_CACHE] = repository.active_webhooks(session)
     targets += [
         (DeliveryKind.WEBHOOK, str(endpoint.id))
         for endpoint in session.info[WEBHOOKS_CACHE]
