@@ -58,7 +58,17 @@ NAVIGATION: list[NavItem] = [
     NavItem("Inbox", "/console/inbox", frozenset({Role.AGENT})),
     NavItem("Possible duplicates", "/console/duplicates", frozenset({Role.AGENT})),
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
+    NavItem("Audiences", "/console/audiences", frozenset({Role.MARKETER})),
+    NavItem("Campaigns", "/console/campaigns", frozenset({Role.MARKETER})),
+    NavItem("Message log", "/console/messages", frozenset({Role.MARKETER})),
+    NavItem("Triggers", "/console/triggers", frozenset({Role.MARKETER})),
+    NavItem("Stock alerts", "/console/stock-alerts", frozenset({Role.MARKETER})),
     NavItem("Staff", "/console/staff", frozenset()),
+    NavItem("Keys", "/console/admin/keys", frozenset()),
+    NavItem("Products", "/console/admin/products", frozenset()),
+    NavItem("Locations", "/console/admin/locations", frozenset()),
+    NavItem("Webhooks", "/console/admin/webhooks", frozenset()),
+    NavItem("Health", "/console/admin/health", frozenset()),
 ]
 
 

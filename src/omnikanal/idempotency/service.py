@@ -11,14 +11,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
+from omnikanal.db import insert_ignoring_duplicates
 from omnikanal.errors import BadRequest, Conflict
 from omnikanal.idempotency.models import IdempotencyRecord
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
 HEADER = "idempotency-key"
@@ -147,3 +149,59 @@ def forget(session: Session, record_ids: Sequence[UUID]) -> int:
         return 0
     result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(record_ids)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- one-time tokens of the console's forms --
+
+FORM_STATUS = 303
+
+
+def use_form_token(
+    session: Session, *, principal: str, token: str, location: str
+) -> str | None:
+    """Spend a form's one-time token in the caller's transaction; None when it was unspent,
+    else where its first submission led (a double submit does its work once). Concurrent
+    submissions queue on the unique key: the later finds the earlier's committed row. A
+    refused form rolls back, so its token can be sent again."""
+    request = IdempotentRequest(
+        principal=hashlib.sha256(f"console-form:{principal}".encode()).hexdigest(),
+        key=token[:MAX_KEY_LENGTH],
+        request_hash=hashlib.sha256(b"console form").hexdigest(),
+    )
+    inserted = insert_ignoring_duplicates(
+        session,
+        cast(Table, IdempotencyRecord.__table__),
+        [
+            {
+                "id": new_id(),
+                "principal": request.principal,
+                "key": request.key,
+                "request_hash": request.request_hash,
+                "status_code": FORM_STATUS,
+                "response_headers": {"location": location},
+                "response_body": b"",
+                "created_at": utcnow(),
+            }
+        ],
+        keys=["principal", "key"],
+        returning=["id"],
+    )
+    if inserted:
+        return None
+    stored = find(session, request)
+    return stored.headers.get("location", location) if stored is not None else location
+
+
+def settle_form_token(session: Session, *, principal: str, token: str, location: str) -> None:
+    """Where a spent token's submission led, once the work knows (the new campaign's page):
+    a second submission is sent there."""
+    principal_hash = hashlib.sha256(f"console-form:{principal}".encode()).hexdigest()
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal_hash,
+            IdempotencyRecord.key == token[:MAX_KEY_LENGTH],
+        )
+    )
+    if record is not None:
+        record.response_headers = {"location": location}
+        session.flush()
