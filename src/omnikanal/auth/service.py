@@ -2,8 +2,8 @@
 (they carry 192 bits of entropy, so a fast hash is enough, as for API tokens elsewhere)."""
 
 import hashlib
-from collections.abc import Sequence
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID

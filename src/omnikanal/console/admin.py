@@ -12,8 +12,8 @@ from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import service as auth_service
 from omnikanal.auth.models import Channel, Role
-from omnikanal.commerce import audit as commerce_audit
 from omnikanal.catalog import service as catalog_service
+from omnikanal.commerce import audit as commerce_audit
 from omnikanal.console import health
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
 from omnikanal.console.forms import (
@@ -31,8 +31,12 @@ from omnikanal.errors import OmnikanalError, RuleViolation
 from omnikanal.events import service as events_service
 from omnikanal.http import DbSession
 from omnikanal.inventory import service as inventory_service
-from omnikanal.kit.pagination import MAX_CURSOR_LENGTH, decode_cursor, decode_id_cursor
-from omnikanal.kit.pagination import encode_cursor
+from omnikanal.kit.pagination import (
+    MAX_CURSOR_LENGTH,
+    decode_cursor,
+    decode_id_cursor,
+    encode_cursor,
+)
 from omnikanal.kit.time import utcnow
 from omnikanal.outbox import service as outbox_service
 from omnikanal.timers import service as timers_service
@@ -162,9 +166,7 @@ def create_key(request: Request, session: DbSession, user: Admin, form: CheckedF
 
 
 @router.post("/sources")
-def create_source(
-    request: Request, session: DbSession, user: Admin, form: CheckedForm
-) -> Response:
+def create_source(request: Request, session: DbSession, user: Admin, form: CheckedForm) -> Response:
     typed = Typed.of(form, "source_name", "source_channel", "source_location")
     try:
         name = typed.values["source_name"]
@@ -237,9 +239,7 @@ def confirm_disable_source(
 
 
 @router.post("/sources/{source_id}/disable")
-def disable_source(
-    source_id: UUID, session: DbSession, user: Admin, form: CheckedForm
-) -> Response:
+def disable_source(source_id: UUID, session: DbSession, user: Admin, form: CheckedForm) -> Response:
     where = "/console/admin/keys"
     spent = spend_once(session, user, form, location=where)
     if spent is not None:
@@ -283,9 +283,7 @@ def products(request: Request, session: DbSession, user: Admin, cursor: Cursor =
 
 
 @router.get("/locations")
-def locations(
-    request: Request, session: DbSession, user: Admin, cursor: Cursor = None
-) -> Response:
+def locations(request: Request, session: DbSession, user: Admin, cursor: Cursor = None) -> Response:
     every = inventory_service.locations(session, active=None)
     shown, next_cursor = page_in_memory(every, key=lambda loc: loc.code, cursor=cursor)
     return render(
@@ -303,9 +301,7 @@ def locations(
 
 
 @router.get("/webhooks")
-def webhooks(
-    request: Request, session: DbSession, user: Admin, cursor: Cursor = None
-) -> Response:
+def webhooks(request: Request, session: DbSession, user: Admin, cursor: Cursor = None) -> Response:
     after = decode_id_cursor(cursor) if cursor else None
     failed = outbox_service.deliveries(session, status="failed", after=after, limit=PAGE_SIZE + 1)
     shown = list(failed[:PAGE_SIZE])
@@ -357,4 +353,3 @@ def hub_health(request: Request, session: DbSession, user: Admin) -> Response:
         lag=events_service.resolution_lag(session),
         bound=request.app.state.settings.max_resolution_lag_seconds,
     )
-

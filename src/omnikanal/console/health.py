@@ -51,9 +51,7 @@ class Workers:
 
 def workers(session: Session, *, now: datetime) -> Workers:
     alive = session.scalar(
-        select(func.count()).select_from(WorkerBeat).where(
-            WorkerBeat.beat_at >= now - ALIVE_WITHIN
-        )
+        select(func.count()).select_from(WorkerBeat).where(WorkerBeat.beat_at >= now - ALIVE_WITHIN)
     )
     last = session.scalar(select(func.max(WorkerBeat.beat_at)))
     return Workers(alive=int(alive or 0), last_beat_at=last)

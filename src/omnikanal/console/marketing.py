@@ -546,9 +546,7 @@ def message_log(
     cursor: Cursor = None,
 ) -> Response:
     wanted = status if status in STATUS_FILTERS else ""
-    found = overview.messages_page(
-        session, status=wanted or None, cursor=cursor, limit=PAGE_SIZE
-    )
+    found = overview.messages_page(session, status=wanted or None, cursor=cursor, limit=PAGE_SIZE)
     return render(
         request,
         "marketing/messages.html",

@@ -156,9 +156,7 @@ def forget(session: Session, record_ids: Sequence[UUID]) -> int:
 FORM_STATUS = 303
 
 
-def use_form_token(
-    session: Session, *, principal: str, token: str, location: str
-) -> str | None:
+def use_form_token(session: Session, *, principal: str, token: str, location: str) -> str | None:
     """Spend a form's one-time token in the caller's transaction; None when it was unspent,
     else where its first submission led (a double submit does its work once). Concurrent
     submissions queue on the unique key: the later finds the earlier's committed row. A

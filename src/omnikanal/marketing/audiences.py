@@ -182,9 +182,7 @@ def matches(
     return True
 
 
-def members(
-    session: Session, *, rule: dict[str, Any], after: UUID | None = None
-) -> Iterator[UUID]:
+def members(session: Session, *, rule: dict[str, Any], after: UUID | None = None) -> Iterator[UUID]:
     """Every person the rule matches, in id order (those after ``after``)."""
     while True:
         page = customers_service.live_profile_ids(session, after=after, limit=500)

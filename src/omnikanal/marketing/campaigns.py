@@ -25,7 +25,7 @@ from omnikanal.errors import Conflict, NotFound
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import audiences, messages, repository, templates, tokens, triggers
-from omnikanal.marketing.models import Campaign, MessageStatus, Purpose
+from omnikanal.marketing.models import Campaign, Message, MessageStatus, Purpose
 from omnikanal.marketing.service import MarketingErrorCode, allowed, family
 from omnikanal.outbox.registry import PublishedEvent
 from omnikanal.timers import service as timers_service
@@ -213,6 +213,11 @@ def order_placed(session: Session, event: PublishedEvent) -> None:
     clicked.converted_order_id = UUID(data["order_id"])
     clicked.converted_at = event.occurred_at
     session.flush()
+
+
+def campaign_messages(session: Session, *, campaign_id: UUID) -> list[Message]:
+    """The campaign's messages, oldest first."""
+    return list(repository.messages_of_campaign(session, campaign_id))
 
 
 def stats(session: Session, *, campaign_id: UUID) -> dict[str, int]:

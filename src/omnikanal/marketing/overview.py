@@ -115,7 +115,9 @@ def _duration(seconds: float) -> str:
         return f"{hours} hours"
     days = seconds / 86400
     whole = round(days)
-    return f"{whole} day{'s' if whole != 1 else ''}" if abs(days - whole) < 0.05 else f"{hours} hours"
+    return (
+        f"{whole} day{'s' if whole != 1 else ''}" if abs(days - whole) < 0.05 else f"{hours} hours"
+    )
 
 
 def trigger_summaries(session: Session) -> list[TriggerSummary]:
@@ -175,4 +177,3 @@ def trigger_summaries(session: Session) -> list[TriggerSummary]:
             counts("campaign"),
         ),
     ]
-

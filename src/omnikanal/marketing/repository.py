@@ -221,6 +221,11 @@ def campaign_results(session: Session, campaign_id: UUID) -> dict[str, int]:
     return found
 
 
+def messages_of_campaign(session: Session, campaign_id: UUID) -> Sequence[Message]:
+    query = select(Message).where(Message.campaign_id == campaign_id)
+    return session.scalars(query.order_by(Message.created_at, Message.id)).all()
+
+
 def audiences_all(session: Session) -> Sequence[Audience]:
     return session.scalars(select(Audience).order_by(Audience.name)).all()
 

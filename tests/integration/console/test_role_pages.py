@@ -19,7 +19,7 @@ from omnikanal.marketing import audiences, campaigns, messages, overview
 from omnikanal.marketing.models import MessageStatus
 from omnikanal.uow import unit_of_work
 from tests.factories import create_staff_account, demo_login
-from tests.integration.console.test_signin import csrf_of, sign_in
+from tests.integration.console.test_signin import sign_in
 
 MARKETER_PAGES = [
     "/console/audiences",
@@ -48,7 +48,8 @@ def once_of(html: str, action: str) -> dict[str, str]:
     form = html[html.index(f'action="{action}"') :]
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
     once = re.search(r'name="once_token" value="([^"]+)"', form)
-    assert csrf and once, f"no tokens in the form to {action}"
+    assert csrf, f"no CSRF token in the form to {action}"
+    assert once, f"no one-time token in the form to {action}"
     return {"csrf_token": csrf.group(1), "once_token": once.group(1)}
 
 
@@ -63,7 +64,8 @@ def post(
     """Send the form of ``page`` (the one posting to ``form``, by default ``action``)."""
     html = client.get(page).text
     tokens = once_of(html, form or action)
-    return client.post(action, data={**tokens, **data}, follow_redirects=False)
+    response: Response = client.post(action, data={**tokens, **data}, follow_redirects=False)
+    return response
 
 
 def test_each_role_sees_its_own_pages(client: TestClient, shop: None) -> None:
@@ -74,7 +76,8 @@ def test_each_role_sees_its_own_pages(client: TestClient, shop: None) -> None:
         page = client.get(path)
         assert page.status_code == 200, path
         assert "None" not in re.sub(r"<[^>]+>", " ", page.text), path
-        assert "True" not in page.text and "False" not in page.text, path
+        assert "True" not in page.text, path
+        assert "False" not in page.text, path
     for path in ADMIN_PAGES:
         assert f'href="{path}"' not in home
         assert client.get(path).status_code == 403, path
@@ -109,7 +112,8 @@ def test_a_marketer_builds_an_audience_and_sends_a_campaign_once(
     assert refused.status_code == 422
     assert "Give channels among web, app and pos" in refused.text
     # What was typed is kept.
-    assert 'value="Gbg"' in refused.text and 'value="mars"' in refused.text
+    assert 'value="Gbg"' in refused.text
+    assert 'value="mars"' in refused.text
 
     created = post(
         client,
@@ -127,7 +131,7 @@ def test_a_marketer_builds_an_audience_and_sends_a_campaign_once(
     assert rule == {"all": [{"trait": "email", "exists": True}]}
     assert f'id="audience-count">{len(members)}<' in audience_page.text
 
-    fields = {
+    fields: dict[str, str | list[str]] = {
         "name": "Winter sale",
         "audience_id": str(audience_id),
         "channels": ["email", "sms", "push"],
@@ -136,10 +140,15 @@ def test_a_marketer_builds_an_audience_and_sends_a_campaign_once(
         "link_url": "https://shop.example/sale",
     }
     preview = post(
-        client, "/console/campaigns", "/console/campaigns/preview", fields, form="/console/campaigns"
+        client,
+        "/console/campaigns",
+        "/console/campaigns/preview",
+        fields,
+        form="/console/campaigns",
     )
     assert preview.status_code == 200
-    assert 'data-channel="email"' in preview.text and 'data-channel="sms"' in preview.text
+    assert 'data-channel="email"' in preview.text
+    assert 'data-channel="sms"' in preview.text
     sms = preview.text[preview.text.index('data-channel="sms"') :]
     assert "omnikanal: All wool coats are 20 % off this week." in sms
     assert "online. https://shop.example/sale Stop: #" in sms
@@ -154,14 +163,13 @@ def test_a_marketer_builds_an_audience_and_sends_a_campaign_once(
     assert again.headers["location"] == campaign_path
     with session_factory() as session:
         found = overview.campaigns_page(session, cursor=None, limit=10)
-    assert [c.name for c in found.items] == ["Winter sale"]
+    assert [c.name for c in found.items].count("Winter sale") == 1
 
     confirm = client.get(f"{campaign_path}/send")
     assert "cannot be called back" in confirm.text
     tokens = once_of(confirm.text, f"{campaign_path}/send")
     sent = [
-        client.post(f"{campaign_path}/send", data=tokens, follow_redirects=False)
-        for _ in range(2)
+        client.post(f"{campaign_path}/send", data=tokens, follow_redirects=False) for _ in range(2)
     ]
     assert [r.status_code for r in sent] == [303, 303]
     campaign_id = UUID(campaign_path.rsplit("/", 1)[1])
@@ -213,7 +221,12 @@ def test_an_admin_creates_a_key_shown_once_and_revokes_it(
         named = [k for k in auth_service.secret_keys(session) if k.name == "Reporting"]
     assert len(named) == 1
     key = named[0]
-    assert client.get("/v1/locations", headers={"authorization": f"Bearer {secret.group(1)}"}).status_code == 200
+    assert (
+        client.get(
+            "/v1/locations", headers={"authorization": f"Bearer {secret.group(1)}"}
+        ).status_code
+        == 200
+    )
 
     confirm = client.get(f"/console/admin/keys/{key.id}/revoke")
     assert "cannot be undone" in confirm.text
@@ -222,7 +235,12 @@ def test_an_admin_creates_a_key_shown_once_and_revokes_it(
         data=once_of(confirm.text, f"/console/admin/keys/{key.id}/revoke"),
     )
     assert "Key Reporting is revoked." in revoked.text
-    assert client.get("/v1/locations", headers={"authorization": f"Bearer {secret.group(1)}"}).status_code == 401
+    assert (
+        client.get(
+            "/v1/locations", headers={"authorization": f"Bearer {secret.group(1)}"}
+        ).status_code
+        == 401
+    )
 
 
 def test_lists_say_how_many_and_page_on(
@@ -230,7 +248,9 @@ def test_lists_say_how_many_and_page_on(
 ) -> None:
     with unit_of_work(session_factory) as session:
         for i in range(30):
-            audiences.create(session, name=f"Audience {i:02d}", rule={"trait": "city", "exists": True})
+            audiences.create(
+                session, name=f"Audience {i:02d}", rule={"trait": "city", "exists": True}
+            )
     sign_in(client, create_staff_account(session_factory, role=Role.MARKETER))
     first = client.get("/console/audiences").text
     assert "Showing 25 of 30 audiences." in first
@@ -238,7 +258,8 @@ def test_lists_say_how_many_and_page_on(
     assert next_url
     second = client.get(next_url.group(1).replace("&amp;", "&")).text
     assert "Showing 5 of 30 audiences." in second
-    assert "Audience 00" in second and "Audience 29" in first
+    assert "Audience 00" in second
+    assert "Audience 29" in first
 
 
 def test_the_health_page_says_whether_a_worker_is_alive(
