@@ -12,7 +12,10 @@ document.addEventListener("submit", function (event) {
   setTimeout(function () {
     form.querySelectorAll("button").forEach(function (button) {
       button.disabled = true;
-      if (button === event.submitter) button.textContent = "Sending…";
+      if (button === event.submitter) {
+        button.dataset.label = button.textContent;
+        button.textContent = "Sending…";
+      }
     });
   }, 0);
 });
@@ -21,6 +24,9 @@ window.addEventListener("pageshow", function () {
   document.querySelectorAll("form[data-sending]").forEach(function (form) {
     delete form.dataset.sending;
     form.removeAttribute("aria-busy");
-    form.querySelectorAll("button").forEach(function (button) { button.disabled = false; });
+    form.querySelectorAll("button").forEach(function (button) {
+      button.disabled = false;
+      if (button.dataset.label) button.textContent = button.dataset.label;
+    });
   });
 });
