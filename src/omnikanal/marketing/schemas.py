@@ -1,8 +1,8 @@
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
 PurposeName = Literal["transactional", "marketing"]
 ConsentChannelName = Literal["email", "sms", "push", "social"]
@@ -111,7 +111,7 @@ class CampaignCreate(BaseModel):
     subject: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=5000)
     # Where the message's button leads; the link is tracked, so clicks are counted.
-    link_url: HttpUrl | None = Field(default=None)
+    link_url: Annotated[HttpUrl, UrlConstraints(max_length=2000)] | None = None
 
 
 class CampaignRead(BaseModel):
