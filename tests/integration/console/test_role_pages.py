@@ -270,3 +270,32 @@ def test_the_health_page_says_whether_a_worker_is_alive(
     with unit_of_work(session_factory) as session:
         health.beat(session)
     assert ">yes (1 process)" in client.get("/console/admin/health").text
+
+
+def test_a_campaign_is_scheduled_in_the_retailers_time_zone(
+    client: TestClient, shop: None, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        draft = next(
+            c
+            for c in overview.campaigns_page(session, cursor=None, limit=10).items
+            if c.status == campaigns.DRAFT
+        )
+    path = f"/console/campaigns/{draft.id}"
+    sign_in(client, demo_login(Role.MARKETER))
+    action = f"{path}/schedule"
+    refused = post(client, path, action, {"send_at": "2020-01-01T09:00"})
+    assert refused.status_code == 422
+    assert "Choose a time in the future, or send it now." in refused.text
+    assert 'value="2020-01-01T09:00"' in refused.text
+
+    scheduled = post(client, path, action, {"send_at": "2099-12-24T09:00"})
+    assert scheduled.status_code == 303
+    page = client.get(scheduled.headers["location"]).text
+    assert "goes out 2099-12-24 09:00 CET." in page
+    with session_factory() as session:
+        campaign = campaigns.get(session, campaign_id=draft.id)
+        assert campaign.status == campaigns.SCHEDULED
+        due = campaigns.scheduled_for(session, campaign)
+    assert due is not None
+    assert due.isoformat() == "2099-12-24T08:00:00+00:00"
