@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -162,3 +162,7 @@ def prices_of(session: Session, skus: Sequence[str]) -> list[tuple[str, str, int
 def insert_prices(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(price_table), list(rows))
+
+
+def count_active_products(session: Session) -> int:
+    return int(session.scalar(select(func.count(Product.sku)).where(Product.active)) or 0)

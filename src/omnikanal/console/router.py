@@ -13,9 +13,11 @@ from omnikanal.auth.permissions import Public
 from omnikanal.console import (
     access,
     account,
+    admin,
     customers,
     duplicates,
     inbox,
+    marketing,
     service,
     staff,
     store,
@@ -195,5 +197,7 @@ for pages_router in (
     store.router,
     staff.router,
     account.router,
+    marketing.router,
+    admin.router,
 ):
     router.include_router(pages_router)

@@ -182,9 +182,8 @@ def matches(
     return True
 
 
-def members(session: Session, *, rule: dict[str, Any]) -> Iterator[UUID]:
-    """Every person the rule matches, in id order."""
-    after: UUID | None = None
+def members(session: Session, *, rule: dict[str, Any], after: UUID | None = None) -> Iterator[UUID]:
+    """Every person the rule matches, in id order (those after ``after``)."""
     while True:
         page = customers_service.live_profile_ids(session, after=after, limit=500)
         if not page:

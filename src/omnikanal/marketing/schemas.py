@@ -1,8 +1,8 @@
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
 PurposeName = Literal["transactional", "marketing"]
 ConsentChannelName = Literal["email", "sms", "push", "social"]
@@ -110,6 +110,8 @@ class CampaignCreate(BaseModel):
     channels: list[Literal["email", "sms", "push"]] = Field(min_length=1, max_length=3)
     subject: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=5000)
+    # Where the message's button leads; the link is tracked, so clicks are counted.
+    link_url: Annotated[HttpUrl, UrlConstraints(max_length=2000)] | None = None
 
 
 class CampaignRead(BaseModel):
@@ -121,6 +123,7 @@ class CampaignRead(BaseModel):
     channels: list[str]
     subject: str
     body: str
+    link_url: str | None = None
     status: str
     created_at: datetime
     sent_at: datetime | None
