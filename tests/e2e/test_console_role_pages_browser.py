@@ -18,23 +18,10 @@ from omnikanal.timers import service as timers_service
 from omnikanal.uow import unit_of_work
 from tests.e2e.test_console_browser import demo_shop, page, photograph, sign_in
 from tests.factories import demo_login
+from tests.integration.console.test_role_pages import ADMIN_PAGES, MARKETER_PAGES
 
 __all__ = ["demo_shop", "page"]
 
-MARKETER_PAGES = [
-    "/console/audiences",
-    "/console/campaigns",
-    "/console/messages",
-    "/console/triggers",
-    "/console/stock-alerts",
-]
-ADMIN_PAGES = [
-    "/console/admin/keys",
-    "/console/admin/products",
-    "/console/admin/locations",
-    "/console/admin/webhooks",
-    "/console/admin/health",
-]
 PHOTOGRAPHED = {"/console/messages", "/console/triggers", "/console/admin/health"}
 SERIOUS = ("serious", "critical")
 TABLET = {"width": 820, "height": 1180}
