@@ -187,6 +187,7 @@ def load(session: Session, *, history: bool = False) -> bool:
     _load_customer_story(session, actors, ERIK_STORY)
     if history:
         _load_history(session, actors, staff)
+    _load_marketing(session)
     return True
 
 
@@ -814,3 +815,70 @@ def _nps_surveys(session: Session, rng: random.Random, now: datetime) -> None:
             # Answered in the weeks after that survey went out.
             answer.answered_at = now - timedelta(days=30 * months_ago + 25 - rng.uniform(0, 20))
     session.flush()
+
+
+def _load_marketing(session: Session) -> None:
+    """S12: the marketer's audiences, a campaign sent by email and SMS with what became of
+    it (Anna opened it and followed its link), a draft to preview, and Erik waiting for a
+    coat to come back in his size."""
+    from omnikanal.marketing import audiences, campaigns, lifecycle
+    from omnikanal.marketing import messages as marketing_messages
+    from omnikanal.marketing import service as marketing_service
+    from omnikanal.marketing.models import MessageStatus
+    from omnikanal.timers import service as timers_service
+
+    erik = customers_service.find_profile_id(session, type_="user_id", raw_value="erik-2002")
+    if erik is not None:
+        marketing_service.record_consent(
+            session,
+            profile_id=erik,
+            purpose="marketing",
+            channel="email",
+            granted=True,
+            source="store form",
+            at=utcnow() - timedelta(days=3),
+        )
+        lifecycle.ask_for_stock_alert(session, profile_id=erik, sku="COAT-WOOL-GREY-36")
+    reachable = audiences.create(
+        session, name="Everyone with an email address", rule={"trait": "email", "exists": True}
+    )
+    offline = audiences.create(
+        session, name="Never bought online", rule={"never_bought_on": ["web", "app"]}
+    )
+    audiences.create(
+        session,
+        name="Looked at the boots, did not buy",
+        rule={"viewed": "BOOTS-CHELSEA-39", "at_least": 1, "without_buying": True},
+    )
+    sent = campaigns.create(
+        session,
+        name="Autumn coats",
+        audience_id=reachable.id,
+        channels=["email", "sms"],
+        subject="The wool coat is back in grey",
+        body="Our warmest coat is back in every size.\n\nTry it on in any store, or order "
+        "online and pick it up where you like.",
+        link_url="https://shop.norrsken.example/coats",
+    )
+    campaigns.send(session, campaign_id=sent.id)
+    timer = timers_service.get(session, kind=campaigns.SEND, key=str(sent.id))
+    assert timer is not None
+    campaigns.send_timer(session, timer)
+    timers_service.cancel(session, kind=campaigns.SEND, key=str(sent.id))
+    now = utcnow()
+    for message in campaigns.campaign_messages(session, campaign_id=sent.id):
+        if message.status != MessageStatus.QUEUED:
+            continue
+        delivered = marketing_messages.deliver(session, message_id=message.id)
+        if delivered is not None and delivered.recipient == "anna.svensson@example.com":
+            marketing_messages.mark_opened(session, message_id=delivered.id, at=now)
+            marketing_messages.mark_clicked(session, message_id=delivered.id, at=now)
+    campaigns.create(
+        session,
+        name="Christmas in the stores",
+        audience_id=offline.id,
+        channels=["email", "push"],
+        subject="Christmas opening hours",
+        body="Our stores are open late every day until Christmas Eve, with mulled wine "
+        "and cardamom buns.",
+    )

@@ -259,6 +259,27 @@ def _form_token(scope: Scope, body: bytes) -> str | None:
     return f"form:{values[0]}" if values and values[0] else None
 
 
+# An answer that shows a secret once (a new key, an invite link, a one-time-code key) says
+# with this header where a repeat of its form is sent instead: the secret is never stored
+# for the replay, and the header never leaves the hub.
+SHOWN_ONCE_HEADER = "omnikanal-shown-once"
+
+
+def _as_stored(response: CapturedResponse) -> tuple[int, dict[str, str], bytes]:
+    """What is kept to answer a repeat of the request: the response, or for one that shows
+    a secret once, a redirect to where the page says."""
+    headers = response.header_dict()
+    instead = headers.get(SHOWN_ONCE_HEADER)
+    if instead is not None:
+        return 303, {"location": instead}, b""
+    return response.status, headers, response.body
+
+
+def _without_shown_once(response: CapturedResponse) -> None:
+    name = SHOWN_ONCE_HEADER.encode()
+    response.headers = [(k, v) for k, v in response.headers if k.lower() != name]
+
+
 class UnitOfWorkMiddleware:
     def __init__(
         self,
@@ -468,13 +489,11 @@ class UnitOfWorkMiddleware:
         self, session: Session, idempotent: IdempotentRequest | None, response: CapturedResponse
     ) -> list[UUID]:
         if idempotent is not None:
+            status, headers, body = _as_stored(response)
             idempotency_service.remember(
-                session,
-                idempotent,
-                status_code=response.status,
-                headers=response.header_dict(),
-                body=response.body,
+                session, idempotent, status_code=status, headers=headers, body=body
             )
+        _without_shown_once(response)
         committed = recorded_event_ids(session)
         session.commit()
         reset_recorded(session)

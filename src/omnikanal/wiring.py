@@ -12,6 +12,7 @@ from omnikanal.auth import privacy as auth_privacy
 from omnikanal.catalog import privacy as catalog_privacy
 from omnikanal.commerce import handlers as commerce_handlers
 from omnikanal.commerce import privacy as commerce_privacy
+from omnikanal.console import health as console_health
 from omnikanal.console import privacy as console_privacy
 from omnikanal.conversations import handlers as conversations_handlers
 from omnikanal.conversations import privacy as conversations_privacy
@@ -47,6 +48,7 @@ def build_registry() -> HandlerRegistry:
     registry = HandlerRegistry()
     registry.every("idempotency.purge", IDEMPOTENCY_PURGE_INTERVAL, idempotency_service.purge_job)
     registry.every("privacy.retention", retention.INTERVAL, retention.run_job)
+    registry.every("console.worker_beat", console_health.BEAT_INTERVAL, console_health.beat)
     for register in (
         commerce_handlers.register,
         events_handlers.register,

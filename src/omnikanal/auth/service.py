@@ -3,6 +3,7 @@
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -224,3 +225,28 @@ def locations_of(session: Session, credential_ids: set[UUID]) -> dict[UUID, str]
         if account.location:
             found[account.id] = account.location
     return found
+
+
+# -- what the admins' console page lists --
+
+
+def sources(session: Session) -> Sequence[Source]:
+    return repository.list_sources(session)
+
+
+def secret_keys(session: Session) -> Sequence[SecretKey]:
+    return repository.list_secret_keys(session)
+
+
+def get_source(session: Session, *, source_id: UUID) -> Source:
+    source = repository.get_source(session, source_id)
+    if source is None:
+        raise NotFound(AuthErrorCode.SOURCE_NOT_FOUND, f"No source {source_id}.")
+    return source
+
+
+def get_secret_key(session: Session, *, key_id: UUID) -> SecretKey:
+    key = repository.get_secret_key(session, key_id)
+    if key is None:
+        raise NotFound(AuthErrorCode.SECRET_KEY_NOT_FOUND, f"No secret key {key_id}.")
+    return key

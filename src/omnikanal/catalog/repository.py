@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -224,3 +224,7 @@ def active_promotions(session: Session) -> Sequence[Promotion]:
     """Every active promotion, whatever its window (pricing checks the moment)."""
     query = select(Promotion).where(Promotion.active).order_by(Promotion.starts_at.desc())
     return session.scalars(query).all()
+
+
+def count_active_products(session: Session) -> int:
+    return int(session.scalar(select(func.count(Product.sku)).where(Product.active)) or 0)

@@ -418,3 +418,20 @@ def import_prices(session: Session, *, prices: Sequence[PriceGiven]) -> list[Imp
             ),
         )
     return results
+
+
+# -- what the admins' console page lists --
+
+
+def products_page(session: Session, *, after: str | None, limit: int) -> Sequence[Product]:
+    """Active products by SKU, those after ``after``."""
+    return repository.products_page(session, category=None, family=None, after=after, limit=limit)
+
+
+def count_products(session: Session) -> int:
+    return repository.count_active_products(session)
+
+
+def promotions(session: Session, *, live_at: datetime | None = None) -> Sequence[Promotion]:
+    """Promotions, the latest to start first (``live_at``: only those live then)."""
+    return repository.promotions(session, live_at=live_at)

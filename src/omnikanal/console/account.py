@@ -2,25 +2,19 @@
 password) before one has signed in."""
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.permissions import Public
 from omnikanal.console.dependencies import CheckedForm, ConsoleUser
+from omnikanal.console.forms import Refusal, text, with_notice
 from omnikanal.console.pages import render
 from omnikanal.errors import OmnikanalError
 from omnikanal.http import DbSession
 
 router = APIRouter()
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _account_page(
@@ -29,8 +23,7 @@ def _account_page(
     user: ConsoleUser,
     *,
     secret: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
+    refused: Refusal | None = None,
 ) -> Response:
     account = staff_accounts.get_account(session, account_id=user.account_id)
     totp_on = account.totp_secret is not None
@@ -48,9 +41,9 @@ def _account_page(
         if secret
         else None,
         totp_uri=staff_accounts.totp_uri(secret=secret, email=account.email) if secret else None,
-        error=error,
+        refused=refused,
         done=request.query_params.get("done"),
-        status_code=status_code,
+        status_code=422 if refused else 200,
     )
 
 
@@ -60,21 +53,29 @@ def account_page(request: Request, session: DbSession, user: ConsoleUser) -> Res
 
 
 def _done(message: str) -> Response:
-    return RedirectResponse(f"/console/account?{urlencode({'done': message})}", 303)
+    return RedirectResponse(with_notice("/console/account", message), 303)
+
+
+def _code_refused(form_name: str, exc: OmnikanalError) -> Refusal:
+    """A code refused, said beside it (a one-time code is not kept: it expires)."""
+    return Refusal(form=form_name, values={}, errors={"code": exc.detail})
 
 
 @router.post("/account/totp")
 def turn_on_codes(
     request: Request, session: DbSession, user: ConsoleUser, form: CheckedForm
 ) -> Response:
-    secret = _text(form, "secret")
+    secret = text(form, "secret", required=False)
     try:
         staff_accounts.turn_on_totp(
-            session, account_id=user.account_id, secret=secret, code=_text(form, "code")
+            session,
+            account_id=user.account_id,
+            secret=secret,
+            code=text(form, "code", required=False),
         )
     except OmnikanalError as exc:
         return _account_page(
-            request, session, user, secret=secret, error=exc.detail, status_code=exc.status
+            request, session, user, secret=secret, refused=_code_refused("totp-on", exc)
         )
     return _done("One-time codes are on: sign-in asks for one from now on.")
 
@@ -84,9 +85,11 @@ def turn_off_codes(
     request: Request, session: DbSession, user: ConsoleUser, form: CheckedForm
 ) -> Response:
     try:
-        staff_accounts.turn_off_totp(session, account_id=user.account_id, code=_text(form, "code"))
+        staff_accounts.turn_off_totp(
+            session, account_id=user.account_id, code=text(form, "code", required=False)
+        )
     except OmnikanalError as exc:
-        return _account_page(request, session, user, error=exc.detail, status_code=exc.status)
+        return _account_page(request, session, user, refused=_code_refused("totp-off", exc))
     return _done("One-time codes are off.")
 
 
@@ -129,5 +132,5 @@ def accept_invitation(
             error=exc.detail,
             status_code=exc.status,
         )
-    query = urlencode({"done": "Your password is set: sign in with it."})
-    return RedirectResponse(f"/console/signin?{query}", 303)
+    done = "Your password is set: sign in with it."
+    return RedirectResponse(with_notice("/console/signin", done), 303)

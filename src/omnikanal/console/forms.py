@@ -9,11 +9,14 @@ one-time token (``http.FORM_TOKEN_FIELD``): the second post gets the first one's
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.responses import Response
 
 from omnikanal.errors import BadRequest, CommonErrorCode, OmnikanalError
+from omnikanal.http import SHOWN_ONCE_HEADER
 from omnikanal.uow import savepoint
 
 # Posted with every form, never typed: not kept for the page.
@@ -53,6 +56,16 @@ def typed(form: FormData) -> dict[str, str]:
     }
 
 
+def values_of(form: FormData, *names: str) -> dict[str, str]:
+    """The named fields' text, trimmed ("" for one not sent)."""
+    return {name: text(form, name, required=False) for name in names}
+
+
+def with_notice(path: str, done: str) -> str:
+    """Where a form leads after it went through, with the words that say what it did."""
+    return f"{path}?{urlencode({'done': done})}"
+
+
 def text(form: FormData, name: str, *, required: bool = True, missing: str = "") -> str:
     """A field's text, trimmed; a required one left empty is refused with ``missing``."""
     value = form.get(name)
@@ -67,14 +80,25 @@ def refusal(
     form: FormData,
     exc: OmnikanalError,
     fields_by_code: Mapping[str, str] | None = None,
+    *,
+    values: dict[str, str] | None = None,
 ) -> Refusal:
     """The refusal of ``exc`` for the page: its field from the error itself, else from the
-    form's map of error codes to fields, else the whole form."""
+    form's map of error codes to fields, else the fields the error names (each in its own
+    words), else the whole form. ``values``: what was typed as the form read it (else all)."""
+    by_code = (fields_by_code or {}).get(str(exc.code))
+    errors: dict[str, str]
     if isinstance(exc, FieldRefused):
-        name = exc.field_name
+        errors = {exc.field_name: exc.detail}
+    elif by_code is not None:
+        errors = {by_code: exc.detail}
     else:
-        name = (fields_by_code or {}).get(str(exc.code), "")
-    return Refusal(form=form_name, values=typed(form), errors={name: exc.detail})
+        errors = {
+            str(e["field"]): str(e["message"])
+            for e in exc.extra.get("errors", [])
+            if isinstance(e, Mapping) and "field" in e
+        } or {"": exc.detail}
+    return Refusal(form=form_name, values=typed(form) if values is None else values, errors=errors)
 
 
 @contextmanager
@@ -95,3 +119,10 @@ def run(
     except OmnikanalError as exc:
         return exc
     return None
+
+
+def shown_once(response: Response, instead: str) -> Response:
+    """An answer that shows a secret once (a new key, an invite link): a repeat of its form
+    is led to ``instead``, and the secret is not kept to answer it."""
+    response.headers[SHOWN_ONCE_HEADER] = instead
+    return response

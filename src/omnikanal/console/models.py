@@ -25,3 +25,13 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class WorkerBeat(Base):
+    """A worker process said it is alive (every few seconds): the admins' health page tells
+    from the latest beat whether timers and deliveries are being worked on."""
+
+    __tablename__ = "console_worker_beat"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 """Rendering: one Jinja2 environment, the navigation each role sees."""
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,11 @@ def human(value: object) -> str:
     return str(value)
 
 
+def zip_pairs(values: Iterable[str]) -> list[tuple[str, str]]:
+    """Choices whose value is also their words."""
+    return [(value, value) for value in values]
+
+
 def new_form_token() -> str:
     """A form's one-time token (``http.FORM_TOKEN_FIELD``): each rendering gets its own."""
     return secrets.token_urlsafe(18)
@@ -78,6 +84,7 @@ def label(value: str | None) -> str:
 templates.env.filters["money"] = money
 templates.env.filters["when"] = _when
 templates.env.filters["human"] = human
+templates.env.filters["zip_pairs"] = zip_pairs
 templates.env.globals["new_form_token"] = new_form_token
 templates.env.filters["label"] = label
 
@@ -97,7 +104,17 @@ NAVIGATION: list[NavItem] = [
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
     NavItem("Products", "/console/products", frozenset({Role.AGENT, Role.STORE})),
     NavItem("Analytics", "/console/analytics", frozenset({Role.ANALYST})),
+    NavItem("Audiences", "/console/audiences", frozenset({Role.MARKETER})),
+    NavItem("Campaigns", "/console/campaigns", frozenset({Role.MARKETER})),
+    NavItem("Message log", "/console/messages", frozenset({Role.MARKETER})),
+    NavItem("Triggers", "/console/triggers", frozenset({Role.MARKETER})),
+    NavItem("Stock alerts", "/console/stock-alerts", frozenset({Role.MARKETER})),
     NavItem("Staff", "/console/staff", frozenset()),
+    NavItem("Keys", "/console/admin/keys", frozenset()),
+    NavItem("Catalog", "/console/admin/products", frozenset()),
+    NavItem("Locations", "/console/admin/locations", frozenset()),
+    NavItem("Webhooks", "/console/admin/webhooks", frozenset()),
+    NavItem("Health", "/console/admin/health", frozenset()),
 ]
 
 

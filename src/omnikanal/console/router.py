@@ -13,10 +13,12 @@ from omnikanal.auth.permissions import Public
 from omnikanal.console import (
     access,
     account,
+    admin,
     analytics,
     customers,
     duplicates,
     inbox,
+    marketing,
     orders,
     products,
     service,
@@ -201,5 +203,7 @@ for pages_router in (
     staff.router,
     account.router,
     analytics.router,
+    marketing.router,
+    admin.router,
 ):
     router.include_router(pages_router)

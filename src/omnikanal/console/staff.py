@@ -1,20 +1,19 @@
 """Admins manage the people who use the console: invite, change role or store, disable
 and enable (S16: only authorised staff, each under their own name)."""
 
-from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.models import Role, StaffAccount
 from omnikanal.console import service
 from omnikanal.console.dependencies import CheckedForm, require_console_roles
+from omnikanal.console.forms import Refusal, refusal, shown_once, values_of, with_notice
 from omnikanal.console.pages import render
 from omnikanal.console.service import SignedIn
 from omnikanal.errors import BadRequest, CommonErrorCode, OmnikanalError, RuleViolation
@@ -27,30 +26,6 @@ router = APIRouter(prefix="/staff")
 Admin = Annotated[SignedIn, Depends(require_console_roles())]
 
 ROLE_CHOICES = [role.value for role in staff_accounts.STAFF_ROLES]
-
-
-@dataclass
-class Typed:
-    """What was typed into a form, shown again with the error beside its field."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str | None = None
-
-    @classmethod
-    def of(cls, form: FormData, *names: str) -> "Typed":
-        return cls(values={name: _text(form, name) for name in names})
-
-    def failed(self, exc: OmnikanalError) -> "Typed":
-        for error in exc.extra.get("errors", []):
-            self.errors[str(error["field"])] = str(error["message"])
-        self.message = exc.detail
-        return self
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _stores(session: Session) -> dict[str, str]:
@@ -96,9 +71,8 @@ def _list_page(
     session: Session,
     user: SignedIn,
     *,
-    typed: Typed | None = None,
+    refused: Refusal | None = None,
     invited: tuple[StaffAccount, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     return render(
         request,
@@ -108,10 +82,10 @@ def _list_page(
         accounts=[(a, status_of(a)) for a in staff_accounts.accounts(session)],
         stores=_stores(session),
         roles=ROLE_CHOICES,
-        typed=typed or Typed(values={"role": Role.AGENT.value}),
+        refused=refused,
         invited=invited,
         done=request.query_params.get("done"),
-        status_code=status_code,
+        status_code=422 if refused else 200,
     )
 
 
@@ -125,23 +99,31 @@ def _invitation_link(request: Request, token: str) -> str:
     return f"{base.rstrip('/')}/console/invitation?{urlencode({'token': token})}"
 
 
+ALREADY_INVITED = (
+    "That form was sent already: the person is invited once, and the link is shown only once."
+)
+
+
 @router.post("/invite")
 def invite(request: Request, session: DbSession, user: Admin, form: CheckedForm) -> Response:
-    typed = Typed.of(form, "email", "name", "role", "location")
+    typed = values_of(form, "email", "name", "role", "location")
     try:
-        role = _role(typed.values["role"])
+        role = _role(typed["role"])
         account, token = staff_accounts.create_account(
             session,
-            email=typed.values["email"],
-            name=typed.values["name"],
+            email=typed["email"],
+            name=typed["name"],
             role=role,
-            location=_store_of(session, role, typed.values["location"]),
+            location=_store_of(session, role, typed["location"]),
         )
     except OmnikanalError as exc:
-        return _list_page(request, session, user, typed=typed.failed(exc), status_code=exc.status)
+        return _list_page(
+            request, session, user, refused=refusal("invite", form, exc, values=typed)
+        )
     assert token is not None
-    # Shown this once: only the token's hash is kept.
-    return _list_page(request, session, user, invited=(account, _invitation_link(request, token)))
+    # Shown this once: only the token's hash is kept, and a repeat of the form is told so.
+    page = _list_page(request, session, user, invited=(account, _invitation_link(request, token)))
+    return shown_once(page, with_notice("/console/staff", ALREADY_INVITED))
 
 
 def _account(session: Session, account_id: UUID) -> StaffAccount:
@@ -154,8 +136,7 @@ def _account_page(
     user: SignedIn,
     account: StaffAccount,
     *,
-    typed: Typed | None = None,
-    status_code: int = 200,
+    refused: Refusal | None = None,
 ) -> Response:
     return render(
         request,
@@ -166,10 +147,10 @@ def _account_page(
         status=status_of(account),
         stores=_stores(session),
         roles=ROLE_CHOICES,
-        typed=typed or Typed(values={"role": account.role, "location": account.location or ""}),
+        refused=refused,
         is_self=account.id == user.account_id,
         done=request.query_params.get("done"),
-        status_code=status_code,
+        status_code=422 if refused else 200,
     )
 
 
@@ -179,7 +160,7 @@ def account_page(account_id: UUID, request: Request, session: DbSession, user: A
 
 
 def _back(account_id: UUID, done: str) -> Response:
-    return RedirectResponse(f"/console/staff/{account_id}?{urlencode({'done': done})}", 303)
+    return RedirectResponse(with_notice(f"/console/staff/{account_id}", done), 303)
 
 
 @router.post("/{account_id}/role")
@@ -187,18 +168,18 @@ def change_role(
     account_id: UUID, request: Request, session: DbSession, user: Admin, form: CheckedForm
 ) -> Response:
     account = _account(session, account_id)
-    typed = Typed.of(form, "role", "location")
+    typed = values_of(form, "role", "location")
     try:
-        role = _role(typed.values["role"])
+        role = _role(typed["role"])
         staff_accounts.change_role(
             session,
             account_id=account_id,
             role=role,
-            location=_store_of(session, role, typed.values["location"]),
+            location=_store_of(session, role, typed["location"]),
         )
     except OmnikanalError as exc:
         return _account_page(
-            request, session, user, account, typed=typed.failed(exc), status_code=exc.status
+            request, session, user, account, refused=refusal("role", form, exc, values=typed)
         )
     where = f" at {account.location}" if account.location else ""
     return _back(account_id, f"{account.name} is now {account.role}{where}.")

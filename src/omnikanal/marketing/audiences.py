@@ -185,12 +185,13 @@ def matches(
     return True
 
 
-def members(session: Session, *, audience: Audience) -> Iterator[UUID]:
-    """Every person on the audience: its list, or whom its rule matches, in id order."""
+def members(session: Session, *, audience: Audience, after: UUID | None = None) -> Iterator[UUID]:
+    """Every person on the audience: its list, or whom its rule matches, in id order
+    (those after ``after``)."""
     if audience.rule == LISTED_RULE:
-        yield from _listed(session, audience.id)
+        yield from (p for p in _listed(session, audience.id) if after is None or p > after)
         return
-    yield from _matching(session, audience.rule)
+    yield from _matching(session, audience.rule, after)
 
 
 def _listed(session: Session, audience_id: UUID) -> Iterator[UUID]:
@@ -205,8 +206,7 @@ def _listed(session: Session, audience_id: UUID) -> Iterator[UUID]:
     yield from sorted(found)
 
 
-def _matching(session: Session, rule: dict[str, Any]) -> Iterator[UUID]:
-    after: UUID | None = None
+def _matching(session: Session, rule: dict[str, Any], after: UUID | None) -> Iterator[UUID]:
     while True:
         page = customers_service.live_profile_ids(session, after=after, limit=500)
         if not page:

@@ -12,6 +12,7 @@ Attribution: an order placed within ``OMNIKANAL_ATTRIBUTION_WINDOW_DAYS`` after 
 a message counts as that message's (and its campaign's) conversion.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -23,14 +24,24 @@ from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
-from omnikanal.marketing import audiences, messages, repository, surveys, tokens, triggers
-from omnikanal.marketing.models import Campaign, MessageStatus, Purpose
+from omnikanal.marketing import (
+    audiences,
+    messages,
+    repository,
+    surveys,
+    templates,
+    tokens,
+    triggers,
+)
+from omnikanal.marketing.models import Campaign, Message, MessageStatus, Purpose
 from omnikanal.marketing.service import MarketingErrorCode, allowed, family
 from omnikanal.outbox.registry import PublishedEvent
 from omnikanal.timers import service as timers_service
 from omnikanal.timers.models import Timer
 
 SEND = "marketing.campaign_send"
+DRAFT = "draft"
+SCHEDULED = "scheduled"
 MARKETING_KINDS = ("campaign", "abandoned_cart")
 
 
@@ -43,6 +54,7 @@ def create(
     subject: str,
     body: str,
     survey: str | None = None,
+    link_url: str | None = None,
 ) -> Campaign:
     """``survey`` ("nps"): each message carries the person's link to answer it."""
     audiences.get(session, audience_id=audience_id)
@@ -53,6 +65,7 @@ def create(
         subject=subject,
         body=body,
         survey=survey,
+        link_url=link_url or None,
     )
     session.add(campaign)
     session.flush()
@@ -66,17 +79,29 @@ def get(session: Session, *, campaign_id: UUID) -> Campaign:
     return campaign
 
 
-def send(session: Session, *, campaign_id: UUID) -> Campaign:
+def send(session: Session, *, campaign_id: UUID, at: datetime | None = None) -> Campaign:
+    """Send now, or at ``at`` (a scheduled campaign can be moved, or sent now)."""
     campaign = get(session, campaign_id=campaign_id)
-    if campaign.status != "draft":
+    if campaign.status not in (DRAFT, SCHEDULED):
         raise Conflict(
             MarketingErrorCode.CAMPAIGN_ALREADY_SENT,
             f"Campaign {campaign.id} is {campaign.status}.",
         )
-    campaign.status = "sending"
-    timers_service.schedule(session, kind=SEND, key=str(campaign.id), due_at=utcnow(), payload={})
+    now = utcnow()
+    later = at is not None and at > now
+    campaign.status = SCHEDULED if later else "sending"
+    due = at if later and at is not None else now
+    timers_service.schedule(session, kind=SEND, key=str(campaign.id), due_at=due, payload={})
     session.flush()
     return campaign
+
+
+def scheduled_for(session: Session, campaign: Campaign) -> datetime | None:
+    """When a scheduled campaign goes out."""
+    if campaign.status != SCHEDULED:
+        return None
+    timer = timers_service.get(session, kind=SEND, key=str(campaign.id))
+    return timer.due_at if timer is not None else None
 
 
 def quiet_until(settings_quiet: str, zone: str, now: datetime) -> datetime | None:
@@ -140,6 +165,11 @@ def _one(
         "body": campaign.body,
         "unsubscribe_url": unsubscribe,
         "open_url": triggers.open_url(settings, message_id=message_id),
+        "link_url": (
+            triggers.click_url(settings, message_id=message_id, target=campaign.link_url)
+            if campaign.link_url
+            else None
+        ),
     }
     if campaign.survey is not None:
         context["survey_url"] = surveys.answer_url(
@@ -200,5 +230,69 @@ def order_placed(session: Session, event: PublishedEvent) -> None:
     session.flush()
 
 
+def campaign_messages(session: Session, *, campaign_id: UUID) -> list[Message]:
+    """The campaign's messages, oldest first."""
+    return list(repository.messages_of_campaign(session, campaign_id))
+
+
 def stats(session: Session, *, campaign_id: UUID) -> dict[str, int]:
     return repository.campaign_counts(session, campaign_id)
+
+
+@dataclass(frozen=True)
+class Results:
+    """What became of a campaign's messages."""
+
+    messages: int
+    # Waiting to be sent (quiet hours, retries) or being sent now.
+    queued: int
+    sent: int
+    opened: int
+    clicked: int
+    conversions: int
+    opt_outs: int
+    # Not sent: no consent, no address, the frequency cap.
+    suppressed: int
+    failed: int
+
+
+def results(session: Session, *, campaign_id: UUID) -> Results:
+    by_status = repository.campaign_counts(session, campaign_id)
+    found = repository.campaign_results(session, campaign_id)
+
+    def count(*statuses: str) -> int:
+        return sum(by_status.get(status, 0) for status in statuses)
+
+    return Results(
+        messages=count(*MessageStatus.ALL),
+        queued=count(MessageStatus.QUEUED, MessageStatus.SENDING),
+        sent=count(MessageStatus.SENT, MessageStatus.CLICKED),
+        opened=found["opened"],
+        clicked=found["clicked"],
+        conversions=found["converted"],
+        opt_outs=found["opted_out"],
+        suppressed=count(MessageStatus.SUPPRESSED),
+        failed=count(MessageStatus.FAILED),
+    )
+
+
+# What a preview shows where each person's own link will be.
+PREVIEW_LINK = "#"
+
+
+def preview(
+    *, subject: str, body: str, link_url: str | None, channels: list[str]
+) -> dict[str, templates.Rendered]:
+    """The campaign as each channel will show it, rendered from the same templates as the
+    messages themselves; a template that does not render raises ``RenderError``."""
+    context: dict[str, Any] = {
+        "subject": subject,
+        "body": body,
+        "unsubscribe_url": PREVIEW_LINK,
+        "open_url": None,
+        "link_url": link_url or None,
+    }
+    return {
+        channel: templates.render("campaign", channel=channel, context=context)
+        for channel in channels
+    }

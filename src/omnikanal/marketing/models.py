@@ -135,7 +135,10 @@ class Campaign(Base):
     channels: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    # draft, sending (the worker is queueing its messages), sent
+    # Where the message's button leads (the shop); followed through a tracked link, so
+    # clicks count.
+    link_url: Mapped[str | None] = mapped_column(String(2000))
+    # draft, scheduled (a send is due later), sending (the worker is queueing its messages), sent
     status: Mapped[str] = mapped_column(String(20), default="draft")
     # "nps": each message carries the person's signed link to answer 0-10.
     survey: Mapped[str | None] = mapped_column(String(20))

@@ -2,10 +2,10 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.db import insert_ignoring_duplicates
@@ -182,6 +182,83 @@ def is_suppressed(session: Session, digest: str) -> bool:
 
 def add_suppressions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     insert_ignoring_duplicates(session, cast(Table, Suppression.__table__), rows, keys=["digest"])
+
+
+# -- the console's lists: newest first, a page at a time, and how many --
+
+Listed = Audience | Campaign | Message | StockAlert
+M = TypeVar("M", Audience, Campaign, Message, StockAlert)
+
+
+def newest_first(
+    session: Session,
+    model: type[M],
+    *,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Sequence[M]:
+    """Rows of ``model`` newest first, those older than ``before`` (a cursor's time and id)."""
+    query = select(model).where(*conditions)
+    if before is not None:
+        at, row_id = before
+        query = query.where(
+            or_(model.created_at < at, and_(model.created_at == at, model.id < row_id))
+        )
+    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit)
+    return session.scalars(query).all()
+
+
+def count_rows(
+    session: Session, model: type[Listed], *, conditions: Sequence[ColumnElement[bool]] = ()
+) -> int:
+    return int(session.scalar(select(func.count(model.id)).where(*conditions)) or 0)
+
+
+def messages_by_kind(session: Session) -> dict[tuple[str, str], int]:
+    """(kind, status) -> how many messages: what each trigger has done."""
+    query = select(Message.kind, Message.status, func.count(Message.id)).group_by(
+        Message.kind, Message.status
+    )
+    return {(kind, status): int(n) for kind, status, n in session.execute(query)}
+
+
+def campaign_results(session: Session, campaign_id: UUID) -> dict[str, int]:
+    """Opened, clicked and converted messages of a campaign, and the people who opted out
+    of marketing on a message's channel after it was sent to them."""
+    mine = Message.campaign_id == campaign_id
+    counted = {
+        "opened": Message.opened_at.is_not(None),
+        "clicked": Message.clicked_at.is_not(None),
+        "converted": Message.converted_order_id.is_not(None),
+    }
+    found = {
+        name: int(session.scalar(select(func.count(Message.id)).where(mine, where)) or 0)
+        for name, where in counted.items()
+    }
+    opted_out = (
+        select(func.count(func.distinct(Message.id)))
+        .join(
+            Consent,
+            and_(
+                Consent.profile_id == Message.profile_id,
+                Consent.channel == Message.channel,
+                Consent.changed_at >= Message.sent_at,
+            ),
+        )
+        .where(mine, Consent.purpose == "marketing", Consent.granted.is_(False))
+    )
+    found["opted_out"] = int(session.scalar(opted_out) or 0)
+    return found
+
+
+def messages_of_campaign(session: Session, campaign_id: UUID) -> Sequence[Message]:
+    query = select(Message).where(Message.campaign_id == campaign_id)
+    return session.scalars(query.order_by(Message.created_at, Message.id)).all()
+
+
+def audiences_all(session: Session) -> Sequence[Audience]:
+    return session.scalars(select(Audience).order_by(Audience.name)).all()
 
 
 # -- a person's part, for export and erasure (privacy.py) --

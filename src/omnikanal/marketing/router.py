@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from omnikanal.auth.permissions import Public
 from omnikanal.commerce.router import cart_read
@@ -168,6 +168,14 @@ def opened(token: str, request: Request) -> Response:
     with unit_of_work(request.app.state.session_factory) as session:
         triggers.opened(session, token=token)
     return Response(content=PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
+
+
+@router.get("/marketing/click/{token}", include_in_schema=False, dependencies=[Public])
+def clicked(token: str, request: Request) -> Response:
+    """A message's link: the click is counted, then the reader goes on where it leads."""
+    with unit_of_work(request.app.state.session_factory) as session:
+        target = triggers.clicked(session, token=token)
+    return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
 
 
 # What an opt-out stops, said on its page.
@@ -367,6 +375,7 @@ def create_campaign(body: CampaignCreate, session: DbSession, _: Marketer) -> Ca
         subject=body.subject,
         body=body.body,
         survey=body.survey,
+        link_url=str(body.link_url) if body.link_url else None,
     )
     return _campaign_read(session, campaign)
 

@@ -1,8 +1,8 @@
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
 PurposeName = Literal["transactional", "marketing"]
 ConsentChannelName = Literal["email", "sms", "push", "social"]
@@ -112,6 +112,8 @@ class CampaignCreate(BaseModel):
     body: str = Field(min_length=1, max_length=5000)
     # "nps": each message carries the person's signed link to answer 0-10.
     survey: Literal["nps"] | None = None
+    # Where the message's button leads; the link is tracked, so clicks are counted.
+    link_url: Annotated[HttpUrl, UrlConstraints(max_length=2000)] | None = None
 
 
 class CampaignRead(BaseModel):
@@ -123,6 +125,7 @@ class CampaignRead(BaseModel):
     channels: list[str]
     subject: str
     body: str
+    link_url: str | None = None
     status: str
     survey: str | None = None
     created_at: datetime

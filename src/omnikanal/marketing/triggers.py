@@ -43,6 +43,7 @@ ABANDONED_CART = "marketing.abandoned_cart"
 RESTORE = "cart_restore"
 UNSUBSCRIBE = "unsubscribe"
 OPENED = "opened"
+CLICKED = "clicked"
 
 
 def _base_url(settings: Settings) -> str:
@@ -64,6 +65,30 @@ def open_url(settings: Settings, *, message_id: UUID) -> str:
         expires_at=utcnow() + timedelta(days=365),
     )
     return f"{_base_url(settings)}/v1/marketing/open/{token}"
+
+
+def click_url(settings: Settings, *, message_id: UUID, target: str) -> str:
+    """A message's link, through the hub: the click is counted, then the reader goes on to
+    ``target``. Signed, so the hub never redirects anywhere a message did not say."""
+    token = tokens.sign(
+        settings,
+        purpose=CLICKED,
+        data={"m": str(message_id), "u": target},
+        expires_at=utcnow() + timedelta(days=365),
+    )
+    return f"{_base_url(settings)}/v1/marketing/click/{token}"
+
+
+def clicked(session: Session, *, token: str) -> str:
+    """The link was followed: the message is clicked (a later order is its conversion);
+    where the reader goes on to. A bad link is ``400 invalid_link``."""
+    now = utcnow()
+    try:
+        data = tokens.verify(tokens.settings_of(session), token, purpose=CLICKED, now=now)
+    except tokens.InvalidToken as exc:
+        raise _invalid(str(exc)) from exc
+    messages.mark_clicked(session, message_id=UUID(data["m"]), at=now)
+    return str(data["u"])
 
 
 def unsubscribe_url(settings: Settings, *, profile_id: UUID, channel: str) -> str:

@@ -1,9 +1,9 @@
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from omnikanal.kit.leases import claim_due
@@ -110,3 +110,24 @@ def delete_events(session: Session, event_ids: Sequence[UUID]) -> int:
     session.execute(delete(OutboxDelivery).where(OutboxDelivery.event_id.in_(event_ids)))
     result = session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(event_ids)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def delivery_counts(session: Session, *, now: datetime) -> dict[str, Any]:
+    pending = OutboxDelivery.status == DeliveryStatus.PENDING
+    due = and_(pending, OutboxDelivery.next_attempt_at <= now)
+    count, oldest = session.execute(
+        select(func.count(OutboxDelivery.id), func.min(OutboxDelivery.next_attempt_at)).where(due)
+    ).one()
+    return {
+        "pending": int(session.scalar(select(func.count(OutboxDelivery.id)).where(pending)) or 0),
+        "due_now": int(count or 0),
+        "oldest_due_at": oldest,
+        "failed": int(
+            session.scalar(
+                select(func.count(OutboxDelivery.id)).where(
+                    OutboxDelivery.status == DeliveryStatus.FAILED
+                )
+            )
+            or 0
+        ),
+    }

@@ -1,5 +1,8 @@
 """Writing events and their deliveries; the relay reads what is written here."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -92,3 +95,32 @@ def retry_delivery(session: Session, *, delivery_id: UUID) -> OutboxDelivery:
         delivery.next_attempt_at = utcnow()
         delivery.locked_until = None
     return delivery
+
+
+# -- what the admins' console pages read --
+
+
+def webhooks(session: Session) -> Sequence[WebhookEndpoint]:
+    return repository.list_webhooks(session)
+
+
+def deliveries(
+    session: Session, *, status: str | None, after: UUID | None, limit: int
+) -> Sequence[OutboxDelivery]:
+    """Deliveries in id order (oldest first), those after ``after``."""
+    return repository.list_deliveries(session, status=status, after=after, limit=limit)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Deliveries waiting to be made (due now or retrying later), and failed ones."""
+
+    pending: int
+    due_now: int
+    oldest_due_at: datetime | None
+    failed: int
+
+
+def backlog(session: Session, *, now: datetime) -> Backlog:
+    counts = repository.delivery_counts(session, now=now)
+    return Backlog(**counts)

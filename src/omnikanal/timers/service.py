@@ -1,9 +1,10 @@
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from omnikanal.timers.models import Timer, TimerStatus
@@ -53,3 +54,27 @@ def delete_timers(session: Session, timer_ids: Sequence[UUID]) -> int:
         return 0
     result = session.execute(delete(Timer).where(Timer.id.in_(timer_ids)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def count_scheduled(session: Session, *, kind: str) -> int:
+    """Timers of ``kind`` armed and waiting to fire."""
+    query = select(func.count(Timer.id)).where(
+        Timer.kind == kind, Timer.status == TimerStatus.SCHEDULED
+    )
+    return int(session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """Timers whose time has come and that no worker has fired yet."""
+
+    due: int
+    oldest_due_at: datetime | None
+
+
+def due_work(session: Session, *, now: datetime) -> DueWork:
+    query = select(func.count(Timer.id), func.min(Timer.due_at)).where(
+        Timer.status == TimerStatus.SCHEDULED, Timer.due_at <= now
+    )
+    count, oldest = session.execute(query).one()
+    return DueWork(due=int(count or 0), oldest_due_at=oldest)

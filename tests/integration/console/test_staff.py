@@ -369,3 +369,45 @@ def test_an_order_taken_in_the_store_names_the_person_on_the_timeline(
     ).json()
     newest = timeline["items"][0]
     assert (newest["channel"], newest["source"]) == ("pos", "Oskar Nyström")
+
+
+def _post_forms(page: str) -> list[str]:
+    return re.findall(r'<form method="post".*?</form>', page, flags=re.DOTALL)
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_double_sent_invitation_invites_once_and_shows_the_link_once(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    other = create_staff_account(session_factory, role=Role.AGENT, name="Ture Ek")
+    sign_in(client, demo_login(Role.ADMIN))
+    pages = ["/console/staff", f"/console/staff/{other.id}", "/console/account"]
+    for path in [*pages, "/console/duplicates"]:
+        for form in _post_forms(client.get(path).text):
+            assert 'name="form_token"' in form, (path, form[:80])
+    assert all(_post_forms(client.get(path).text) for path in pages)
+
+    page = client.get("/console/staff").text
+    form = _post_forms(page[page.index('action="/console/staff/invite"') - 40 :])[0]
+    token = re.search(r'name="form_token" value="([^"]+)"', form)
+    assert token is not None
+    data = {
+        "csrf_token": csrf_of(page),
+        "form_token": token.group(1),
+        "name": "Signe Berg",
+        "email": "signe@norrsken.example",
+        "role": "agent",
+    }
+    first = client.post("/console/staff/invite", data=data)
+    assert 'id="invitation-link"' in first.text
+    again = client.post("/console/staff/invite", data=data, follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["idempotent-replayed"] == "true"
+    shown = client.get(again.headers["location"]).text
+    assert "invitation-link" not in shown
+    assert "the link is shown only once" in shown
+    with session_factory() as session:
+        found = session.scalars(
+            select(StaffAccount).where(StaffAccount.email == "signe@norrsken.example")
+        ).all()
+    assert len(found) == 1
