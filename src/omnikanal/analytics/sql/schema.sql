@@ -53,11 +53,20 @@ SELECT person, ts, channel, location, 'order', NULL,
        json_object('order_id', order_id, 'fulfilment', fulfilment), total
 FROM orders;
 
+-- An answer's store: the one it names (an NPS answer: the person's favourite store then),
+-- else the store the person last bought in or collected from before answering (a support
+-- conversation names none).
 CREATE OR REPLACE TABLE satisfaction AS
-SELECT s.kind, coalesce(p.live_id, s.profile_id) AS person, s.channel,
-       coalesce(s.location, '(none)') AS store, s.score, s."at"::TIMESTAMP AS ts,
-       strftime(s."at"::TIMESTAMP, '%Y-%m') AS month
-FROM raw_satisfaction s LEFT JOIN person_of p ON p.profile_id = s.profile_id;
+WITH answers AS (
+    SELECT s.kind, coalesce(p.live_id, s.profile_id) AS person, s.channel, s.location,
+           s.score, s."at"::TIMESTAMP AS ts
+    FROM raw_satisfaction s LEFT JOIN person_of p ON p.profile_id = s.profile_id
+), store_orders AS (
+    SELECT person, ts, location FROM orders WHERE location IS NOT NULL
+)
+SELECT a.kind, a.person, a.channel, coalesce(a.location, v.location, '(none)') AS store,
+       a.score, a.ts, strftime(a.ts, '%Y-%m') AS month
+FROM answers a ASOF LEFT JOIN store_orders v ON a.person = v.person AND a.ts >= v.ts;
 
 -- Store visits the orders and events do not show: returns taken and staff lookups.
 CREATE OR REPLACE TABLE store_touches AS
