@@ -272,7 +272,8 @@ def _survey_page(state: str, *, status: int = 200, **context: Any) -> HTMLRespon
 @router.get(
     "/surveys/{token}",
     response_class=HTMLResponse,
-    responses={400: {"description": "The link is not valid."}},
+    # A bad or expired link is a page for people too.
+    responses={400: {"content": {"text/html": {}}, "description": "The link is not valid."}},
     dependencies=[Public],
 )
 def survey_page(token: str, request: Request, session: DbSession) -> HTMLResponse:
