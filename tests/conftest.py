@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import migrate
 from omnikanal.app import create_app
+from omnikanal.auth import staff as staff_accounts
 from omnikanal.config import Settings
 from omnikanal.db import Base
 from omnikanal.models import metadata
@@ -31,6 +33,16 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI") == "true"
 
 assert metadata is Base.metadata  # every model is registered before tables are made
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its production cost takes ~0.14 s a hash here, and the console tests sign
+    in hundreds of times; the cheapest parameters keep what is tested (hash, verify, lock-out)."""
+    production = staff_accounts._hasher
+    staff_accounts._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    staff_accounts._hasher = production
 
 
 @pytest.fixture(scope="session")

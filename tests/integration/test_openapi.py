@@ -34,6 +34,9 @@ def document(client: TestClient) -> dict[str, Any]:
     return body
 
 
+PAGE_LINKS = ("/v1/unsubscribe/", "/v1/surveys/")
+
+
 def each_operation(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -46,11 +49,11 @@ def test_every_error_answer_is_a_documented_problem(document: dict[str, Any]) ->
         assert {"400", "500"} <= responses.keys(), (method, path)
         for status, answer in responses.items():
             if int(status) >= 400:
-                # A link people open (unsubscribe) answers them a page as well.
+                # A link people open (unsubscribe, survey) answers them a page as well.
                 problem = {k: v for k, v in answer["content"].items() if k != "text/html"}
                 assert problem == PROBLEM, (method, path, status)
                 if len(answer["content"]) > 1:
-                    assert path.startswith("/v1/unsubscribe/"), (method, path, status)
+                    assert path.startswith(PAGE_LINKS), (method, path, status)
     schemas = document["components"]["schemas"]
     assert {"type", "title", "status", "detail", "code"} <= set(schemas["Problem"]["required"])
     assert {"request_id", "errors"} <= schemas["Problem"]["properties"].keys()
