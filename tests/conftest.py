@@ -2,7 +2,7 @@
 
 SQLite: each test gets a copy of a database built once by the migrations. PostgreSQL
 (127.0.0.1:5432/test, or OMNIKANAL_TEST_DATABASE_URL): one schema per run, built by the
-migrations; every table is truncated after each test. Without a server the PostgreSQL
+migrations; every table is emptied after each test. Without a server the PostgreSQL
 tests skip, except under CI=true, where they fail.
 """
 
@@ -79,11 +79,14 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
+def _empty_all(url: str) -> None:
+    """Every table emptied, children first. DELETE, not TRUNCATE: a test fills a few small
+    tables, and TRUNCATE of all of them costs 0.2-1.5 s a test (new files for each table)
+    against ~10 ms."""
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    statements = ";".join(f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables))
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        connection.exec_driver_sql(statements)
     engine.dispose()
 
 
@@ -100,7 +103,7 @@ def database_url(
     try:
         yield url
     finally:
-        _truncate_all(url)
+        _empty_all(url)
 
 
 @pytest.fixture
