@@ -7,7 +7,7 @@ from sqlalchemy.dialects import sqlite
 
 from omnikanal.db import UTCDateTime
 from omnikanal.errors import BadRequest
-from omnikanal.kit.ids import new_id
+from omnikanal.kit.ids import new_id, new_ids
 from omnikanal.kit.leases import retry_delay
 from omnikanal.kit.pagination import decode_cursor, encode_cursor
 
@@ -46,3 +46,15 @@ def test_ids_made_in_one_millisecond_stay_in_order() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids[:10])
+
+
+def test_ids_made_in_bulk_are_ordered_unique_and_before_the_next_one() -> None:
+    before = new_id()
+    ids = new_ids(10_000)  # more than one millisecond's 4,096 counter values
+    after = new_id()
+    assert [before, *ids, after] == sorted([before, *ids, after])
+    assert len(set(ids)) == len(ids)
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    # The random part differs: ids are not guessable from their neighbours.
+    assert len({i.int & 0x3FFF_FFFF_FFFF_FFFF for i in ids}) == len(ids)
+    assert new_ids(0) == []

@@ -33,7 +33,7 @@ from omnikanal.customers.service import Placement, Sighting
 from omnikanal.events import service as events_service
 from omnikanal.events.service import Activity
 from omnikanal.inventory import service as inventory_service
-from omnikanal.kit.ids import new_id
+from omnikanal.kit.ids import new_ids
 from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.time import utcnow
 from omnikanal.loyalty import service as loyalty_service
@@ -146,8 +146,8 @@ def import_orders(
     placements = _place_people(session, [item.order for item in new])
     now = utcnow()
     order_rows, line_rows, activities = [], [], []
-    for item in new:
-        order_row, lines = _new_order(item, placements.get(item.order.key), now)
+    for item, order_id in zip(new, new_ids(len(new)), strict=True):
+        order_row, lines = _new_order(item, order_id, placements.get(item.order.key), now)
         order_rows.append(order_row)
         line_rows.extend(lines)
         activity = _timeline_entry(order_row, lines)
@@ -345,10 +345,9 @@ def _identifiers(
 
 
 def _new_order(
-    item: _Accepted, person: Placement | None, now: datetime
+    item: _Accepted, order_id: UUID, person: Placement | None, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     order = item.order
-    order_id = new_id()
     in_store = order.channel == STORE_CHANNEL
     lines = _line_rows(order_id, order, item.lines, start=0, location=order.location or "")
     return (
@@ -401,11 +400,12 @@ def _line_rows(
     location: str,
 ) -> list[dict[str, Any]]:
     rows = []
+    ids = new_ids(len(lines))
     for position, (line, facts) in enumerate(lines, start=start):
         line_total = line.unit_price * line.quantity - line.discount
         rows.append(
             {
-                "id": new_id(),
+                "id": ids[position - start],
                 "order_id": order_id,
                 "position": position,
                 "sku": line.sku,

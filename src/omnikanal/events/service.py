@@ -37,7 +37,7 @@ from omnikanal.events.schemas import (
     person_traits,
 )
 from omnikanal.kit.gc_pause import collection_paused
-from omnikanal.kit.ids import new_id
+from omnikanal.kit.ids import new_id, new_ids
 from omnikanal.kit.limits import MAX_JSON_DEPTH, json_problem
 from omnikanal.kit.time import utcnow
 
@@ -470,9 +470,11 @@ class Activity:
     at: datetime
 
 
-def _activity_row(activity: Activity, received_at: datetime) -> dict[str, Any]:
+def _activity_row(
+    activity: Activity, received_at: datetime, id_: UUID | None = None
+) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": id_ or new_id(),
         "source_id": activity.credential_id,
         "channel": activity.channel,
         "location": activity.location,
@@ -536,7 +538,9 @@ def record_history(session: Session, activities: Sequence[Activity]) -> None:
     history), in bulk; one already recorded (same credential and message id) is kept.
     They were received now: ``received_at`` says when the hub learnt of them."""
     now = utcnow()
-    repository.insert_events(session, [_activity_row(a, now) for a in activities], stored=True)
+    ids = new_ids(len(activities))
+    rows = [_activity_row(a, now, id_) for a, id_ in zip(activities, ids, strict=True)]
+    repository.insert_events(session, rows, stored=True)
 
 
 def revise_history(session: Session, activities: Sequence[Activity]) -> None:
