@@ -24,8 +24,9 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# On every core (pytest-xdist); each worker has its own databases. `pytest FILE` runs serially.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --durations=15
 
 test: lint types pytest
 
