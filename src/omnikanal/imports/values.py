@@ -3,6 +3,7 @@
 Each parser raises ``BadValue`` with a reason that never quotes the value (it may be
 personal data, and the reason goes into the error report)."""
 
+import functools
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -98,6 +99,8 @@ def country(value: str) -> str:
     return cleaned
 
 
+# A file repeats a few hundred prices over its lines: each distinct one is read once.
+@functools.lru_cache(maxsize=8192)
 def minor_units(value: str, currency_code: str) -> int:
     """A decimal amount in the currency's major unit ("499.00", "499,00") in minor units."""
     cleaned = value.strip().replace(" ", "").replace("\u00a0", "")
