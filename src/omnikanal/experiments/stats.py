@@ -108,6 +108,14 @@ def welch(control: Sample, treatment: Sample, *, alpha: float = ALPHA) -> Compar
     return Comparison(absolute, relative, df)
 
 
+def mean_interval(sample: Sample, *, alpha: float = ALPHA) -> tuple[float, float] | None:
+    """The t interval of one variant's mean; None below two observations."""
+    if sample.n < 2:
+        return None
+    half = float(stats.t.ppf(1 - alpha / 2, sample.n - 1)) * math.sqrt(sample.se2)
+    return sample.mean - half, sample.mean + half
+
+
 # -- CUPED --
 
 

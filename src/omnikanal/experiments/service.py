@@ -1,0 +1,356 @@
+"""Experiments: their life (draft, running, stopped) and who gets which variant.
+
+**Assignment.** A unit's variant is a deterministic hash of the experiment's key and the
+unit: for a person their live profile id, for a store its location code. The first time a
+unit is shown a variant it is recorded (an exposure); from then on the recorded variant is
+the answer, so a person keeps their variant on every channel and device.
+
+**The rule for people** (in this order):
+1. The live profile's own exposure holds (after a merge, the surviving profile keeps its
+   variant; the merged-away profile's exposure no longer decides).
+2. Otherwise the earliest exposure of a profile merged into it, or of one of its devices
+   (an ``anonymous_id`` shown a variant before anyone knew whose it was).
+3. Otherwise the hash of the experiment key and the live profile id.
+A device no profile holds yet is hashed by its ``anonymous_id`` and recorded under it; once
+it joins a profile, rule 2 carries its variant over.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.orm import Session
+
+from omnikanal.customers import service as customers_service
+from omnikanal.errors import Conflict, NotFound, RuleViolation
+from omnikanal.experiments import repository, stats
+from omnikanal.experiments.models import Experiment, Exposure, Status, Unit
+from omnikanal.inventory import service as inventory_service
+from omnikanal.kit.time import utcnow
+from omnikanal.marketing import audiences as marketing_audiences
+from omnikanal.uow import add_record
+
+ANONYMOUS_ID = "anonymous_id"
+
+
+class ExperimentErrorCode(StrEnum):
+    EXPERIMENT_NOT_FOUND = "experiment_not_found"
+    EXPERIMENT_EXISTS = "experiment_exists"
+    TARGET_TAKEN = "experiment_target_taken"
+    INVALID_STATE = "experiment_invalid_state"
+    WRONG_UNIT = "experiment_wrong_unit"
+    PERSON_NOT_FOUND = "experiment_person_not_found"
+    INVALID_VARIANTS = "experiment_invalid_variants"
+
+
+# -- the hash --
+
+
+def bucket(experiment_key: str, unit: str) -> float:
+    """A point in [0, 1) fixed by the experiment and the unit: SHA-256 of both."""
+    digest = hashlib.sha256(f"{experiment_key}\x1f{unit}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def choose(variants: Sequence[dict[str, Any]], point: float) -> str:
+    """The variant whose share of [0, 1) (by weight, in order) holds ``point``."""
+    total = float(sum(v["weight"] for v in variants))
+    edge = 0.0
+    for variant in variants:
+        edge += variant["weight"] / total
+        if point < edge:
+            return str(variant["key"])
+    return str(variants[-1]["key"])
+
+
+def control_of(experiment: Experiment) -> str:
+    return str(experiment.variants[0]["key"])
+
+
+# -- life --
+
+
+def get(session: Session, *, key: str) -> Experiment:
+    experiment = repository.by_key(session, key)
+    if experiment is None:
+        raise NotFound(ExperimentErrorCode.EXPERIMENT_NOT_FOUND, f"No experiment {key!r}.")
+    return experiment
+
+
+def experiments(
+    session: Session, *, status: str | None = None, limit: int = 100
+) -> Sequence[Experiment]:
+    return repository.experiments(session, status=status, limit=limit)
+
+
+def create(session: Session, *, fields: dict[str, Any]) -> Experiment:
+    variants = fields["variants"]
+    keys = [v["key"] for v in variants]
+    if len(set(keys)) != len(keys):
+        raise RuleViolation(
+            ExperimentErrorCode.INVALID_VARIANTS,
+            "Each variant needs its own key.",
+            errors=[{"field": "body.variants", "message": "variant keys repeat"}],
+        )
+    if repository.by_key(session, fields["key"]) is not None:
+        raise Conflict(
+            ExperimentErrorCode.EXPERIMENT_EXISTS, f"An experiment {fields['key']!r} exists."
+        )
+    target = fields.get("target")
+    if target is not None and repository.by_target(session, target) is not None:
+        raise Conflict(
+            ExperimentErrorCode.TARGET_TAKEN, f"Another experiment already varies {target!r}."
+        )
+    if fields.get("audience_id") is not None:
+        marketing_audiences.get(session, audience_id=fields["audience_id"])
+    experiment = Experiment(**fields)
+    session.add(experiment)
+    session.flush()
+    return experiment
+
+
+def start(session: Session, *, key: str) -> Experiment:
+    experiment = get(session, key=key)
+    if experiment.status != Status.DRAFT:
+        raise Conflict(
+            ExperimentErrorCode.INVALID_STATE,
+            f"Experiment {key!r} is {experiment.status}; only a draft can start.",
+        )
+    experiment.status = Status.RUNNING
+    experiment.started_at = utcnow()
+    session.flush()
+    return experiment
+
+
+def stop(session: Session, *, key: str) -> Experiment:
+    experiment = get(session, key=key)
+    if experiment.status != Status.RUNNING:
+        raise Conflict(
+            ExperimentErrorCode.INVALID_STATE,
+            f"Experiment {key!r} is {experiment.status}; only a running one can stop.",
+        )
+    experiment.status = Status.STOPPED
+    experiment.stopped_at = utcnow()
+    session.flush()
+    return experiment
+
+
+# -- assignment --
+
+
+@dataclass(frozen=True)
+class Assignment:
+    experiment: str
+    variant: str
+    # False: the unit is not in the experiment (not running, outside its audience); the
+    # variant is then control, and nothing was recorded.
+    in_experiment: bool
+    # The unit the variant is for: a profile id, ``anonymous_id:<id>`` or ``location:<code>``.
+    unit: str
+    # Whether this call recorded the unit's first exposure.
+    first_exposure: bool
+    reason: str | None = None
+
+
+def _out(experiment: Experiment, unit: str, reason: str) -> Assignment:
+    return Assignment(experiment.key, control_of(experiment), False, unit, False, reason)
+
+
+def assign(
+    session: Session,
+    *,
+    key: str,
+    anonymous_id: str | None = None,
+    user_id: str | None = None,
+    profile_id: UUID | None = None,
+    location: str | None = None,
+    channel: str | None = None,
+) -> Assignment:
+    """The variant of the person (any one identifier) or store, recording the first
+    exposure once (``add_record``: a read request writes it after answering)."""
+    experiment = get(session, key=key)
+    if experiment.unit == Unit.STORE:
+        if location is None or (anonymous_id or user_id or profile_id):
+            raise RuleViolation(
+                ExperimentErrorCode.WRONG_UNIT,
+                f"{key!r} randomises stores: ask with location only.",
+                errors=[{"field": "query.location", "message": "a store experiment needs it"}],
+            )
+        return _store(session, experiment, location, channel)
+    given = [v for v in (anonymous_id, user_id, profile_id) if v is not None]
+    if len(given) != 1:
+        raise RuleViolation(
+            ExperimentErrorCode.WRONG_UNIT,
+            f"{key!r} randomises people: give one of anonymous_id, user_id or profile_id.",
+            errors=[{"field": "query", "message": "exactly one person identifier"}],
+        )
+    live: UUID | None = None
+    if profile_id is not None:
+        live = customers_service.live_profile(session, profile_id).id
+    elif user_id is not None:
+        found = customers_service.find_profile_id(session, type_="user_id", raw_value=user_id)
+        if found is None:
+            raise NotFound(
+                ExperimentErrorCode.PERSON_NOT_FOUND,
+                "No person holds this user_id yet; ask with the device's anonymous_id.",
+            )
+        live = customers_service.live_profile(session, found).id
+    else:
+        assert anonymous_id is not None
+        anonymous_id = anonymous_id.strip()
+        found = customers_service.find_profile_id(
+            session, type_=ANONYMOUS_ID, raw_value=anonymous_id
+        )
+        if found is not None:
+            live = customers_service.live_profile(session, found).id
+    if live is None:
+        assert anonymous_id is not None
+        return _device(session, experiment, anonymous_id, location, channel)
+    return _person(session, experiment, live, anonymous_id, location, channel)
+
+
+def _record(session: Session, experiment: Experiment, variant: str, **unit: Any) -> None:
+    add_record(
+        session, Exposure(experiment_id=experiment.id, variant=variant, exposed_at=utcnow(), **unit)
+    )
+
+
+def _person(
+    session: Session,
+    experiment: Experiment,
+    live: UUID,
+    anonymous_id: str | None,
+    location: str | None,
+    channel: str | None,
+) -> Assignment:
+    unit = str(live)
+    family = customers_service.family(session, profile_id=live)
+    rows = repository.exposures_of_profiles(session, experiment.id, family)
+    own = next((r for r in rows if r.profile_id == live), None)
+    if own is not None:
+        return Assignment(experiment.key, own.variant, True, unit, False)
+    if experiment.status != Status.RUNNING:
+        return _out(experiment, unit, f"the experiment is {experiment.status}")
+    earlier = rows[0] if rows else None
+    if earlier is None:
+        devices = [anonymous_id] if anonymous_id else []
+        devices += [
+            i.value
+            for i in customers_service.get_profile(session, profile_id=live).identifiers
+            if i.type == ANONYMOUS_ID and i.value != anonymous_id
+        ]
+        seen = repository.exposures_of_devices(session, experiment.id, devices) if devices else []
+        earlier = seen[0] if seen else None
+    if earlier is not None:
+        variant = earlier.variant
+    else:
+        if experiment.audience_id is not None and not marketing_audiences.includes(
+            session, audience_id=experiment.audience_id, profile_id=live
+        ):
+            return _out(experiment, unit, "not in the experiment's audience")
+        variant = choose(experiment.variants, bucket(experiment.key, unit))
+    _record(session, experiment, variant, profile_id=live, location=location, channel=channel)
+    return Assignment(experiment.key, variant, True, unit, True)
+
+
+def _device(
+    session: Session,
+    experiment: Experiment,
+    anonymous_id: str,
+    location: str | None,
+    channel: str | None,
+) -> Assignment:
+    unit = f"anonymous_id:{anonymous_id}"
+    seen = repository.exposures_of_devices(session, experiment.id, [anonymous_id])
+    if seen:
+        return Assignment(experiment.key, seen[0].variant, True, unit, False)
+    if experiment.status != Status.RUNNING:
+        return _out(experiment, unit, f"the experiment is {experiment.status}")
+    if experiment.audience_id is not None:
+        return _out(experiment, unit, "an unknown device is in no audience")
+    variant = choose(experiment.variants, bucket(experiment.key, unit))
+    _record(
+        session, experiment, variant, anonymous_id=anonymous_id, location=location, channel=channel
+    )
+    return Assignment(experiment.key, variant, True, unit, True)
+
+
+def _store(
+    session: Session, experiment: Experiment, location: str, channel: str | None
+) -> Assignment:
+    inventory_service.location(session, code=location)
+    unit = f"location:{location}"
+    seen = repository.exposure_of_store(session, experiment.id, location)
+    if seen is not None:
+        return Assignment(experiment.key, seen.variant, True, unit, False)
+    if experiment.status != Status.RUNNING:
+        return _out(experiment, unit, f"the experiment is {experiment.status}")
+    variant = choose(experiment.variants, bucket(experiment.key, unit))
+    _record(session, experiment, variant, location=location, channel=channel)
+    return Assignment(experiment.key, variant, True, unit, True)
+
+
+# -- what other domains ask --
+
+
+def message_variant(
+    session: Session, *, target: str, profile_id: UUID, channel: str
+) -> dict[str, Any] | None:
+    """The variant (its settings: ``subject``, ``offer``, ``promotion`` ...) a person gets
+    of the message ``target`` (``abandoned_cart``, ``campaign:<id>``) while an experiment
+    on it runs, recording the exposure; None when no experiment varies it (or the person
+    is not in it)."""
+    experiment = repository.by_target(session, target)
+    if experiment is None or experiment.status != Status.RUNNING:
+        return None
+    if experiment.unit != Unit.PERSON:
+        return None
+    assignment = assign(session, key=experiment.key, profile_id=profile_id, channel=channel)
+    if not assignment.in_experiment:
+        return None
+    chosen = next(v for v in experiment.variants if v["key"] == assignment.variant)
+    return {**chosen, "experiment": experiment.key}
+
+
+def variants_of(session: Session, *, profile_id: UUID) -> dict[str, str]:
+    """The person's variant in each running experiment they were shown one of (the
+    surviving profile's own first), for pricing a promotion limited to a variant."""
+    family = customers_service.family(session, profile_id=profile_id)
+    found: dict[str, str] = {}
+    rows = repository.running_variants_of(session, family)
+    for key, variant, _owner in sorted(rows, key=lambda r: r[2] != family[0]):
+        found.setdefault(key, variant)
+    return found
+
+
+@dataclass(frozen=True)
+class PlanAnswer:
+    plan: stats.Plan
+    days: int | None
+
+
+def plan(
+    *,
+    baseline_rate: float | None,
+    baseline_mean: float | None,
+    sd: float | None,
+    minimum_effect: float,
+    alpha: float,
+    power: float,
+    variants: int,
+    daily_units: int | None,
+) -> PlanAnswer:
+    """Units needed before launch: a relative ``minimum_effect`` on a rate or a mean."""
+    if baseline_rate is not None:
+        effect = baseline_rate * minimum_effect
+        spread = (baseline_rate * (1 - baseline_rate)) ** 0.5
+    else:
+        assert baseline_mean is not None
+        assert sd is not None
+        effect, spread = baseline_mean * minimum_effect, sd
+    found = stats.sample_size(effect=effect, sd=spread, alpha=alpha, power=power, variants=variants)
+    days = -(-found.total // daily_units) if daily_units else None
+    return PlanAnswer(found, days)
