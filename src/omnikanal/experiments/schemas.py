@@ -24,6 +24,8 @@ class VariantCreate(BaseModel):
     subject: str | None = Field(default=None, min_length=1, max_length=300)
     offer: str | None = Field(default=None, min_length=1, max_length=500)
     promotion: str | None = Field(default=None, min_length=1, max_length=64)
+    # A campaign sent on several channels reaches this variant's people on this one only.
+    channel: Literal["email", "sms", "push"] | None = None
 
 
 class ExperimentCreate(BaseModel):
@@ -65,6 +67,7 @@ class VariantRead(BaseModel):
     subject: str | None = None
     offer: str | None = None
     promotion: str | None = None
+    channel: str | None = None
 
 
 class ExperimentRead(BaseModel):
