@@ -18,6 +18,7 @@ it joins a profile, rule 2 carries its variant over.
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -315,17 +316,6 @@ def message_variant(
     return {**chosen, "experiment": experiment.key}
 
 
-def variants_of(session: Session, *, profile_id: UUID) -> dict[str, str]:
-    """The person's variant in each running experiment they were shown one of (the
-    surviving profile's own first), for pricing a promotion limited to a variant."""
-    family = customers_service.family(session, profile_id=profile_id)
-    found: dict[str, str] = {}
-    rows = repository.running_variants_of(session, family)
-    for key, variant, _owner in sorted(rows, key=lambda r: r[2] != family[0]):
-        found.setdefault(key, variant)
-    return found
-
-
 @dataclass(frozen=True)
 class PlanAnswer:
     plan: stats.Plan
@@ -354,3 +344,23 @@ def plan(
     found = stats.sample_size(effect=effect, sd=spread, alpha=alpha, power=power, variants=variants)
     days = -(-found.total // daily_units) if daily_units else None
     return PlanAnswer(found, days)
+
+
+def record_past_exposure(
+    session: Session, *, key: str, profile_id: UUID, at: datetime, channel: str | None = None
+) -> str:
+    """Record that a person was shown their variant at ``at`` (exposures logged by a
+    channel while it could not ask, loaded later); the variant is the rule's. Returns it."""
+    experiment = get(session, key=key)
+    live = customers_service.live_profile(session, profile_id).id
+    variant = choose(experiment.variants, bucket(experiment.key, str(live)))
+    session.add(
+        Exposure(
+            experiment_id=experiment.id,
+            variant=variant,
+            profile_id=live,
+            channel=channel,
+            exposed_at=at,
+        )
+    )
+    return variant

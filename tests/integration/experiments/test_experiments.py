@@ -271,3 +271,46 @@ def test_plan_answers_units_and_days(shop: Shop) -> None:  # noqa: F811
         "/v1/experiments/plan", json={"minimum_effect": 0.1}, headers=shop.analyst
     )
     assert bad.status_code == 422
+
+
+def test_a_promotion_limited_to_a_variant_prices_only_its_people(shop: Shop) -> None:  # noqa: F811
+    marketer = _marketer(shop)
+    _experiment(shop, marketer)
+    by_variant: dict[str, str] = {}
+    for i in range(40):
+        user = f"p{i}"
+        _till(shop, user)
+        shown = _assign(shop, shop.web, user_id=user)
+        by_variant.setdefault(shown["variant"], user)
+        if len(by_variant) == 2:
+            break
+    promotion = {
+        "code": "TENOFF",
+        "name": "10 % off, reminder test",
+        "kind": "percent",
+        "value": 1000,
+        "skus": [LATTE],
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2036-01-01T00:00:00Z",
+        "experiment": "reminder-offer",
+        "variant": "ten-off",
+    }
+    made = shop.ok(shop.client.post("/v1/promotions", json=promotion, headers=marketer), 201)
+    assert (made["experiment"], made["variant"]) == ("reminder-offer", "ten-off")
+    prices = {}
+    for variant, user in by_variant.items():
+        cart = shop.ok(
+            shop.client.post(
+                "/v1/carts",
+                json={"currency": "SEK", "user_id": user, "items": [{"sku": LATTE}]},
+                headers=shop.web,
+            ),
+            201,
+        )
+        (line,) = cart["lines"]
+        prices[variant] = (line["unit_price"]["amount"], line.get("promotion_code"))
+    assert prices["ten-off"][0] == 4_410
+    assert prices["free-delivery"][0] == 4_900
+    half = {**promotion, "code": "HALF"}
+    del half["variant"]
+    assert shop.client.post("/v1/promotions", json=half, headers=marketer).status_code == 422
