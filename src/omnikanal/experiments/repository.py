@@ -1,9 +1,10 @@
 """Every query of the experiments domain."""
 
 from collections.abc import Sequence
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
 from omnikanal.experiments.models import Experiment, Exposure
@@ -100,3 +101,49 @@ def delete_exposures(session: Session, exposure_ids: Sequence[UUID]) -> int:
         return 0
     result = session.execute(delete(Exposure).where(Exposure.id.in_(exposure_ids)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+_experiment = cast(Table, Experiment.__table__)
+_exposure = cast(Table, Exposure.__table__)
+
+
+def experiment_and_exposures(
+    session: Session,
+    key: str,
+    *,
+    profile_ids: Sequence[UUID] = (),
+    anonymous_ids: Sequence[str] = (),
+    location: str | None = None,
+) -> list[Row[Any]]:
+    """The experiment's columns joined with the unit's exposures (earliest first): one
+    statement on the assignment's path. No experiment: no row; no exposure: one row with
+    the exposure's columns null."""
+    e, x = _experiment.c, _exposure.c
+    matches: list[ColumnElement[bool]] = []
+    if profile_ids:
+        matches.append(x.profile_id.in_(profile_ids))
+    if anonymous_ids:
+        matches.append(x.anonymous_id.in_(anonymous_ids))
+    if location is not None:
+        matches.append(
+            and_(x.location == location, x.profile_id.is_(None), x.anonymous_id.is_(None))
+        )
+    joined = _experiment.outerjoin(
+        _exposure, and_(x.experiment_id == e.id, or_(*matches) if matches else false())
+    )
+    query = (
+        select(
+            e.id,
+            e.key,
+            e.unit,
+            e.variants,
+            e.audience_id,
+            e.status,
+            x.variant.label("exposed_variant"),
+            x.profile_id.label("exposed_profile"),
+        )
+        .select_from(joined)
+        .where(e.key == key)
+        .order_by(x.exposed_at, x.id)
+    )
+    return list(session.execute(query))

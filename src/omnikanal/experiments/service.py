@@ -156,8 +156,54 @@ class Assignment:
     reason: str | None = None
 
 
-def _out(experiment: Experiment, unit: str, reason: str) -> Assignment:
-    return Assignment(experiment.key, control_of(experiment), False, unit, False, reason)
+@dataclass(frozen=True)
+class Facts:
+    """What assignment reads of an experiment, with the unit's exposures (earliest first:
+    (variant, profile id or None))."""
+
+    id: UUID
+    key: str
+    unit: str
+    variants: list[dict[str, Any]]
+    audience_id: UUID | None
+    status: str
+    exposures: list[tuple[str, UUID | None]]
+
+
+def _facts(session: Session, key: str, **unit: Any) -> Facts:
+    rows = repository.experiment_and_exposures(session, key, **unit)
+    if not rows:
+        raise NotFound(ExperimentErrorCode.EXPERIMENT_NOT_FOUND, f"No experiment {key!r}.")
+    first = rows[0]
+    return Facts(
+        id=first.id,
+        key=first.key,
+        unit=first.unit,
+        variants=list(first.variants),
+        audience_id=first.audience_id,
+        status=first.status,
+        exposures=[
+            (r.exposed_variant, r.exposed_profile) for r in rows if r.exposed_variant is not None
+        ],
+    )
+
+
+def _out(facts: Facts, unit: str, reason: str) -> Assignment:
+    return Assignment(facts.key, str(facts.variants[0]["key"]), False, unit, False, reason)
+
+
+def _wrong_unit(key: str, unit: str) -> RuleViolation:
+    if unit == Unit.STORE:
+        return RuleViolation(
+            ExperimentErrorCode.WRONG_UNIT,
+            f"{key!r} randomises stores: ask with location only.",
+            errors=[{"field": "query.location", "message": "a store experiment needs it"}],
+        )
+    return RuleViolation(
+        ExperimentErrorCode.WRONG_UNIT,
+        f"{key!r} randomises people: give one of anonymous_id, user_id or profile_id.",
+        errors=[{"field": "query", "message": "exactly one person identifier"}],
+    )
 
 
 def assign(
@@ -171,71 +217,70 @@ def assign(
     channel: str | None = None,
 ) -> Assignment:
     """The variant of the person (any one identifier) or store, recording the first
-    exposure once (``add_record``: a read request writes it after answering)."""
-    experiment = get(session, key=key)
-    if experiment.unit == Unit.STORE:
-        if location is None or (anonymous_id or user_id or profile_id):
-            raise RuleViolation(
-                ExperimentErrorCode.WRONG_UNIT,
-                f"{key!r} randomises stores: ask with location only.",
-                errors=[{"field": "query.location", "message": "a store experiment needs it"}],
-            )
-        return _store(session, experiment, location, channel)
+    exposure once (``add_record``: a read request writes it after answering). A known
+    person's repeated ask is three statements: the identifier, the profile's family, and
+    the experiment with the family's exposures."""
     given = [v for v in (anonymous_id, user_id, profile_id) if v is not None]
+    if not given:
+        if location is None:
+            raise _wrong_unit(key, Unit.PERSON)
+        facts = _facts(session, key, location=location)
+        if facts.unit != Unit.STORE:
+            raise _wrong_unit(key, Unit.PERSON)
+        return _store(session, facts, location, channel)
     if len(given) != 1:
-        raise RuleViolation(
-            ExperimentErrorCode.WRONG_UNIT,
-            f"{key!r} randomises people: give one of anonymous_id, user_id or profile_id.",
-            errors=[{"field": "query", "message": "exactly one person identifier"}],
-        )
-    live: UUID | None = None
-    if profile_id is not None:
-        live = customers_service.live_profile(session, profile_id).id
-    elif user_id is not None:
+        raise _wrong_unit(key, Unit.PERSON)
+    found: UUID | None = profile_id
+    if user_id is not None:
         found = customers_service.find_profile_id(session, type_="user_id", raw_value=user_id)
         if found is None:
+            if _facts(session, key).unit != Unit.PERSON:
+                raise _wrong_unit(key, Unit.STORE)
             raise NotFound(
                 ExperimentErrorCode.PERSON_NOT_FOUND,
                 "No person holds this user_id yet; ask with the device's anonymous_id.",
             )
-        live = customers_service.live_profile(session, found).id
-    else:
-        assert anonymous_id is not None
+    elif anonymous_id is not None:
         anonymous_id = anonymous_id.strip()
         found = customers_service.find_profile_id(
             session, type_=ANONYMOUS_ID, raw_value=anonymous_id
         )
-        if found is not None:
-            live = customers_service.live_profile(session, found).id
-    if live is None:
+    if found is None:
         assert anonymous_id is not None
-        return _device(session, experiment, anonymous_id, location, channel)
-    return _person(session, experiment, live, anonymous_id, location, channel)
+        facts = _facts(session, key, anonymous_ids=[anonymous_id])
+        if facts.unit != Unit.PERSON:
+            raise _wrong_unit(key, Unit.STORE)
+        return _device(session, facts, anonymous_id, location, channel)
+    # The live profile first, then every profile merged into it.
+    family = customers_service.family(session, profile_id=found)
+    facts = _facts(session, key, profile_ids=family)
+    if facts.unit != Unit.PERSON:
+        raise _wrong_unit(key, Unit.STORE)
+    return _person(session, facts, family, anonymous_id, location, channel)
 
 
-def _record(session: Session, experiment: Experiment, variant: str, **unit: Any) -> None:
+def _record(session: Session, facts: Facts, variant: str, **unit: Any) -> None:
     add_record(
-        session, Exposure(experiment_id=experiment.id, variant=variant, exposed_at=utcnow(), **unit)
+        session, Exposure(experiment_id=facts.id, variant=variant, exposed_at=utcnow(), **unit)
     )
 
 
 def _person(
     session: Session,
-    experiment: Experiment,
-    live: UUID,
+    facts: Facts,
+    family: list[UUID],
     anonymous_id: str | None,
     location: str | None,
     channel: str | None,
 ) -> Assignment:
+    live = family[0]
     unit = str(live)
-    family = customers_service.family(session, profile_id=live)
-    rows = repository.exposures_of_profiles(session, experiment.id, family)
-    own = next((r for r in rows if r.profile_id == live), None)
+    own = next((v for v, p in facts.exposures if p == live), None)
     if own is not None:
-        return Assignment(experiment.key, own.variant, True, unit, False)
-    if experiment.status != Status.RUNNING:
-        return _out(experiment, unit, f"the experiment is {experiment.status}")
-    earlier = rows[0] if rows else None
+        return Assignment(facts.key, own, True, unit, False)
+    if facts.status != Status.RUNNING:
+        return _out(facts, unit, f"the experiment is {facts.status}")
+    earlier = facts.exposures[0][0] if facts.exposures else None
     if earlier is None:
         devices = [anonymous_id] if anonymous_id else []
         devices += [
@@ -243,55 +288,50 @@ def _person(
             for i in customers_service.get_profile(session, profile_id=live).identifiers
             if i.type == ANONYMOUS_ID and i.value != anonymous_id
         ]
-        seen = repository.exposures_of_devices(session, experiment.id, devices) if devices else []
-        earlier = seen[0] if seen else None
+        if devices:
+            seen = repository.exposures_of_devices(session, facts.id, devices)
+            earlier = seen[0].variant if seen else None
     if earlier is not None:
-        variant = earlier.variant
+        variant = earlier
     else:
-        if experiment.audience_id is not None and not marketing_audiences.includes(
-            session, audience_id=experiment.audience_id, profile_id=live
+        if facts.audience_id is not None and not marketing_audiences.includes(
+            session, audience_id=facts.audience_id, profile_id=live
         ):
-            return _out(experiment, unit, "not in the experiment's audience")
-        variant = choose(experiment.variants, bucket(experiment.key, unit))
-    _record(session, experiment, variant, profile_id=live, location=location, channel=channel)
-    return Assignment(experiment.key, variant, True, unit, True)
+            return _out(facts, unit, "not in the experiment's audience")
+        variant = choose(facts.variants, bucket(facts.key, unit))
+    _record(session, facts, variant, profile_id=live, location=location, channel=channel)
+    return Assignment(facts.key, variant, True, unit, True)
 
 
 def _device(
     session: Session,
-    experiment: Experiment,
+    facts: Facts,
     anonymous_id: str,
     location: str | None,
     channel: str | None,
 ) -> Assignment:
     unit = f"anonymous_id:{anonymous_id}"
-    seen = repository.exposures_of_devices(session, experiment.id, [anonymous_id])
-    if seen:
-        return Assignment(experiment.key, seen[0].variant, True, unit, False)
-    if experiment.status != Status.RUNNING:
-        return _out(experiment, unit, f"the experiment is {experiment.status}")
-    if experiment.audience_id is not None:
-        return _out(experiment, unit, "an unknown device is in no audience")
-    variant = choose(experiment.variants, bucket(experiment.key, unit))
-    _record(
-        session, experiment, variant, anonymous_id=anonymous_id, location=location, channel=channel
-    )
-    return Assignment(experiment.key, variant, True, unit, True)
+    if facts.exposures:
+        return Assignment(facts.key, facts.exposures[0][0], True, unit, False)
+    if facts.status != Status.RUNNING:
+        return _out(facts, unit, f"the experiment is {facts.status}")
+    if facts.audience_id is not None:
+        return _out(facts, unit, "an unknown device is in no audience")
+    variant = choose(facts.variants, bucket(facts.key, unit))
+    _record(session, facts, variant, anonymous_id=anonymous_id, location=location, channel=channel)
+    return Assignment(facts.key, variant, True, unit, True)
 
 
-def _store(
-    session: Session, experiment: Experiment, location: str, channel: str | None
-) -> Assignment:
-    inventory_service.location(session, code=location)
+def _store(session: Session, facts: Facts, location: str, channel: str | None) -> Assignment:
     unit = f"location:{location}"
-    seen = repository.exposure_of_store(session, experiment.id, location)
-    if seen is not None:
-        return Assignment(experiment.key, seen.variant, True, unit, False)
-    if experiment.status != Status.RUNNING:
-        return _out(experiment, unit, f"the experiment is {experiment.status}")
-    variant = choose(experiment.variants, bucket(experiment.key, unit))
-    _record(session, experiment, variant, location=location, channel=channel)
-    return Assignment(experiment.key, variant, True, unit, True)
+    if facts.exposures:
+        return Assignment(facts.key, facts.exposures[0][0], True, unit, False)
+    inventory_service.location(session, code=location)
+    if facts.status != Status.RUNNING:
+        return _out(facts, unit, f"the experiment is {facts.status}")
+    variant = choose(facts.variants, bucket(facts.key, unit))
+    _record(session, facts, variant, location=location, channel=channel)
+    return Assignment(facts.key, variant, True, unit, True)
 
 
 # -- what other domains ask --
