@@ -108,10 +108,10 @@ class PlanCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    baseline_rate: float | None = Field(default=None, gt=0, lt=1)
-    baseline_mean: float | None = Field(default=None, gt=0, le=1e12)
-    sd: float | None = Field(default=None, gt=0, le=1e12)
-    minimum_effect: float = Field(gt=0, le=10, description="Relative: 0.05 is +5 %.")
+    baseline_rate: float | None = Field(default=None, ge=1e-6, le=1 - 1e-6)
+    baseline_mean: float | None = Field(default=None, ge=1e-6, le=1e12)
+    sd: float | None = Field(default=None, ge=1e-6, le=1e12)
+    minimum_effect: float = Field(ge=1e-4, le=10, description="Relative: 0.05 is +5 %.")
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     power: float = Field(default=0.8, ge=0.5, lt=1)
     variants: int = Field(default=2, ge=2, le=10)

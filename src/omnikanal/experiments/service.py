@@ -45,6 +45,10 @@ class ExperimentErrorCode(StrEnum):
     WRONG_UNIT = "experiment_wrong_unit"
     PERSON_NOT_FOUND = "experiment_person_not_found"
     INVALID_VARIANTS = "experiment_invalid_variants"
+    UNPLANNABLE = "experiment_unplannable"
+
+
+MAX_PLANNED_UNITS = 10**9
 
 
 # -- the hash --
@@ -381,6 +385,13 @@ def plan(
         assert baseline_mean is not None
         assert sd is not None
         effect, spread = baseline_mean * minimum_effect, sd
+    # Past a billion units a variant there is no test to plan (an effect too small to find).
+    if not (effect > 0 and spread > 0) or (4 * spread / effect) ** 2 > MAX_PLANNED_UNITS:
+        raise RuleViolation(
+            ExperimentErrorCode.UNPLANNABLE,
+            "The effect is too small against the spread to find with any sample.",
+            errors=[{"field": "body.minimum_effect", "message": "too small to plan for"}],
+        )
     found = stats.sample_size(effect=effect, sd=spread, alpha=alpha, power=power, variants=variants)
     days = -(-found.total // daily_units) if daily_units else None
     return PlanAnswer(found, days)

@@ -271,6 +271,13 @@ def test_plan_answers_units_and_days(shop: Shop) -> None:  # noqa: F811
         "/v1/experiments/plan", json={"minimum_effect": 0.1}, headers=shop.analyst
     )
     assert bad.status_code == 422
+    tiny = shop.client.post(
+        "/v1/experiments/plan",
+        json={"baseline_rate": 0.000001, "minimum_effect": 0.0001},
+        headers=shop.analyst,
+    )
+    assert tiny.status_code == 422
+    assert tiny.json()["code"] == "experiment_unplannable"
 
 
 def test_a_promotion_limited_to_a_variant_prices_only_its_people(shop: Shop) -> None:  # noqa: F811
