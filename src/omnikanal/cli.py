@@ -318,6 +318,11 @@ def _print_demo_keys(base_url: str) -> None:
         highlight=False,
     )
     console.print(
+        "  curl -H 'Authorization: Bearer sk_demo_analyst' "
+        f"{base_url}/v1/experiments/reminder-offer/results",
+        highlight=False,
+    )
+    console.print(
         f"Staff console: {base_url}/console — sign in as one of the demo staff:",
         highlight=False,
     )

@@ -21,6 +21,9 @@ RATES = (Metric.CONVERSION, Metric.RETURN_RATE, Metric.CSAT)
 # Metrics where higher is worse (a guardrail fails when it rises).
 LOWER_IS_BETTER = (Metric.RETURN_RATE,)
 MAX_TIMELINE_DAYS = 60
+# The always-valid interval's mixture is fixed before the data (so it is valid at every
+# look): tightest around this many units, valid at any.
+SEQUENTIAL_TUNING_UNITS = 10_000
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def _timeline(
         c = Sample.of(seen.values.get(control, []))
         for variant in experiment.variants[1:]:
             t = Sample.of(seen.values.get(variant["key"], []))
-            interval = stats.sequential(c, t)
+            interval = stats.sequential(c, t, planned_n=SEQUENTIAL_TUNING_UNITS)
             if not np.isfinite(interval.low):
                 continue
             points.append(
@@ -230,7 +233,7 @@ def results(session: Session, *, key: str) -> Results:
         if unit.variant in counts:
             counts[unit.variant] += 1
     srm = stats.srm(list(counts.values()), [float(v["weight"]) for v in experiment.variants])
-    planned = None
+    planned = float(SEQUENTIAL_TUNING_UNITS)
     guardrails = [
         _metric(experiment, units, found, metric, planned)
         for metric in experiment.guardrails

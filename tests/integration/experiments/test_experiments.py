@@ -3,15 +3,18 @@ channels, devices and merges, store experiments, results from every channel's or
 and who may do what."""
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select
 
 from omnikanal.auth.models import Role
-from omnikanal.experiments import service
+from omnikanal.customers import service as customers_service
+from omnikanal.experiments import privacy, service
 from omnikanal.experiments.models import Exposure
 from tests.factories import bearer, create_secret_key
 from tests.integration.commerce.conftest import GBG, LATTE, Shop, shop  # noqa: F401
+from tests.integration.privacy.test_export import unzip
 
 Headers = dict[str, str]
 
@@ -321,3 +324,26 @@ def test_a_promotion_limited_to_a_variant_prices_only_its_people(shop: Shop) -> 
     half = {**promotion, "code": "HALF"}
     del half["variant"]
     assert shop.client.post("/v1/promotions", json=half, headers=marketer).status_code == 422
+
+
+def test_the_export_holds_the_exposures_and_erasure_removes_them(shop: Shop) -> None:  # noqa: F811
+    _experiment(shop, _marketer(shop))
+    device = _assign(shop, shop.web, anonymous_id="tablet-e")
+    signed_in = {"type": "identify", "messageId": "e1", "anonymousId": "tablet-e", "userId": "u-e"}
+    shop.ok(shop.client.post("/v1/identify", json=signed_in, headers=shop.web_events))
+    person = _assign(shop, shop.app, user_id="u-e")
+    assert person["variant"] == device["variant"]
+    exported = shop.client.get(f"/v1/profiles/{person['unit']}/export", headers=shop.admin)
+    files = unzip(exported.content)
+    shown = files["experiments.json"]
+    assert [(e["experiment"], e["variant"]) for e in shown] == [
+        ("reminder-offer", device["variant"])
+    ] * 2
+    assert {e["anonymous_id"] for e in shown} == {"tablet-e", None}
+    assert "experiments.json: " in files["README.txt"]
+    with shop.factory() as session:
+        found = customers_service.person(session, profile_id=UUID(person["unit"]))
+        assert found is not None
+        assert privacy.erase(session, found) == 2
+        assert privacy.export(session, found) == {"experiments": []}
+        session.rollback()
