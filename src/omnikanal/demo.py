@@ -890,7 +890,7 @@ def _load_marketing(session: Session) -> None:
 # The reminder test: who was reminded, and how each variant converts (every channel).
 EXPERIMENT_PEOPLE = 800
 EXPERIMENT_DAYS = 28
-EXPERIMENT_RATES = {"ten-off": 0.10, "free-delivery": 0.14}
+EXPERIMENT_RATES = {"ten-off": 0.09, "free-delivery": 0.15}
 
 
 def _load_experiment(session: Session) -> None:

@@ -77,8 +77,8 @@ def _effect_chart(results: Results) -> str:
     rate = results.primary.rate
     scale = 0.01 if _money_metric(results.primary.metric) else 1.0
     return charts.band(
-        f"Effect of {chosen or 'the treatment'} over time (always-valid 95 % interval)",
-        [f"day {p.day}" for p in mine],
+        f"Effect of {chosen or 'the treatment'} by day since the start (always-valid 95 %)",
+        [str(p.day) for p in mine],
         [p.estimate * scale for p in mine],
         [p.low * scale for p in mine],
         [p.high * scale for p in mine],

@@ -35,7 +35,7 @@ def test_analyst_and_marketer_see_the_results(
     page = client.get("/console/experiments/reminder-offer")
     assert page.status_code == 200, page.text
     assert page.text.count("<svg") == 2
-    assert "Effect of free-delivery over time" in page.text
+    assert "Effect of free-delivery by day since the start" in page.text
     assert "Conversion (primary)" in page.text
     assert "Always valid" in page.text
     assert "Chance to beat control" in page.text
