@@ -69,6 +69,16 @@ def bars(title: str, rows: Sequence[Bar], *, percent: bool = False) -> str:
     return _svg(height, title, body)
 
 
+def _x_axis(x_labels: Sequence[str], left: float, step: float, bottom: float) -> list[str]:
+    """The x labels under a chart, about a dozen at most."""
+    return [
+        f'<text x="{left + i * step:.1f}" y="{bottom + 16}" text-anchor="middle">'
+        f"{escape(name)}</text>"
+        for i, name in enumerate(x_labels)
+        if len(x_labels) <= 13 or i % max(1, len(x_labels) // 12) == 0
+    ]
+
+
 @dataclass(frozen=True)
 class Series:
     label: str
@@ -93,12 +103,7 @@ def lines(
     ]
     if not known:
         body.append(f'<text x="{left + 10}" y="{bottom - 20}" fill="#6b6b6b">No data yet</text>')
-    for i, name in enumerate(x_labels):
-        if len(x_labels) <= 13 or i % max(1, len(x_labels) // 12) == 0:
-            body.append(
-                f'<text x="{left + i * step:.1f}" y="{bottom + 16}" text-anchor="middle">'
-                f"{escape(name)}</text>"
-            )
+    body += _x_axis(x_labels, left, step, bottom)
     for n, one in enumerate(series[: len(COLOURS)]):
         colour = COLOURS[n % len(COLOURS)]
         points = [
@@ -154,12 +159,7 @@ def band(
     ]
     if not known:
         body.append(f'<text x="{left + 10}" y="{bottom - 20}" fill="#6b6b6b">No data yet</text>')
-    for i, name in enumerate(x_labels):
-        if len(x_labels) <= 13 or i % max(1, len(x_labels) // 12) == 0:
-            body.append(
-                f'<text x="{left + i * step:.1f}" y="{bottom + 16}" text-anchor="middle">'
-                f"{escape(name)}</text>"
-            )
+    body += _x_axis(x_labels, left, step, bottom)
     spans = [
         (left + i * step, lo, hi)
         for i, (lo, hi) in enumerate(zip(lows, highs, strict=True))

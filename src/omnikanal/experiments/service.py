@@ -117,30 +117,30 @@ def create(session: Session, *, fields: dict[str, Any]) -> Experiment:
     return experiment
 
 
-def start(session: Session, *, key: str) -> Experiment:
+def _move(session: Session, *, key: str, from_: str, to: str) -> Experiment:
     experiment = get(session, key=key)
-    if experiment.status != Status.DRAFT:
+    if experiment.status != from_:
         raise Conflict(
             ExperimentErrorCode.INVALID_STATE,
-            f"Experiment {key!r} is {experiment.status}; only a draft can start.",
+            f"Experiment {key!r} is {experiment.status}; only a {from_} one can become {to}.",
         )
-    experiment.status = Status.RUNNING
-    experiment.started_at = utcnow()
+    experiment.status = to
+    if to == Status.RUNNING:
+        experiment.started_at = utcnow()
+    else:
+        experiment.stopped_at = utcnow()
     session.flush()
     return experiment
+
+
+def start(session: Session, *, key: str) -> Experiment:
+    """Start assigning units (a draft only)."""
+    return _move(session, key=key, from_=Status.DRAFT, to=Status.RUNNING)
 
 
 def stop(session: Session, *, key: str) -> Experiment:
-    experiment = get(session, key=key)
-    if experiment.status != Status.RUNNING:
-        raise Conflict(
-            ExperimentErrorCode.INVALID_STATE,
-            f"Experiment {key!r} is {experiment.status}; only a running one can stop.",
-        )
-    experiment.status = Status.STOPPED
-    experiment.stopped_at = utcnow()
-    session.flush()
-    return experiment
+    """No new units; those in keep their variant."""
+    return _move(session, key=key, from_=Status.RUNNING, to=Status.STOPPED)
 
 
 # -- assignment --
