@@ -297,7 +297,7 @@ def simulations(n: int) -> None:
         ("A/A looked at daily, always-valid interval", f"{sequential / peeking:.2%}", "≤ 5.00 %")
     )
     # Power: +2 points on 10 %, the planned sample.
-    sd = math.sqrt(0.09)
+    sd = math.sqrt((0.10 * 0.90 + 0.12 * 0.88) / 2)  # both arms' spread
     plan = stats.sample_size(effect=0.02, sd=sd)
     predicted = stats.power(effect=0.02, sd=sd, per_variant=plan.per_variant)
     found = 0

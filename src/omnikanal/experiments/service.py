@@ -380,7 +380,15 @@ def plan(
     """Units needed before launch: a relative ``minimum_effect`` on a rate or a mean."""
     if baseline_rate is not None:
         effect = baseline_rate * minimum_effect
-        spread = (baseline_rate * (1 - baseline_rate)) ** 0.5
+        changed = baseline_rate + effect
+        if changed >= 1:
+            raise RuleViolation(
+                ExperimentErrorCode.UNPLANNABLE,
+                "The rate with the effect would be 100 % or more.",
+                errors=[{"field": "body.minimum_effect", "message": "past a rate of 1"}],
+            )
+        # The spread of both variants' rates (each has its own p(1 - p)).
+        spread = ((baseline_rate * (1 - baseline_rate) + changed * (1 - changed)) / 2) ** 0.5
     else:
         assert baseline_mean is not None
         assert sd is not None

@@ -53,7 +53,9 @@ def test_a_a_false_positives_at_the_nominal_five_percent() -> None:
 
 def test_injected_effect_found_at_the_predicted_power() -> None:
     rng = np.random.default_rng(4)
-    base, lift, sd = 0.10, 0.02, math.sqrt(0.10 * 0.90)
+    # The spread of both arms (0.10 and 0.12 each have their own p(1 - p)).
+    base, lift = 0.10, 0.02
+    sd = math.sqrt((0.10 * 0.90 + 0.12 * 0.88) / 2)
     plan = stats.sample_size(effect=lift, sd=sd, power=0.8)
     predicted = stats.power(effect=lift, sd=sd, per_variant=plan.per_variant)
     assert predicted == pytest.approx(0.8, abs=0.01)
