@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import demo
 from omnikanal.auth.models import Role
+from omnikanal.experiments import service
 from omnikanal.experiments.models import Experiment, Exposure
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import unit_of_work
@@ -86,3 +87,27 @@ def test_store_staff_and_agents_are_refused(
         sign_in(client, demo_login(role))
         assert 'href="/console/experiments"' not in client.get("/console").text
         assert client.get("/console/experiments").status_code == 403
+
+
+def test_an_experiment_without_data_shows_its_empty_results(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    with unit_of_work(session_factory) as session:
+        demo.load(session)
+        service.create(
+            session,
+            fields={
+                "key": "till-offer",
+                "name": "Till offer",
+                "unit": "store",
+                "variants": [{"key": "a", "weight": 1}, {"key": "b", "weight": 1}],
+                "metric": "revenue",
+                "guardrails": ["aov"],
+                "window_days": 7,
+            },
+        )
+    sign_in(client, demo_login(Role.ANALYST))
+    page = client.get("/console/experiments/till-offer")
+    assert page.status_code == 200, page.text
+    assert "No data yet" in page.text
+    assert "each store" in page.text
