@@ -16,6 +16,7 @@ it joins a profile, rule 2 carries its variant over.
 """
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -222,7 +223,7 @@ def assign(
 ) -> Assignment:
     """The variant of the person (any one identifier) or store, recording the first
     exposure once (``add_record``: a read request writes it after answering). A known
-    person's repeated ask is three statements: the identifier, the profile's family, and
+    person's repeated ask is two statements: the person's family by the identifier, and
     the experiment with the family's exposures."""
     given = [v for v in (anonymous_id, user_id, profile_id) if v is not None]
     if not given:
@@ -234,29 +235,31 @@ def assign(
         return _store(session, facts, location, channel)
     if len(given) != 1:
         raise _wrong_unit(key, Unit.PERSON)
-    found: UUID | None = profile_id
-    if user_id is not None:
-        found = customers_service.find_profile_id(session, type_="user_id", raw_value=user_id)
-        if found is None:
+    # The live profile first, then every profile merged into it (one statement mostly).
+    family: list[UUID] | None
+    if profile_id is not None:
+        family = customers_service.family(session, profile_id=profile_id)
+    elif user_id is not None:
+        family = customers_service.family_by_identifier(session, type_="user_id", raw_value=user_id)
+        if family is None:
             if _facts(session, key).unit != Unit.PERSON:
                 raise _wrong_unit(key, Unit.STORE)
             raise NotFound(
                 ExperimentErrorCode.PERSON_NOT_FOUND,
                 "No person holds this user_id yet; ask with the device's anonymous_id.",
             )
-    elif anonymous_id is not None:
-        anonymous_id = anonymous_id.strip()
-        found = customers_service.find_profile_id(
+    else:
+        assert anonymous_id is not None
+        # As the identity graph stores it (NFC, trimmed).
+        anonymous_id = unicodedata.normalize("NFC", anonymous_id).strip()
+        family = customers_service.family_by_identifier(
             session, type_=ANONYMOUS_ID, raw_value=anonymous_id
         )
-    if found is None:
-        assert anonymous_id is not None
-        facts = _facts(session, key, anonymous_ids=[anonymous_id])
-        if facts.unit != Unit.PERSON:
-            raise _wrong_unit(key, Unit.STORE)
-        return _device(session, facts, anonymous_id, location, channel)
-    # The live profile first, then every profile merged into it.
-    family = customers_service.family(session, profile_id=found)
+        if family is None:
+            facts = _facts(session, key, anonymous_ids=[anonymous_id])
+            if facts.unit != Unit.PERSON:
+                raise _wrong_unit(key, Unit.STORE)
+            return _device(session, facts, anonymous_id, location, channel)
     facts = _facts(session, key, profile_ids=family)
     if facts.unit != Unit.PERSON:
         raise _wrong_unit(key, Unit.STORE)
