@@ -59,6 +59,9 @@ from _server import (
     upgrade,
     wait_until_resolved,
 )
+from omnikanal.config import Settings
+from omnikanal.db import make_engine, make_session_factory
+from omnikanal.experiments import service as experiments_service
 from omnikanal.experiments import stats
 from omnikanal.experiments.stats import Sample
 
@@ -183,6 +186,25 @@ def reference(database: Database, experiment_id: str, profile_ids: list[str]) ->
     return latencies
 
 
+def in_process(database: Database, people: int, count: int) -> list[float]:
+    """The repeated assignment of the same people through the service in this process (a
+    read session each, as a GET has): what the answer costs without the HTTP edge."""
+    settings = Settings(database_url=database.url)
+    factory = make_session_factory(make_engine(database.url), read_only=True, settings=settings)
+    rng = np.random.default_rng(SEED)
+    chosen = rng.choice(people, size=min(count, people), replace=False)
+    latencies = []
+    for i in chosen:
+        started = time.perf_counter()
+        with factory() as session:
+            found = experiments_service.assign(session, key=KEY, user_id=f"u-{int(i):07d}")
+            session.rollback()
+        latencies.append(time.perf_counter() - started)
+        if found.first_exposure:
+            raise RuntimeError(f"u-{int(i):07d} was not exposed over HTTP")
+    return latencies
+
+
 def exposed_profiles(database: Database) -> list[str]:
     sql = "SELECT profile_id FROM experiment_exposure WHERE profile_id IS NOT NULL"
     if database.kind == "sqlite":
@@ -214,6 +236,7 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
                 server, web, app, marketer, args.profiles, args.assignments
             )
     raw = reference(database, experiment_id, exposed_profiles(database))
+    alone = in_process(database, args.profiles, args.assignments)
     rows = []
     for label, values in (
         ("first exposure (records it)", latencies["first"]),
@@ -229,6 +252,13 @@ def run_on(database: Database, args: argparse.Namespace) -> bool:
                 f"{ms(percentile(raw, 50))} / {ms(percentile(raw, 99))}",
             )
         )
+    rows.append(
+        (
+            "the service alone, in process, again (p50 / p99)",
+            f"{ms(percentile(alone, 50))} / {ms(percentile(alone, 99))}",
+            "",
+        )
+    )
     floor = latencies["floor"]
     rows.append(
         (
