@@ -29,6 +29,7 @@ from omnikanal.events.router import INGEST_PATHS
 from omnikanal.events.router import profiles_router as events_profiles_router
 from omnikanal.events.router import router as ingestion_router
 from omnikanal.events.writer import IngestWriter
+from omnikanal.experiments.router import router as experiments_router
 from omnikanal.exports.router import router as exports_router
 from omnikanal.http import UnitOfWorkMiddleware, count_statements
 from omnikanal.imports.router import IMPORTS_PATH
@@ -148,6 +149,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(marketing_router)
     app.include_router(privacy_router)
     app.include_router(exports_router)
+    app.include_router(experiments_router)
     app.include_router(imports_router)
     app.include_router(analytics_router)
     app.include_router(console.router)

@@ -39,6 +39,7 @@ from omnikanal.auth.models import Channel, Role
 from omnikanal.auth.permissions import matrix_markdown
 from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
+from omnikanal.experiments import commands as experiments_commands
 from omnikanal.exports.schemas import Format, Kind
 from omnikanal.exports.service import DEFAULT_CHUNK_ROWS, DEFAULT_SETTLE
 from omnikanal.imports import commands as import_commands
@@ -74,6 +75,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(import_commands.import_app, name="import")
 app.add_typer(analytics_commands.analytics_app, name="analytics")
+app.add_typer(experiments_commands.experiments_app, name="experiments")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -313,6 +315,11 @@ def _print_demo_keys(base_url: str) -> None:
     console.print(
         "  curl -H 'Authorization: Bearer sk_demo_store' "
         f"{base_url}/v1/products/COAT-WOOL-GREY-38/availability",
+        highlight=False,
+    )
+    console.print(
+        "  curl -H 'Authorization: Bearer sk_demo_analyst' "
+        f"{base_url}/v1/experiments/reminder-offer/results",
         highlight=False,
     )
     console.print(

@@ -8,6 +8,7 @@ from omnikanal.conversations import models as conversation_models
 from omnikanal.customers import models as customer_models
 from omnikanal.db import Base
 from omnikanal.events import models as event_models
+from omnikanal.experiments import models as experiment_models
 from omnikanal.exports import models as export_models
 from omnikanal.idempotency import models as idempotency_models
 from omnikanal.imports import models as import_models
@@ -29,6 +30,7 @@ __all__ = [
     "conversation_models",
     "customer_models",
     "event_models",
+    "experiment_models",
     "export_models",
     "idempotency_models",
     "import_models",

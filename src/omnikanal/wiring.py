@@ -19,6 +19,7 @@ from omnikanal.conversations import privacy as conversations_privacy
 from omnikanal.customers import privacy as customers_privacy
 from omnikanal.events import handlers as events_handlers
 from omnikanal.events import privacy as events_privacy
+from omnikanal.experiments import privacy as experiments_privacy
 from omnikanal.exports import privacy as exports_privacy
 from omnikanal.idempotency import privacy as idempotency_privacy
 from omnikanal.idempotency import service as idempotency_service
@@ -77,6 +78,7 @@ def build_privacy_registry() -> PrivacyRegistry:
         conversations_privacy.register,
         customers_privacy.register,
         events_privacy.register,
+        experiments_privacy.register,
         exports_privacy.register,
         idempotency_privacy.register,
         imports_privacy.register,

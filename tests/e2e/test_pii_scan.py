@@ -159,6 +159,22 @@ def the_connected_systems(shop: Shop, receiver: WebhookReceiver) -> None:
     )
 
 
+def shown_a_variant(shop: Shop, device: str) -> None:
+    """The web shop asks which variant of a running experiment her laptop gets, before
+    anyone knows whose laptop it is: the exposure names only the device."""
+    experiment = {"key": "coat-page", "name": "Coat page", "variants": [{"key": "a"}, {"key": "b"}]}
+    post(shop, "/v1/experiments", experiment, shop.admin, 201)
+    post(shop, "/v1/experiments/coat-page/start", {}, shop.admin)
+    shown = shop.ok(
+        shop.client.get(
+            "/v1/experiments/coat-page/assignment",
+            params={"anonymous_id": device},
+            headers=shop.web,
+        )
+    )
+    assert shown["first_exposure"]
+
+
 def web_then_app(shop: Shop) -> Person:
     def tag() -> str:
         return uuid.uuid4().hex[:10]
@@ -166,6 +182,7 @@ def web_then_app(shop: Shop) -> Person:
     # Each value its own random part: no needle is found inside another one's value.
     email = f"Zelda.Quist-{tag()}@Example.org"
     user_id, web_device, app_device = f"u-{tag()}", f"laptop-{tag()}", f"phone-{tag()}"
+    shown_a_variant(shop, web_device)
     # Anonymous browsing, then she signs up with everything a web shop asks for.
     post(shop, "/v1/page", {"anonymousId": web_device, "name": "Coats"}, shop.web_events)
     post(
@@ -446,6 +463,7 @@ def test_before_erasure_the_scan_finds_her_in_every_domain(
         "conversation_message": {"first name", "last name", "phone"},
         "marketing_message": {"email"},
         "marketing_survey_answer": {"first name"},  # the comment she wrote
+        "experiment_exposure": {"web device"},  # shown a variant before she signed in
         "notifications_notification": {"email"},
         "outbox_event": {"email", "loyalty card"},  # what webhooks were sent
         "idempotency_record": {"email", "phone", "last name", "street"},

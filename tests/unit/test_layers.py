@@ -22,6 +22,7 @@ DOMAINS = frozenset(
         "conversations",
         "customers",
         "events",
+        "experiments",
         "exports",
         "imports",
         "inventory",

@@ -69,6 +69,16 @@ def bars(title: str, rows: Sequence[Bar], *, percent: bool = False) -> str:
     return _svg(height, title, body)
 
 
+def _x_axis(x_labels: Sequence[str], left: float, step: float, bottom: float) -> list[str]:
+    """The x labels under a chart, about a dozen at most."""
+    return [
+        f'<text x="{left + i * step:.1f}" y="{bottom + 16}" text-anchor="middle">'
+        f"{escape(name)}</text>"
+        for i, name in enumerate(x_labels)
+        if len(x_labels) <= 13 or i % max(1, len(x_labels) // 12) == 0
+    ]
+
+
 @dataclass(frozen=True)
 class Series:
     label: str
@@ -93,12 +103,7 @@ def lines(
     ]
     if not known:
         body.append(f'<text x="{left + 10}" y="{bottom - 20}" fill="#6b6b6b">No data yet</text>')
-    for i, name in enumerate(x_labels):
-        if len(x_labels) <= 13 or i % max(1, len(x_labels) // 12) == 0:
-            body.append(
-                f'<text x="{left + i * step:.1f}" y="{bottom + 16}" text-anchor="middle">'
-                f"{escape(name)}</text>"
-            )
+    body += _x_axis(x_labels, left, step, bottom)
     for n, one in enumerate(series[: len(COLOURS)]):
         colour = COLOURS[n % len(COLOURS)]
         points = [
@@ -116,5 +121,62 @@ def lines(
         body.append(
             f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
             f'<text x="{x + 14}" y="{legend_y}">{escape(_short(one.label, 14))}</text>'
+        )
+    return _svg(height, title, body)
+
+
+def band(
+    title: str,
+    x_labels: Sequence[str],
+    estimates: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    *,
+    percent: bool = False,
+) -> str:
+    """An estimate over time with its interval as a shaded band and the zero line (an
+    effect: negative values too); a gap where a value is missing."""
+    height, left, top_y, bottom = 260, 60, 40, 210
+    known = [v for v in (*estimates, *lows, *highs) if v is not None]
+    low = min([0.0, *known])
+    high = max([0.0, *known])
+    if high - low < 1e-12:
+        high, low = high + 1.0, low - 1.0
+    count = max(len(x_labels), 2)
+    step = (WIDTH - left - 20) / (count - 1)
+
+    def y(value: float) -> float:
+        return bottom - (value - low) / (high - low) * (bottom - top_y)
+
+    def label(value: float) -> str:
+        return f"{value:+.1%}" if percent else f"{value:+,.0f}"
+
+    body = [
+        f'<line x1="{left}" x2="{WIDTH - 20}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#999"/>',
+        f'<text x="{left - 4}" y="{y(high) + 4:.1f}" text-anchor="end">{escape(label(high))}'
+        "</text>",
+        f'<text x="{left - 4}" y="{y(low) + 4:.1f}" text-anchor="end">{escape(label(low))}</text>',
+    ]
+    if not known:
+        body.append(f'<text x="{left + 10}" y="{bottom - 20}" fill="#6b6b6b">No data yet</text>')
+    body += _x_axis(x_labels, left, step, bottom)
+    spans = [
+        (left + i * step, lo, hi)
+        for i, (lo, hi) in enumerate(zip(lows, highs, strict=True))
+        if lo is not None and hi is not None
+    ]
+    if spans:
+        upper = " ".join(f"{x:.1f},{y(hi):.1f}" for x, _, hi in spans)
+        lower = " ".join(f"{x:.1f},{y(lo):.1f}" for x, lo, _ in reversed(spans))
+        body.append(
+            f'<polygon points="{upper} {lower}" fill="{COLOURS[0]}" fill-opacity="0.18">'
+            "<title>Interval</title></polygon>"
+        )
+    points = [(left + i * step, v) for i, v in enumerate(estimates) if v is not None]
+    if points:
+        path = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in points)
+        body.append(
+            f'<polyline points="{path}" fill="none" stroke="{COLOURS[0]}" stroke-width="2">'
+            "<title>Estimate</title></polyline>"
         )
     return _svg(height, title, body)

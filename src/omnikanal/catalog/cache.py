@@ -55,6 +55,8 @@ class HeldPromotion:
     starts_at: datetime
     ends_at: datetime
     active: bool
+    experiment: str | None = None
+    variant: str | None = None
 
     @classmethod
     def of(cls, promotion: Promotion) -> "HeldPromotion":
@@ -69,6 +71,8 @@ class HeldPromotion:
             starts_at=promotion.starts_at,
             ends_at=promotion.ends_at,
             active=promotion.active,
+            experiment=promotion.experiment,
+            variant=promotion.variant,
         )
 
 

@@ -75,6 +75,9 @@ class Promotion(Base):
     ends_at: Mapped[datetime]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set: only for people in this variant of this experiment (A/B testing an offer).
+    experiment: Mapped[str | None] = mapped_column(String(100))
+    variant: Mapped[str | None] = mapped_column(String(100))
 
 
 class CatalogVersion(Base):

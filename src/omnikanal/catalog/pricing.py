@@ -1,7 +1,7 @@
 """The one price: list price from the price book, the best promotion that applies on this
 channel at this moment, and the VAT inside it. Pure functions; the service feeds them."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,6 +32,10 @@ class PromotionTerms(Protocol):
     def ends_at(self) -> datetime: ...
     @property
     def active(self) -> bool: ...
+    @property
+    def experiment(self) -> str | None: ...
+    @property
+    def variant(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,24 @@ def vat_included(amount: int, rate_bp: int) -> int:
     return _round_div(amount * rate_bp, 10_000 + rate_bp)
 
 
+NO_VARIANTS: Mapping[str, str] = {}
+
+
 def applies(
-    promotion: PromotionTerms, *, sku: str, category: str, channel: str, currency: str, at: datetime
+    promotion: PromotionTerms,
+    *,
+    sku: str,
+    category: str,
+    channel: str,
+    currency: str,
+    at: datetime,
+    variants: Mapping[str, str] = NO_VARIANTS,
 ) -> bool:
+    """``variants``: the buyer's variant per running experiment; a promotion limited to a
+    variant applies only to its people (an offer under test)."""
     if not promotion.active or not promotion.starts_at <= at < promotion.ends_at:
+        return False
+    if promotion.experiment is not None and variants.get(promotion.experiment) != promotion.variant:
         return False
     if promotion.channels and channel not in promotion.channels:
         return False
@@ -88,13 +106,20 @@ def quote(
     channel: str,
     at: datetime,
     promotions: Sequence[PromotionTerms],
+    variants: Mapping[str, str] = NO_VARIANTS,
 ) -> Quote:
     """The best single promotion wins; promotions do not stack."""
     best: PromotionTerms | None = None
     best_off = 0
     for promotion in promotions:
         if not applies(
-            promotion, sku=sku, category=category, channel=channel, currency=currency, at=at
+            promotion,
+            sku=sku,
+            category=category,
+            channel=channel,
+            currency=currency,
+            at=at,
+            variants=variants,
         ):
             continue
         off = discount_of(promotion, list_price)

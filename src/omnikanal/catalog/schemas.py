@@ -88,9 +88,17 @@ class PromotionCreate(BaseModel):
     )
     starts_at: Moment
     ends_at: Moment
+    experiment: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$",
+        description="With `variant`: only for people in that variant of the experiment.",
+    )
+    variant: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
+        if (self.experiment is None) != (self.variant is None):
+            raise ValueError("variant: a promotion limited to a variant names both")
         if self.kind == "percent" and self.value > 10_000:
             raise ValueError("value: a percentage is at most 10000 basis points")
         if self.kind == "fixed" and self.currency is None:
@@ -117,6 +125,8 @@ class PromotionRead(BaseModel):
     starts_at: datetime
     ends_at: datetime
     active: bool
+    experiment: str | None = None
+    variant: str | None = None
 
 
 class QuoteRead(BaseModel):

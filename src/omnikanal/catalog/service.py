@@ -6,7 +6,7 @@ the best promotion that applies on that channel, VAT included.
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -184,21 +184,42 @@ def listings(session: Session, *, skus: Sequence[str]) -> dict[str, Listing]:
 
 
 def price(
-    session: Session, *, sku: str, channel: str, currency: str, at: datetime | None = None
+    session: Session,
+    *,
+    sku: str,
+    channel: str,
+    currency: str,
+    at: datetime | None = None,
+    variants: Mapping[str, str] | None = None,
 ) -> Quote:
     """The price a channel charges for one unit of ``sku`` at ``at`` (default now)."""
     if at is not None:
         return _quote(session, sku=sku, channel=channel, currency=currency, at=at)
-    return quotes(session, skus=[sku], channel=channel, currency=currency)[sku]
+    return quotes(session, skus=[sku], channel=channel, currency=currency, variants=variants)[sku]
+
+
+def variant_promotions(session: Session) -> bool:
+    """Whether a live promotion is limited to an experiment's variant (from memory)."""
+    return any(p.experiment for p in cache.store(session).live_promotions(session))
 
 
 def quotes(
-    session: Session, *, skus: Sequence[str], channel: str, currency: str
+    session: Session,
+    *,
+    skus: Sequence[str],
+    channel: str,
+    currency: str,
+    variants: Mapping[str, str] | None = None,
 ) -> dict[str, Quote]:
     """Today's price of each SKU on ``channel``: ``price`` for many at once, from the
-    catalog in memory (no query once the process holds them)."""
-    memo: dict[tuple[str, str, str], Quote] = session.info.setdefault(NOW_QUOTES, {})
-    wanted = [sku for sku in skus if (sku, channel, currency) not in memo]
+    catalog in memory (no query once the process holds them). ``variants``: the buyer's
+    variant per experiment, for promotions limited to one."""
+    chosen = dict(variants or {})
+    shown = tuple(sorted(chosen.items()))
+    memo: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Quote] = session.info.setdefault(
+        NOW_QUOTES, {}
+    )
+    wanted = [sku for sku in skus if (sku, channel, currency, shown) not in memo]
     if wanted:
         store = cache.store(session)
         held = listings(session, skus=wanted)
@@ -213,7 +234,7 @@ def quotes(
                     CatalogErrorCode.NO_PRICE,
                     f"{sku} has no {currency} price at {now.isoformat()} (currencies: {known}).",
                 )
-            memo[(sku, channel, currency)] = pricing.quote(
+            memo[(sku, channel, currency, shown)] = pricing.quote(
                 sku=sku,
                 category=held[sku].category,
                 vat_rate_bp=held[sku].vat_rate_bp,
@@ -222,8 +243,9 @@ def quotes(
                 channel=channel,
                 at=now,
                 promotions=promotions,
+                variants=chosen,
             )
-    return {sku: memo[(sku, channel, currency)] for sku in skus}
+    return {sku: memo[(sku, channel, currency, shown)] for sku in skus}
 
 
 def _listed_at(entries: cache.PriceEntries, at: datetime) -> int | None:

@@ -34,6 +34,7 @@ from omnikanal.customers.identity import IdentifierKey
 from omnikanal.customers.service import Placement
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.events import service as events_service
+from omnikanal.experiments import exposures as experiment_exposures
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.limits import MAX_QUANTITY
 from omnikanal.kit.time import utcnow
@@ -347,7 +348,11 @@ def _add_items(
         fields[sku] = f"items[{index}].quantity"
     skus = list(wanted)
     quotes = catalog_service.quotes(
-        session, skus=skus, channel=counter.channel, currency=cart.currency
+        session,
+        skus=skus,
+        channel=counter.channel,
+        currency=cart.currency,
+        variants=variants_for(session, cart.profile_id),
     )
     fitting = {
         sku: (wanted[sku], quotes[sku].unit_price) for sku in skus if wanted[sku] <= MAX_QUANTITY
@@ -432,7 +437,13 @@ def add_item(
     """Add units of a SKU at today's price on this channel (Segment's Product Added); the
     line holds at most ``MAX_QUANTITY`` units, however they were added."""
     _positive(quantity)
-    quote = catalog_service.price(session, sku=sku, channel=counter.channel, currency=cart.currency)
+    quote = catalog_service.price(
+        session,
+        sku=sku,
+        channel=counter.channel,
+        currency=cart.currency,
+        variants=variants_for(session, cart.profile_id),
+    )
     if quantity > MAX_QUANTITY or not repository.add_to_line(
         session,
         cart_id=cart.id,
@@ -534,6 +545,14 @@ def _changed(
     )
 
 
+def variants_for(session: Session, profile_id: UUID | None) -> Mapping[str, str]:
+    """The person's experiment variants, asked only while a live promotion is limited to
+    one (the catalog in memory knows without a query)."""
+    if profile_id is None or not catalog_service.variant_promotions(session):
+        return {}
+    return experiment_exposures.variants_of(session, profile_id=profile_id)
+
+
 def priced(session: Session, state: CartState, *, channel: str) -> PricedCart:
     """The cart with today's prices on ``channel``; lines whose price moved say so."""
     lines: list[PricedLine] = []
@@ -541,7 +560,11 @@ def priced(session: Session, state: CartState, *, channel: str) -> PricedCart:
     skus = [line.sku for line in state.lines]
     products = catalog_service.listings(session, skus=skus)
     quotes = catalog_service.quotes(
-        session, skus=skus, channel=channel, currency=state.cart.currency
+        session,
+        skus=skus,
+        channel=channel,
+        currency=state.cart.currency,
+        variants=variants_for(session, state.cart.profile_id),
     )
     for line in state.lines:
         product, quote = products[line.sku], quotes[line.sku]

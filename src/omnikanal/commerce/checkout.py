@@ -6,7 +6,7 @@ in SKU order, so concurrent orders never wait on each other in a circle.
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -214,11 +214,17 @@ def place(
     now = utcnow()
     require_store_key(actor, counter)
     _distinct_skus(lines)
-    # Today's price, as the cart showed it a moment ago in this same request.
-    priced = _prices(session, lines, counter=counter, currency=currency)
-    total = _total(priced)
     if person is not None:
         person = Placement(live_profile_id(session, person.profile_id), person.anchor_id)
+    # Today's price, as the cart showed it a moment ago in this same request.
+    priced = _prices(
+        session,
+        lines,
+        counter=counter,
+        currency=currency,
+        variants=carts.variants_for(session, person.profile_id if person else None),
+    )
+    total = _total(priced)
     tenders = _value_points(session, tenders, currency=currency, person=person)
     paid = _tenders(tenders, total=total, currency=currency)
     order = Order(
@@ -375,11 +381,19 @@ def _too_large(field: str, amount: int) -> RuleViolation:
 
 
 def _prices(
-    session: Session, lines: Sequence[LineRequest], *, counter: Counter, currency: str
+    session: Session,
+    lines: Sequence[LineRequest],
+    *,
+    counter: Counter,
+    currency: str,
+    variants: Mapping[str, str] | None = None,
 ) -> list[_Priced]:
-    """Every line at today's price, from the catalog in memory (one price book, set-based)."""
+    """Every line at today's price, from the catalog in memory (one price book, set-based);
+    ``variants``: the buyer's, for promotions limited to an experiment's variant."""
     skus = [line.sku for line in lines]
-    quotes = catalog_service.quotes(session, skus=skus, channel=counter.channel, currency=currency)
+    quotes = catalog_service.quotes(
+        session, skus=skus, channel=counter.channel, currency=currency, variants=variants
+    )
     names = catalog_service.listings(session, skus=skus)
     return [
         _Priced(

@@ -718,3 +718,34 @@ def store_returns_with_buyer(
         .order_by(Return.created_at)
     )
     return session.execute(query).all()
+
+
+def orders_for_experiments(session: Session, *, since: datetime) -> Sequence[Row[Any]]:
+    """Orders placed from ``since`` on (cancelled ones left out), with the units bought and
+    returned on their lines: what an experiment's metrics count."""
+    units = (
+        select(
+            OrderLine.order_id.label("order_id"),
+            func.sum(OrderLine.quantity).label("units"),
+            func.sum(OrderLine.returned_quantity).label("returned"),
+        )
+        .group_by(OrderLine.order_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Order.id,
+            Order.profile_id,
+            Order.channel,
+            Order.location,
+            Order.pickup_location,
+            Order.total,
+            Order.placed_at,
+            func.coalesce(units.c.units, 0).label("units"),
+            func.coalesce(units.c.returned, 0).label("returned"),
+        )
+        .outerjoin(units, units.c.order_id == Order.id)
+        .where(Order.placed_at >= since, Order.status != OrderStatus.CANCELLED)
+        .order_by(Order.placed_at)
+    )
+    return session.execute(query).all()

@@ -103,3 +103,22 @@ def store_returns(session: Session) -> list[dict[str, Any]]:
         {"profile_id": str(row.profile_id), "at": row.created_at, "location": row.location}
         for row in repository.store_returns_with_buyer(session)
     ]
+
+
+def orders_for_experiments(session: Session, *, since: datetime) -> list[dict[str, Any]]:
+    """Orders placed from ``since`` on (not cancelled) for experiment metrics: the buyer's
+    ``profile_id`` (None for an anonymous till sale), the store, the total, when, and the
+    units bought and returned. No lines, no addresses."""
+    return [
+        {
+            "order_id": row.id,
+            "profile_id": row.profile_id,
+            "channel": row.channel,
+            "location": row.location or row.pickup_location,
+            "total": int(row.total),
+            "placed_at": row.placed_at,
+            "units": int(row.units),
+            "returned": int(row.returned),
+        }
+        for row in repository.orders_for_experiments(session, since=since)
+    ]

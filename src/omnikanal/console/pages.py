@@ -104,6 +104,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Store", "/console/store", frozenset({Role.STORE})),
     NavItem("Products", "/console/products", frozenset({Role.AGENT, Role.STORE})),
     NavItem("Analytics", "/console/analytics", frozenset({Role.ANALYST})),
+    NavItem("Experiments", "/console/experiments", frozenset({Role.ANALYST, Role.MARKETER})),
     NavItem("Audiences", "/console/audiences", frozenset({Role.MARKETER})),
     NavItem("Campaigns", "/console/campaigns", frozenset({Role.MARKETER})),
     NavItem("Message log", "/console/messages", frozenset({Role.MARKETER})),

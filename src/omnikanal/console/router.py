@@ -17,6 +17,7 @@ from omnikanal.console import (
     analytics,
     customers,
     duplicates,
+    experiments,
     inbox,
     marketing,
     orders,
@@ -203,6 +204,7 @@ for pages_router in (
     staff.router,
     account.router,
     analytics.router,
+    experiments.router,
     marketing.router,
     admin.router,
 ):

@@ -305,6 +305,20 @@ def profile_and_children(session: Session, profile_id: UUID) -> list[tuple[UUID,
     return [(found, parent) for found, parent in session.execute(query)]
 
 
+def owner_and_children(session: Session, key: IdentifierKey) -> list[tuple[UUID, UUID | None]]:
+    """(id, merged_into) of the profile holding the identifier and of those merged straight
+    into it, in one statement; empty when nobody holds it."""
+    owner = (
+        select(Identifier.profile_id)
+        .where(Identifier.type == key.type, Identifier.value == key.value)
+        .scalar_subquery()
+    )
+    query = select(Profile.id, Profile.merged_into).where(
+        or_(Profile.id == owner, Profile.merged_into == owner)
+    )
+    return [(found, parent) for found, parent in session.execute(query)]
+
+
 def merged_children(session: Session, profile_ids: Sequence[UUID]) -> list[UUID]:
     return list(session.scalars(select(Profile.id).where(Profile.merged_into.in_(profile_ids))))
 

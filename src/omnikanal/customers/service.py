@@ -286,6 +286,13 @@ def family(session: Session, *, profile_id: UUID) -> list[UUID]:
     """The live profile this id leads to, then every profile merged into it; one query
     when the id is live and nothing merged into it had others merged into it first."""
     rows = repository.profile_and_children(session, profile_id)
+    return _family_of(session, profile_id, rows)
+
+
+def _family_of(
+    session: Session, profile_id: UUID, rows: Sequence[tuple[UUID, UUID | None]]
+) -> list[UUID]:
+    """``family`` from the profile's and its direct children's (id, merged_into)."""
     parent = next((p for found, p in rows if found == profile_id), profile_id)
     if parent == profile_id:
         raise NotFound(CustomerErrorCode.PROFILE_NOT_FOUND, f"No profile {profile_id}.")
@@ -298,6 +305,21 @@ def family(session: Session, *, profile_id: UUID) -> list[UUID]:
         children = [p for p in repository.merged_children(session, children) if p not in found]
         found += children
     return [profile_id, *found]
+
+
+def family_by_identifier(session: Session, *, type_: str, raw_value: str) -> list[UUID] | None:
+    """``family`` of whoever holds this identifier (the live profile first), None when
+    nobody does: one statement when the holder is live and nothing merged into it had
+    others merged into it first."""
+    identity_rules = rules(session)
+    value = normalize(identity_rules, type_, raw_value) if type_ in identity_rules.types else None
+    if value is None:
+        owner = find_profile_id(session, type_=type_, raw_value=raw_value)  # says what is wrong
+        return None if owner is None else family(session, profile_id=owner)
+    rows = repository.owner_and_children(session, IdentifierKey(type_, value))
+    ids = {found for found, _ in rows}
+    holder = next((found for found, parent in rows if parent not in ids), None)
+    return None if holder is None else _family_of(session, holder, rows)
 
 
 def live_profile_ids(

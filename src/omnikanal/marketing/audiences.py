@@ -194,6 +194,17 @@ def members(session: Session, *, audience: Audience, after: UUID | None = None) 
     yield from _matching(session, audience.rule, after)
 
 
+def includes(session: Session, *, audience_id: UUID, profile_id: UUID) -> bool:
+    """Whether the person (any of their merged profiles) is on the audience now."""
+    audience = get(session, audience_id=audience_id)
+    live = customers_service.live_profile(session, profile_id)
+    if audience.rule == LISTED_RULE:
+        family = set(customers_service.family(session, profile_id=live.id))
+        return any(p in family for p in repository.audience_member_ids(session, audience_id))
+    person = _Person(session, live.id)
+    return matches(audience.rule, person, live.traits or {}, live.computed_traits or {})
+
+
 def _listed(session: Session, audience_id: UUID) -> Iterator[UUID]:
     """The list's people as they are now: a merged-away one as the person it joined, an
     erased one not at all."""

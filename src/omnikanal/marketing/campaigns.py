@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound
+from omnikanal.experiments import service as experiments_service
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import (
@@ -157,6 +158,13 @@ def _one(
     key = f"campaign:{campaign.id}:{profile_id}:{channel}"
     if repository.message_by_key(session, key) is not None:
         return
+    # A running experiment on this campaign: the person's variant may change the subject,
+    # add an offer, or send on one channel only (the others are skipped for them).
+    variant = experiments_service.message_variant(
+        session, target=f"campaign:{campaign.id}", profile_id=profile_id, channel=channel
+    )
+    if variant and variant.get("channel") and variant["channel"] != channel:
+        return
     recipient = _recipient(session, profile_id, channel)
     unsubscribe = triggers.unsubscribe_url(settings, profile_id=profile_id, channel=channel)
     message_id = new_id()
@@ -171,6 +179,11 @@ def _one(
             else None
         ),
     }
+    if variant:
+        context["subject"] = variant.get("subject") or campaign.subject
+        if variant.get("offer"):
+            context["body"] = f"{campaign.body}\n\n{variant['offer']}"
+        context["experiment"] = {"key": variant["experiment"], "variant": variant["key"]}
     if campaign.survey is not None:
         context["survey_url"] = surveys.answer_url(
             settings, campaign_id=campaign.id, profile_id=profile_id, channel=channel

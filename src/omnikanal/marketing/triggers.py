@@ -29,6 +29,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.customers.identity import IdentifierKey
 from omnikanal.errors import BadRequest, NotFound
 from omnikanal.events import service as events_service
+from omnikanal.experiments import service as experiments_service
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import messages, tokens
@@ -40,6 +41,8 @@ from omnikanal.timers import service as timers_service
 from omnikanal.timers.models import Timer, TimerStatus
 
 ABANDONED_CART = "marketing.abandoned_cart"
+# What an experiment names to test the reminder (its variants' subject and offer).
+ABANDONED_CART_TARGET = "abandoned_cart"
 RESTORE = "cart_restore"
 UNSUBSCRIBE = "unsubscribe"
 OPENED = "opened"
@@ -200,6 +203,11 @@ def remind(
         return messages.queue(
             session, **base, context={}, status=MessageStatus.SUPPRESSED, reason=reason
         )[0]
+    # A running experiment on the reminder decides its subject and offer (and records
+    # that the person was shown this variant).
+    variant = experiments_service.message_variant(
+        session, target=ABANDONED_CART_TARGET, profile_id=live.id, channel=channel
+    )
     message_id = new_id()
     token = tokens.sign(
         settings,
@@ -228,8 +236,11 @@ def remind(
         "restore_url": restore_url(settings, token),
         "unsubscribe_url": unsubscribe_url(settings, profile_id=live.id, channel=channel),
         "open_url": open_url(settings, message_id=message_id),
-        "subject": None,
+        "subject": variant.get("subject") if variant else None,
+        "offer": variant.get("offer") if variant else None,
     }
+    if variant:
+        context["experiment"] = {"key": variant["experiment"], "variant": variant["key"]}
     return messages.queue(session, **base, context=context, message_id=message_id)[0]
 
 

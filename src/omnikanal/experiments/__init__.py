@@ -1,0 +1,1 @@
+"""Person- and store-level A/B tests: assignment, exposures and their statistics."""
