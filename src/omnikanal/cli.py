@@ -42,6 +42,7 @@ from omnikanal.db import is_sqlite, make_engine, make_session_factory
 from omnikanal.exports.schemas import Format, Kind
 from omnikanal.exports.service import DEFAULT_CHUNK_ROWS, DEFAULT_SETTLE
 from omnikanal.imports import commands as import_commands
+from omnikanal.recommendations import commands as recommendations_commands
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
@@ -74,6 +75,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(import_commands.import_app, name="import")
 app.add_typer(analytics_commands.analytics_app, name="analytics")
+app.add_typer(recommendations_commands.recommendations_app, name="recommendations")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -104,6 +106,7 @@ def _settings() -> Settings:
 
 
 import_commands.register(one_line_errors)
+recommendations_commands.register(one_line_errors)
 
 
 @db_app.command("upgrade")

@@ -4,12 +4,15 @@ The use cases live beside this file: ``messages.py`` (the message log and delive
 ``triggers.py`` (the abandoned-cart reminder and the cart-restore link), ``audiences.py``
 (rules over traits and behaviour) and ``campaigns.py``.
 
-Consent is kept per purpose (transactional, marketing) and channel (email, sms, push,
-social) as an append-only history with the source and time of each change. Consent sent
-in ``identify`` traits is read at send time, not copied: ``traits.consents =
-{"marketing": {"email": true}}`` or ``traits.marketing_email_opt_in = true``; whichever
-change is latest (the trait's event time or the recorded change) holds. Transactional
-messages need no consent unless the person opted out; marketing needs an explicit opt-in.
+Consent is kept per purpose (transactional, marketing, personalisation) and channel
+(email, sms, push, social) as an append-only history with the source and time of each
+change. Consent sent in ``identify`` traits is read at send time, not copied:
+``traits.consents = {"marketing": {"email": true}}`` or
+``traits.marketing_email_opt_in = true``; whichever change is latest (the trait's event
+time or the recorded change) holds. Transactional messages need no consent unless the
+person opted out; marketing needs an explicit opt-in.
+Personalisation (recommendations from the person's own history) needs an opt-in on any
+channel, and the latest word on any channel holds (``personalisation_allowed``).
 """
 
 import dataclasses
@@ -182,6 +185,20 @@ def allowed(session: Session, *, profile_id: UUID, purpose: str, channel: str) -
     """May this person be sent a message of ``purpose`` on ``channel`` now?"""
     _, states = consents(session, profile_id=profile_id)
     return any(s.granted for s in states if s.purpose == purpose and s.channel == channel)
+
+
+def personalisation_allowed(session: Session, *, profile_id: UUID) -> bool:
+    """May recommendations be made from this person's own history? Personalisation is
+    not a channel's: the latest explicit word on any channel holds; nobody said: no."""
+    _, states = consents(session, profile_id=profile_id)
+    said = [s for s in states if s.purpose == Purpose.PERSONALISATION and s.explicit]
+    if not said:
+        return False
+    dated = [s for s in said if s.changed_at is not None]
+    if not dated:
+        return any(s.granted for s in said)
+    latest = max(dated, key=lambda s: s.changed_at or datetime.min.replace(tzinfo=UTC))
+    return latest.granted
 
 
 def family(session: Session, profile_id: UUID) -> tuple[UUID, list[UUID]]:

@@ -1,0 +1,486 @@
+"""Training, pure: interactions in, ranked lists out (no database here).
+
+The model is implicit-feedback collaborative filtering (``implicit``'s alternating least
+squares) on a person x SKU confidence matrix: each purchase line adds ``purchase``, each
+cart add ``cart`` and each product view ``view`` to the cell, times ``alpha``; purchases on
+every channel count the same. From the factors come
+
+- per person, the best ``candidates`` SKUs with a reason: the item of their own history
+  most like it (cosine of the item factors), bought or looked at; what they bought and
+  will not buy again is left out (``rebuyable``);
+- per SKU, the ``related`` SKUs most like it ("goes with");
+- per store and overall, the best sellers of the last ``popular_days`` (the fallback for
+  people with little or no history, and for people who gave no consent).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse  # type: ignore[import-untyped]
+
+PURCHASE, CART, VIEW = 0, 1, 2
+KINDS = ("purchase", "cart", "view")
+
+# Reasons, as stored and served.
+BOUGHT_WITH = "bought_with"
+VIEWED_WITH = "viewed_with"
+BOUGHT_BEFORE = "bought_before"
+VIEWED_BEFORE = "viewed_before"
+POPULAR_AT_STORE = "popular_at_store"
+POPULAR = "popular"
+GOES_WITH = "goes_with"
+GOES_WITH_CART = "goes_with_cart"
+
+# Told progress: (step, done, total).
+Progress = Callable[[str, int, int], None]
+BATCH = 2000
+
+
+def _quiet(step: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Params:
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    alpha: float = 10.0
+    purchase: float = 1.0
+    cart: float = 0.5
+    view: float = 0.25
+    candidates: int = 60
+    related: int = 20
+    popular: int = 100
+    popular_days: int = 28
+    # A SKU is bought again when at least this share of its buyers (and 3 of them)
+    # bought it on two or more occasions; a person's own repeat counts for them.
+    rebuy_share: float = 0.2
+    threads: int = 2
+    seed: int = 7
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class Interactions:
+    """Columnar: row ``i`` is one interaction of ``people[person[i]]`` with
+    ``items[item[i]]`` of ``kind[i]`` at ``at[i]`` (Unix seconds); a purchase names its
+    store (``location``, -1 for none: an online order delivered) and whether its channel
+    is online."""
+
+    people: list[str]
+    items: list[str]
+    locations: list[str]
+    person: npt.NDArray[np.int32]
+    item: npt.NDArray[np.int32]
+    kind: npt.NDArray[np.int8]
+    at: npt.NDArray[np.int64]
+    location: npt.NDArray[np.int32]
+    online: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.person.shape[0])
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> "Interactions":
+        return Interactions(
+            people=self.people,
+            items=self.items,
+            locations=self.locations,
+            person=self.person[mask],
+            item=self.item[mask],
+            kind=self.kind[mask],
+            at=self.at[mask],
+            location=self.location[mask],
+            online=self.online[mask],
+        )
+
+    def until(self) -> datetime | None:
+        if not len(self):
+            return None
+        return datetime.fromtimestamp(int(self.at.max()), tz=UTC)
+
+
+class Builder:
+    """Collects interactions one at a time, naming people, SKUs and stores once."""
+
+    def __init__(self) -> None:
+        self._people: dict[str, int] = {}
+        self._items: dict[str, int] = {}
+        self._locations: dict[str, int] = {}
+        self._rows: list[tuple[int, int, int, int, int, bool]] = []
+
+    @staticmethod
+    def _index(names: dict[str, int], name: str) -> int:
+        found = names.get(name)
+        if found is None:
+            found = names[name] = len(names)
+        return found
+
+    def add(
+        self,
+        *,
+        person: str,
+        sku: str,
+        kind: int,
+        at: datetime,
+        location: str | None = None,
+        online: bool = True,
+        times: int = 1,
+    ) -> None:
+        where = self._index(self._locations, location) if location else -1
+        row = (
+            self._index(self._people, person),
+            self._index(self._items, sku),
+            kind,
+            int(at.timestamp()),
+            where,
+            online,
+        )
+        self._rows.extend([row] * max(times, 1))
+
+    def build(self) -> Interactions:
+        rows = np.array(self._rows, dtype=np.int64).reshape(-1, 6)
+        return Interactions(
+            people=list(self._people),
+            items=list(self._items),
+            locations=list(self._locations),
+            person=rows[:, 0].astype(np.int32),
+            item=rows[:, 1].astype(np.int32),
+            kind=rows[:, 2].astype(np.int8),
+            at=rows[:, 3],
+            location=rows[:, 4].astype(np.int32),
+            online=rows[:, 5].astype(bool),
+        )
+
+
+@dataclass
+class Lists:
+    """What a training run produced, before it is stored."""
+
+    params: Params
+    until: datetime | None
+    people: list[str]
+    items: list[str]
+    # Per person (row): candidate item indexes (-1: none), scores, and the reason's
+    # item index with whether the person bought it.
+    candidates: npt.NDArray[np.int32]
+    scores: npt.NDArray[np.float32]
+    reason_item: npt.NDArray[np.int32]
+    reason_bought: npt.NDArray[np.bool_]
+    # Per person: item indexes bought and not to be bought again.
+    bought: list[list[int]]
+    # Per item (row): related item indexes and their similarity.
+    related: npt.NDArray[np.int32]
+    related_scores: npt.NDArray[np.float32]
+    # Store code ("" for everywhere) -> best sellers (item index, units).
+    popular: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Per person: their favourite store (most purchases), or "".
+    favourite_store: list[str] = field(default_factory=list)
+    interactions: int = 0
+
+    def person_items(self, row: int) -> list[list[object]]:
+        """The stored form of a person's list: ``[[sku, score, reason, reason_sku]]``."""
+        found: list[list[object]] = []
+        for at in range(self.candidates.shape[1]):
+            item = int(self.candidates[row, at])
+            if item < 0:
+                break
+            reason_item = int(self.reason_item[row, at])
+            if reason_item == item:
+                reason = BOUGHT_BEFORE if self.reason_bought[row, at] else VIEWED_BEFORE
+                reason_sku = None
+            elif reason_item < 0:
+                reason, reason_sku = POPULAR, None
+            else:
+                reason = BOUGHT_WITH if self.reason_bought[row, at] else VIEWED_WITH
+                reason_sku = self.items[reason_item]
+            found.append(
+                [self.items[item], round(float(self.scores[row, at]), 4), reason, reason_sku]
+            )
+        return found
+
+    def related_items(self, item: int) -> list[list[object]]:
+        return [
+            [self.items[int(other)], round(float(score), 4)]
+            for other, score in zip(self.related[item], self.related_scores[item], strict=True)
+            if other >= 0
+        ]
+
+    def popular_items(self, store: str) -> list[list[object]]:
+        return [[self.items[item], units] for item, units in self.popular.get(store, [])]
+
+
+def confidence(inter: Interactions, params: Params) -> "sparse.csr_matrix":
+    """People x items: the summed weights of each person's interactions with each item."""
+    weights = np.array([params.purchase, params.cart, params.view], dtype=np.float32)
+    matrix = sparse.coo_matrix(
+        (weights[inter.kind], (inter.person, inter.item)),
+        shape=(len(inter.people), len(inter.items)),
+        dtype=np.float32,
+    ).tocsr()
+    matrix.sum_duplicates()
+    return matrix
+
+
+def fit(
+    matrix: "sparse.csr_matrix", params: Params, progress: Progress = _quiet
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """(person factors, item factors) of ALS on the confidence matrix, ``params.threads``
+    threads and one BLAS thread each (as ``implicit`` asks)."""
+    from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    people, items = matrix.shape
+    if people == 0 or items == 0:
+        empty = np.zeros((0, params.factors), dtype=np.float32)
+        return empty.reshape(people, params.factors), empty.reshape(items, params.factors)
+
+    def told(iteration: int, elapsed: float, loss: float) -> None:
+        progress("fit", iteration + 1, params.iterations)
+
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=params.factors,
+            regularization=params.regularization,
+            alpha=params.alpha,
+            iterations=params.iterations,
+            num_threads=params.threads,
+            random_state=params.seed,
+            calculate_training_loss=False,
+        )
+        model.fit(matrix, show_progress=False, callback=told)
+    users = np.asarray(model.user_factors, dtype=np.float32)
+    factors = np.asarray(model.item_factors, dtype=np.float32)
+    return users, factors
+
+
+def _normalised(factors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    found: npt.NDArray[np.float32] = (factors / norms).astype(np.float32)
+    return found
+
+
+def _top(
+    scores: npt.NDArray[np.float32], n: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """Per row, the ``n`` best columns (best first; -1 where the score is -inf)."""
+    n = min(n, scores.shape[1])
+    if n == 0:
+        return np.full((scores.shape[0], 0), -1, np.int32), np.zeros(
+            (scores.shape[0], 0), np.float32
+        )
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    picked = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1).astype(np.int32)
+    best_scores = np.take_along_axis(picked, order, axis=1)
+    best[~np.isfinite(best_scores)] = -1
+    return best, best_scores
+
+
+def rebuyable_items(inter: Interactions, params: Params) -> npt.NDArray[np.bool_]:
+    """Per item: bought again by enough of its buyers (occasions: distinct days)."""
+    bought = inter.kind == PURCHASE
+    days = inter.at[bought] // 86_400
+    pairs = np.unique(
+        np.stack([inter.person[bought], inter.item[bought], days], axis=1).astype(np.int64),
+        axis=0,
+    )
+    occasions = sparse.coo_matrix(
+        (np.ones(len(pairs), np.int32), (pairs[:, 0], pairs[:, 1])),
+        shape=(len(inter.people), len(inter.items)),
+    ).tocsr()
+    occasions.sum_duplicates()
+    buyers = np.asarray((occasions > 0).sum(axis=0)).ravel()
+    repeaters = np.asarray((occasions > 1).sum(axis=0)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(buyers > 0, repeaters / np.maximum(buyers, 1), 0.0)
+    result: npt.NDArray[np.bool_] = (buyers >= 3) & (share >= params.rebuy_share)
+    return result
+
+
+def excluded_purchases(inter: Interactions, params: Params) -> "sparse.csr_matrix":
+    """People x items, 1 where the person bought the item and will not buy it again: the
+    item is not one people buy again and they bought it on one occasion only."""
+    bought = inter.kind == PURCHASE
+    days = inter.at[bought] // 86_400
+    pairs = np.unique(
+        np.stack([inter.person[bought], inter.item[bought], days], axis=1).astype(np.int64),
+        axis=0,
+    )
+    occasions = sparse.coo_matrix(
+        (np.ones(len(pairs), np.int32), (pairs[:, 0], pairs[:, 1])),
+        shape=(len(inter.people), len(inter.items)),
+    ).tocsr()
+    occasions.sum_duplicates()
+    again = rebuyable_items(inter, params)
+    once = occasions.multiply(occasions == 1).tocsr()
+    once.data[again[once.indices]] = 0
+    once.eliminate_zeros()
+    return (once > 0).astype(np.int8).tocsr()
+
+
+def popular(inter: Interactions, params: Params) -> dict[str, list[tuple[int, int]]]:
+    """Best sellers by units: of the last ``popular_days`` first, then of all time; per
+    store (the orders' store) and overall ("")."""
+    bought = inter.kind == PURCHASE
+    if not bought.any():
+        return {"": []}
+    newest = int(inter.at[bought].max())
+    recent = inter.at >= newest - params.popular_days * 86_400
+    found: dict[str, list[tuple[int, int]]] = {}
+    stores = [("", bought)] + [
+        (name, bought & (inter.location == index)) for index, name in enumerate(inter.locations)
+    ]
+    items = len(inter.items)
+    for name, mask in stores:
+        if not mask.any():
+            continue
+        recent_units = np.bincount(inter.item[mask & recent], minlength=items)
+        all_units = np.bincount(inter.item[mask], minlength=items)
+        order = np.lexsort((np.arange(items), -all_units, -recent_units))
+        kept = [int(i) for i in order[: params.popular] if all_units[i] > 0]
+        found[name] = [(i, int(recent_units[i] or all_units[i])) for i in kept]
+    return found
+
+
+def favourite_stores(inter: Interactions) -> list[str]:
+    """Per person, the store they bought in most (ties: the first store named), or ""."""
+    stored = (inter.kind == PURCHASE) & (inter.location >= 0)
+    found = [""] * len(inter.people)
+    if not stored.any():
+        return found
+    counts = sparse.coo_matrix(
+        (np.ones(int(stored.sum()), np.int32), (inter.person[stored], inter.location[stored])),
+        shape=(len(inter.people), len(inter.locations)),
+    ).tocsr()
+    counts.sum_duplicates()
+    best = np.asarray(counts.argmax(axis=1)).ravel()
+    has = np.asarray(counts.sum(axis=1)).ravel() > 0
+    for person in np.flatnonzero(has):
+        found[int(person)] = inter.locations[int(best[person])]
+    return found
+
+
+def train(inter: Interactions, params: Params, progress: Progress = _quiet) -> Lists:
+    """Everything a model serves, from these interactions."""
+    matrix = confidence(inter, params)
+    users, factors = fit(matrix, params, progress)
+    excluded = excluded_purchases(inter, params)
+    bought_matrix = _bought(inter)
+    unit = _normalised(factors)
+    people, items = matrix.shape
+    k = min(params.candidates, items)
+    candidates = np.full((people, k), -1, np.int32)
+    scores = np.zeros((people, k), np.float32)
+    reason_item = np.full((people, k), -1, np.int32)
+    reason_bought = np.zeros((people, k), bool)
+    # People and items of the index with nothing in these interactions (a holdout's
+    # training part): no list for them, never recommended.
+    known_people = np.diff(matrix.indptr) > 0
+    unknown_items = np.bincount(inter.item, minlength=items) == 0
+    for start in range(0, people, BATCH):
+        stop = min(start + BATCH, people)
+        block = users[start:stop] @ factors.T
+        block[:, unknown_items] = -np.inf
+        block[~known_people[start:stop]] = -np.inf
+        gone = excluded[start:stop].tocoo()
+        block[gone.row, gone.col] = -np.inf
+        best, best_scores = _top(block, k)
+        candidates[start:stop] = best
+        scores[start:stop] = np.where(best >= 0, best_scores, 0)
+        for row in range(start, stop):
+            _reasons(row, matrix, bought_matrix, unit, candidates, reason_item, reason_bought)
+        progress("people", stop, people)
+    related, related_scores = _related(unit, params.related, unknown_items, progress)
+    bought = [
+        excluded.indices[excluded.indptr[row] : excluded.indptr[row + 1]].tolist()
+        for row in range(people)
+    ]
+    return Lists(
+        params=params,
+        until=inter.until(),
+        people=inter.people,
+        items=inter.items,
+        candidates=candidates,
+        scores=scores,
+        reason_item=reason_item,
+        reason_bought=reason_bought,
+        bought=bought,
+        related=related,
+        related_scores=related_scores,
+        popular=popular(inter, params),
+        favourite_store=favourite_stores(inter),
+        interactions=len(inter),
+    )
+
+
+def _bought(inter: Interactions) -> "sparse.csr_matrix":
+    bought = inter.kind == PURCHASE
+    matrix = sparse.coo_matrix(
+        (np.ones(int(bought.sum()), np.int8), (inter.person[bought], inter.item[bought])),
+        shape=(len(inter.people), len(inter.items)),
+    ).tocsr()
+    matrix.sum_duplicates()
+    return matrix
+
+
+# A person's history items weighed for a reason: their strongest ones.
+REASON_HISTORY = 50
+
+
+def _reasons(
+    row: int,
+    matrix: "sparse.csr_matrix",
+    bought: "sparse.csr_matrix",
+    unit: npt.NDArray[np.float32],
+    candidates: npt.NDArray[np.int32],
+    reason_item: npt.NDArray[np.int32],
+    reason_bought: npt.NDArray[np.bool_],
+) -> None:
+    """For each candidate, the item of the person's history most like it."""
+    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+    if start == stop:
+        return
+    history = matrix.indices[start:stop]
+    if len(history) > REASON_HISTORY:
+        strongest = np.argsort(-matrix.data[start:stop], kind="stable")[:REASON_HISTORY]
+        history = history[strongest]
+    picked = candidates[row]
+    valid = picked >= 0
+    if not valid.any():
+        return
+    similar = unit[picked[valid]] @ unit[history].T
+    best = history[np.argmax(similar, axis=1)]
+    reason_item[row, valid] = best
+    owned = set(bought.indices[bought.indptr[row] : bought.indptr[row + 1]].tolist())
+    reason_bought[row, valid] = [int(item) in owned for item in best]
+
+
+def _related(
+    unit: npt.NDArray[np.float32], n: int, unknown: npt.NDArray[np.bool_], progress: Progress
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    items = unit.shape[0]
+    k = min(n, max(items - 1, 0))
+    related = np.full((items, k), -1, np.int32)
+    related_scores = np.zeros((items, k), np.float32)
+    for start in range(0, items, BATCH):
+        stop = min(start + BATCH, items)
+        block = unit[start:stop] @ unit.T
+        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        block[:, unknown] = -np.inf
+        best, best_scores = _top(block, k)
+        related[start:stop] = best
+        related_scores[start:stop] = np.where(best >= 0, best_scores, 0)
+        progress("related", stop, items)
+    return related, related_scores
+
+
+def cutoff_of(until: datetime, days: int) -> datetime:
+    return until - timedelta(days=days)
