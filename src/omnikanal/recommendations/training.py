@@ -53,6 +53,8 @@ class Params:
     cart: float = 0.5
     view: float = 0.25
     candidates: int = 60
+    # Below this predicted preference a SKU is no one's suggestion (best sellers fill in).
+    min_score: float = 0.01
     related: int = 20
     popular: int = 100
     popular_days: int = 28
@@ -392,6 +394,7 @@ def train(inter: Interactions, params: Params, progress: Progress = _quiet) -> L
         block[~known_people[start:stop]] = -np.inf
         gone = excluded[start:stop].tocoo()
         block[gone.row, gone.col] = -np.inf
+        block[block < params.min_score] = -np.inf
         best, best_scores = _top(block, k)
         candidates[start:stop] = best
         scores[start:stop] = np.where(best >= 0, best_scores, 0)

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("people", sa.Integer(), nullable=False),
         sa.Column("items", sa.Integer(), nullable=False),
         sa.Column("interactions", sa.Integer(), nullable=False),
-        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("seconds", sa.Double(), nullable=False),
         sa.Column("params", JSON_DOCUMENT, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recommendation_model")),
         sa.UniqueConstraint("version", name=op.f("uq_recommendation_model_version")),
