@@ -36,6 +36,7 @@ from omnikanal.marketing.models import ConsentChannel, Message, MessageStatus, P
 from omnikanal.marketing.service import MarketingErrorCode, allowed, record_consent
 from omnikanal.marketing.templates import money
 from omnikanal.outbox.registry import PublishedEvent
+from omnikanal.recommendations import service as recommendations_service
 from omnikanal.timers import service as timers_service
 from omnikanal.timers.models import Timer, TimerStatus
 
@@ -229,8 +230,34 @@ def remind(
         "unsubscribe_url": unsubscribe_url(settings, profile_id=live.id, channel=channel),
         "open_url": open_url(settings, message_id=message_id),
         "subject": None,
+        "suggestions": suggestions(session, profile_id=live.id, context="cart"),
     }
     return messages.queue(session, **base, context=context, message_id=message_id)[0]
+
+
+# "You may also like" in a message: this many, with the reason each is suggested.
+SUGGESTIONS = 3
+
+
+def suggestions(
+    session: Session, *, profile_id: UUID, context: recommendations_service.Context
+) -> list[dict[str, Any]]:
+    """The person's recommendations for a message (none without consent for
+    personalisation: best sellers are not shown as personal suggestions)."""
+    found = recommendations_service.recommend(
+        session, profile_id=profile_id, limit=SUGGESTIONS, context=context
+    )
+    if not found.personalised:
+        return []
+    return [
+        {
+            "sku": item.sku,
+            "name": item.name,
+            "image_url": item.image_url,
+            "reason": item.reason_text,
+        }
+        for item in found.items
+    ]
 
 
 # -- the links --

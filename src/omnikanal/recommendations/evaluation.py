@@ -180,10 +180,10 @@ def evaluate(
 
     ranked: dict[str, list[list[int]]] = {}
     told("ALS, store + online", 0, 4)
-    every = training.train(train_inter, params)
+    every = training.train(train_inter, params, serving=False)
     ranked[ALS_ALL] = [_ranked_from_lists(every, p, k) for p in buyers]
     told("ALS, online only", 1, 4)
-    online = training.train(train_inter.subset(train_inter.online), params)
+    online = training.train(train_inter.subset(train_inter.online), params, serving=False)
     ranked[ALS_ONLINE] = [_ranked_from_lists(online, p, k) for p in buyers]
     told("baselines", 2, 4)
     ranked[REPURCHASE] = _repurchase(train_inter, every, buyers, k)

@@ -370,8 +370,11 @@ def favourite_stores(inter: Interactions) -> list[str]:
     return found
 
 
-def train(inter: Interactions, params: Params, progress: Progress = _quiet) -> Lists:
-    """Everything a model serves, from these interactions."""
+def train(
+    inter: Interactions, params: Params, progress: Progress = _quiet, *, serving: bool = True
+) -> Lists:
+    """Everything a model serves, from these interactions; with ``serving`` false (an
+    evaluation) only the people's ranked lists, without reasons or related SKUs."""
     matrix = confidence(inter, params)
     users, factors = fit(matrix, params, progress)
     excluded = excluded_purchases(inter, params)
@@ -398,10 +401,13 @@ def train(inter: Interactions, params: Params, progress: Progress = _quiet) -> L
         best, best_scores = _top(block, k)
         candidates[start:stop] = best
         scores[start:stop] = np.where(best >= 0, best_scores, 0)
-        for row in range(start, stop):
+        for row in range(start, stop) if serving else ():
             _reasons(row, matrix, bought_matrix, unit, candidates, reason_item, reason_bought)
         progress("people", stop, people)
-    related, related_scores = _related(unit, params.related, unknown_items, progress)
+    if serving:
+        related, related_scores = _related(unit, params.related, unknown_items, progress)
+    else:
+        related, related_scores = np.zeros((items, 0), np.int32), np.zeros((items, 0), np.float32)
     bought = [
         excluded.indices[excluded.indptr[row] : excluded.indptr[row + 1]].tolist()
         for row in range(people)
