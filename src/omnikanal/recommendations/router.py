@@ -6,6 +6,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from omnikanal.http import DbSession
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.privacy.dependencies import AccessReason
 from omnikanal.recommendations import service
 from omnikanal.recommendations.dependencies import ModelReader, RecommendationReader
 from omnikanal.recommendations.schemas import (
@@ -24,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 def recommendations(
     profile_id: UUID,
     session: DbSession,
-    _: RecommendationReader,
+    actor: RecommendationReader,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 12,
     location: Annotated[
         LocationCode | None,
@@ -40,6 +43,7 @@ def recommendations(
             "store: the person's list."
         ),
     ] = "email",
+    reason: AccessReason = None,
 ) -> RecommendationList:
     """SKUs for this person from the served model (every channel's history), each with
     its reason; best sellers fill in (cold start) and are all a person without consent
@@ -48,6 +52,13 @@ def recommendations(
     buy again."""
     found = service.recommend(
         session, profile_id=profile_id, limit=limit, location=location, context=context
+    )
+    access.record(
+        session,
+        actor=actor,
+        action=AccessAction.RECOMMENDATIONS,
+        profile_id=found.profile_id,
+        reason=reason,
     )
     return RecommendationList.model_validate(found)
 
