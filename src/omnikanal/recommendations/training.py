@@ -36,7 +36,10 @@ GOES_WITH_CART = "goes_with_cart"
 
 # Told progress: (step, done, total).
 Progress = Callable[[str, int, int], None]
-BATCH = 2000
+# People (and items) ranked per call of the top-k.
+PEOPLE_BATCH = 10_000
+# Bought items left out of one person's list at most (the top-k is asked for this many more).
+MOST_EXCLUDED = 200
 
 
 def _quiet(step: str, done: int, total: int) -> None:
@@ -55,7 +58,7 @@ class Params:
     purchase: float = 1.0
     cart: float = 0.5
     view: float = 0.25
-    candidates: int = 60
+    candidates: int = 40
     # Below this predicted preference a SKU is no one's suggestion (best sellers fill in).
     min_score: float = 0.01
     related: int = 20
@@ -271,24 +274,6 @@ def _normalised(factors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return found
 
 
-def _top(
-    scores: npt.NDArray[np.float32], n: int
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
-    """Per row, the ``n`` best columns (best first; -1 where the score is -inf)."""
-    n = min(n, scores.shape[1])
-    if n == 0:
-        return np.full((scores.shape[0], 0), -1, np.int32), np.zeros(
-            (scores.shape[0], 0), np.float32
-        )
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    picked = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")
-    best = np.take_along_axis(part, order, axis=1).astype(np.int32)
-    best_scores = np.take_along_axis(picked, order, axis=1)
-    best[~np.isfinite(best_scores)] = -1
-    return best, best_scores
-
-
 def rebuyable_items(inter: Interactions, params: Params) -> npt.NDArray[np.bool_]:
     """Per item: bought again by enough of its buyers (occasions: distinct days)."""
     bought = inter.kind == PURCHASE
@@ -393,22 +378,29 @@ def train(
     # training part): no list for them, never recommended.
     known_people = np.diff(matrix.indptr) > 0
     unknown_items = np.bincount(inter.item, minlength=items) == 0
-    for start in range(0, people, BATCH):
-        stop = min(start + BATCH, people)
-        block = users[start:stop] @ factors.T
-        block[:, unknown_items] = -np.inf
-        block[~known_people[start:stop]] = -np.inf
-        gone = excluded[start:stop].tocoo()
-        block[gone.row, gone.col] = -np.inf
-        block[block < params.min_score] = -np.inf
-        best, best_scores = _top(block, k)
+    unknown_ids = np.flatnonzero(unknown_items).astype(np.int32)
+    history = strongest(matrix, REASON_HISTORY) if serving else np.zeros((people, 0), np.int32)
+    for start in range(0, people, PEOPLE_BATCH):
+        stop = min(start + PEOPLE_BATCH, people)
+        best, best_scores = _best(
+            factors,
+            users[start:stop],
+            k,
+            excluded=excluded[start:stop],
+            unknown=unknown_ids,
+            min_score=params.min_score,
+            threads=params.threads,
+        )
+        best[~known_people[start:stop]] = -1
         candidates[start:stop] = best
         scores[start:stop] = np.where(best >= 0, best_scores, 0)
-        for row in range(start, stop) if serving else ():
-            _reasons(row, matrix, bought_matrix, unit, candidates, reason_item, reason_bought)
+        if serving:
+            _reasons(
+                start, stop, history, bought_matrix, unit, candidates, reason_item, reason_bought
+            )
         progress("people", stop, people)
     if serving:
-        related, related_scores = _related(unit, params.related, unknown_items, progress)
+        related, related_scores = _related(unit, params, unknown_ids, progress)
     else:
         related, related_scores = np.zeros((items, 0), np.int32), np.zeros((items, 0), np.float32)
     bought = [
@@ -444,50 +436,146 @@ def _bought(inter: Interactions) -> "sparse.csr_matrix":
 
 
 # A person's history items weighed for a reason: their strongest ones.
-REASON_HISTORY = 50
+REASON_HISTORY = 20
+# People whose reasons are computed in one batched product (memory: k x factors each).
+REASON_BATCH = 1000
+
+
+def strongest(matrix: "sparse.csr_matrix", n: int) -> npt.NDArray[np.int32]:
+    """Per row, its ``n`` strongest columns (highest value first), -1 padded."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((-matrix.data, rows))
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    kept = rank < n
+    found = np.full((matrix.shape[0], n), -1, np.int32)
+    found[rows[order][kept], rank[kept]] = matrix.indices[order][kept]
+    return found
+
+
+def _member(
+    rows: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], matrix: "sparse.csr_matrix"
+) -> npt.NDArray[np.bool_]:
+    """Whether each (row, column) is stored in ``matrix`` (vectorised: a binary search in
+    the stored (row, column) keys, which a CSR matrix with sorted indices keeps sorted)."""
+    if matrix.nnz == 0:
+        return np.zeros(rows.shape, bool)
+    if not matrix.has_sorted_indices:
+        matrix = matrix.sorted_indices()
+    width = np.int64(matrix.shape[1])
+    stored = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    keys = stored * width + matrix.indices.astype(np.int64)
+    wanted = rows * width + columns
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found: npt.NDArray[np.bool_] = keys[at] == wanted
+    return found
 
 
 def _reasons(
-    row: int,
-    matrix: "sparse.csr_matrix",
+    start: int,
+    stop: int,
+    history: npt.NDArray[np.int32],
     bought: "sparse.csr_matrix",
     unit: npt.NDArray[np.float32],
     candidates: npt.NDArray[np.int32],
     reason_item: npt.NDArray[np.int32],
     reason_bought: npt.NDArray[np.bool_],
 ) -> None:
-    """For each candidate, the item of the person's history most like it."""
-    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
-    if start == stop:
-        return
-    history = matrix.indices[start:stop]
-    if len(history) > REASON_HISTORY:
-        strongest = np.argsort(-matrix.data[start:stop], kind="stable")[:REASON_HISTORY]
-        history = history[strongest]
-    picked = candidates[row]
-    valid = picked >= 0
-    if not valid.any():
-        return
-    similar = unit[picked[valid]] @ unit[history].T
-    best = history[np.argmax(similar, axis=1)]
-    reason_item[row, valid] = best
-    owned = set(bought.indices[bought.indptr[row] : bought.indptr[row + 1]].tolist())
-    reason_bought[row, valid] = [int(item) in owned for item in best]
+    """For each candidate of people ``start:stop``, the item of the person's history most
+    like it (cosine of the item factors), and whether they bought it."""
+    for at in range(start, stop, REASON_BATCH):
+        end = min(at + REASON_BATCH, stop)
+        picked = candidates[at:end]
+        own = history[at:end]
+        similar = np.matmul(
+            unit[np.maximum(picked, 0)], unit[np.maximum(own, 0)].transpose(0, 2, 1)
+        )
+        similar[np.broadcast_to((own < 0)[:, None, :], similar.shape)] = -np.inf
+        best = np.take_along_axis(own, np.argmax(similar, axis=2), axis=1)
+        best[(picked < 0) | (own[:, :1] < 0)] = -1
+        reason_item[at:end] = best
+        rows = np.broadcast_to(np.arange(end - at, dtype=np.int64)[:, None], best.shape)
+        reason_bought[at:end] = (best >= 0) & _member(
+            rows.ravel(), np.maximum(best, 0).ravel().astype(np.int64), bought[at:end]
+        ).reshape(best.shape)
+
+
+def _best(
+    items: npt.NDArray[np.float32],
+    query: npt.NDArray[np.float32],
+    k: int,
+    *,
+    excluded: "sparse.csr_matrix",
+    unknown: npt.NDArray[np.int32],
+    min_score: float,
+    threads: int,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """Per query row, the ``k`` items of highest dot product, best first, leaving out the
+    row's ``excluded`` items, the ``unknown`` ones and any scoring under ``min_score``
+    (-1 where fewer are left): implicit's top-k in C, ``threads`` threads. The excluded
+    items are taken out afterwards (the top-k's own per-row filter slices the matrix row
+    by row in Python): it is asked for as many more as a row excludes, at most
+    ``MOST_EXCLUDED``."""
+    from implicit.cpu.topk import topk  # type: ignore[import-untyped]
+
+    rows = query.shape[0]
+    if k == 0 or rows == 0:
+        return np.full((rows, k), -1, np.int32), np.zeros((rows, k), np.float32)
+    extra = int(min(np.diff(excluded.indptr).max(initial=0), MOST_EXCLUDED))
+    wanted = min(k + extra, items.shape[0])
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads, "blas"):
+        ids, found = topk(
+            items,
+            np.ascontiguousarray(query),
+            wanted,
+            filter_items=unknown if len(unknown) else None,
+            num_threads=threads,
+        )
+    ids = np.asarray(ids, dtype=np.int64)
+    scores = np.asarray(found, dtype=np.float32)
+    keep = np.isfinite(scores) & (scores >= min_score) & (ids >= 0)
+    if excluded.nnz:
+        row_of = np.broadcast_to(np.arange(rows, dtype=np.int64)[:, None], ids.shape)
+        keep &= ~_member(row_of.ravel(), np.maximum(ids, 0).ravel(), excluded).reshape(ids.shape)
+    # Kept ones first, in their order.
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    best = np.take_along_axis(ids, order, axis=1).astype(np.int32)
+    best_scores = np.take_along_axis(scores, order, axis=1)
+    best[~np.take_along_axis(keep, order, axis=1)] = -1
+    if best.shape[1] < k:
+        pad = k - best.shape[1]
+        best = np.pad(best, ((0, 0), (0, pad)), constant_values=-1)
+        best_scores = np.pad(best_scores, ((0, 0), (0, pad)))
+    return best, best_scores
 
 
 def _related(
-    unit: npt.NDArray[np.float32], n: int, unknown: npt.NDArray[np.bool_], progress: Progress
+    unit: npt.NDArray[np.float32],
+    params: Params,
+    unknown: npt.NDArray[np.int32],
+    progress: Progress,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """Per item, the items most like it (cosine of their factors), itself left out."""
     items = unit.shape[0]
-    k = min(n, max(items - 1, 0))
+    k = min(params.related, max(items - 1, 0))
     related = np.full((items, k), -1, np.int32)
     related_scores = np.zeros((items, k), np.float32)
-    for start in range(0, items, BATCH):
-        stop = min(start + BATCH, items)
-        block = unit[start:stop] @ unit.T
-        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        block[:, unknown] = -np.inf
-        best, best_scores = _top(block, k)
+    for start in range(0, items, PEOPLE_BATCH):
+        stop = min(start + PEOPLE_BATCH, items)
+        itself = sparse.csr_matrix(
+            (np.ones(stop - start, np.float32), (np.arange(stop - start), np.arange(start, stop))),
+            shape=(stop - start, items),
+        )
+        best, best_scores = _best(
+            unit,
+            unit[start:stop],
+            k,
+            excluded=itself,
+            unknown=unknown,
+            min_score=-1.0,
+            threads=params.threads,
+        )
         related[start:stop] = best
         related_scores[start:stop] = np.where(best >= 0, best_scores, 0)
         progress("related", stop, items)
