@@ -271,19 +271,26 @@ def serving(database: Database, people: list[str], skus: list[str], requests: in
                 f"/v1/products/{rng.choice(skus)}/related?limit=12"
                 for _ in range(WARMUP + requests)
             ]
+            load = os.getloadavg()[0]
             _timed(client, personal[:WARMUP], headers)
+            cpu = server.cpu_seconds()
             mine = _timed(client, personal[WARMUP:], headers)
+            mine_cpu = server.cpu_seconds() - cpu
             _timed(client, related[:WARMUP], headers)
+            cpu = server.cpu_seconds()
             goes = _timed(client, related[WARMUP:], headers)
+            goes_cpu = server.cpu_seconds() - cpu
     rows = []
-    for name, took in (("recommendations", mine), ("related", goes)):
+    for name, took, used in (("recommendations", mine, mine_cpu), ("related", goes, goes_cpu)):
         p99 = percentile(took, 99)
         mark = "✓" if p99 * 1000 <= TARGET_P99_MS else "✗"
         rows += [
             (f"{name} p50", ms(percentile(took, 50)), ""),
             (f"{name} p99", ms(p99), f"≤ {TARGET_P99_MS:.0f} ms {mark}"),
             (f"{name} max", ms(max(took)), ""),
+            (f"{name}: server CPU per request", ms(used / len(took)), ""),
         ]
+    rows.append(("machine load (1-min average, 2 cores)", f"{load:.1f}", ""))
     print_table(
         f"serving, {requests:,} sequential requests each ({database.kind})",
         rows,

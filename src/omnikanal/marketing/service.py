@@ -190,15 +190,37 @@ def allowed(session: Session, *, profile_id: UUID, purpose: str, channel: str) -
 def personalisation_allowed(session: Session, *, profile_id: UUID) -> bool:
     """May recommendations be made from this person's own history? Personalisation is
     not a channel's: the latest explicit word on any channel holds; nobody said: no."""
-    _, states = consents(session, profile_id=profile_id)
-    said = [s for s in states if s.purpose == Purpose.PERSONALISATION and s.explicit]
+    live, family = _family(session, profile_id)
+    profile = customers_service.live_profile(session, live)
+    return personalisation_allowed_of(
+        session, family=family, traits=profile.traits or {}, trait_times=profile.trait_times or {}
+    )
+
+
+def personalisation_allowed_of(
+    session: Session,
+    *,
+    family: Sequence[UUID],
+    traits: dict[str, Any],
+    trait_times: dict[str, Any],
+) -> bool:
+    """``personalisation_allowed`` for a person whose family (live profile first) and
+    live profile's traits the caller holds already: one query (a recommendation asks
+    on every request)."""
+    said: list[tuple[str, bool]] = [
+        (_stamp(row.changed_at), row.granted)
+        for row in repository.consents_of(session, family)
+        if row.purpose == Purpose.PERSONALISATION
+    ]
+    said += [
+        (stamp, granted)
+        for (purpose, _), (granted, stamp) in _from_traits(traits, trait_times).items()
+        if purpose == Purpose.PERSONALISATION
+    ]
     if not said:
         return False
-    dated = [s for s in said if s.changed_at is not None]
-    if not dated:
-        return any(s.granted for s in said)
-    latest = max(dated, key=lambda s: s.changed_at or datetime.min.replace(tzinfo=UTC))
-    return latest.granted
+    # The latest word; at one moment a yes and a no, the no.
+    return max(said, key=lambda s: (s[0], not s[1]))[1]
 
 
 def family(session: Session, profile_id: UUID) -> tuple[UUID, list[UUID]]:

@@ -302,11 +302,13 @@ def recommend(
     if location is not None:
         inventory_service.location(session, code=location)
     model = repository.active_model(session)
-    personalised = marketing_service.personalisation_allowed(session, profile_id=live)
+    profile = customers_service.live_profile(session, live)
+    personalised = marketing_service.personalisation_allowed_of(
+        session, family=family, traits=profile.traits or {}, trait_times=profile.trait_times or {}
+    )
     favourite: str | None = None
     if personalised:
-        traits = customers_service.live_profile(session, live).computed_traits or {}
-        value = traits.get("favourite_store")
+        value = (profile.computed_traits or {}).get("favourite_store")
         favourite = value if isinstance(value, str) and value else None
     stock_location = location or favourite
     if model is None:
