@@ -102,20 +102,23 @@ def store(session: Session, lists: Lists, *, seconds: float) -> RecommendationMo
     )
     session.add(model)
     session.flush()
-    rows: list[dict[str, Any]] = []
-    for row, person in enumerate(lists.people):
-        rows.append(
-            {
-                "model_id": model.id,
-                "profile_id": UUID(person),
-                "items": lists.person_items(row),
-                "bought": [lists.items[item] for item in lists.bought[row]],
-            }
+    skus = lists.items
+    for start in range(0, len(lists.people), INSERT_CHUNK):
+        stop = min(start + INSERT_CHUNK, len(lists.people))
+        repository.insert_people(
+            session,
+            [
+                {
+                    "model_id": model.id,
+                    "profile_id": UUID(lists.people[row]),
+                    "items": items,
+                    "bought": [skus[item] for item in lists.bought[row]],
+                }
+                for row, items in zip(
+                    range(start, stop), lists.people_items(start, stop), strict=True
+                )
+            ],
         )
-        if len(rows) >= INSERT_CHUNK:
-            repository.insert_people(session, rows)
-            rows = []
-    repository.insert_people(session, rows)
     found: list[dict[str, Any]] = []
     for item, sku in enumerate(lists.items):
         related = lists.related_items(item)
