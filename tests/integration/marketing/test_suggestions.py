@@ -10,8 +10,9 @@ from omnikanal.recommendations import service as recommendations_service
 from omnikanal.recommendations.training import Params
 from omnikanal.uow import unit_of_work
 from tests.integration.commerce.conftest import COAT, GBG, LATTE, SCARF, Shop
-from tests.integration.marketing.conftest import MailSink, run_later
+from tests.integration.marketing.conftest import SHORT_TIMERS, MailSink, run_later
 from tests.integration.marketing.test_abandoned_cart import coat_on_the_laptop, known_person
+from tests.integration.marketing.test_lifecycle import till_sale
 
 
 def _coat_and_scarf_buyers(shop: Shop) -> None:
@@ -70,3 +71,23 @@ def test_no_suggestions_without_consent_for_personalisation(
     assert len(mail.received) == 1
     assert "You may also like" not in _html(mail)
     assert "Merino scarf" not in _html(mail)
+
+
+def test_the_thank_you_suggests_what_goes_with_the_purchase(
+    shop: Shop, app: FastAPI, mail: MailSink
+) -> None:
+    _coat_and_scarf_buyers(shop)
+    known_person(
+        shop,
+        anonymous_id="laptop-31",
+        consents={"marketing": {"email": True}, "personalisation": {"email": True}},
+    )
+    till_sale(shop, COAT)  # after training: the model knows nothing of her yet
+    run_later(app, kinds=("marketing.post_purchase", *SHORT_TIMERS))
+    assert len(mail.received) == 1
+    html = _html(mail)
+    assert "You may also like" in html
+    # A best seller she has not bought, in the brand layout; never the coat she just bought.
+    section = html.split("You may also like")[1]
+    assert "Wool coat, grey" not in section
+    assert "Merino scarf, red" in section
