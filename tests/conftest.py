@@ -29,6 +29,11 @@ from omnikanal.db import Base
 from omnikanal.models import metadata
 from tests.reading import reading_client
 
+# pytest-xdist's workers set COLUMNS=80, and a Rich console made at import fixes its width
+# from it; without it, a CLI test's own COLUMNS (CliRunner's env) decides, as when serial.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI") == "true"
 

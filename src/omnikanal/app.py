@@ -44,6 +44,7 @@ from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.outbox.relay import Reactions, Relay
 from omnikanal.outbox.router import router as outbox_router
 from omnikanal.privacy.router import router as privacy_router
+from omnikanal.recommendations.router import router as recommendations_router
 from omnikanal.wiring import build_privacy_registry, build_registry
 from omnikanal.worker import Worker
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings, *, registry: HandlerRegistry | None = None) -
     app.include_router(experiments_router)
     app.include_router(imports_router)
     app.include_router(analytics_router)
+    app.include_router(recommendations_router)
     app.include_router(console.router)
     static = Mount(
         "/console/static",

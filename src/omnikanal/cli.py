@@ -43,6 +43,7 @@ from omnikanal.experiments import commands as experiments_commands
 from omnikanal.exports.schemas import Format, Kind
 from omnikanal.exports.service import DEFAULT_CHUNK_ROWS, DEFAULT_SETTLE
 from omnikanal.imports import commands as import_commands
+from omnikanal.recommendations import commands as recommendations_commands
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
@@ -76,6 +77,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(import_commands.import_app, name="import")
 app.add_typer(analytics_commands.analytics_app, name="analytics")
 app.add_typer(experiments_commands.experiments_app, name="experiments")
+app.add_typer(recommendations_commands.recommendations_app, name="recommendations")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -106,6 +108,7 @@ def _settings() -> Settings:
 
 
 import_commands.register(one_line_errors)
+recommendations_commands.register(one_line_errors)
 
 
 @db_app.command("upgrade")

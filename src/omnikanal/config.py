@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Days a click-and-collect order waits at the store before it is called off.",
     )
+    recommendations_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Threads training a recommendations model uses (each with one BLAS "
+        "thread, as the implicit library asks).",
+    )
     timezone: str = Field(
         default="Europe/Stockholm",
         description="IANA time zone the retailer's habits are told in (usual order time).",

@@ -188,6 +188,9 @@ def load(session: Session, *, history: bool = False) -> bool:
     _load_customer_story(session, actors, ERIK_STORY)
     if history:
         _load_history(session, actors, staff)
+    _train_recommendations(session)
+    # After the model: the reminder suggests what goes with her scarf.
+    _anna_is_reminded_of_her_scarf(session)
     _load_marketing(session)
     if history:
         _load_experiment(session)
@@ -532,7 +535,6 @@ def _load_carts_and_orders(session: Session, staff: dict[str, StaffActor]) -> No
     orders.arrived(session, actor=app, order_id=latte.id)
     orders.start_preparing(session, actor=till_gbg, order_id=latte.id)
     _anna_chats_then_calls(session, staff)
-    _anna_is_reminded_of_her_scarf(session)
     # Erik orders boots in the app to collect in Stockholm; the store has them ready.
     erik_cart = _cart(
         session,
@@ -617,6 +619,28 @@ def _anna_chats_then_calls(session: Session, staff: dict[str, StaffActor]) -> No
             external_id="demo-call-1",
         ),
     )
+
+
+def _train_recommendations(session: Session) -> None:
+    """S11: Anna and Erik said yes to personal suggestions; a model is trained on every
+    channel's history, so her 360 page, the store view and her reminder show them."""
+    from omnikanal.marketing import service as marketing_service
+    from omnikanal.recommendations import service as recommendations_service
+
+    for user in ("anna-1001", "erik-2002"):
+        person = customers_service.find_profile_id(session, type_="user_id", raw_value=user)
+        if person is None:
+            continue
+        marketing_service.record_consent(
+            session,
+            profile_id=person,
+            purpose="personalisation",
+            channel="email",
+            granted=True,
+            source="preference centre",
+            at=utcnow() - timedelta(days=5.8),
+        )
+    recommendations_service.train(session)
 
 
 def _anna_is_reminded_of_her_scarf(session: Session) -> None:

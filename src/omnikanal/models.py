@@ -18,6 +18,7 @@ from omnikanal.marketing import models as marketing_models
 from omnikanal.notifications import models as notification_models
 from omnikanal.outbox import models as outbox_models
 from omnikanal.privacy import models as privacy_models
+from omnikanal.recommendations import models as recommendation_models
 from omnikanal.timers import models as timer_models
 
 metadata = Base.metadata
@@ -41,5 +42,6 @@ __all__ = [
     "notification_models",
     "outbox_models",
     "privacy_models",
+    "recommendation_models",
     "timer_models",
 ]

@@ -39,6 +39,8 @@ from omnikanal.outbox.registry import HandlerRegistry
 from omnikanal.privacy import handlers as privacy_handlers
 from omnikanal.privacy import privacy as privacy_privacy
 from omnikanal.privacy import retention
+from omnikanal.recommendations import handlers as recommendations_handlers
+from omnikanal.recommendations import privacy as recommendations_privacy
 from omnikanal.timers import privacy as timers_privacy
 
 IDEMPOTENCY_PURGE_INTERVAL = timedelta(hours=1)
@@ -59,6 +61,7 @@ def build_registry() -> HandlerRegistry:
         conversations_handlers.register,
         marketing_handlers.register,
         imports_handlers.register,
+        recommendations_handlers.register,
     ):
         register(registry)
     privacy_handlers.register(registry, build_privacy_registry())
@@ -88,6 +91,7 @@ def build_privacy_registry() -> PrivacyRegistry:
         notifications_privacy.register,
         outbox_privacy.register,
         privacy_privacy.register,
+        recommendations_privacy.register,
         timers_privacy.register,
     ):
         register(registry)

@@ -30,6 +30,7 @@ DOMAINS = frozenset(
         "marketing",
         "notifications",
         "privacy",
+        "recommendations",
     }
 )
 # Where the app, the worker and the schema are assembled from every domain (convention 13).

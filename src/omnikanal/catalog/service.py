@@ -183,6 +183,19 @@ def listings(session: Session, *, skus: Sequence[str]) -> dict[str, Listing]:
     return found
 
 
+def active_listings(session: Session, *, skus: Sequence[str]) -> dict[str, Listing]:
+    """The listings of those of these SKUs that are active products (the others left
+    out, no error), from the process's catalog in memory."""
+    store = cache.store(session)
+    store.load(session, skus)
+    found: dict[str, Listing] = {}
+    for sku in skus:
+        listing = store.listings.get(sku)
+        if listing is not None and listing.active:
+            found[sku] = listing
+    return found
+
+
 def price(
     session: Session,
     *,

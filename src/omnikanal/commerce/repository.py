@@ -749,3 +749,17 @@ def orders_for_experiments(session: Session, *, since: datetime) -> Sequence[Row
         .order_by(Order.placed_at)
     )
     return session.execute(query).all()
+
+
+def skus_bought_since(
+    session: Session, profile_ids: Sequence[UUID], *, since: datetime | None
+) -> set[str]:
+    """The SKUs of these profiles' orders (not cancelled) placed at or after ``since``."""
+    query = (
+        select(OrderLine.sku)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.profile_id.in_(profile_ids), Order.status != OrderStatus.CANCELLED)
+    )
+    if since is not None:
+        query = query.where(Order.placed_at >= since)
+    return set(session.scalars(query.distinct()))

@@ -8,6 +8,7 @@ audit) and ``habits.py`` (what a person's orders say about them).
 """
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.auth.models import Channel, Role
 from omnikanal.auth.service import StaffActor
+from omnikanal.commerce import repository
 from omnikanal.customers import service as customers_service
 from omnikanal.customers.service import Placement
 from omnikanal.errors import Forbidden, RuleViolation
@@ -303,3 +305,10 @@ def on_timeline(
         message_id=message_id,
         at=at,
     )
+
+
+def skus_bought(
+    session: Session, *, profile_ids: Sequence[UUID], since: datetime | None = None
+) -> set[str]:
+    """What these profiles (a person's family) bought, on any channel, since then."""
+    return repository.skus_bought_since(session, profile_ids, since=since)

@@ -34,6 +34,7 @@ from omnikanal.privacy import service as privacy_service
 from omnikanal.privacy.access import MAX_REASON_LENGTH, AccessAction
 from omnikanal.privacy.dependencies import Registry
 from omnikanal.privacy.router import zip_response
+from omnikanal.recommendations import service as recommendations_service
 
 router = APIRouter(prefix="/customers")
 
@@ -47,6 +48,8 @@ CONVERSATIONS_SHOWN = 20
 # Past this many events the timeline says "more than".
 TIMELINE_COUNT_CAP = 10_000
 RECENT_ORDERS = 20
+# Recommendations shown on the 360 page.
+RECOMMENDED = 6
 LEDGER_ENTRIES = 20
 # The identifier types one search box tries, in this order.
 SEARCHED_TYPES = ("email", "phone", "loyalty_card", "user_id", "anonymous_id")
@@ -293,6 +296,9 @@ def customer_360(
         if view.profile.traits.get(k)
     )
     accesses = latest_accesses(session, user=user, profile_id=live)
+    recommended = recommendations_service.recommend(
+        session, profile_id=live, limit=RECOMMENDED, context="email"
+    )
     return render(
         request,
         "customer.html",
@@ -313,6 +319,8 @@ def customer_360(
         next_orders=next_orders,
         orders_from=orders_before is not None,
         cart=carts.priced(session, state, channel=state.cart.channel) if state else None,
+        recommended=recommended,
+        stock_name=stores.get(recommended.stock_location or "", recommended.stock_location),
         loyalty=_loyalty(session, live),
         consents=[c for c in marketing_service.consents(session, profile_id=live)[1] if c.explicit],
         conversations=conversations,

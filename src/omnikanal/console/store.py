@@ -30,6 +30,10 @@ from omnikanal.inventory.models import Location
 from omnikanal.inventory.service import NearbyLocation, StockLevel
 from omnikanal.kit.limits import MAX_QUANTITY
 from omnikanal.kit.time import utcnow
+from omnikanal.privacy import access
+from omnikanal.privacy.access import AccessAction
+from omnikanal.recommendations import service as recommendations_service
+from omnikanal.recommendations.service import Recommendations
 
 router = APIRouter(prefix="/store")
 
@@ -40,6 +44,40 @@ COUNT_CAP = 1000
 NEARBY = 4
 CURRENCY_OF_COUNTRY = {"SE": "SEK", "DK": "DKK", "NO": "NOK", "FI": "EUR"}
 CUSTOMER_TYPES = {"email": "Email", "phone": "Phone", "loyalty_card": "Loyalty card"}
+# Suggestions for the customer in front of the associate.
+SUGGESTED = 6
+
+
+@dataclass(frozen=True)
+class Suggested:
+    """What the store view suggests for a customer looked up by the associate."""
+
+    customer: str
+    profile_id: UUID | None
+    recommended: Recommendations | None
+
+
+def _suggested(
+    session: Session, user: SignedIn, store: Location, kind: str, customer: str
+) -> Suggested | None:
+    """The customer's suggestions in stock here, found by email, phone or card; the
+    look-up is on the access log."""
+    if not customer.strip() or kind not in CUSTOMER_TYPES:
+        return None
+    found = customers_service.find_profile_id(session, type_=kind, raw_value=customer.strip())
+    if found is None:
+        return Suggested(customer.strip(), None, None)
+    recommended = recommendations_service.recommend(
+        session, profile_id=found, limit=SUGGESTED, location=store.code, context="store"
+    )
+    access.record(
+        session,
+        actor=user.actor,
+        action=AccessAction.RECOMMENDATIONS,
+        profile_id=recommended.profile_id,
+        reason="suggestions in the store",
+    )
+    return Suggested(customer.strip(), recommended.profile_id, recommended)
 
 
 @dataclass(frozen=True)
@@ -109,6 +147,7 @@ def _store_page(
     after: str | None = None,
     refused: Refusal | None = None,
     review: Review | None = None,
+    suggested: Suggested | None = None,
 ) -> Response:
     prefix = sku.strip().upper() or None
     levels = inventory_service.stock_page(
@@ -163,6 +202,7 @@ def _store_page(
         done=request.query_params.get("done") if refused is None and review is None else None,
         refused=refused,
         review=review,
+        suggested=suggested,
         status_code=422 if refused else 200,
     )
 
@@ -185,9 +225,12 @@ def store_view(
     location: str | None = None,
     sku: str = "",
     after: str | None = None,
+    customer_type: str = "email",
+    customer: str = "",
 ) -> Response:
     store = _store(session, user, location)
-    return _store_page(request, session, user, store, sku=sku, after=after)
+    suggested = _suggested(session, user, store, customer_type, customer)
+    return _store_page(request, session, user, store, sku=sku, after=after, suggested=suggested)
 
 
 STEPS = {

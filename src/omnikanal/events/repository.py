@@ -291,3 +291,22 @@ def count_events(
 ) -> int:
     query = select(func.count()).where(*_exported_events(from_id, before, received_since))
     return session.scalar(query.select_from(event_table)) or 0
+
+
+def stream_product_events(
+    session: Session, *, names: Sequence[str], chunk: int
+) -> Iterator[Sequence[Row[str, str | None, datetime, str]]]:
+    """The events of these names (``Product Viewed`` ...) with the SKU they name, as
+    (profile_id text, name, timestamp, sku as JSON text), in storage order, ``chunk`` rows
+    at a time from one server-side cursor."""
+    query = (
+        select(
+            UuidText(Event.profile_id).label("profile_id"),
+            Event.name,
+            type_coerce(Event.timestamp, DateTime()).label("timestamp"),
+            JsonText(Event.message, "properties", "sku").label("sku"),
+        )
+        .where(Event.name.in_(sorted(set(names))))
+        .order_by(Event.id)
+    )
+    yield from session.connection().execute(query.execution_options(yield_per=chunk)).partitions()

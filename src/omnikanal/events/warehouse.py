@@ -5,11 +5,12 @@ by id (time-ordered, made when the event is stored). Only ``profile_id`` changes
 (merges); the warehouse learns of merges from ``profile.merged`` and the profiles export.
 """
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
@@ -48,3 +49,34 @@ def count_for_export(
     return repository.count_events(
         session, from_id=from_id, before=before, received_since=received_since
     )
+
+
+def product_events(
+    session: Session, *, names: Sequence[str], chunk: int
+) -> Iterator[list[tuple[str, str, datetime, str]]]:
+    """(profile_id, event name, timestamp, sku) of every event of these names that names
+    a SKU in its properties (``Product Viewed``, ``Product Added``), in storage order, in
+    chunks: what a recommender learns from beside the orders. Timestamps are UTC."""
+    for rows in repository.stream_product_events(session, names=names, chunk=chunk):
+        found = []
+        for row in rows:
+            sku = _text(row.sku)
+            if sku:
+                at = row.timestamp if row.timestamp.tzinfo else row.timestamp.replace(tzinfo=UTC)
+                found.append((row.profile_id, row.name, at, sku))
+        yield found
+
+
+def _text(value: str | None) -> str | None:
+    """A JSON member's text: a string's value, a number's digits; else None."""
+    if value is None:
+        return None
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(parsed, str):
+        return parsed or None
+    if isinstance(parsed, int) and not isinstance(parsed, bool):
+        return str(parsed)
+    return None

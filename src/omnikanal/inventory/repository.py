@@ -341,3 +341,27 @@ def sourcing_candidates_for(
 def insert_holds(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(hold_table), list(rows))
+
+
+def available_by_sku(
+    session: Session, skus: Sequence[str], *, location: str | None
+) -> dict[str, int]:
+    """Units available of each SKU that has stock rows: at ``location``, or summed over
+    every active location when it is None."""
+    c = stock_table.c
+    available = c.on_hand - c.reserved - c.allocated
+    found: dict[str, int] = {}
+    wanted = sorted(set(skus))
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        if location is not None:
+            query = select(c.sku, available).where(c.location == location, c.sku.in_(chunk))
+        else:
+            query = (
+                select(c.sku, func.sum(available))
+                .join(location_table, location_table.c.code == c.location)
+                .where(c.sku.in_(chunk), location_table.c.active)
+                .group_by(c.sku)
+            )
+        found.update({sku: int(units or 0) for sku, units in session.execute(query)})
+    return found

@@ -752,3 +752,12 @@ def _write_levels(
             record_event(
                 session, StockAvailableAgain(location=loc, sku=sku, available=available_now)
             )
+
+
+def available_units(
+    session: Session, *, skus: Sequence[str], location: str | None
+) -> dict[str, int]:
+    """Units available of each of these SKUs at ``location`` (every active location
+    together when None), in one query per 1,000 SKUs; zero where there is no stock."""
+    found = repository.available_by_sku(session, skus, location=location)
+    return {sku: max(found.get(sku, 0), 0) for sku in skus}

@@ -113,7 +113,13 @@ def post_purchase_fired(session: Session, timer: Timer) -> None:
         kind="post_purchase",
         template="post_purchase",
         profile_id=UUID(timer.payload["profile_id"]),
-        context={"number": timer.payload.get("number"), "products": names},
+        context={
+            "number": timer.payload.get("number"),
+            "products": names,
+            "suggestions": triggers.suggestions(
+                session, profile_id=UUID(timer.payload["profile_id"]), context="email"
+            ),
+        },
     )
 
 

@@ -13,7 +13,9 @@ from omnikanal.kit.time import utcnow
 class Purpose:
     TRANSACTIONAL = "transactional"
     MARKETING = "marketing"
-    ALL = (TRANSACTIONAL, MARKETING)
+    # Recommendations made from the person's own history (opt-in, like marketing).
+    PERSONALISATION = "personalisation"
+    ALL = (TRANSACTIONAL, MARKETING, PERSONALISATION)
 
 
 class ConsentChannel:

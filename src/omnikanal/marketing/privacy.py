@@ -82,8 +82,9 @@ def register(registry: PrivacyRegistry) -> None:
                 )
             ),
             files={
-                "consents": "Your consent per purpose (marketing, transactional) and channel: "
-                "what holds now, and every change you made (what, when, and where).",
+                "consents": "Your consent per purpose (marketing, transactional, "
+                "personalisation) and channel: what holds now, and every change you made "
+                "(what, when, and where).",
                 "messages": "Every message we sent you or held back (and why): campaigns, "
                 "reminders, notices, with what became of each.",
                 "stock_alerts": "Products you asked to hear about when back in stock.",

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
-PurposeName = Literal["transactional", "marketing"]
+PurposeName = Literal["transactional", "marketing", "personalisation"]
 ConsentChannelName = Literal["email", "sms", "push", "social"]
 
 

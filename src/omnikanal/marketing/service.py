@@ -4,12 +4,15 @@ The use cases live beside this file: ``messages.py`` (the message log and delive
 ``triggers.py`` (the abandoned-cart reminder and the cart-restore link), ``audiences.py``
 (rules over traits and behaviour) and ``campaigns.py``.
 
-Consent is kept per purpose (transactional, marketing) and channel (email, sms, push,
-social) as an append-only history with the source and time of each change. Consent sent
-in ``identify`` traits is read at send time, not copied: ``traits.consents =
-{"marketing": {"email": true}}`` or ``traits.marketing_email_opt_in = true``; whichever
-change is latest (the trait's event time or the recorded change) holds. Transactional
-messages need no consent unless the person opted out; marketing needs an explicit opt-in.
+Consent is kept per purpose (transactional, marketing, personalisation) and channel
+(email, sms, push, social) as an append-only history with the source and time of each
+change. Consent sent in ``identify`` traits is read at send time, not copied:
+``traits.consents = {"marketing": {"email": true}}`` or
+``traits.marketing_email_opt_in = true``; whichever change is latest (the trait's event
+time or the recorded change) holds. Transactional messages need no consent unless the
+person opted out; marketing needs an explicit opt-in.
+Personalisation (recommendations from the person's own history) needs an opt-in on any
+channel, and the latest word on any channel holds (``personalisation_allowed``).
 """
 
 import dataclasses
@@ -182,6 +185,42 @@ def allowed(session: Session, *, profile_id: UUID, purpose: str, channel: str) -
     """May this person be sent a message of ``purpose`` on ``channel`` now?"""
     _, states = consents(session, profile_id=profile_id)
     return any(s.granted for s in states if s.purpose == purpose and s.channel == channel)
+
+
+def personalisation_allowed(session: Session, *, profile_id: UUID) -> bool:
+    """May recommendations be made from this person's own history? Personalisation is
+    not a channel's: the latest explicit word on any channel holds; nobody said: no."""
+    live, family = _family(session, profile_id)
+    profile = customers_service.live_profile(session, live)
+    return personalisation_allowed_of(
+        session, family=family, traits=profile.traits or {}, trait_times=profile.trait_times or {}
+    )
+
+
+def personalisation_allowed_of(
+    session: Session,
+    *,
+    family: Sequence[UUID],
+    traits: dict[str, Any],
+    trait_times: dict[str, Any],
+) -> bool:
+    """``personalisation_allowed`` for a person whose family (live profile first) and
+    live profile's traits the caller holds already: one query (a recommendation asks
+    on every request)."""
+    said: list[tuple[str, bool]] = [
+        (_stamp(row.changed_at), row.granted)
+        for row in repository.consents_of(session, family)
+        if row.purpose == Purpose.PERSONALISATION
+    ]
+    said += [
+        (stamp, granted)
+        for (purpose, _), (granted, stamp) in _from_traits(traits, trait_times).items()
+        if purpose == Purpose.PERSONALISATION
+    ]
+    if not said:
+        return False
+    # The latest word; at one moment a yes and a no, the no.
+    return max(said, key=lambda s: (s[0], not s[1]))[1]
 
 
 def family(session: Session, profile_id: UUID) -> tuple[UUID, list[UUID]]:

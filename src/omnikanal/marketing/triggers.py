@@ -37,6 +37,7 @@ from omnikanal.marketing.models import ConsentChannel, Message, MessageStatus, P
 from omnikanal.marketing.service import MarketingErrorCode, allowed, record_consent
 from omnikanal.marketing.templates import money
 from omnikanal.outbox.registry import PublishedEvent
+from omnikanal.recommendations import service as recommendations_service
 from omnikanal.timers import service as timers_service
 from omnikanal.timers.models import Timer, TimerStatus
 
@@ -238,10 +239,36 @@ def remind(
         "open_url": open_url(settings, message_id=message_id),
         "subject": variant.get("subject") if variant else None,
         "offer": variant.get("offer") if variant else None,
+        "suggestions": suggestions(session, profile_id=live.id, context="cart"),
     }
     if variant:
         context["experiment"] = {"key": variant["experiment"], "variant": variant["key"]}
     return messages.queue(session, **base, context=context, message_id=message_id)[0]
+
+
+# "You may also like" in a message: this many, with the reason each is suggested.
+SUGGESTIONS = 3
+
+
+def suggestions(
+    session: Session, *, profile_id: UUID, context: recommendations_service.Context
+) -> list[dict[str, Any]]:
+    """The person's recommendations for a message (none without consent for
+    personalisation: best sellers are not shown as personal suggestions)."""
+    found = recommendations_service.recommend(
+        session, profile_id=profile_id, limit=SUGGESTIONS, context=context
+    )
+    if not found.personalised:
+        return []
+    return [
+        {
+            "sku": item.sku,
+            "name": item.name,
+            "image_url": item.image_url,
+            "reason": item.reason_text,
+        }
+        for item in found.items
+    ]
 
 
 # -- the links --

@@ -36,6 +36,8 @@ class AccessAction(StrEnum):
     EXPORT = "export"
     CONVERSATION = "conversation"
     TRANSCRIPT = "transcript"
+    # What we would suggest to the person (made from their history).
+    RECOMMENDATIONS = "recommendations"
     # Duplicate suggestions: each pair shows two people.
     DUPLICATES = "duplicates"
     # Changes by staff
