@@ -1,7 +1,8 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,19 @@ READ_ONLY_OPTION = "omnikanal_read_only"
 def is_read_only(session: Session) -> bool:
     """Whether the session came from a read-only factory (a GET's, the resolver's peeks)."""
     return bool(session.get_bind().get_execution_options().get(READ_ONLY_OPTION))
+
+
+@contextmanager
+def read_only_twin(session: Session) -> Iterator[Session]:
+    """A read-only session on ``session``'s database, with its own connection and
+    transaction and the same ``info`` (settings): for long reads inside a write job (a
+    model's training history), which on SQLite would otherwise hold the write lock that
+    a writer's transaction takes at its first statement. It sees only committed rows."""
+    engine = session.get_bind().engine
+    with Session(
+        bind=engine.execution_options(**{READ_ONLY_OPTION: True}), info=dict(session.info)
+    ) as twin:
+        yield twin
 
 
 # How long a writer waits for SQLite's write lock, and how often it looks while waiting.

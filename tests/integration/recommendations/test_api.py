@@ -1,6 +1,7 @@
 """Recommendations through the API on both databases: a small till and web history made
 by hand, a model trained on it, and what each person is (and is not) offered."""
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -296,3 +297,26 @@ def test_privacy_export_and_erasure_of_a_persons_lists(
 def test_the_worker_trains_when_the_model_is_due() -> None:
     jobs = build_registry().periodic_jobs()
     assert "recommendations.train" in jobs
+
+
+def test_a_checkout_can_write_while_a_model_learns(
+    shop: Shop,  # noqa: F811
+    people: dict[str, str],
+) -> None:
+    """Training reads the history and learns outside its write transaction: on SQLite,
+    whose one write lock a writer holds from its first statement, a till sale made while
+    the model learns goes through at once instead of waiting for the fit."""
+    sold: list[str] = []
+
+    def told(step: str, done: int, total: int) -> None:
+        if step == "history" and done == 1 and not sold:
+            started = time.monotonic()
+            sold.append(_till(shop, "while-learning", HAT))
+            assert time.monotonic() - started < 5
+
+    with unit_of_work(shop.factory) as session:
+        model = service.train(session, params=PARAMS, progress=told)
+        assert model is not None
+    assert sold, "the progress of reading the history was told"
+    with shop.factory() as session:
+        assert service.served_model(session) is not None
