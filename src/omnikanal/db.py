@@ -165,11 +165,15 @@ def is_read_only(session: Session) -> bool:
 
 
 @contextmanager
-def read_only_twin(session: Session) -> Iterator[Session]:
-    """A read-only session on ``session``'s database, with its own connection and
-    transaction and the same ``info`` (settings): for long reads inside a write job (a
-    model's training history), which on SQLite would otherwise hold the write lock that
-    a writer's transaction takes at its first statement. It sees only committed rows."""
+def long_read(session: Session) -> Iterator[Session]:
+    """Where a write job does a long read (a model's training history): ``session`` itself
+    once its transaction has begun (its own uncommitted changes are seen, and on SQLite it
+    holds the write lock already); before that, a read-only session of its own on the
+    same database with the same ``info``, so the job's transaction, which on SQLite takes
+    the one write lock at its first statement, does not hold it through the read."""
+    if session.in_transaction():
+        yield session
+        return
     engine = session.get_bind().engine
     with Session(
         bind=engine.execution_options(**{READ_ONLY_OPTION: True}), info=dict(session.info)

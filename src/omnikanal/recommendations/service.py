@@ -21,7 +21,7 @@ from omnikanal.commerce import carts as commerce_carts
 from omnikanal.commerce import service as commerce_service
 from omnikanal.config import settings_of
 from omnikanal.customers import service as customers_service
-from omnikanal.db import read_only_twin
+from omnikanal.db import long_read
 from omnikanal.inventory import service as inventory_service
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import service as marketing_service
@@ -159,9 +159,9 @@ def train(
     told = progress or (lambda step, done, total: None)
     started = time.perf_counter()
     told("history", 0, 1)
-    # Read and learn outside the caller's write transaction: on SQLite it holds the one
-    # write lock from its first statement, and every checkout would wait for the fit.
-    with read_only_twin(session) as reader:
+    # Read and learn before the caller's write transaction begins: on SQLite it holds the
+    # one write lock from its first statement, and every checkout would wait for the fit.
+    with long_read(session) as reader:
         interactions = history.read(reader)
     told("history", 1, 1)
     if not len(interactions):
@@ -176,7 +176,7 @@ def train(
 def train_job(session: Session) -> None:
     """Periodic, in the worker: train when the served model is older than a day (or
     there is none and there is history); safe to run twice (the later model wins)."""
-    with read_only_twin(session) as reader:
+    with long_read(session) as reader:
         served = repository.active_model(reader)
     if served is not None and served.trained_at > utcnow() - RETRAIN_AFTER:
         return
