@@ -104,6 +104,7 @@ class Relay:
         alone, so a failing handler fails only its own delivery."""
         try:
             with unit_of_work(self.session_factory, after_commit=self.run_handlers) as session:
+                delivered = []
                 for delivery, event in repository.deliveries_with_events(session, delivery_ids):
                     if delivery.status != DeliveryStatus.PENDING:
                         continue
@@ -111,7 +112,10 @@ class Relay:
                     if handler is None:
                         raise LookupError(f"no handler named {delivery.target!r} is registered")
                     handler(session, published(event))
-                    self._mark_delivered(session, delivery)
+                    delivered.append(delivery.id)
+                # One statement for the batch: marking each alone was 14 % of a busy
+                # checkout server's samples.
+                repository.mark_delivered(session, delivered, at=utcnow())
         except Exception as exc:
             logger.info("handlers run one by one after a failure together: %s", exc)
             return False

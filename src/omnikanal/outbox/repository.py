@@ -86,6 +86,22 @@ def mark(session: Session, delivery_id: UUID, **values: Any) -> None:
     session.execute(update(OutboxDelivery).where(OutboxDelivery.id == delivery_id).values(**values))
 
 
+def mark_delivered(session: Session, delivery_ids: Sequence[UUID], *, at: datetime) -> None:
+    """These deliveries done, each with one more attempt: one statement for all."""
+    if delivery_ids:
+        session.execute(
+            update(OutboxDelivery)
+            .where(OutboxDelivery.id.in_(delivery_ids))
+            .values(
+                status=DeliveryStatus.DELIVERED,
+                attempts=OutboxDelivery.attempts + 1,
+                delivered_at=at,
+                locked_until=None,
+                last_error=None,
+            )
+        )
+
+
 # -- events that name a person (privacy.py) --
 
 
