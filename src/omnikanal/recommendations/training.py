@@ -284,8 +284,8 @@ def _normalised(factors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return found
 
 
-def rebuyable_items(inter: Interactions, params: Params) -> npt.NDArray[np.bool_]:
-    """Per item: bought again by enough of its buyers (occasions: distinct days)."""
+def _purchase_occasions(inter: Interactions) -> "sparse.csr_matrix":
+    """People x items: on how many distinct days the person bought the item."""
     bought = inter.kind == PURCHASE
     days = inter.at[bought] // 86_400
     pairs = np.unique(
@@ -297,6 +297,10 @@ def rebuyable_items(inter: Interactions, params: Params) -> npt.NDArray[np.bool_
         shape=(len(inter.people), len(inter.items)),
     ).tocsr()
     occasions.sum_duplicates()
+    return occasions
+
+
+def _rebuyable(occasions: "sparse.csr_matrix", params: Params) -> npt.NDArray[np.bool_]:
     buyers = np.asarray((occasions > 0).sum(axis=0)).ravel()
     repeaters = np.asarray((occasions > 1).sum(axis=0)).ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -305,21 +309,16 @@ def rebuyable_items(inter: Interactions, params: Params) -> npt.NDArray[np.bool_
     return result
 
 
+def rebuyable_items(inter: Interactions, params: Params) -> npt.NDArray[np.bool_]:
+    """Per item: bought again by enough of its buyers (occasions: distinct days)."""
+    return _rebuyable(_purchase_occasions(inter), params)
+
+
 def excluded_purchases(inter: Interactions, params: Params) -> "sparse.csr_matrix":
     """People x items, 1 where the person bought the item and will not buy it again: the
     item is not one people buy again and they bought it on one occasion only."""
-    bought = inter.kind == PURCHASE
-    days = inter.at[bought] // 86_400
-    pairs = np.unique(
-        np.stack([inter.person[bought], inter.item[bought], days], axis=1).astype(np.int64),
-        axis=0,
-    )
-    occasions = sparse.coo_matrix(
-        (np.ones(len(pairs), np.int32), (pairs[:, 0], pairs[:, 1])),
-        shape=(len(inter.people), len(inter.items)),
-    ).tocsr()
-    occasions.sum_duplicates()
-    again = rebuyable_items(inter, params)
+    occasions = _purchase_occasions(inter)
+    again = _rebuyable(occasions, params)
     once = occasions.multiply(occasions == 1).tocsr()
     once.data[again[once.indices]] = 0
     once.eliminate_zeros()
