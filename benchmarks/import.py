@@ -56,7 +56,7 @@ from omnikanal import migrate
 from omnikanal.catalog import service as catalog_service
 from omnikanal.config import Settings
 from omnikanal.customers import service as customers_service
-from omnikanal.customers.identity import USER_ID, IdentifierKey
+from omnikanal.customers.identity import EXTERNAL_ID, IdentifierKey
 from omnikanal.customers.service import Sighting
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.imports.kinds import BatchOutcome, ImportOptions
@@ -138,7 +138,7 @@ def set_up(factory: Any, workload: Workload) -> None:
                     session,
                     [
                         Sighting(
-                            identifiers=[IdentifierKey(USER_ID, customer)],
+                            identifiers=[IdentifierKey(EXTERNAL_ID, customer)],
                             traits={},
                             channel="web",
                             seen_at=utcnow(),

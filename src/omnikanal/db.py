@@ -1,5 +1,6 @@
 """Engine, sessions and the declarative base shared by every domain."""
 
+import operator
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -288,28 +289,28 @@ def insert_ignoring_duplicates(
     *,
     keys: Sequence[str],
     returning: Sequence[str] = (),
-    stored: bool = False,
 ) -> list[Row[Any]]:
     """Insert many rows; a row whose ``keys`` already exist is skipped (both dialects).
-    With ``returning``, those columns of the rows actually inserted (in no set order).
-    ``stored``: through ``insert_stored`` (bulk loads whose rows give every column)."""
+    With ``returning``, those columns of the rows actually inserted (in no set order)."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS)
-    )
-    if stored and not returning:
-        insert_stored(session, statement, rows)
-        return []
+    statement = ignoring_duplicates(session, table, keys=keys)
     if not returning:
         session.execute(statement, rows)
         return []
     columns = [table.c[name] for name in returning]
     return list(session.execute(statement.returning(*columns), rows))
+
+
+def ignoring_duplicates(session: Session, table: Table, *, keys: Sequence[str]) -> Insert:
+    """An INSERT into ``table`` that skips a row whose ``keys`` exist (both dialects)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS)
+    )
 
 
 def insert_stored(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -327,25 +328,36 @@ def insert_stored(session: Session, statement: Insert, rows: Sequence[Mapping[st
     missing = set(compiled.binds) - set(names)
     if missing:
         raise ValueError(f"rows lack {sorted(missing)}, which have defaults")
+    table = statement.table
+    pick = operator.itemgetter(*names)  # a row's values in order, in one C call
+    as_tuples = map(pick, rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    values = zip(*as_tuples, strict=True)  # column by column
     columns = {
         name: _stored(
-            [row[name] for row in rows],
+            column,
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+            unique=name in table.c and table.c[name].primary_key,
         )
-        for name in names
+        for name, column in zip(names, values, strict=True)
     }
     if compiled.positiontup is not None:  # SQLite: ``?`` placeholders, in this order
-        ordered = [columns[name] for name in compiled.positiontup]
-        params: list[Any] = list(zip(*ordered, strict=True))
+        params: list[Any] = list(
+            zip(*[columns[name] for name in compiled.positiontup], strict=True)
+        )
     else:  # psycopg: named placeholders
         params = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     session.connection().exec_driver_sql(compiled.string, params)
 
 
-def _stored(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
-    """A column's values as the driver takes them; each distinct value converted once."""
+def _stored(
+    values: Sequence[Any], process: Callable[[Any], Any] | None, *, unique: bool
+) -> Sequence[Any]:
+    """A column's values as the driver takes them; each distinct value converted once
+    (``unique``: no value repeats, each is converted)."""
     if process is None:
         return values
+    if unique:
+        return list(map(process, values))
     memo: dict[Any, Any] = {}
     try:
         return [memo[v] if v in memo else memo.setdefault(v, process(v)) for v in values]

@@ -22,12 +22,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from omnikanal.db import JsonText, UuidText, insert_ignoring_duplicates
+from omnikanal.db import (
+    JsonText,
+    UuidText,
+    ignoring_duplicates,
+    insert_ignoring_duplicates,
+    insert_stored,
+)
 from omnikanal.events.models import Event, InboxMessage, ResolverLease
 
 event_table = cast(Table, Event.__table__)
 inbox_table = cast(Table, InboxMessage.__table__)
 CHUNK = 1000
+# An event's natural key: a source's message is stored once.
+EVENT_KEYS = ("source_id", "message_id")
 
 
 def stored_message_ids(session: Session, source_id: UUID, message_ids: Sequence[str]) -> set[str]:
@@ -45,9 +53,11 @@ def insert_events(
     session: Session, rows: Sequence[dict[str, Any]], *, stored: bool = False
 ) -> None:
     """``stored``: rows that give every column (their ids too), converted per column."""
-    insert_ignoring_duplicates(
-        session, event_table, rows, keys=("source_id", "message_id"), stored=stored
-    )
+    if stored:
+        statement = ignoring_duplicates(session, event_table, keys=EVENT_KEYS)
+        insert_stored(session, statement, rows)
+    else:
+        insert_ignoring_duplicates(session, event_table, rows, keys=EVENT_KEYS)
 
 
 def repoint(session: Session, merges: Sequence[tuple[UUID, UUID]]) -> None:
