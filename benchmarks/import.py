@@ -1,15 +1,16 @@
 """Importing order history: the H&M sample's 31,662 purchases as historical orders.
 
-What it measures: the H&M sample (``../shared/data/hm-fashion-sample``; see _hm.py for
-the mapping) is set up untimed as customers (one profile per H&M customer, named by its
-customer id) and products (every article bought, named where the partial article data
-has a name), through the services. Then the clock runs while the ``orders`` import kind
-applies the purchases, as hub-format order lines, in batches of ``--batch-size`` rows,
-one transaction each, as the import job runs them: orders found by natural key, people
-linked through the identity graph, orders, lines and timeline events inserted in bulk;
-then the kind's ``finish``, as the job calls it after the last batch: habits recomputed
-once for everyone the import named. Reading the files and mapping the rows is not
-timed; everything from the first batch's transaction to the last commit is.
+What it measures: the H&M sample (``../shared/data/hm-fashion-sample``; see _hm.py for the
+mapping) is set up untimed as customers (one profile per H&M customer, its customer id as
+``external_id``, as the orders name it) and products (every article bought, named where
+the partial article data has a name), through the services. Then the clock runs while the
+``orders`` import kind applies the purchases, as hub-format order lines, in batches of
+``--batch-size`` rows, one transaction each, as the import job runs them: orders found by
+natural key, people linked through the identity graph, orders, lines and timeline events
+inserted in bulk; then the kind's ``finish``, as the job calls it after the last batch:
+the buyers' channels and first/last seen told, and their habits recomputed, once for
+everyone the import named. Reading the files and mapping the rows is not timed; everything
+from the first batch's transaction to the last commit is.
 
 Beside it, the reference measured in the same run on the same database: the same rows
 (the orders, lines and timeline events the import wrote) inserted raw into scratch copies
@@ -62,6 +63,7 @@ from omnikanal.db import make_engine, make_session_factory
 from omnikanal.imports.kinds import BatchOutcome, ImportOptions
 from omnikanal.imports.orders import ORDERS
 from omnikanal.inventory import service as inventory_service
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.outbox.relay import Relay
 from omnikanal.uow import unit_of_work
@@ -158,7 +160,7 @@ class Measured:
     seconds: float
     cpu_seconds: float
     transactions: int
-    finish_cpu_seconds: float  # of cpu_seconds: the habits, after the last batch
+    finish_cpu_seconds: float  # of cpu_seconds: the import's end, after the last batch
 
 
 def run_import(factory: Any, relay: Relay, workload: Workload, batch_size: int) -> Measured:
@@ -169,18 +171,19 @@ def run_import(factory: Any, relay: Relay, workload: Workload, batch_size: int) 
         task = progress.add_task("import orders (timed)", total=len(numbered))
         started, cpu_started = time.perf_counter(), time.process_time()
         since = utcnow()
+        options = ImportOptions(import_id=new_id())  # one import job, batch by batch
         for batch in batches:
             with unit_of_work(factory, after_commit=relay.run_handlers) as session:
-                outcome = ORDERS.apply(session, batch, options=ImportOptions())
+                outcome = ORDERS.apply(session, batch, options=options)
             total.created += outcome.created
             total.updated += outcome.updated
             total.unchanged += outcome.unchanged
             total.problems += outcome.problems
             progress.advance(task, len(batch))
         batches_cpu = time.process_time() - cpu_started
-        # The import's end, as the job runs it after its last batch: habits, once.
+        # The import's end, as the job runs it after its last batch: visits and habits.
         with unit_of_work(factory, after_commit=relay.run_handlers) as session:
-            ORDERS.finish(session, options=ImportOptions(), since=since)
+            ORDERS.finish(session, options=options, since=since)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return Measured(total, seconds, cpu, len(batches), cpu - batches_cpu)
 
@@ -389,7 +392,7 @@ def report(
             (
                 "CPU (this process)",
                 f"{run.cpu_seconds:.2f} s",
-                f"of which habits (finish) {run.finish_cpu_seconds:.2f} s",
+                f"of which the end (visits, habits) {run.finish_cpu_seconds:.2f} s",
             ),
             ("purchases → order lines", f"{workload.purchases:,} → {lines:,}", f"{units:,} units"),
             ("orders / lines / timeline events", f"{orders:,} / {stored_lines:,} / {events:,}", ""),

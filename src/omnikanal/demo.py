@@ -30,6 +30,7 @@ from omnikanal.customers.identity import IdentifierKey
 from omnikanal.events import service as events_service
 from omnikanal.inventory import service as inventory_service
 from omnikanal.inventory.models import AdjustmentReason
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.loyalty import service as loyalty_service
 
@@ -784,11 +785,11 @@ def _load_history(
         events_service.append(session, [job])
     while events_service.resolve(session, limit=1000):
         pass
-    started = utcnow()
-    outcome = commerce_history.import_orders(session, orders)
+    started, import_id = utcnow(), new_id()
+    outcome = commerce_history.import_orders(session, orders, import_id=import_id)
     assert not outcome.problems, outcome.problems[:3]
-    # The shoppers' habits (favourite store ...), as an import's last step has them.
-    commerce_history.refresh_habits(session, since=started)
+    # The shoppers' channels and habits (favourite store ...), as an import's end has them.
+    commerce_history.finish_import(session, import_id=import_id, since=started)
     _nps_surveys(session, rng, now)
     _rated_conversations(session, rng, staff)
 
@@ -997,8 +998,10 @@ def _load_experiment(session: Session) -> None:
             when = min(at + timedelta(days=rng.expovariate(1 / 3)), now - timedelta(minutes=5))
             orders.append(_experiment_order(rng, f"X-{n:03d}-1", user, when))
     session.flush()
-    outcome = commerce_history.import_orders(session, orders)
+    started, import_id = utcnow(), new_id()
+    outcome = commerce_history.import_orders(session, orders, import_id=import_id)
     assert not outcome.problems, outcome.problems[:3]
+    commerce_history.finish_import(session, import_id=import_id, since=started)
 
 
 def _experiment_order(rng: random.Random, number: str, user: str, at: datetime) -> HistoricalOrder:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from omnikanal.catalog.models import CatalogVersion, Price, Product, Promotion
-from omnikanal.db import insert_ignoring_duplicates
+from omnikanal.db import insert_ignoring_duplicates, one_of
 from omnikanal.kit.time import utcnow
 
 
@@ -20,14 +20,10 @@ def get_product(session: Session, sku: str) -> Product | None:
 
 
 def products_named(session: Session, skus: Sequence[str]) -> Sequence[tuple[str, str, int]]:
-    """(sku, name, VAT rate) of those of ``skus`` that exist, in chunks of 1,000."""
+    """(sku, name, VAT rate) of those of ``skus`` that exist, in one query."""
     c = product_table.c
-    unique = sorted(set(skus))
-    found: list[tuple[str, str, int]] = []
-    for at in range(0, len(unique), 1000):
-        query = select(c.sku, c.name, c.vat_rate_bp).where(c.sku.in_(unique[at : at + 1000]))
-        found.extend(session.execute(query).all())
-    return found
+    query = select(c.sku, c.name, c.vat_rate_bp).where(one_of(c.sku, skus))
+    return session.execute(query).all()
 
 
 def insert_product(session: Session, *, sku: str, fields: dict[str, Any]) -> bool:

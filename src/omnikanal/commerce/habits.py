@@ -105,10 +105,11 @@ def refresh_many(session: Session, *, profile_ids: Sequence[UUID]) -> None:
     }
     person_of = {o.id: live for live, orders in kept.items() for o in orders}
     units: dict[UUID, Counter[str]] = {live: Counter() for live in families}
-    for line in repository.unit_facts(session, members):
-        person = person_of.get(line.order_id)
+    for order_id, sku, quantity in repository.unit_facts(session, members):
+        person = person_of.get(order_id)
         if person is not None:  # a kept order among the person's most recent ones
-            units[person][line.sku] += line.quantity
+            counted = units[person]
+            counted[sku] = counted.get(sku, 0) + quantity  # not +=: no __missing__ call
     settings = settings_of(session)
     zone = ZoneInfo(settings.timezone)
     customers_service.update_many_computed_traits(

@@ -3,8 +3,9 @@
 A historical order keeps its channel, store, time and lines; it is linked to its person
 through the identity graph (an unknown customer gets a profile, as an identify would),
 goes on their timeline at its own time (``Order Completed``, as a live order does) and
-counts for their habits, refreshed once when the import ends (``refresh_habits``: a file
-in date order touches nearly everyone in every batch). It happened before the hub knew of
+counts for their habits and for the channels and first/last seen their profile shows, both
+told once when the import ends (``finish_import``: a file in date order touches nearly
+everyone in every batch, and each batch would rewrite them). It happened before the hub knew of
 it, so it causes **no live reaction**: no domain event is recorded for it (no points, no
 mail, no timers, no stock movement, no notification); points are earned only when the
 import asks for them.
@@ -15,7 +16,7 @@ for it on that channel (``external_reference``); importing it again changes noth
 lines it lacks (an order whose lines were split over two batches) are added to it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -38,8 +39,9 @@ from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.time import utcnow
 from omnikanal.loyalty import service as loyalty_service
 
-# Who placed an imported order, and the source of its timeline entry: the import itself
-# (no channel's key did). A fixed id, so entries are found again on a second import.
+# The source of an imported order's timeline entry: the import itself (no channel's key
+# did). A fixed id, so entries are found again on a second import. The order itself is
+# placed by its import (``placed_by`` is the import's id: what it brought in is found).
 IMPORT_CREDENTIAL_ID = uuid5(UUID("6f6d6e69-6b61-6e61-6c00-000000000000"), "import:orders")
 
 CHANNELS = ("web", "app", "pos")
@@ -130,10 +132,12 @@ def import_orders(
     session: Session,
     orders: Sequence[HistoricalOrder],
     *,
+    import_id: UUID,
     award_points: bool = False,
     dry_run: bool = False,
 ) -> HistoryOutcome:
-    """Import a batch of past orders (see the module's docstring). Each order appears once
+    """Import a batch of past orders (see the module's docstring) for the import
+    ``import_id``, whose ``finish_import`` follows its last batch. Each order appears once
     in ``orders`` (the caller gathers its lines). ``dry_run``: check everything, write
     nothing. ``award_points``: members earn their points, dated at each order's time."""
     outcome = HistoryOutcome()
@@ -146,8 +150,11 @@ def import_orders(
     placements = _place_people(session, [item.order for item in new])
     now = utcnow()
     order_rows, line_rows, activities = [], [], []
-    for item, order_id in zip(new, new_ids(len(new)), strict=True):
-        order_row, lines = _new_order(item, order_id, placements.get(item.order.key), now)
+    line_ids = iter(new_ids(sum(len(item.lines) for item in accepted)))
+    numbers = _fresh_numbers(session, len(new))
+    for item, order_id, number in zip(new, new_ids(len(new)), numbers, strict=True):
+        person = placements.get(item.order.key)
+        order_row, lines = _new_order(item, order_id, number, import_id, person, now, line_ids)
         order_rows.append(order_row)
         line_rows.extend(lines)
         activity = _timeline_entry(order_row, lines)
@@ -157,7 +164,7 @@ def import_orders(
     totals, revised = [], []
     for item in extended:
         assert item.existing is not None
-        lines = _added_lines(item, now)
+        lines = _added_lines(item, line_ids)
         line_rows.extend(lines)
         totals.append(
             (
@@ -181,9 +188,20 @@ def import_orders(
     return outcome
 
 
-def refresh_habits(session: Session, *, since: datetime) -> int:
-    """The habits of everyone with orders imported (or extended) since ``since``, the
-    import's start, so a resumed import covers its earlier batches too; how many people."""
+def finish_import(session: Session, *, import_id: UUID, since: datetime) -> int:
+    """After the last batch of the import ``import_id``, begun at ``since`` (a resumed
+    import's earlier batches are covered too): its buyers' channels and first/last seen,
+    told once for all the orders it made, and the habits of everyone whose imported orders
+    it made or extended; how many people's habits."""
+    customers_service.add_visits(
+        session,
+        [
+            customers_service.Visits(profile_id, channel, first, last, count)
+            for profile_id, channel, first, last, count in repository.import_visits(
+                session, placed_by=import_id
+            )
+        ],
+    )
     return habits.refresh_imported(session, since=since)
 
 
@@ -302,8 +320,13 @@ def _place_people(
     be, seen on the order's channel at its time; orders naming nobody are anonymous."""
     named: list[HistoricalOrder] = []
     sightings: list[Sighting] = []
+    # A customer's orders name them alike: their identifiers are read once a batch.
+    known: dict[CustomerReference, tuple[list[IdentifierKey], dict[str, Any]]] = {}
     for order in orders:
-        keys, traits = _identifiers(session, order.customer)
+        found = known.get(order.customer)
+        if found is None:
+            found = known[order.customer] = _identifiers(session, order.customer)
+        keys, traits = found
         if not keys:
             continue
         named.append(order)
@@ -315,6 +338,8 @@ def _place_people(
                 seen_at=order.ordered_at,
                 message_id=f"import-{order.channel}-{order.number}"[:200],
                 source_id=IMPORT_CREDENTIAL_ID,
+                # Seen on the order's channel at its time: told once the import ends.
+                visit=False,
             )
         )
     if not sightings:
@@ -344,21 +369,44 @@ def _identifiers(
 # -- rows --
 
 
+def _fresh_numbers(session: Session, count: int) -> list[str]:
+    """The hub's numbers for ``count`` new orders, none another's: 40 random bits repeat
+    about once in a million orders, and a retailer's history runs to millions."""
+    numbers = checkout.order_numbers(count)
+    while True:
+        taken = repository.numbers_taken(session, numbers)
+        clashing = []
+        for index, number in enumerate(numbers):
+            if number in taken:
+                clashing.append(index)
+            taken.add(number)
+        if not clashing:
+            return numbers
+        for index, number in zip(clashing, checkout.order_numbers(len(clashing)), strict=True):
+            numbers[index] = number
+
+
 def _new_order(
-    item: _Accepted, order_id: UUID, person: Placement | None, now: datetime
+    item: _Accepted,
+    order_id: UUID,
+    number: str,
+    import_id: UUID,
+    person: Placement | None,
+    now: datetime,
+    line_ids: Iterator[UUID],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     order = item.order
     in_store = order.channel == STORE_CHANNEL
-    lines = _line_rows(order_id, order, item.lines, start=0, location=order.location or "")
+    lines = _line_rows(order_id, order, item.lines, line_ids, start=0, location=order.location)
     return (
         {
             "id": order_id,
-            "number": checkout.order_number(),
+            "number": number,
             # Done long ago: sold over the counter, or sent.
             "status": OrderStatus.COMPLETED if in_store else OrderStatus.SHIPPED,
             "channel": order.channel,
             "location": order.location,
-            "placed_by": IMPORT_CREDENTIAL_ID,
+            "placed_by": import_id,
             "profile_id": person.profile_id if person else None,
             "anchor_id": person.anchor_id if person else None,
             "cart_id": None,
@@ -382,12 +430,12 @@ def _new_order(
     )
 
 
-def _added_lines(item: _Accepted, now: datetime) -> list[dict[str, Any]]:
+def _added_lines(item: _Accepted, line_ids: Iterator[UUID]) -> list[dict[str, Any]]:
     existing = item.existing
     assert existing is not None
     start = max((int(line["position"]) for line in existing.lines.values()), default=-1) + 1
     return _line_rows(
-        existing.id, item.order, item.lines, start=start, location=existing.location or ""
+        existing.id, item.order, item.lines, line_ids, start=start, location=existing.location
     )
 
 
@@ -395,17 +443,19 @@ def _line_rows(
     order_id: UUID,
     order: HistoricalOrder,
     lines: Sequence[tuple[HistoricalLine, catalog_service.ProductFacts]],
+    ids: Iterator[UUID],
     *,
     start: int,
-    location: str,
+    location: str | None,
 ) -> list[dict[str, Any]]:
     rows = []
-    ids = new_ids(len(lines))
+    # Sold from the store (pos); unknown for web and app orders of the past.
+    stock_location = location or ""
     for position, (line, facts) in enumerate(lines, start=start):
         line_total = line.unit_price * line.quantity - line.discount
         rows.append(
             {
-                "id": ids[position - start],
+                "id": next(ids),
                 "order_id": order_id,
                 "position": position,
                 "sku": line.sku,
@@ -419,8 +469,7 @@ def _line_rows(
                 "vat_rate_bp": facts.vat_rate_bp,
                 "line_total": line_total,
                 "vat_amount": vat_included(line_total, facts.vat_rate_bp),
-                # Sold from the store (pos); unknown for web and app orders of the past.
-                "stock_location": location,
+                "stock_location": stock_location,
                 "hold_id": None,
                 "returned_quantity": 0,
                 "channel": order.channel,

@@ -18,7 +18,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -40,16 +39,15 @@ from omnikanal.commerce.models import (
     ReturnLine,
     Tender,
 )
-from omnikanal.db import UuidText, as_stored, insert_stored
+from omnikanal.db import UuidText, as_stored, execute_stored, one_of
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
 cart_line_table = cast(Table, CartLine.__table__)
 order_table = cast(Table, Order.__table__)
 order_line_table = cast(Table, OrderLine.__table__)
-# Ids per IN list, and (channel, number) pairs per tuple IN list.
+# Ids per IN list.
 CHUNK = 1000
-KEY_CHUNK = 500
 
 
 # -- carts --
@@ -400,15 +398,24 @@ def imported_orders(session: Session, keys: Sequence[tuple[str, str]]) -> Sequen
         c.placed_at,
         c.currency,
     )
-    unique = sorted(set(keys))
+    numbers: dict[str, set[str]] = {}
+    for channel, number in keys:
+        numbers.setdefault(channel, set()).add(number)
     found: list[Row[Any]] = []
-    for at in range(0, len(unique), KEY_CHUNK):
+    for channel, of_channel in sorted(numbers.items()):
         query = select(*columns).where(
             c.imported_at.is_not(None),
-            tuple_(c.channel, c.external_reference).in_(unique[at : at + KEY_CHUNK]),
+            c.channel == channel,
+            one_of(c.external_reference, of_channel),
         )
         found.extend(session.execute(query))
     return found
+
+
+def numbers_taken(session: Session, numbers: Sequence[str]) -> set[str]:
+    """Which of these order numbers an order already has."""
+    c = order_table.c
+    return set(session.scalars(select(c.number).where(one_of(c.number, numbers))))
 
 
 def line_summaries(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
@@ -434,12 +441,12 @@ def line_summaries(session: Session, order_ids: Sequence[UUID]) -> Sequence[Row[
 
 def insert_orders(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Imported orders, in bulk (every column given)."""
-    insert_stored(session, insert(order_table), rows)
+    execute_stored(session, insert(order_table), rows)
 
 
 def insert_order_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Imported orders' lines, in bulk (every column given)."""
-    insert_stored(session, insert(order_line_table), rows)
+    execute_stored(session, insert(order_line_table), rows)
 
 
 def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) -> None:
@@ -487,25 +494,34 @@ def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[A
     return found
 
 
-def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[tuple[Any, str, int]]:
     """(order_id as stored, as order_facts reads it; sku, quantity) of the lines of these
     profiles' orders: found by the profiles (a few parameters), not every order's id."""
     line, order = order_line_table.c, order_table.c
     unique = sorted(set(profile_ids))
-    found: list[Row[Any]] = []
-    columns: list[ColumnElement[Any]] = [
-        as_stored(line.order_id).label("order_id"),
-        line.sku,
-        line.quantity,
-    ]
+    found: list[tuple[Any, str, int]] = []
     for at in range(0, len(unique), CHUNK):
         query = (
-            select(*columns)
+            select(as_stored(line.order_id), line.sku, line.quantity)
             .join_from(order_line_table, order_table, line.order_id == order.id)
             .where(order.profile_id.in_(unique[at : at + CHUNK]))
         )
         found.extend(session.execute(query).all())
     return found
+
+
+def import_visits(
+    session: Session, *, placed_by: UUID
+) -> Sequence[tuple[UUID, str, datetime, datetime, int]]:
+    """(profile, channel, first and last order time, orders) of the orders an import
+    made, by person and channel."""
+    c = order_table.c
+    query = (
+        select(c.profile_id, c.channel, func.min(c.placed_at), func.max(c.placed_at), func.count())
+        .where(c.placed_by == placed_by, c.imported_at.is_not(None), c.profile_id.is_not(None))
+        .group_by(c.profile_id, c.channel)
+    )
+    return session.execute(query).all()
 
 
 def people_with_imported_orders(session: Session, *, since: datetime) -> list[UUID]:

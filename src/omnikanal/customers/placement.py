@@ -56,6 +56,9 @@ class Sighting:
     source_id: UUID | None = None
     # An alias's previousId: a user_id if one is known by that value, else an anonymous_id.
     previous_id: str | None = None
+    # False for history told in bulk later (imported orders): the message's identifiers
+    # and traits count now; its channel and time are left to ``add_visits``.
+    visit: bool = True
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,9 @@ def _write_projections(
 ) -> None:
     """Traits, channels and first/last seen: merged histories combined, messages added."""
     graph = batch.graph
-    involved = {d.profile_id for d in decisions} | {p for merge in batch.merges for p in merge}
+    # A profile only named by messages told later, bringing no traits, is left as it is.
+    shown = [(d, s) for d, s in zip(decisions, sightings, strict=True) if s.visit or s.traits]
+    involved = {d.profile_id for d, _ in shown} | {p for merge in batch.merges for p in merge}
     existing = sorted(involved - batch.created)
     projections = {
         row[0]: ProfileProjection.from_row(row)
@@ -327,8 +332,12 @@ def _write_projections(
     projections |= {profile_id: ProfileProjection(id=profile_id) for profile_id in batch.created}
     for merged, into in batch.merges:
         projections[into].absorb(projections[merged])
-    for decision, sighting in zip(decisions, sightings, strict=True):
-        projections[graph.live(decision.profile_id)].see(sighting)
+    for decision, sighting in shown:
+        projection = projections[graph.live(decision.profile_id)]
+        if sighting.visit:
+            projection.see(sighting)
+        else:
+            projection.take_traits(sighting)
     repository.insert_profiles(
         session,
         [

@@ -79,11 +79,26 @@ class ProfileProjection:
 
     def see(self, message: Seen) -> None:
         stamp = _stamp(message.seen_at)
-        for name, value in message.traits.items():
-            self._set_trait(name, value, stamp)
+        self._take_traits(message.traits, stamp)
         self._see_channel(message.channel, stamp, stamp, 1)
-        self.first_seen = _earliest(self.first_seen, message.seen_at)
-        self.last_seen = _latest(self.last_seen, message.seen_at)
+        self._seen_between(message.seen_at, message.seen_at)
+
+    def take_traits(self, message: Seen) -> None:
+        """Only the message's traits: its visit is told later (``add_visits``)."""
+        self._take_traits(message.traits, _stamp(message.seen_at))
+
+    def add_visits(self, channel: str, first: datetime, last: datetime, events: int) -> None:
+        """``events`` messages on ``channel`` between ``first`` and ``last``, told at once."""
+        self._see_channel(channel, _stamp(first), _stamp(last), events)
+        self._seen_between(first, last)
+
+    def _take_traits(self, traits: Mapping[str, Any], stamp: str) -> None:
+        for name, value in traits.items():
+            self._set_trait(name, value, stamp)
+
+    def _seen_between(self, first: datetime | None, last: datetime | None) -> None:
+        self.first_seen = _earliest(self.first_seen, first)
+        self.last_seen = _latest(self.last_seen, last)
 
     def absorb(self, other: "ProfileProjection") -> None:
         """Take in a merged profile's history; the later value of each trait wins."""
@@ -93,5 +108,4 @@ class ProfileProjection:
             self._see_channel(
                 channel, seen["first_seen"], seen["last_seen"], int(seen.get("events", 0))
             )
-        self.first_seen = _earliest(self.first_seen, other.first_seen)
-        self.last_seen = _latest(self.last_seen, other.last_seen)
+        self._seen_between(other.first_seen, other.last_seen)

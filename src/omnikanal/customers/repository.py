@@ -32,7 +32,7 @@ from omnikanal.customers.models import (
     MergeLogEntry,
     Profile,
 )
-from omnikanal.db import UuidText
+from omnikanal.db import UuidText, execute_stored, one_of
 
 identifier_table = cast(Table, Identifier.__table__)
 profile_table = cast(Table, Profile.__table__)
@@ -100,9 +100,8 @@ def owners(
     # One query per type: ``type = ? AND value IN (...)`` walks the unique index directly.
     columns = (Identifier.value, Identifier.profile_id, Identifier.id)
     for type_, values in sorted(by_type.items()):
-        for chunk in _chunks(sorted(values)):
-            query = select(*columns).where(Identifier.type == type_, Identifier.value.in_(chunk))
-            found += [(IdentifierKey(type_, v), p, i) for v, p, i in session.execute(query)]
+        query = select(*columns).where(Identifier.type == type_, one_of(Identifier.value, values))
+        found += [(IdentifierKey(type_, v), p, i) for v, p, i in session.execute(query)]
     return found
 
 
@@ -233,7 +232,7 @@ def update_projections(session: Session, rows: Sequence[dict[str, Any]]) -> None
             last_seen=bindparam("last_seen"),
         )
     )
-    session.execute(statement, [{**row, "b_id": row["id"]} for row in rows])
+    execute_stored(session, statement, [{**row, "b_id": row["id"]} for row in rows])
 
 
 def set_computed_traits(session: Session, profile_id: UUID, traits: dict[str, Any]) -> None:
@@ -258,7 +257,8 @@ def set_many_computed_traits(session: Session, traits: dict[UUID, dict[str, Any]
             .where(profile_table.c.id == bindparam("b_id"))
             .values(computed_traits=bindparam("b_traits"))
         )
-        session.execute(statement, [{"b_id": p, "b_traits": t} for p, t in sorted(traits.items())])
+        rows = [{"b_id": p, "b_traits": t} for p, t in sorted(traits.items())]
+        execute_stored(session, statement, rows)
 
 
 def merge_parents(session: Session, profile_ids: Sequence[UUID]) -> dict[UUID, UUID | None]:

@@ -214,10 +214,43 @@ def update_many_computed_traits(
         session,
         {p: {**current[p], **found} for p, found in traits.items() if p in current},
     )
-    for profile_id in traits:
-        cached = session.identity_map.get(session.identity_key(Profile, profile_id))
-        if cached is not None:
+    # The session's own copies, if any, are read again (a few objects, not one per person).
+    for cached in list(session.identity_map.values()):
+        if isinstance(cached, Profile) and cached.id in traits:
             session.expire(cached, ["computed_traits"])
+
+
+@dataclass(frozen=True)
+class Visits:
+    """A person's messages on one channel, told at once (imported history)."""
+
+    profile_id: UUID
+    channel: str
+    first: datetime
+    last: datetime
+    count: int
+
+
+def add_visits(session: Session, visits: Sequence[Visits]) -> None:
+    """Channels and first/last seen of messages placed with ``Sighting(visit=False)``,
+    for many people in two statements; a merged-away profile's go to the one it joined."""
+    if not visits:
+        return
+    repository.lock_identity_graph(session)
+    live_of = {
+        member: live
+        for live, family in families(session, profile_ids=[v.profile_id for v in visits]).items()
+        for member in family
+    }
+    projections = {
+        row[0]: ProfileProjection.from_row(row)
+        for row in repository.projection_rows(session, sorted(set(live_of.values())))
+    }
+    for seen in visits:
+        live = live_of.get(seen.profile_id)
+        if live is not None:  # not erased meanwhile
+            projections[live].add_visits(seen.channel, seen.first, seen.last, seen.count)
+    repository.update_projections(session, [p.row() for p in projections.values()])
 
 
 def families(session: Session, *, profile_ids: Sequence[UUID]) -> dict[UUID, list[UUID]]:

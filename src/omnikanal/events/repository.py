@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from omnikanal.db import (
     JsonText,
     UuidText,
+    execute_stored,
     ignoring_duplicates,
     insert_ignoring_duplicates,
-    insert_stored,
 )
 from omnikanal.events.models import Event, InboxMessage, ResolverLease
 
@@ -55,7 +55,7 @@ def insert_events(
     """``stored``: rows that give every column (their ids too), converted per column."""
     if stored:
         statement = ignoring_duplicates(session, event_table, keys=EVENT_KEYS)
-        insert_stored(session, statement, rows)
+        execute_stored(session, statement, rows)
     else:
         insert_ignoring_duplicates(session, event_table, rows, keys=EVENT_KEYS)
 

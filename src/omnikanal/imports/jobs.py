@@ -221,6 +221,7 @@ def run_batch(
     except (ImportFileError, formats.FormatError) as exc:
         readers.drop(job.id)
         _fail(job, str(exc))
+        _finish_failed(session, kind, job)
         return BatchResult(job.status, job.position, finished=True)
     try:
         outcome = _apply(session, kind, taken.rows, service.options_of(job))
@@ -231,6 +232,7 @@ def run_batch(
         logger.warning("import %s: a batch failed: %s", job.id, type(exc).__name__)
         if job.attempts >= MAX_ATTEMPTS:
             _fail(job, job.error)
+            _finish_failed(session, kind, job)
             return BatchResult(job.status, job.position, finished=True)
         return BatchResult(job.status, job.position, finished=False)
     _record(session, job, taken, outcome)
@@ -244,6 +246,18 @@ def _finish(session: Session, kind: ImportKind, job: ImportJob) -> None:
     options = service.options_of(job)
     if isinstance(kind, FinishingKind) and not options.dry_run:
         kind.finish(session, options=options, since=job.created_at)
+
+
+def _finish_failed(session: Session, kind: ImportKind, job: ImportJob) -> None:
+    """A failed job's batches that committed still count: the kind's end runs for them,
+    in a savepoint (the database may be what failed; the failure is recorded either way)."""
+    if job.position == 0:
+        return
+    try:
+        with savepoint(session, keep=True):
+            _finish(session, kind, job)
+    except Exception as exc:
+        logger.warning("import %s: its end could not run: %s", job.id, type(exc).__name__)
 
 
 def after_import(session: Session, job: ImportJob) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+from uuid import UUID
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,8 @@ class ImportOptions:
     award_points: bool = False
     location: str | None = None  # default store for rows without one
     channel: str | None = None  # default channel for rows without one
+    # The job's id, the same in each of its batches and its end: what the import made.
+    import_id: UUID | None = None
 
 
 class ImportKind(Protocol):
@@ -55,8 +58,8 @@ class FinishingKind(ImportKind, Protocol):
     """A kind with work to do once its whole file is in (orders: the buyers' computed
     traits, once per import rather than per batch). ``finish`` runs in the transaction of
     the last batch, so a job killed before it commits runs it again on resume; ``since``
-    is when the job was created, so it covers every batch, resumed or not. Not on a dry
-    run."""
+    is when the job was created, so it covers every batch, resumed or not. It also runs
+    when a job fails, for the batches it committed. Not on a dry run."""
 
     def finish(self, session: Session, *, options: ImportOptions, since: datetime) -> None: ...
 

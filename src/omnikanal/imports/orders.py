@@ -23,6 +23,7 @@ Habits (computed traits) are refreshed once, by ``finish`` after the last batch.
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
+from uuid import UUID
 
 from sqlalchemy.orm import Session
 
@@ -164,14 +165,8 @@ def parse_line(number: int, row: Mapping[str, str], currency: str) -> Historical
     sku = _required(row, "sku")
     quantity = _quantity(row)
     discount_raw = _text(row, "discount")
-    return HistoricalLine(
-        row=number,
-        sku=sku,
-        quantity=quantity,
-        unit_price=unit_price,
-        discount=minor_units(discount_raw, currency, "discount") if discount_raw else 0,
-        name=_text(row, "name"),
-    )
+    discount = minor_units(discount_raw, currency, "discount") if discount_raw else 0
+    return HistoricalLine(number, sku, quantity, unit_price, discount, _text(row, "name"))
 
 
 class _OrderCells:
@@ -183,7 +178,7 @@ class _OrderCells:
         self.read: _Order | _Bad | None = None
 
     def of(self, row: Mapping[str, str]) -> _Order:
-        cells = tuple([row.get(name) for name in ORDER_CELLS])
+        cells = tuple(map(row.get, ORDER_CELLS))
         if cells != self.cells:
             self.cells = cells
             try:
@@ -268,7 +263,11 @@ class OrdersKind:
         with collection_paused():
             orders, problems = gather(rows, options)
             done = commerce_history.import_orders(
-                session, orders, award_points=options.award_points, dry_run=options.dry_run
+                session,
+                orders,
+                import_id=_import_id(options),
+                award_points=options.award_points,
+                dry_run=options.dry_run,
             )
         problems += [RowProblem(p.row, p.field, p.reason) for p in done.problems]
         problems.sort(key=lambda problem: problem.row)
@@ -277,12 +276,19 @@ class OrdersKind:
         )
 
     def finish(self, session: Session, *, options: ImportOptions, since: datetime) -> None:
-        """After the last batch: the habits of everyone the import's orders name, at once
-        (per batch, a file in date order would read nearly everyone's history each time).
-        ``since`` is when the import started, so a resumed one covers all its batches."""
+        """After the last batch: what the import's orders say of their buyers (channels,
+        first/last seen, habits), at once (per batch, a file in date order would rewrite
+        nearly everyone each time). ``since`` is when the import started, so a resumed one
+        covers all its batches."""
         if not options.dry_run:
             with collection_paused():
-                commerce_history.refresh_habits(session, since=since)
+                commerce_history.finish_import(session, import_id=_import_id(options), since=since)
+
+
+def _import_id(options: ImportOptions) -> UUID:
+    if options.import_id is None:
+        raise ValueError("an orders import needs its id (ImportOptions.import_id)")
+    return options.import_id
 
 
 ORDERS = OrdersKind()

@@ -178,6 +178,7 @@ def options_of(job: ImportJob) -> ImportOptions:
         award_points=bool(found.get("award_points")),
         location=found.get("location"),
         channel=found.get("channel"),
+        import_id=job.id,
     )
 
 

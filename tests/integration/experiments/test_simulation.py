@@ -18,6 +18,7 @@ from omnikanal.customers import service as customers_service
 from omnikanal.customers.identity import IdentifierKey
 from omnikanal.experiments import results, service
 from omnikanal.experiments.models import Experiment, Exposure
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import unit_of_work
 from tests.integration.commerce.conftest import LATTE, Shop
@@ -85,8 +86,10 @@ def simulated(shop: Shop) -> dict[str, dict[str, list[float]]]:
             found["after"].append(float(spent))
             found["before"].append(float(before))
         catalog_service.listings(session, skus=[LATTE])
-        outcome = history.import_orders(session, orders)
+        started, import_id = utcnow(), new_id()
+        outcome = history.import_orders(session, orders, import_id=import_id)
         assert not outcome.problems, outcome.problems[:3]
+        history.finish_import(session, import_id=import_id, since=started)
     return drawn
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import anyio
 import httpx
@@ -28,6 +29,7 @@ from omnikanal.imports import service as imports_service
 from omnikanal.imports.kinds import BatchOutcome, FinishingKind, ImportKind, ImportOptions
 from omnikanal.imports.orders import ORDERS
 from omnikanal.inventory import service as inventory_service
+from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 from omnikanal.uow import unit_of_work
 from omnikanal.worker import Worker
@@ -163,6 +165,13 @@ def hub(
 class Importer:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        # The import whose batches run with ``last=False`` until ``finish``.
+        self.unfinished: UUID | None = None
+
+    def _options(self, options: dict[str, Any]) -> ImportOptions:
+        if self.unfinished is None:
+            self.unfinished = new_id()
+        return ImportOptions(**options, import_id=self.unfinished)
 
     def apply(
         self,
@@ -180,17 +189,20 @@ class Importer:
         started = utcnow()
         factory = self.app.state.session_factory
         with unit_of_work(factory, after_commit=self.app.state.relay.run_handlers) as session:
-            outcome = kind.apply(session, numbered, options=ImportOptions(**options))
+            outcome = kind.apply(session, numbered, options=self._options(options))
             if last and isinstance(kind, FinishingKind):
-                kind.finish(session, options=ImportOptions(**options), since=started)
-            return outcome
+                kind.finish(session, options=self._options(options), since=started)
+        if last:
+            self.unfinished = None
+        return outcome
 
     def finish(self, *, since: datetime, kind: ImportKind = ORDERS, **options: Any) -> None:
         """The end of an import whose batches ran with ``last=False`` since ``since``."""
         factory = self.app.state.session_factory
         with unit_of_work(factory, after_commit=self.app.state.relay.run_handlers) as session:
             assert isinstance(kind, FinishingKind)
-            kind.finish(session, options=ImportOptions(**options), since=since)
+            kind.finish(session, options=self._options(options), since=since)
+        self.unfinished = None
 
     def run_worker(self) -> None:
         """One pass of the worker: the outbox relay, due timers and periodic jobs."""

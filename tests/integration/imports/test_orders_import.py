@@ -3,6 +3,7 @@ totals, are linked to their people, go on the timeline at their own time, count 
 habits, and cause no live reaction. Through the orders kind and the HTTP API, on both
 databases."""
 
+import gzip
 from typing import Any
 
 from sqlalchemy import func, select
@@ -390,3 +391,71 @@ def test_the_import_command_refreshes_habits_after_its_last_batch(shop: Shop, hu
     assert traits["orders"] == 3
     assert traits["favourite_products"] == [LATTE, SCARF, COAT]
     assert traits["last_order_at"].startswith("2024-04-01T09:00:00")
+
+
+def channels_of(shop: Shop, profile_id: str) -> tuple[dict[str, Any], str, str]:
+    """The profile's channels by name, its first and last seen."""
+    profile = shop.ok(shop.client.get(f"/v1/profiles/{profile_id}", headers=shop.agent))
+    channels = {seen.pop("channel"): seen for seen in profile["channels"]}
+    return channels, profile["first_seen"], profile["last_seen"]
+
+
+def test_channels_and_first_seen_are_told_once_when_the_import_ends(
+    shop: Shop, importer: Importer
+) -> None:
+    profile_id = identify(shop, userId="crm-7", traits={"email": "vera@example.com"})
+    before = channels_of(shop, profile_id)
+    started = utcnow()
+    importer.apply(
+        [
+            row("W-1", COAT, user_id="crm-7", ordered_at="2023-02-01T10:00:00Z"),
+            row("W-1", SCARF, user_id="crm-7", ordered_at="2023-02-01T10:00:00Z"),
+        ],
+        last=False,
+    )
+    importer.apply(
+        [
+            row("W-2", LATTE, user_id="crm-7", ordered_at="2023-05-01T10:00:00Z"),
+            row("R-3", LATTE, channel="pos", location=GBG, user_id="crm-7",
+                ordered_at="2023-04-01T10:00:00Z"),
+        ],
+        first_row=3,
+        last=False,
+    )  # fmt: skip
+    assert channels_of(shop, profile_id) == before  # not per batch
+    importer.finish(since=started)
+    channels, first_seen, last_seen = channels_of(shop, profile_id)
+    # The identify on the web, then two web orders and one till order.
+    assert channels["web"]["events"] == before[0]["web"]["events"] + 2
+    assert channels["pos"]["events"] == 1
+    assert channels["pos"]["first_seen"].startswith("2023-04-01T10:00:00")
+    assert channels["pos"]["last_seen"].startswith("2023-04-01T10:00:00")
+    assert channels["web"]["first_seen"].startswith("2023-02-01T10:00:00")
+    assert first_seen.startswith("2023-02-01T10:00:00")
+    assert last_seen == before[2]  # the identify, today, is the latest
+    # The same file again is another import that makes no order: nothing more is told.
+    importer.apply(
+        [
+            row("W-1", COAT, user_id="crm-7", ordered_at="2023-02-01T10:00:00Z"),
+            row("W-2", LATTE, user_id="crm-7", ordered_at="2023-05-01T10:00:00Z"),
+        ]
+    )
+    assert channels_of(shop, profile_id)[0] == channels
+
+
+def test_an_import_that_fails_midway_still_tells_what_it_brought_in(shop: Shop, hub: Hub) -> None:
+    rows = [
+        row(f"W-{n}", LATTE, external_id="c-5", ordered_at=f"2024-01-{n:02d}T09:00:00Z")
+        for n in range(1, 29)
+    ]
+    header = list(rows[0])
+    whole = gzip.compress(csv_text(header, [list(r.values()) for r in rows]).encode())
+    path = hub.file("orders.csv.gz", whole[: len(whole) * 3 // 4])  # cut short in transit
+    hub.env["OMNIKANAL_IMPORT_BATCH_ROWS"] = "2"
+    job = hub.imported("orders", str(path), code=1)
+    assert job["status"] == "failed"
+    imported = job["counts"]["created"]
+    assert 0 < imported < len(rows)
+    profile_id = profile_of(shop, external_id="c-5")
+    assert traits_of(shop, profile_id)["orders"] == imported
+    assert channels_of(shop, profile_id)[0]["web"]["events"] == imported
