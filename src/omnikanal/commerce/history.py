@@ -317,28 +317,28 @@ def _place_people(
     session: Session, orders: Sequence[HistoricalOrder]
 ) -> dict[tuple[str, str], Placement]:
     """Each order's person, linked or created as an identify with its identifiers would
-    be, seen on the order's channel at its time; orders naming nobody are anonymous."""
-    named: list[HistoricalOrder] = []
-    sightings: list[Sighting] = []
-    # A customer's orders name them alike: their identifiers are read once a batch.
-    known: dict[CustomerReference, tuple[list[IdentifierKey], dict[str, Any]]] = {}
+    be; orders naming nobody are anonymous. A customer's orders in the batch name them
+    alike: they are one message to the identity graph, its traits as of the latest order
+    (their channels and times are told when the import ends, ``finish_import``)."""
+    by_customer: dict[CustomerReference, list[HistoricalOrder]] = {}
     for order in orders:
-        found = known.get(order.customer)
-        if found is None:
-            found = known[order.customer] = _identifiers(session, order.customer)
-        keys, traits = found
+        by_customer.setdefault(order.customer, []).append(order)
+    named: list[list[HistoricalOrder]] = []
+    sightings: list[Sighting] = []
+    for customer, placed in by_customer.items():
+        keys, traits = _identifiers(session, customer)
         if not keys:
             continue
-        named.append(order)
+        first = placed[0]
+        named.append(placed)
         sightings.append(
             Sighting(
                 identifiers=keys,
                 traits=traits,
-                channel=order.channel,
-                seen_at=order.ordered_at,
-                message_id=f"import-{order.channel}-{order.number}"[:200],
+                channel=first.channel,
+                seen_at=max(order.ordered_at for order in placed),
+                message_id=f"import-{first.channel}-{first.number}"[:200],
                 source_id=IMPORT_CREDENTIAL_ID,
-                # Seen on the order's channel at its time: told once the import ends.
                 visit=False,
             )
         )
@@ -346,7 +346,9 @@ def _place_people(
         return {}
     observation = customers_service.observe(session, sightings)
     return {
-        order.key: placement for order, placement in zip(named, observation.placements, strict=True)
+        order.key: placement
+        for placed, placement in zip(named, observation.placements, strict=True)
+        for order in placed
     }
 
 

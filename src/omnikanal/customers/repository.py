@@ -98,9 +98,9 @@ def owners(
     for key in set(keys):
         by_type.setdefault(key.type, []).append(key.value)
     # One query per type: ``type = ? AND value IN (...)`` walks the unique index directly.
-    columns = (Identifier.value, Identifier.profile_id, Identifier.id)
+    c = identifier_table.c  # the table's columns: rows, not ORM loading
     for type_, values in sorted(by_type.items()):
-        query = select(*columns).where(Identifier.type == type_, one_of(Identifier.value, values))
+        query = select(c.value, c.profile_id, c.id).where(c.type == type_, one_of(c.value, values))
         found += [(IdentifierKey(type_, v), p, i) for v, p, i in session.execute(query)]
     return found
 
