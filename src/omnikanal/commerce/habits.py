@@ -5,6 +5,7 @@ for personal offers and audiences, refreshed whenever they order or two profiles
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -47,17 +48,18 @@ def habits(orders: Sequence[Order], lines: Sequence[OrderLine], zone: ZoneInfo) 
 
 
 def _summary(kept: Sequence[_Facts], units: "Counter[str]", zone: ZoneInfo) -> dict[str, Any]:
-    stores = Counter(
-        o.pickup_location or o.location for o in kept if o.pickup_location or o.location
-    )
-    channels = Counter(o.channel for o in kept)
-    hours = Counter(o.placed_at.astimezone(zone).hour for o in kept)
+    stores = Counter([o.pickup_location or o.location for o in kept])
+    stores.pop(None, None)
+    channels = Counter([o.channel for o in kept])
+    hours = Counter([o.placed_at.astimezone(zone).hour for o in kept])
     hour = _most(hours)
-    last = max((o.placed_at for o in kept), default=None)
+    last = max([o.placed_at for o in kept], default=None)
+    # Most units first; ties in the order counted (as most_common, without its heap).
+    favourites = sorted(units.items(), key=itemgetter(1), reverse=True)[:3]
     return {
         "orders": len(kept),
         "favourite_store": _most(stores),
-        "favourite_products": [sku for sku, _ in units.most_common(3)],
+        "favourite_products": [sku for sku, _ in favourites],
         "usual_order_time": f"{hour:02d}:00-{(hour + 1) % 24:02d}:00" if hour is not None else None,
         "preferred_channel": _most(channels),
         "last_order_at": last.isoformat() if last else None,
