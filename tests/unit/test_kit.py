@@ -1,3 +1,4 @@
+import copy
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -57,4 +58,9 @@ def test_ids_made_in_bulk_are_ordered_unique_and_before_the_next_one() -> None:
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
     # The random part differs: ids are not guessable from their neighbours.
     assert len({i.int & 0x3FFF_FFFF_FFFF_FFFF for i in ids}) == len(ids)
+    # Built without UUID's constructor, they are UUIDs in every way that matters.
+    again = uuid.UUID(str(ids[0]))
+    assert again == ids[0]
+    assert {ids[0]: 1}[again] == 1
+    assert copy.copy(ids[0]) == again
     assert new_ids(0) == []
