@@ -356,6 +356,11 @@ def ignoring_duplicates(session: Session, table: Table, *, keys: Sequence[str]) 
     )
 
 
+# Rows from which ``execute_stored`` compiles its statement itself: below, compiling
+# (about a millisecond) costs more than SQLAlchemy's handling of the rows.
+STORED_MIN_ROWS = 20
+
+
 def execute_stored(
     session: Session, statement: Insert | Update, rows: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -366,7 +371,9 @@ def execute_stored(
     more than SQLite's inserting). Every row has the same keys, among them every column
     with a Python-side default and every parameter ``statement`` names; ``statement`` is
     an INSERT (ON CONFLICT allowed) or an UPDATE."""
-    if not rows:
+    if len(rows) < STORED_MIN_ROWS:  # SQLAlchemy's cached statement is quicker for a few
+        if rows:
+            session.execute(statement, rows)
         return
     dialect = session.get_bind().dialect
     names = list(rows[0])
