@@ -48,8 +48,7 @@ def habits(orders: Sequence[Order], lines: Sequence[OrderLine], zone: ZoneInfo) 
 
 
 def _summary(kept: Sequence[_Facts], units: "Counter[str]", zone: ZoneInfo) -> dict[str, Any]:
-    stores = Counter([o.pickup_location or o.location for o in kept])
-    stores.pop(None, None)
+    stores = Counter([store for o in kept if (store := o.pickup_location or o.location)])
     channels = Counter([o.channel for o in kept])
     hours = Counter([o.placed_at.astimezone(zone).hour for o in kept])
     hour = _most(hours)
