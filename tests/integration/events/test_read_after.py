@@ -223,7 +223,8 @@ def served(app: FastAPI) -> Iterator[str]:
 def test_a_waiting_read_does_not_hold_up_other_requests(
     app: FastAPI, served: str, session_factory: sessionmaker[Session], admin: dict[str, str]
 ) -> None:
-    wait_at_most(app, 1.5)
+    # The other requests must all be answered while the reads still wait: well inside this.
+    wait_at_most(app, 4)
     (position,) = append(session_factory, 1, age=timedelta(0))
     answers: list[Any] = []
 
@@ -238,10 +239,9 @@ def test_a_waiting_read_does_not_hold_up_other_requests(
     time.sleep(0.2)
     with httpx.Client(base_url=served, timeout=5) as other:
         for _ in range(5):
-            started = time.monotonic()
             assert other.get("/health").status_code == 200
             assert other.get("/v1/sources", headers=admin).status_code == 200
-            assert time.monotonic() - started < 0.5
+    assert all(reader.is_alive() for reader in readers), "answered only after the reads ended"
     for reader in readers:
         reader.join()
     assert [a.status_code for a in answers] == [503, 503, 503]
