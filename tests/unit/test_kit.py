@@ -42,6 +42,25 @@ def test_utc_type_rejects_naive_datetimes() -> None:
         column_type.process_bind_param(datetime(2026, 1, 1), dialect)  # noqa: DTZ001
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-01-01 12:00:00.000000",  # as SQLAlchemy writes it
+        "2026-01-01 12:00:00",  # CURRENT_TIMESTAMP
+        "2026-01-01T13:00:00+01:00",  # written with its offset
+        "2026-01-01T12:00:00Z",
+    ],
+)
+def test_utc_type_reads_sqlites_stored_text_as_utc(stored: str) -> None:
+    dialect = sqlite.dialect()
+    read = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert read is not None
+    value = read(stored)
+    assert value == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert value.utcoffset() == timedelta(0)
+    assert read(None) is None
+
+
 def test_ids_made_in_one_millisecond_stay_in_order() -> None:
     ids = [new_id() for _ in range(10_000)]
     assert ids == sorted(ids)

@@ -5,7 +5,6 @@ for personal offers and audiences, refreshed whenever they order or two profiles
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -53,8 +52,9 @@ def _summary(kept: Sequence[_Facts], units: "Counter[str]", zone: ZoneInfo) -> d
     hours = Counter([o.placed_at.astimezone(zone).hour for o in kept])
     hour = _most(hours)
     last = max([o.placed_at for o in kept], default=None)
-    # Most units first; ties in the order counted (as most_common, without its heap).
-    favourites = sorted(units.items(), key=itemgetter(1), reverse=True)[:3]
+    # Most units first; ties go to the smallest SKU, as in _most (not to the order the
+    # lines were read in, which differs between one person's refresh and many's).
+    favourites = sorted(units.items(), key=_most_units_first)[:3]
     return {
         "orders": len(kept),
         "favourite_store": _most(stores),
@@ -63,6 +63,11 @@ def _summary(kept: Sequence[_Facts], units: "Counter[str]", zone: ZoneInfo) -> d
         "preferred_channel": _most(channels),
         "last_order_at": last.isoformat() if last else None,
     }
+
+
+def _most_units_first(counted: tuple[str, int]) -> tuple[int, str]:
+    sku, units = counted
+    return (-units, sku)
 
 
 def _most(counts: "Counter[Any]") -> Any:
@@ -95,13 +100,14 @@ def refresh_many(session: Session, *, profile_ids: Sequence[UUID]) -> None:
     # Orders name their profile as text (order_facts): no UUID built per order.
     live_of = {str(member): live for live, family in families.items() for member in family}
     recent: dict[UUID, list[Any]] = {live: [] for live in families}
-    # Newest first: each person's RECENT_ORDERS most recent orders, as ``refresh`` reads.
-    for row in repository.order_facts(session, members):
-        mine = recent[live_of[row.profile_id]]
-        if len(mine) < RECENT_ORDERS:
-            mine.append(row)
+    for row in repository.order_facts(session, members):  # each profile's newest first
+        recent[live_of[row.profile_id]].append(row)
+    for live, family in families.items():
+        if len(family) > 1:  # merged people: their profiles' orders interleave
+            recent[live].sort(key=lambda row: (row.placed_at, row.id), reverse=True)
+    # Each person's RECENT_ORDERS most recent orders, as ``refresh`` reads.
     kept = {
-        live: [o for o in orders if o.status != OrderStatus.CANCELLED]
+        live: [o for o in orders[:RECENT_ORDERS] if o.status != OrderStatus.CANCELLED]
         for live, orders in recent.items()
     }
     person_of = {o.id: live for live, orders in kept.items() for o in orders}

@@ -471,9 +471,10 @@ def add_to_totals(session: Session, changes: Sequence[tuple[UUID, int, int]]) ->
 
 def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
     """(id, profile_id, status, channel, location, pickup_location, placed_at) of these
-    profiles' orders, newest first: what habits are told from. The ids are only matched
-    against others (the order's against unit_facts'), never shown: the order's is read as
-    stored, the profile's as text; no UUID built per order."""
+    profiles' orders, each profile's newest first (the ids break ties): what habits are
+    told from. The ids are only matched against others (the order's against unit_facts'),
+    never shown: the order's is read as stored, the profile's as text; no UUID built per
+    order."""
     c = order_table.c
     columns = (
         as_stored(c.id).label("id"),
@@ -487,10 +488,13 @@ def order_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[Row[A
     unique = sorted(set(profile_ids))
     found: list[Row[Any]] = []
     for at in range(0, len(unique), CHUNK):
-        query = select(*columns).where(c.profile_id.in_(unique[at : at + CHUNK]))
+        # A profile's orders are all in its chunk: the database orders them.
+        query = (
+            select(*columns)
+            .where(c.profile_id.in_(unique[at : at + CHUNK]))
+            .order_by(c.placed_at.desc(), c.id.desc())
+        )
         found.extend(session.execute(query).all())
-    # Stored ids sort as the UUIDs do (hex digits of one length, or UUIDs).
-    found.sort(key=lambda row: (row.placed_at, row.id), reverse=True)
     return found
 
 

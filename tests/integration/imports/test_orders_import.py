@@ -5,9 +5,13 @@ databases."""
 
 import gzip
 from typing import Any
+from uuid import UUID
 
+import pytest
 from sqlalchemy import func, select
 
+from omnikanal.commerce import habits
+from omnikanal.commerce import repository as commerce_repository
 from omnikanal.imports.kinds import RowProblem
 from omnikanal.inventory.models import Adjustment
 from omnikanal.kit.time import utcnow
@@ -16,6 +20,7 @@ from omnikanal.marketing.models import Message as MarketingMessage
 from omnikanal.notifications.models import Notification
 from omnikanal.outbox.models import OutboxEvent
 from omnikanal.timers.models import Timer
+from omnikanal.uow import unit_of_work
 from tests.integration.commerce.conftest import COAT, GBG, LATTE, SCARF, STHLM, Shop
 from tests.integration.imports.conftest import Hub, Importer, csv_text
 
@@ -459,3 +464,35 @@ def test_an_import_that_fails_midway_still_tells_what_it_brought_in(shop: Shop, 
     profile_id = profile_of(shop, external_id="c-5")
     assert traits_of(shop, profile_id)["orders"] == imported
     assert channels_of(shop, profile_id)[0]["web"]["events"] == imported
+
+
+def test_a_merged_persons_habits_count_their_most_recent_orders_across_profiles(
+    shop: Shop, importer: Importer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two profiles' orders interleave in time; only the 3 most recent of all count, and
+    # each profile's orders are read by a query of their own.
+    monkeypatch.setattr(habits, "RECENT_ORDERS", 3)
+    monkeypatch.setattr(commerce_repository, "CHUNK", 1)
+    importer.apply(
+        [
+            row("W-1", COAT, email="mia@example.com", ordered_at="2024-01-01T10:00:00Z"),
+            row("W-2", LATTE, user_id="crm-7", ordered_at="2024-02-01T10:00:00Z"),
+            row("W-3", SCARF, email="mia@example.com", quantity="2",
+                ordered_at="2024-03-01T10:00:00Z"),
+            row("W-4", LATTE, user_id="crm-7", ordered_at="2024-04-01T10:00:00Z"),
+            row("W-5", COAT, email="mia@example.com", ordered_at="2024-05-01T10:00:00Z"),
+        ]
+    )  # fmt: skip
+    merged = identify(shop, userId="crm-7", traits={"email": "mia@example.com"})
+    assert profile_of(shop, email="mia@example.com") == merged
+    with unit_of_work(shop.factory) as session:
+        habits.refresh_many(session, profile_ids=[UUID(merged)])
+    in_bulk = traits_of(shop, merged)
+    with unit_of_work(shop.factory) as session:
+        one_by_one = habits.refresh(session, profile_id=UUID(merged))
+    assert in_bulk == one_by_one
+    # W-3, W-4 and W-5: the scarf's two units lead; W-1's coat is too old to count twice,
+    # so coat and latte tie at one unit each (the smaller SKU first).
+    assert in_bulk["orders"] == 3
+    assert in_bulk["favourite_products"] == [SCARF, COAT, LATTE]
+    assert in_bulk["last_order_at"].startswith("2024-05-01T10:00:00")
