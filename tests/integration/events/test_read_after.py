@@ -90,10 +90,9 @@ def test_a_read_with_the_position_sees_the_write_and_one_without_is_eventual(
     (position,) = append(session_factory, 1, age=timedelta(0))
     # The resolution comes a second later: far more than a read takes on a busy machine.
     resolver = resolve_later(session_factory, position, delay=1.0, user_id="ryw-1")
-    # Without a position: what is placed now (nobody yet), at once.
+    # Without a position: what is placed now (nobody yet: it did not wait).
     started = time.monotonic()
     assert found_ids(client.get("/v1/profiles?user_id=ryw-1", headers=admin)) == []
-    assert time.monotonic() - started < 0.8
     # With it: waits for the resolution, then sees the person.
     found = client.get(f"/v1/profiles?user_id=ryw-1&after={position}", headers=admin)
     answered_at = time.monotonic()
@@ -108,7 +107,7 @@ def test_a_read_with_the_position_sees_the_write_and_one_without_is_eventual(
         "/v1/profiles?user_id=ryw-1", headers={**admin, "Omnikanal-Position": str(position)}
     )
     assert found_ids(again) == found_ids(found)
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 2  # far below the 15 s a wait would take
 
 
 def test_past_the_bound_the_read_answers_503_with_retry_after(
