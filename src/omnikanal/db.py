@@ -417,25 +417,25 @@ def execute_stored(
     else:  # psycopg: named placeholders
         params = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     connection = session.connection()
+    if dialect.name != "postgresql":
+        connection.exec_driver_sql(compiled.string, params)
+        return
     with _prepared(connection.connection.driver_connection):
         connection.exec_driver_sql(compiled.string, params)
 
 
 @contextmanager
-def _prepared(driver_connection: Any) -> Iterator[None]:
-    """On PostgreSQL, the statement prepared once for all its rows: without, the server
-    parses and plans each row's INSERT again (measured: three times the raw insert's time
-    for an import's lines). Prepared statements are off otherwise (``make_engine``), for
-    look-ups' sake; an INSERT or UPDATE by primary key has no plan to get wrong."""
-    if not hasattr(driver_connection, "prepare_threshold"):  # sqlite3
-        yield
-        return
-    before = driver_connection.prepare_threshold
-    driver_connection.prepare_threshold = 0
+def _prepared(psycopg_connection: Any) -> Iterator[None]:
+    """The statement prepared once for all its rows: without, PostgreSQL parses and plans
+    each row's INSERT again (measured: three times the raw insert's time for an import's
+    lines). Prepared statements are off otherwise (``make_engine``), for look-ups' sake;
+    an INSERT or UPDATE by primary key has no plan to get wrong."""
+    before = psycopg_connection.prepare_threshold
+    psycopg_connection.prepare_threshold = 0
     try:
         yield
     finally:
-        driver_connection.prepare_threshold = before
+        psycopg_connection.prepare_threshold = before
 
 
 def _stored(
