@@ -14,6 +14,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnikanal import demo
@@ -32,7 +33,7 @@ def test_sign_in_and_out_in_chromium(
     try:
         page.goto(f"{live_server}/console")
         assert page.url.startswith(f"{live_server}/console/signin")
-        assert page.title() == "Sign in · omnikanal"
+        expect(page).to_have_title("Sign in · omnikanal")
         page.get_by_label("Email").fill(agent.email)
         page.get_by_label("Password").fill(agent.password)
         page.get_by_role("button", name="Sign in").click()
@@ -98,11 +99,11 @@ def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
 ) -> None:
     sign_in(page, demo_shop, demo_login(Role.AGENT))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Customers").click()
-    assert page.title() == "Find a customer · omnikanal"
+    expect(page).to_have_title("Find a customer · omnikanal")
     page.get_by_label("Email, phone, loyalty card, user id or order number").fill("070-123 45 67")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r".*/console/customers/[0-9a-f-]{36}$"))
-    assert page.title() == "Customer Anna · omnikanal"
+    expect(page).to_have_title("Customer Anna · omnikanal")
     assert page.get_by_role("heading", name="Anna").is_visible()
     orders = page.locator("section", has=page.get_by_role("heading", name="Orders"))
     assert "Wool coat, grey" in orders.inner_text()
@@ -117,7 +118,7 @@ def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
         "link"
     ).first.click()
     page.wait_for_url(re.compile(r".*/console/inbox/[0-9a-f-]{36}$"))
-    assert page.title() == "Conversation with Anna · omnikanal"
+    expect(page).to_have_title("Conversation with Anna · omnikanal")
     transcript = page.locator("section", has=page.get_by_role("heading", name="Transcript"))
     assert "A button came off the wool coat" in transcript.inner_text()
     assert "Anna calls about the coat's button" in transcript.inner_text()
@@ -144,7 +145,7 @@ def test_the_store_hands_over_a_pickup(demo_shop: str, page: Any) -> None:
     # The title is read once the store page has loaded, not while the click is navigating.
     with page.expect_navigation():
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Store").click()
-    assert page.title() == "Store · Stockholm Drottninggatan · omnikanal"
+    expect(page).to_have_title("Store · Stockholm Drottninggatan · omnikanal")
     queue = page.locator("section", has=page.get_by_role("heading", name="Pickup queue"))
     assert "Chelsea boots" in queue.inner_text()
     assert "ready for pickup" in queue.inner_text()
@@ -198,7 +199,7 @@ def test_an_admin_invites_a_person_who_chooses_a_password(demo_shop: str, page: 
     sign_in(page, demo_shop, demo_login(Role.ADMIN))
     with page.expect_navigation():
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
-    assert page.title() == "Staff · omnikanal"
+    expect(page).to_have_title("Staff · omnikanal")
     page.get_by_label("Name").fill("Linnea Sjö")
     page.get_by_label("Email").fill("linnea@norrsken.example")
     page.get_by_label("Role").select_option("agent")
@@ -209,7 +210,7 @@ def test_an_admin_invites_a_person_who_chooses_a_password(demo_shop: str, page: 
     page.wait_for_url(f"{demo_shop}/console/signin")
 
     page.goto(link)
-    assert page.title() == "Choose your password · omnikanal"
+    expect(page).to_have_title("Choose your password · omnikanal")
     page.get_by_label("Password", exact=True).fill("a long password")
     page.get_by_label("The same password again").fill("a long password")
     page.get_by_role("button", name="Set password").click()
