@@ -137,7 +137,7 @@ def test_an_agent_finds_anna_by_phone_and_continues_her_conversation(
     page.get_by_role("button", name="Yes, close it").click()
     page.get_by_label("Customer's rating (1–5)").select_option("5")
     page.get_by_role("button", name="Record rating").click()
-    assert "Rated 5/5" in page.content()
+    expect(page.locator("main")).to_contain_text("Rated 5/5")
 
 
 def test_the_store_hands_over_a_pickup(demo_shop: str, page: Any) -> None:
