@@ -198,7 +198,7 @@ def finish_import(session: Session, *, import_id: UUID, since: datetime) -> int:
         [
             customers_service.Visits(profile_id, channel, first, last, count)
             for profile_id, channel, first, last, count in repository.import_visits(
-                session, placed_by=import_id
+                session, placed_by=import_id, since=since
             )
         ],
     )

@@ -94,6 +94,14 @@ class Order(Base):
             sqlite_where=text("imported_at IS NOT NULL"),
             postgresql_where=text("imported_at IS NOT NULL"),
         ),
+        # An import's end finds the orders it made or extended by when it wrote them
+        # (updated_at), among imported orders only: not by a scan of every order.
+        Index(
+            "ix_commerce_order_imported_updated",
+            "updated_at",
+            sqlite_where=text("imported_at IS NOT NULL"),
+            postgresql_where=text("imported_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)

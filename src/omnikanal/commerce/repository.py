@@ -515,29 +515,31 @@ def unit_facts(session: Session, profile_ids: Sequence[UUID]) -> Sequence[tuple[
 
 
 def import_visits(
-    session: Session, *, placed_by: UUID
-) -> Sequence[tuple[UUID, str, datetime, datetime, int]]:
+    session: Session, *, placed_by: UUID, since: datetime
+) -> list[tuple[UUID, str, datetime, datetime, int]]:
     """(profile, channel, first and last order time, orders) of the orders an import
-    made, by person and channel."""
+    begun at ``since`` made, by person and channel. Found among the orders imports wrote
+    since then (ix_commerce_order_imported_updated); anonymous ones are dropped here, as a
+    condition on profile_id would have SQLite walk the profile index over every order."""
     c = order_table.c
     query = (
         select(c.profile_id, c.channel, func.min(c.placed_at), func.max(c.placed_at), func.count())
-        .where(c.placed_by == placed_by, c.imported_at.is_not(None), c.profile_id.is_not(None))
+        .where(c.imported_at.is_not(None), c.updated_at >= since, c.placed_by == placed_by)
         .group_by(c.profile_id, c.channel)
     )
-    return session.execute(query).all()
+    return [
+        (p, channel, first, last, n) for p, channel, first, last, n in session.execute(query) if p
+    ]
 
 
 def people_with_imported_orders(session: Session, *, since: datetime) -> list[UUID]:
     """The profiles of imported orders made or given lines since then (``updated_at``
-    is the import's time for both)."""
+    is the import's time for both): one row per such order, read by the index of imported
+    orders' update times (DISTINCT or a condition on profile_id would have SQLite walk the
+    profile index over every order instead)."""
     c = order_table.c
-    query = (
-        select(c.profile_id)
-        .where(c.imported_at.is_not(None), c.updated_at >= since, c.profile_id.is_not(None))
-        .distinct()
-    )
-    return sorted(session.scalars(query))
+    query = select(c.profile_id).where(c.imported_at.is_not(None), c.updated_at >= since)
+    return sorted({profile_id for profile_id in session.scalars(query) if profile_id})
 
 
 # -- the price audit --
