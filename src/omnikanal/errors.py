@@ -1,10 +1,12 @@
 """Typed domain errors, rendered once as RFC 9457 problem details.
 
 Each domain raises these with a code from its own enum; routers never build HTTP errors
-for domain failures. Unexpected exceptions become a 500 problem carrying the request id.
+for domain failures. Unexpected exceptions become a 500 problem carrying the request id
+(a database too busy to answer now: a 503 with ``Retry-After``, http.py).
 """
 
 import logging
+import sqlite3
 from enum import StrEnum
 from typing import Any
 
@@ -13,12 +15,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 logger = logging.getLogger("omnikanal")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# What a database answers when it is busy, not broken: PostgreSQL broke the transaction off
+# (deadlock, serialization: after the request's own attempts), could not take a lock, has
+# no connection to spare or is starting. SQLite's is another writer holding its one write
+# lock past the wait (db.WRITE_LOCK_TIMEOUT_SECONDS).
+BUSY_SQLSTATES = frozenset({"40P01", "40001", "55P03", "53300", "57P03"})
+BUSY_RETRY_AFTER_SECONDS = 2
 
 
 class CommonErrorCode(StrEnum):
@@ -30,6 +41,7 @@ class CommonErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL_ERROR = "internal_error"
+    DATABASE_BUSY = "database_busy"
     CONFLICT = "conflict"
     INVALID_CURSOR = "invalid_cursor"
     # A value no database can store (a NUL character, JSON nested too deep): kit.limits.
@@ -266,6 +278,28 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         request=request,
         headers=headers,
     )
+
+
+def busy_answer() -> ServiceUnavailable:
+    """What a request that found the database busy (``database_busy``) answers."""
+    return ServiceUnavailable(
+        CommonErrorCode.DATABASE_BUSY,
+        f"The database is busy with other work. Send the request again in "
+        f"{BUSY_RETRY_AFTER_SECONDS} seconds.",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether the request failed only because the database was busy: asking again in a
+    moment may succeed, and nothing was written (its transaction was rolled back)."""
+    if isinstance(exc, PoolTimeout):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

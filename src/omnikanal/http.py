@@ -32,6 +32,8 @@ from omnikanal.errors import (
     InternalError,
     OmnikanalError,
     PayloadTooLarge,
+    busy_answer,
+    database_busy,
     error_response,
     problem_response,
 )
@@ -218,6 +220,16 @@ def _replay(stored: StoredResponse) -> CapturedResponse:
     return captured
 
 
+def _unexpected(exc: Exception, request_id: str) -> CapturedResponse:
+    """A request that raised: a moment's unavailability when the database was only busy
+    (its transaction rolled back; sent again it may land), else a 500."""
+    if database_busy(exc):
+        logger.warning("database busy (request_id=%s): %s", request_id, exc)
+        return _from_problem(busy_answer(), request_id)
+    logger.exception("unexpected error (request_id=%s)", request_id)
+    return _internal_error(request_id)
+
+
 def _internal_error(request_id: str) -> CapturedResponse:
     return _from_problem(
         InternalError(
@@ -344,12 +356,11 @@ class UnitOfWorkMiddleware:
         async with self._admission:
             try:
                 response, committed = await self._handle(scope, receive, body, request_id)
-            except Exception:
+            except Exception as exc:
                 # Answered here, as a complete response: an exception that reached the
                 # server after the error handler had sent its answer made it reset the
                 # kept-alive connection, failing the client's next request too.
-                logger.exception("unexpected error (request_id=%s)", request_id)
-                response, committed = _internal_error(request_id), []
+                response, committed = _unexpected(exc, request_id), []
         if self.statements_header:
             response.headers.append((b"omnikanal-statements", str(counter[0]).encode()))
         _statements.set(None)

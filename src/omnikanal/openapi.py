@@ -57,6 +57,15 @@ ANSWERS: dict[int, str] = {
     413: "The body is larger than the limit (after gzip decompression).",
     422: "The request is well-formed but invalid; `errors` names each field.",
     500: "Something went wrong on our side; quote `request_id`.",
+    503: "The database is busy (another writer held SQLite's lock too long, PostgreSQL "
+    "broke the transaction off, or no connection came free): send it again after "
+    "`Retry-After` seconds.",
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before asking again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
 
 # The few answers no rule can see: /ready says why it is not ready.
@@ -163,7 +172,7 @@ def error_statuses(entry: dict[str, Any], operation: Operation) -> dict[int, str
     # Anything a request names (in its path, query or body) may not exist.
     names_something = has_body or bool(entry.get("parameters"))
     writes = operation.method in WRITE_METHODS
-    statuses = [400, 500]
+    statuses = [400, 500, 503]
     if operation.credential is not None:
         statuses += [401, 403]
     if names_something:
@@ -188,6 +197,8 @@ def _complete_operation(entry: dict[str, Any], operation: Operation) -> None:
         # 422 (application/json, HTTPValidationError) is replaced.
         pages = responses.get(str(status), {}).get("content", {})
         documented["content"].update({t: c for t, c in pages.items() if t == "text/html"})
+        if why == ANSWERS[503]:  # the database busy: any operation may answer it
+            documented["headers"] = RETRY_AFTER_HEADER
         responses[str(status)] = documented
     for status, answer in operation.declared.items():
         if answer.headers:

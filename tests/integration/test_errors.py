@@ -1,12 +1,17 @@
 import gzip
+import sqlite3
 from collections.abc import Iterator
 
 import httpx
+import psycopg.errors
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal import db
 from omnikanal.app import create_app
 from omnikanal.config import Settings
 from tests.factories import bearer, create_secret_key
@@ -166,3 +171,62 @@ def test_a_500_keeps_the_kept_alive_connection_usable(app: FastAPI) -> None:
         )
         assert following.status_code == 200
         assert opened.count("connection.connect_tcp.complete") == 1
+
+
+def test_a_write_waiting_too_long_for_sqlites_lock_is_503_with_retry_after(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another writer (a long import, a backup) holds SQLite's one write lock past the
+    wait: the request is refused as a moment's unavailability, and sent again it lands."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no database-wide write lock (see the next test)")
+    monkeypatch.setattr(db, "WRITE_LOCK_TIMEOUT_SECONDS", 0.3)
+    source = {"name": "Kiosk 7", "channel": "pos", "location": "sthlm"}
+    holder = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        busy = client.post("/v1/sources", json=source, headers=admin)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["retry-after"] == "2"
+    assert_problem(busy.json(), 503, "database_busy")
+    assert busy.json()["request_id"] == busy.headers["x-request-id"]
+    again = client.post("/v1/sources", json=source, headers=admin)
+    assert again.status_code == 201, again.text
+    listed = client.get("/v1/sources", headers=admin).json()
+    assert [s["name"] for s in listed].count("Kiosk 7") == 1
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        psycopg.errors.LockNotAvailable("could not obtain lock"),
+        psycopg.errors.TooManyConnections("too many clients already"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),  # on every attempt
+    ],
+    ids=["lock", "connections", "deadlocks"],
+)
+def test_a_database_too_busy_to_answer_is_503_and_a_broken_one_500(
+    app: FastAPI, client: TestClient, refusal: Exception
+) -> None:
+    router = APIRouter()
+
+    @router.get("/busy")
+    def busy() -> None:
+        raise OperationalError("SELECT 1", {}, refusal)
+
+    @router.get("/broken")
+    def broken() -> None:
+        raise OperationalError("SELECT 1", {}, psycopg.errors.UndefinedTable("no such table"))
+
+    app.include_router(router)
+    answer = client.get("/busy")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "2"
+    assert_problem(answer.json(), 503, "database_busy")
+    assert client.get("/broken").status_code == 500
