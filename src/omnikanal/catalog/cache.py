@@ -35,6 +35,7 @@ class Listing:
 
     sku: str
     name: str
+    family: str  # the product its variants share (every size and colour of the coat)
     category: str
     vat_rate_bp: int
     image_url: str | None
@@ -100,6 +101,7 @@ class Store:
             listings[row.sku] = Listing(
                 sku=row.sku,
                 name=row.name,
+                family=row.family,
                 category=row.category,
                 vat_rate_bp=row.vat_rate_bp,
                 image_url=row.image_urls[0] if row.image_urls else None,

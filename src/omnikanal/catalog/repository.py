@@ -207,11 +207,12 @@ def set_catalog_version(session: Session, version: UUID) -> None:
 
 
 def listing_rows(session: Session, skus: Sequence[str]) -> list[Row[Any]]:
-    """(sku, name, category, vat_rate_bp, image_urls, active) of those of ``skus`` that exist."""
+    """(sku, name, family, category, vat_rate_bp, image_urls, active) of those of ``skus``
+    that exist."""
     c = product_table.c
     found: list[Row[Any]] = []
     for chunk in _chunks(sorted(set(skus))):
-        query = select(c.sku, c.name, c.category, c.vat_rate_bp, c.image_urls, c.active)
+        query = select(c.sku, c.name, c.family, c.category, c.vat_rate_bp, c.image_urls, c.active)
         found.extend(session.execute(query.where(c.sku.in_(chunk))))
     return found
 

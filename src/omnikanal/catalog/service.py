@@ -196,6 +196,14 @@ def active_listings(session: Session, *, skus: Sequence[str]) -> dict[str, Listi
     return found
 
 
+def families(session: Session, *, skus: Sequence[str]) -> dict[str, str]:
+    """The family (the product its variants share) of each of these SKUs that exists,
+    active or not, from the process's catalog in memory."""
+    store = cache.store(session)
+    store.load(session, skus)
+    return {sku: listing.family for sku in skus if (listing := store.listings.get(sku))}
+
+
 def price(
     session: Session,
     *,

@@ -253,13 +253,17 @@ def _finish(
     limit: int,
 ) -> list[Suggestion]:
     """The first ``limit`` candidates that are active products, in stock where it
-    matters and not excluded: one query for the products, one for the stock."""
+    matters, not excluded and no other variant of an excluded one (not the coat in a
+    second size): one query for the products, one for the stock."""
     unique: list[_Candidate] = []
     seen: set[str] = set(excluded)
     for candidate in candidates:
         if candidate.sku not in seen:
             seen.add(candidate.sku)
             unique.append(candidate)
+    families = catalog_service.families(session, skus=[*excluded, *(c.sku for c in unique)])
+    excluded_families = {families[sku] for sku in excluded if sku in families}
+    unique = [c for c in unique if families.get(c.sku) not in excluded_families]
     skus = [c.sku for c in unique]
     listings = catalog_service.active_listings(session, skus=skus)
     stock = inventory_service.available_units(

@@ -249,6 +249,49 @@ def test_related_products_and_unknown_names(
     assert analyst.status_code == 403
 
 
+def test_no_other_size_of_what_was_bought_or_is_shown(
+    shop: Shop,  # noqa: F811
+    people: dict[str, str],
+) -> None:
+    """Six more people bought the coat in size 40 with the scarf and gloves: the 40 goes
+    with everything the 38 goes with, yet Ann, who bought the 38, is not offered it, nor
+    is it what goes with the 38. What goes with the scarf still lists it."""
+    coat_40 = "COAT-WOOL-GREY-40"
+    with unit_of_work(shop.factory) as session:
+        catalog_service.upsert_product(
+            session,
+            sku=coat_40,
+            fields={
+                "family": "COAT-WOOL",  # the 38's
+                "name": "Wool coat, grey, 40",
+                "category": "coats",
+                "attributes": {},
+                "image_urls": [],
+                "vat_rate_bp": 2500,
+            },
+        )
+        catalog_service.set_price(
+            session,
+            sku=coat_40,
+            currency="SEK",
+            amount=249_900,
+            valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        inventory_service.adjust(session, location=GBG, sku=coat_40, quantity=30, reason="receipt")
+    for n in range(6):
+        _till(shop, f"coat-40-{n}", coat_40, SCARF, GLOVES)
+    _train(shop.factory)
+    offered = [i["sku"] for i in _recommended(shop, people["ann"], limit=50)["items"]]
+    assert SCARF in offered
+    assert COAT not in offered
+    assert coat_40 not in offered
+    with_38 = shop.ok(shop.client.get(f"/v1/products/{COAT}/related", headers=shop.web))
+    assert {SCARF, GLOVES} <= {i["sku"] for i in with_38["items"]}
+    assert coat_40 not in {i["sku"] for i in with_38["items"]}
+    with_scarf = shop.ok(shop.client.get(f"/v1/products/{SCARF}/related", headers=shop.web))
+    assert coat_40 in {i["sku"] for i in with_scarf["items"]}
+
+
 def test_a_model_swap_while_serving(
     shop: Shop,  # noqa: F811
     people: dict[str, str],
