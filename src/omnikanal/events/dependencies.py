@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from omnikanal.errors import ServiceUnavailable
 from omnikanal.events import service
 from omnikanal.http import get_session
-from omnikanal.openapi import Answer, answers
+from omnikanal.openapi import RETRY_AFTER_HEADER, Answer, answers
 
 POSITION_HEADER = "Omnikanal-Position"
 # Positions are 64-bit integers in both databases; a larger one cannot be stored.
@@ -72,12 +72,7 @@ PENDING_ANSWER = Answer(
     why="Given a position (`after` or `Omnikanal-Position`), the messages up to it were "
     "not placed with their people within the wait: `resolution_pending`; ask again after "
     "`Retry-After` seconds.",
-    headers={
-        "Retry-After": {
-            "description": "Seconds to wait before asking again.",
-            "schema": {"type": "integer", "minimum": 0},
-        }
-    },
+    headers=RETRY_AFTER_HEADER,
 )
 
 

@@ -59,6 +59,28 @@ def _train(factory: sessionmaker[Session]) -> RecommendationModel:
     return model
 
 
+def _stocked(
+    session: Session,
+    sku: str,
+    name: str,
+    *,
+    family: str,
+    category: str,
+    price: int,
+    at: dict[str, int] | None = None,
+) -> None:
+    """A product priced in SEK and received at ``at`` (40 in Göteborg, 10 in the warehouse)."""
+    fields = {"family": family, "name": name, "category": category, "attributes": {},
+              "image_urls": [], "vat_rate_bp": 2500}  # fmt: skip
+    catalog_service.upsert_product(session, sku=sku, fields=fields)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    catalog_service.set_price(session, sku=sku, currency="SEK", amount=price, valid_from=since)
+    for location, units in (at or {GBG: 40, WAREHOUSE: 10}).items():
+        inventory_service.adjust(
+            session, location=location, sku=sku, quantity=units, reason="receipt"
+        )
+
+
 @pytest.fixture
 def people(shop: Shop) -> dict[str, str]:  # noqa: F811
     """Eight coat people bought a coat, a scarf and gloves in Göteborg; four coffee people
@@ -66,29 +88,7 @@ def people(shop: Shop) -> dict[str, str]:  # noqa: F811
     gloves and the scarf are what the model offers her."""
     with unit_of_work(shop.factory) as session:
         for sku, name in ((HAT, "Wool hat, grey"), (GLOVES, "Leather gloves, brown")):
-            catalog_service.upsert_product(
-                session,
-                sku=sku,
-                fields={
-                    "family": sku[:6],
-                    "name": name,
-                    "category": "accessories",
-                    "attributes": {},
-                    "image_urls": [],
-                    "vat_rate_bp": 2500,
-                },
-            )
-            catalog_service.set_price(
-                session,
-                sku=sku,
-                currency="SEK",
-                amount=39_900,
-                valid_from=datetime(2026, 1, 1, tzinfo=UTC),
-            )
-            for location, units in ((GBG, 40), (WAREHOUSE, 10)):
-                inventory_service.adjust(
-                    session, location=location, sku=sku, quantity=units, reason="receipt"
-                )
+            _stocked(session, sku, name, family=sku[:6], category="accessories", price=39_900)
         inventory_service.adjust(session, location=GBG, sku=SCARF, quantity=30, reason="receipt")
         inventory_service.adjust(session, location=GBG, sku=COAT, quantity=30, reason="receipt")
     found: dict[str, str] = {}
@@ -258,26 +258,10 @@ def test_no_other_size_of_what_was_bought_or_is_shown(
     is it what goes with the 38. What goes with the scarf still lists it."""
     coat_40 = "COAT-WOOL-GREY-40"
     with unit_of_work(shop.factory) as session:
-        catalog_service.upsert_product(
-            session,
-            sku=coat_40,
-            fields={
-                "family": "COAT-WOOL",  # the 38's
-                "name": "Wool coat, grey, 40",
-                "category": "coats",
-                "attributes": {},
-                "image_urls": [],
-                "vat_rate_bp": 2500,
-            },
-        )
-        catalog_service.set_price(
-            session,
-            sku=coat_40,
-            currency="SEK",
-            amount=249_900,
-            valid_from=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-        inventory_service.adjust(session, location=GBG, sku=coat_40, quantity=30, reason="receipt")
+        _stocked(
+            session, coat_40, "Wool coat, grey, 40", family="COAT-WOOL", category="coats",
+            price=249_900, at={GBG: 30},
+        )  # fmt: skip
     for n in range(6):
         _till(shop, f"coat-40-{n}", coat_40, SCARF, GLOVES)
     _train(shop.factory)
