@@ -103,3 +103,28 @@ def test_failures_are_recorded_then_given_up(session_factory: sessionmaker[Sessi
         timer = timer_service.get(session, kind="reminder", key="x")
         assert timer is not None
         assert timer.status == TimerStatus.FAILED
+
+
+def test_a_timer_cancelled_while_it_fires_leaves_no_trace_of_its_work(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The handler's work commits with the timer marked fired, or not at all: a request
+    that cancels the timer while the handler runs wins, and what the handler wrote goes."""
+    with unit_of_work(session_factory) as session:
+        timer_service.schedule(session, kind="reminder", key="c-9", due_at=utcnow(), payload={})
+    registry = HandlerRegistry()
+
+    def remind_after_a_cancel(session: Session, timer: Timer) -> None:
+        with unit_of_work(session_factory) as other:  # a request, meanwhile
+            assert timer_service.cancel(other, kind="reminder", key="c-9")
+        timer_service.schedule(
+            session, kind="follow-up", key="c-9", due_at=utcnow(), payload={}
+        )  # the handler's own write
+
+    registry.on_timer("reminder", remind_after_a_cancel)
+    TimerRunner(session_factory=session_factory, registry=registry, max_attempts=2).run_due()
+    with session_factory() as session:
+        timers = {t.kind: t for t in session.scalars(select(Timer))}
+    assert set(timers) == {"reminder"}
+    assert timers["reminder"].status == TimerStatus.CANCELLED
+    assert timers["reminder"].attempts == 0  # not a failure to retry

@@ -22,6 +22,7 @@ from omnikanal.customers.identity import EMAIL, PHONE
 from omnikanal.customers.models import DuplicateSuggestion, MergeAction, Profile, SuggestionStatus
 from omnikanal.customers.placement import ProfilesMerged, rules
 from omnikanal.customers.projection import ProfileProjection
+from omnikanal.db import long_read
 from omnikanal.errors import Conflict, NotFound, RuleViolation
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
@@ -169,6 +170,14 @@ def _exceeded(session: Session, pairs: Sequence[tuple[UUID, UUID]]) -> list[str 
     return found
 
 
+def _still_live(session: Session, matches: Sequence[Match]) -> list[Match]:
+    """The pairs whose two profiles are still live: one merged away since they were read
+    is no longer anyone's duplicate."""
+    ids = sorted({UUID(i) for m in matches for i in (m.left_id, m.right_id)})
+    live = {p for p, parent in repository.merge_parents(session, ids).items() if parent is None}
+    return [m for m in matches if UUID(m.left_id) in live and UUID(m.right_id) in live]
+
+
 def _mergeable(session: Session, matches: Sequence[Match]) -> list[Match]:
     """Pairs the identity rules would let an agent make one."""
     pairs = [(UUID(m.left_id), UUID(m.right_id)) for m in matches]
@@ -190,24 +199,28 @@ def recompute_duplicates(
     pair is never suggested again. Call it after an import, or on demand; ``most_people``
     refuses a hub larger than that (a request computes in its own time; the command does
     not)."""
-    if most_people is not None:
-        people_now = repository.count_live_profiles(session)
-        if people_now > most_people:
-            raise RuleViolation(
-                SuggestionErrorCode.TOO_MANY_FOR_A_REQUEST,
-                f"{people_now} profiles are more than {most_people} computed in a request; "
-                "run `omnikanal duplicates compute` on the server instead.",
-            )
     report = progress or (lambda step, done, total: None)
-    people = _people(session, report)
     stages = iter(range(1, duplicates.STAGES + 1))
 
     def splink_step(step: str) -> None:
         done = duplicates.STAGES if step == duplicates.SCORING else next(stages)
         report(step, done, duplicates.STAGES)
 
-    matches = duplicates.find_duplicates(people, threshold=threshold, progress=splink_step)
-    matches = _mergeable(session, matches)
+    # Read and score before the caller's write transaction begins (db.long_read): on
+    # SQLite it holds the one write lock from its first statement, and every write of the
+    # hub (a key's last use included) would wait for the scoring.
+    with long_read(session) as reader:
+        if most_people is not None:
+            people_now = repository.count_live_profiles(reader)
+            if people_now > most_people:
+                raise RuleViolation(
+                    SuggestionErrorCode.TOO_MANY_FOR_A_REQUEST,
+                    f"{people_now} profiles are more than {most_people} computed in a "
+                    "request; run `omnikanal duplicates compute` on the server instead.",
+                )
+        people = _people(reader, report)
+        matches = duplicates.find_duplicates(people, threshold=threshold, progress=splink_step)
+    matches = _mergeable(session, _still_live(session, matches))
     report("storing suggestions", 0, len(matches))
     repository.lock_suggestions(session)
     result = _store(session, matches, people=len(people))

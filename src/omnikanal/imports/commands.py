@@ -132,7 +132,7 @@ def run(factory: sessionmaker[Session], job_id: UUID, *, description: str) -> Im
     kind = registry.kind(job.kind)
     if isinstance(kind, FollowedKind):
         with console.status(kind.follow_up_label), unit_of_work(factory) as session:
-            jobs.after_import(session, service.get(session, job_id=job_id))
+            jobs.after_import(session, job_id)
     return job
 
 

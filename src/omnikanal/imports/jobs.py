@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from omnikanal.config import settings_of
+from omnikanal.db import long_read
 from omnikanal.imports import formats, registry, repository, service
 from omnikanal.imports.kinds import (
     BatchOutcome,
@@ -260,8 +261,14 @@ def _finish_failed(session: Session, kind: ImportKind, job: ImportJob) -> None:
         logger.warning("import %s: its end could not run: %s", job.id, type(exc).__name__)
 
 
-def after_import(session: Session, job: ImportJob) -> None:
-    """What an ended import leads to, in a transaction of its own (kinds.FollowedKind)."""
+def after_import(session: Session, job_id: UUID) -> None:
+    """What an ended import leads to, in a transaction of its own (kinds.FollowedKind).
+    The job is read before that transaction begins, so a follow-up that reads at length
+    first (every profile, to look for duplicates) holds SQLite's write lock only to write."""
+    with long_read(session) as reader:
+        job = repository.get_job(reader, job_id)
+    if job is None:
+        return
     kind = registry.kind(job.kind)
     if (
         isinstance(kind, FollowedKind)
@@ -322,9 +329,7 @@ def batch_fired(session: Session, timer: Timer) -> None:
 
 
 def after_fired(session: Session, timer: Timer) -> None:
-    job = repository.get_job(session, UUID(timer.payload["job_id"]))
-    if job is not None:
-        after_import(session, job)
+    after_import(session, UUID(timer.payload["job_id"]))
 
 
 def cleanup_fired(session: Session, timer: Timer) -> None:

@@ -4,8 +4,10 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from omnikanal.db import long_read
 from omnikanal.kit.leases import claim_due, retry_delay
 from omnikanal.kit.time import utcnow
 from omnikanal.outbox.registry import HandlerRegistry
@@ -49,16 +51,20 @@ class TimerRunner:
     def fire(self, timer_id: UUID) -> None:
         try:
             with unit_of_work(self.session_factory, after_commit=self.after_commit) as session:
-                timer = session.get(Timer, timer_id)
+                # Read before the handler's transaction begins: a handler that reads at length
+                # first (db.long_read) holds SQLite's one write lock only for its writes.
+                with long_read(session) as reader:
+                    timer = reader.get(Timer, timer_id)
                 if timer is None or timer.status != TimerStatus.SCHEDULED:
                     return
                 handler = self.registry.timer_handler(timer.kind)
                 if handler is None:
                     raise LookupError(f"no timer handler for kind {timer.kind!r}")
                 handler(session, timer)
-                timer.status = TimerStatus.FIRED
-                timer.fired_at = utcnow()
-                timer.locked_until = None
+                if not _mark_fired(session, timer_id):
+                    raise _Withdrawn()
+        except _Withdrawn:
+            logger.info("timer %s was cancelled while it fired; its work is undone", timer_id)
         except Exception as exc:
             logger.warning("timer %s failed: %s", timer_id, exc)
             self._record_failure(timer_id, exc)
@@ -74,3 +80,19 @@ class TimerRunner:
             timer.due_at = utcnow() + retry_delay(timer.attempts)
             if timer.attempts >= self.max_attempts:
                 timer.status = TimerStatus.FAILED
+
+
+class _Withdrawn(Exception):
+    """The timer was cancelled (or fired elsewhere) while its handler ran."""
+
+
+def _mark_fired(session: Session, timer_id: UUID) -> bool:
+    """The timer fired, in the handler's transaction; False when it is no longer scheduled
+    (cancelled meanwhile), so the handler's work is rolled back with it."""
+    marked = session.execute(
+        update(Timer)
+        .where(Timer.id == timer_id, Timer.status == TimerStatus.SCHEDULED)
+        .values(status=TimerStatus.FIRED, fired_at=utcnow(), locked_until=None)
+        .returning(Timer.id)
+    )
+    return marked.first() is not None

@@ -1,10 +1,14 @@
 """S15: customers from a CRM's or a web shop's export: people, identifiers, traits and
 consent; the same file twice changes nothing; bad rows are reported, good ones land."""
 
+import sqlite3
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
+from omnikanal.customers import duplicates as duplicates_module
 from omnikanal.customers.models import Identifier, Profile
 from omnikanal.marketing.models import Consent
 from tests.integration.imports.conftest import Hub, csv_text, gzipped, json_lines
@@ -360,3 +364,34 @@ def test_a_dry_run_looks_for_no_duplicates(hub: Hub) -> None:
     path = hub.file("crm.csv", csv_text(HEADER, [ANNA, ANA_AGAIN]))
     assert hub.imported("customers", str(path), "--dry-run")["status"] == "done"
     assert duplicates(hub) == []
+
+
+def test_looking_for_duplicates_after_an_upload_lets_the_hub_write_meanwhile(
+    hub: Hub, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring every profile takes seconds on a large hub. On SQLite it runs before the
+    follow-up's write transaction begins, so checkouts, events and key look-ups (which
+    write) are not held up for it: here another writer gets the lock mid-scoring."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    scored = duplicates_module.find_duplicates
+    wrote_meanwhile: list[bool] = []
+
+    def scoring_while_another_writes(*args: Any, **kwargs: Any) -> Any:
+        other = sqlite3.connect(make_url(database_url).database or "", timeout=2)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # waits at most 2 s for the write lock
+            other.execute("ROLLBACK")
+            wrote_meanwhile.append(True)
+        except sqlite3.OperationalError:
+            wrote_meanwhile.append(False)
+        finally:
+            other.close()
+        return scored(*args, **kwargs)
+
+    monkeypatch.setattr(duplicates_module, "find_duplicates", scoring_while_another_writes)
+    job = hub.ok(hub.upload("customers", csv_text(HEADER, [ANNA, ANA_AGAIN]).encode()))
+    hub.run_worker()
+    assert hub.job(job["id"])["status"] == "done"
+    assert wrote_meanwhile == [True]
+    assert len(duplicates(hub)) == 1
