@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
 from omnikanal.imports import values
-from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
+from omnikanal.imports.kinds import BatchOutcome, FirstRows, ImportOptions, RowProblem
 from omnikanal.imports.values import BadValue
 from omnikanal.kit.time import utcnow
 from omnikanal.marketing import service as marketing_service
@@ -25,6 +25,8 @@ IDENTIFIERS = (
     ("email", "email"),
     ("phone", "phone"),
 )
+# The identifiers that name one customer in a file (a phone may be a family's).
+NATURAL_KEYS = frozenset({"user_id", "external_id", "loyalty_card", "email"})
 NAMES = {"first_name": "first_name", "last_name": "last_name"}
 # Hub field -> the key in the profile's ``address`` trait.
 ADDRESS = {
@@ -107,6 +109,13 @@ def _read(
     return customers_service.KnownPerson(identifiers=identifiers, traits=traits), consents
 
 
+def _natural_keys(person: customers_service.KnownPerson) -> list[tuple[str, tuple[str, str]]]:
+    """(field, identifier) of the identifiers that name one customer (not a phone: a
+    family may share one)."""
+    field_of = {type_: field for field, type_ in IDENTIFIERS}
+    return [(field_of[key[0]], key) for key in person.identifiers if key[0] in NATURAL_KEYS]
+
+
 class CustomersKind:
     name = "customers"
 
@@ -126,11 +135,15 @@ class CustomersKind:
         outcome = BatchOutcome()
         people: list[customers_service.KnownPerson] = []
         wishes: list[list[tuple[str, bool]]] = []
+        named = FirstRows("customer")
         for number, fields in rows:
             try:
                 person, consents = _read(session, number, fields)
             except _Rejected as rejected:
                 outcome.problems.extend(rejected.problems)
+                continue
+            if repeated := named.repeated(number, _natural_keys(person)):
+                outcome.problems.append(repeated)
                 continue
             people.append(person)
             wishes.append(consents)

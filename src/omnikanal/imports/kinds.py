@@ -7,7 +7,7 @@ set-based through the services of the domains that own them, and says per bad ro
 field was wrong and why (never the value: it may be personal data).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -21,6 +21,28 @@ class RowProblem:
     row: int  # 1-based data row number in the file
     field: str  # the hub field (after the column map), or "" for the row
     reason: str  # why, without the value
+
+
+@dataclass
+class FirstRows:
+    """The row of a batch that first named each natural key (a SKU, a customer's email):
+    a later row naming one again is refused. Both applied, the later would overwrite the
+    earlier, which would overwrite it back on the next run of the same file."""
+
+    what: str  # what a key names, for the reason: "product", "customer"
+    first: dict[Hashable, int] = field(default_factory=dict)
+
+    def repeated(self, number: int, keys: Sequence[tuple[str, Hashable]]) -> RowProblem | None:
+        """The problem of row ``number`` when an earlier row named one of its keys (each
+        with the field that gave it); else its keys are taken, and None."""
+        for field_name, key in keys:
+            earlier = self.first.get(key)
+            if earlier is not None:
+                reason = f"names the {self.what} of row {earlier} again: one row per {self.what}"
+                return RowProblem(number, field_name, reason)
+        for _, key in keys:
+            self.first[key] = number
+        return None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from omnikanal.catalog import service as catalog_service
 from omnikanal.imports import values
 from omnikanal.imports._outcome import count
-from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
+from omnikanal.imports.kinds import BatchOutcome, FirstRows, ImportOptions, RowProblem
 from omnikanal.imports.products import sku
 from omnikanal.imports.values import BadValue
 
@@ -58,6 +58,11 @@ def _read(
     return price, []
 
 
+def _key(price: catalog_service.PriceGiven) -> tuple[str, str, datetime | None]:
+    """What names one price of the price book: its SKU, currency and start."""
+    return (price.sku, price.currency, price.valid_from)
+
+
 class PricesKind:
     name = "prices"
 
@@ -70,12 +75,15 @@ class PricesKind:
     ) -> BatchOutcome:
         outcome = BatchOutcome()
         good: list[tuple[int, catalog_service.PriceGiven]] = []
+        named = FirstRows("price")
         for number, fields in rows:
             given, problems = _read(number, fields)
             if given is None:
                 outcome.problems.extend(problems)
-                continue
-            good.append((number, given))
+            elif repeated := named.repeated(number, [("sku", _key(given))]):
+                outcome.problems.append(repeated)
+            else:
+                good.append((number, given))
         results = catalog_service.import_prices(session, prices=[g for _, g in good])
         for (number, _), result in zip(good, results, strict=True):
             count(outcome, number, result.status, result.field, result.reason)

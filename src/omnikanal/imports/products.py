@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from omnikanal.catalog import service as catalog_service
 from omnikanal.imports import values
 from omnikanal.imports._outcome import count
-from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
+from omnikanal.imports.kinds import BatchOutcome, FirstRows, ImportOptions, RowProblem
 from omnikanal.imports.values import BadValue
 
 SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -115,12 +115,15 @@ class ProductsKind:
     ) -> BatchOutcome:
         outcome = BatchOutcome()
         good: list[tuple[int, str, dict[str, Any]]] = []
+        named = FirstRows("product")
         for number, fields in rows:
             found_sku, product, problems = _read(number, fields)
             if problems or found_sku is None:
                 outcome.problems.extend(problems)
-                continue
-            good.append((number, found_sku, product))
+            elif repeated := named.repeated(number, [("sku", found_sku)]):
+                outcome.problems.append(repeated)
+            else:
+                good.append((number, found_sku, product))
         results = catalog_service.import_products(
             session, products=[(s, product) for _, s, product in good]
         )

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.imports import values
 from omnikanal.imports._outcome import count
-from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
+from omnikanal.imports.kinds import BatchOutcome, FirstRows, ImportOptions, RowProblem
 from omnikanal.imports.products import sku
 from omnikanal.imports.values import BadValue
 from omnikanal.inventory import service as inventory_service
@@ -58,12 +58,15 @@ class StockKind:
     ) -> BatchOutcome:
         outcome = BatchOutcome()
         good: list[tuple[int, tuple[str, str, int]]] = []
+        named = FirstRows("stock level")
         for number, fields in rows:
             level, problems = _read(number, fields, options.location)
             if level is None:
                 outcome.problems.extend(problems)
-                continue
-            good.append((number, level))
+            elif repeated := named.repeated(number, [("sku", level[:2])]):
+                outcome.problems.append(repeated)
+            else:
+                good.append((number, level))
         results = inventory_service.import_levels(
             session, levels=[level for _, level in good], reference="import", actor=ACTOR
         )

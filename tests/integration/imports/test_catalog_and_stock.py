@@ -218,3 +218,33 @@ def test_stock_levels_are_set_through_inventory_as_import_adjustments(hub: Hub) 
     ]
     with hub.factory() as session:
         assert session.scalar(select(func.count()).select_from(Adjustment)) == 3
+
+
+def test_a_key_given_twice_in_a_file_is_refused_the_second_time(hub: Hub) -> None:
+    """A SKU, a price or a stock level on two rows of one file: the later row is reported,
+    so a second run of the file changes nothing (applied, the two rows would overwrite
+    each other in turn, run after run)."""
+    twice = [COATS[0], (*COATS[0][:1], "Wool coat, 38", *COATS[0][2:])]
+    products = hub.file("p.csv", csv_text(PRODUCTS, twice))
+    assert counts(hub.imported("products", str(products), code=2)) == (2, 1, 0, 0, 1)
+    assert counts(hub.imported("products", str(products), code=2)) == (2, 0, 0, 1, 1)
+    assert product(hub, "COAT-38")["name"] == "Wool coat 38"
+
+    header = ("sku", "amount", "currency", "valid_from")
+    rows = [("COAT-38", "1999", "SEK", "2026-01-01"), ("COAT-38", "1499", "SEK", "2026-01-01")]
+    prices = hub.file("prices.csv", csv_text(header, rows))
+    job = hub.imported("prices", str(prices), code=2)
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [(e["row"], e["field"], e["reason"]) for e in hub.errors(job["id"])] == [
+        ("2", "sku", "names the price of row 1 again: one row per price")
+    ]
+    assert counts(hub.imported("prices", str(prices), code=2)) == (2, 0, 0, 1, 1)
+    assert [p["amount"] for p in product(hub, "COAT-38")["prices"]] == [199900]
+
+    hub.add_location("sthlm")
+    levels = [("sthlm", "COAT-38", "5"), ("sthlm", "COAT-38", "7")]
+    stock = hub.file("stock.csv", csv_text(("location", "sku", "on_hand"), levels))
+    assert counts(hub.imported("stock", str(stock), code=2)) == (2, 1, 0, 0, 1)
+    assert counts(hub.imported("stock", str(stock), code=2)) == (2, 0, 0, 1, 1)
+    with hub.factory() as session:
+        assert session.scalar(select(func.count()).select_from(Adjustment)) == 1

@@ -395,3 +395,24 @@ def test_looking_for_duplicates_after_an_upload_lets_the_hub_write_meanwhile(
     assert hub.job(job["id"])["status"] == "done"
     assert wrote_meanwhile == [True]
     assert len(duplicates(hub)) == 1
+
+
+def test_a_customer_named_twice_in_a_file_is_refused_the_second_time(hub: Hub) -> None:
+    """A CRM export with a customer on two rows: the later row is reported (it would
+    otherwise overwrite the first in one run and be overwritten by it in the next)."""
+    old = ("co-3", "co3@example.com", "", "Old", "", "", "", "", "", "", "", "")
+    new = ("co-3", "other@example.com", "", "New", "", "", "", "", "", "", "", "")
+    same_email = ("co-4", "CO3@example.com", "", "Twin", "", "", "", "", "", "", "", "")
+    path = hub.file("crm.csv", csv_text(HEADER, [old, BO, new, same_email]))
+    first = hub.imported("customers", str(path), code=2)
+    assert counts(first) == {"read": 4, "created": 2, "updated": 0, "unchanged": 0, "failed": 2}
+    assert [(e["row"], e["field"], e["reason"]) for e in hub.errors(first["id"])] == [
+        ("3", "external_id", "names the customer of row 1 again: one row per customer"),
+        ("4", "email", "names the customer of row 1 again: one row per customer"),
+    ]
+    again = hub.imported("customers", str(path), code=2)
+    assert counts(again) == {"read": 4, "created": 0, "updated": 0, "unchanged": 2, "failed": 2}
+    person = hub.profile(external_id="co-3")
+    assert person is not None
+    assert person["traits"]["first_name"] == "Old"
+    assert hub.profile(email="other@example.com") is None
