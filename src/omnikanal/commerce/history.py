@@ -265,14 +265,20 @@ def _check_lines(
     for line in item.order.lines:
         facts = products.get(line.sku)
         problem: tuple[str, str] | None = None
-        if item.existing is not None and line.sku in item.existing.lines:
-            # Imported before (this file again, or an earlier batch): kept as it is.
-            outcome.lines_unchanged += 1
-            continue
-        if facts is None:
-            problem = ("sku", "no product has this SKU")
-        elif line.sku in seen:
+        stored = item.existing.lines.get(line.sku) if item.existing is not None else None
+        if line.sku in seen:
             problem = ("sku", "already on another line of this order")
+        elif stored is not None:
+            if _same_line(line, stored):  # imported before (this file again, an earlier batch)
+                seen.add(line.sku)
+                outcome.lines_unchanged += 1
+                continue
+            problem = (
+                "sku",
+                "already on this order, imported before with another quantity or price",
+            )
+        elif facts is None:
+            problem = ("sku", "no product has this SKU")
         elif line.discount > line.unit_price * line.quantity:
             problem = ("discount", "is more than the line costs")
         elif line.unit_price * line.quantity > INT32_MAX:
@@ -286,6 +292,15 @@ def _check_lines(
         seen.add(line.sku)
         total += line.unit_price * line.quantity - line.discount
         item.lines.append((line, facts))
+
+
+def _same_line(line: HistoricalLine, stored: dict[str, Any]) -> bool:
+    """Whether the stored line is this one: its units, price and total (after discount)."""
+    return (
+        int(stored["quantity"]) == line.quantity
+        and int(stored["unit_price"]) == line.unit_price
+        and int(stored["line_total"]) == line.unit_price * line.quantity - line.discount
+    )
 
 
 def _existing(

@@ -225,6 +225,27 @@ def test_a_second_run_changes_nothing(shop: Shop, importer: Importer) -> None:
     )
 
 
+def test_a_refused_line_is_refused_again_not_counted_unchanged(
+    shop: Shop, importer: Importer
+) -> None:
+    rows = [
+        row("W-1", COAT, email="anna@example.com"),
+        row("W-1", COAT, email="anna@example.com", quantity="5"),
+        row("W-1", SCARF, email="anna@example.com"),
+    ]
+    twice = RowProblem(2, "sku", "already on another line of this order")
+    first = importer.apply(rows)
+    assert (first.created, first.unchanged, first.problems) == (2, 0, [twice])
+    again = importer.apply(rows)
+    assert (again.created, again.unchanged, again.problems) == (0, 2, [twice])
+    # Its lines again, from a file that now says two coats: a line it has, not the same.
+    changed = importer.apply([row("W-1", COAT, email="anna@example.com", quantity="2")])
+    reason = "already on this order, imported before with another quantity or price"
+    assert (changed.created, changed.unchanged, changed.problems) == (
+        0, 0, [RowProblem(1, "sku", reason)]
+    )  # fmt: skip
+
+
 def test_bad_rows_are_refused_alone_with_row_and_field(shop: Shop, importer: Importer) -> None:
     outcome = importer.apply(
         [
