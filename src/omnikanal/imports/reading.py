@@ -24,7 +24,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 SPOOL_FOLDER = "imports"
 CHUNK = 1 << 20
 # A CSV field may be long (a product description in HTML).
-csv.field_size_limit(16 * 1024 * 1024)
+FIELD_LIMIT_MIB = 16
+csv.field_size_limit(FIELD_LIMIT_MIB * 1024 * 1024)
 
 
 class ImportFileError(Exception):
@@ -109,12 +110,21 @@ class RowFile:
         return first.lstrip(codecs.BOM_UTF8 + b" \t\r\n")[:1] == b"{"
 
     def rows(self) -> Iterator[RawRow]:
+        last = 0  # the last row read, for where the file went wrong
         try:
-            yield from self._json_rows() if self.json_lines else self._csv_rows()
+            for row in self._json_rows() if self.json_lines else self._csv_rows():
+                last = row.number
+                yield row
         except UnicodeDecodeError as exc:
-            raise ImportFileError("the file is not UTF-8 text") from exc
+            raise ImportFileError(
+                f"the file is not UTF-8 text after data row {last} (save it as UTF-8)"
+            ) from exc
         except (OSError, EOFError) as exc:  # gzip's errors: truncated or corrupt
-            raise ImportFileError(f"the file cannot be read ({type(exc).__name__})") from exc
+            if isinstance(self._binary, gzip.GzipFile):
+                reason = f"the gzip file is cut short or corrupt after data row {last}"
+            else:
+                reason = f"the file cannot be read after data row {last} ({type(exc).__name__})"
+            raise ImportFileError(reason) from exc
 
     def _json_rows(self) -> Iterator[RawRow]:
         for number, line in enumerate(self.text, start=1):
@@ -136,6 +146,10 @@ class RowFile:
             raise ImportFileError("the file has no header row")
         delimiter = _delimiter(header_line)
         header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+        named = [name for name in header if name]
+        if len(set(named)) < len(named):
+            twice = sorted({name for name in named if named.count(name) > 1})
+            raise ImportFileError(f"the header names the column {twice[0]!r} twice")
         reader = csv.reader(self.text, delimiter=delimiter)
         number = 0
         while True:
@@ -144,10 +158,19 @@ class RowFile:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ImportFileError(f"not valid CSV after data row {number}") from exc
+                if "field larger than field limit" in str(exc):
+                    reason = f"data row {number + 1} has a cell longer than {FIELD_LIMIT_MIB} MiB"
+                else:
+                    reason = f"not valid CSV after data row {number}"
+                raise ImportFileError(reason) from exc
             if not cells or not any(c.strip() for c in cells):
                 continue
             number += 1
+            if any(c.strip() for c in cells[len(header) :]):
+                # A cell too many (an unquoted delimiter in a name?): its columns are askew.
+                reason = f"has {len(cells)} cells where the header has {len(header)} columns"
+                yield RawRow(number, None, reason)
+                continue
             values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}
             values.pop("", None)
             yield RawRow(number, values)

@@ -1,0 +1,70 @@
+"""Reading an import's file: what a broken file says is wrong, and where."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from omnikanal.imports.reading import FIELD_LIMIT_MIB, ImportFileError, RawRow, RowFile
+
+
+def rows_of(path: Path) -> list[RawRow]:
+    file = RowFile(path)
+    try:
+        return list(file.rows())
+    finally:
+        file.close()
+
+
+def failure_of(path: Path) -> str:
+    with pytest.raises(ImportFileError) as failed:
+        rows_of(path)
+    return str(failed.value)
+
+
+CSV = "".join(f"c-{n},person{n}@example.com\n" for n in range(1, 2001))
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_alone(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("external_id,email\nc-1,a@example.com\nc-2,Ek, Bo,b@example.com\nc-3,,\n")
+    found = rows_of(path)
+    assert [(r.number, r.problem) for r in found] == [
+        (1, None),
+        (2, "has 4 cells where the header has 2 columns"),
+        (3, None),  # empty cells past the header are no cells
+    ]
+    assert found[2].values == {"external_id": "c-3", "email": ""}
+
+
+def test_a_column_named_twice_fails_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("email,first_name,email\na@example.com,Ann,b@example.com\n")
+    assert failure_of(path) == "the header names the column 'email' twice"
+
+
+def test_a_cell_over_the_limit_names_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "products.csv"
+    huge = "x" * (FIELD_LIMIT_MIB * 1024 * 1024 + 1)
+    path.write_text(f"sku,description\nA-1,short\nA-2,{huge}\n")
+    assert failure_of(path) == f"data row 2 has a cell longer than {FIELD_LIMIT_MIB} MiB"
+
+
+def test_a_gzip_file_cut_short_says_so_and_after_which_row(tmp_path: Path) -> None:
+    whole = gzip.compress(("external_id,email\n" + CSV).encode())
+    path = tmp_path / "people.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    message = failure_of(path)
+    assert message.startswith("the gzip file is cut short or corrupt after data row ")
+    assert 0 < int(message.rsplit(" ", 1)[1]) < 2000
+
+
+def test_text_that_is_not_utf8_says_after_which_row(tmp_path: Path) -> None:
+    """Text is decoded a block at a time: the row named is before the bad byte, not
+    necessarily the one just before it."""
+    path = tmp_path / "people.csv"
+    path.write_bytes(("external_id,email\n" + CSV + "c-0,bj\xf6rn@example.com\n").encode("latin-1"))
+    message = failure_of(path)
+    assert message.startswith("the file is not UTF-8 text after data row ")
+    assert message.endswith(" (save it as UTF-8)")
+    assert 0 < int(message.split()[-5]) <= 2000
