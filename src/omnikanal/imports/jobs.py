@@ -86,6 +86,8 @@ class JobReader:
                 taken.at_end = True
                 break
             self.last = raw.number
+            if raw.number == 1:  # the header has been read
+                self._check_map()
             if raw.values is None:
                 if raw.number > after:
                     taken.read += 1
@@ -102,6 +104,16 @@ class JobReader:
             else:
                 taken.rows.append((raw.number, fields))
         return taken
+
+    def _check_map(self) -> None:
+        """A column map naming a column the CSV file does not have is a mistake (a typo,
+        the wrong file) that would fail every row: the file fails at once, saying which."""
+        header = self.file.header
+        missing = [name for name in self.column_map if header is not None and name not in header]
+        if missing:
+            raise ImportFileError(
+                f"the column map names {missing[0]!r}, which is not a column of the file"
+            )
 
     def close(self) -> None:
         self.file.close()

@@ -97,6 +97,8 @@ class RowFile:
         self._binary = stream
         self.text = io.TextIOWrapper(cast(BinaryIO, stream), encoding="utf-8-sig", newline="")
         self.json_lines = self._looks_like_json()
+        # A CSV file's column names, once its header has been read.
+        self.header: list[str] | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -150,6 +152,7 @@ class RowFile:
         if len(set(named)) < len(named):
             twice = sorted({name for name in named if named.count(name) > 1})
             raise ImportFileError(f"the header names the column {twice[0]!r} twice")
+        self.header = named
         reader = csv.reader(self.text, delimiter=delimiter)
         number = 0
         while True:

@@ -182,6 +182,15 @@ def test_a_malformed_column_map_is_refused_before_anything_runs(hub: Hub) -> Non
     assert hub.ok(hub.client.get("/v1/imports", headers=hub.admin))["items"] == []
 
 
+def test_a_column_map_naming_a_column_the_file_lacks_fails_the_file(hub: Hub) -> None:
+    path = hub.file("crm.csv", csv_text(HEADER, [ANNA, BO]))
+    job = hub.imported("customers", str(path), "--map", "Epost=email", code=1)
+    assert job["status"] == "failed"
+    assert job["error"] == "the column map names 'Epost', which is not a column of the file"
+    assert counts(job)["created"] == 0
+    assert hub.profile(external_id="crm-1") is None
+
+
 SHOPIFY_HEADER = (
     "Customer ID",
     "First Name",
