@@ -25,6 +25,7 @@ MINOR_DIGITS = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
 CURRENCY = re.compile(r"^[A-Z]{3}$")
+AMOUNT = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
@@ -106,12 +107,12 @@ def minor_units(value: str, currency_code: str) -> int:
     cleaned = value.strip().replace(" ", "").replace("\u00a0", "")
     if cleaned.count(",") == 1 and "." not in cleaned:
         cleaned = cleaned.replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise BadValue("not a decimal amount") from exc
-    if not amount.is_finite() or amount < 0:
+    if cleaned.startswith("-"):
         raise BadValue("not an amount of 0 or more")
+    # Digits and a decimal mark only: not "1e3", "NaN" or "0x10", which Decimal reads.
+    if not AMOUNT.match(cleaned):
+        raise BadValue("not a decimal amount")
+    amount = Decimal(cleaned)
     digits = MINOR_DIGITS.get(currency_code, 2)
     minor = amount.scaleb(digits)
     if minor != minor.to_integral_value():
