@@ -157,6 +157,12 @@ def summary(factory: sessionmaker[Session], job: ImportJob) -> None:
         console.print("dry run: nothing was written; the counts say what an import would do")
     if job.rows_skipped:
         console.print(f"{job.rows_skipped:,} rows passed over (no record in them)")
+    if job.ignored_columns:
+        console.print(
+            f"[yellow]not imported:[/yellow] the columns {', '.join(job.ignored_columns)} "
+            f"are not fields of {job.kind} (map them with --map COLUMN=FIELD)",
+            highlight=False,
+        )
     if job.error:
         console.print(f"[red]failed:[/red] {job.error}", highlight=False)
     if job.rows_failed:

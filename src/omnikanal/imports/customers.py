@@ -118,6 +118,8 @@ def _natural_keys(person: customers_service.KnownPerson) -> list[tuple[str, tupl
 
 class CustomersKind:
     name = "customers"
+    fields = frozenset([f for f, _ in IDENTIFIERS] + [*NAMES, "birth_date", *ADDRESS, *CONSENTS])
+    field_prefixes: tuple[str, ...] = (TRAIT_PREFIX,)
 
     follow_up_label = "duplicate customers looked for again"
 

@@ -33,6 +33,7 @@ from omnikanal.imports.kinds import (
     ImportKind,
     ImportOptions,
     RowProblem,
+    ignored_columns,
 )
 from omnikanal.imports.models import ImportJob, JobSource, JobStatus
 from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
@@ -59,6 +60,8 @@ class Taken:
     read: int = 0
     last: int = 0
     at_end: bool = False
+    # The hub fields of the file's first row (after the map and the format), when read.
+    columns: list[str] | None = None
 
 
 class JobReader:
@@ -95,6 +98,8 @@ class JobReader:
                     taken.last = raw.number
                 continue
             fields = self.translate(formats.apply_map(raw.values, self.column_map))
+            if raw.number == 1 and fields is not None:
+                taken.columns = list(fields)
             if raw.number <= after:
                 continue
             taken.read += 1
@@ -236,6 +241,8 @@ def run_batch(
         _fail(job, str(exc))
         _finish_failed(session, kind, job)
         return BatchResult(job.status, job.position, finished=True)
+    if taken.columns is not None:
+        job.ignored_columns = ignored_columns(kind, taken.columns)
     try:
         outcome = _apply(session, kind, taken.rows, service.options_of(job))
     except Exception as exc:

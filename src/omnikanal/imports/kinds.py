@@ -65,6 +65,10 @@ class ImportOptions:
 
 class ImportKind(Protocol):
     name: str  # customers | products | prices | stock | orders
+    # The hub fields it reads, and the prefixes of those it reads by name ("trait.x"):
+    # a column named otherwise is ignored, and the job says so (``ignored_columns``).
+    fields: frozenset[str]
+    field_prefixes: tuple[str, ...]
 
     def apply(
         self,
@@ -96,3 +100,8 @@ class FollowedKind(ImportKind, Protocol):
     follow_up_label: str
 
     def follow_up(self, session: Session) -> None: ...
+
+
+def ignored_columns(kind: ImportKind, columns: Sequence[str]) -> list[str]:
+    """The columns (after the column map and the format) that ``kind`` does not read."""
+    return [c for c in columns if c not in kind.fields and not c.startswith(kind.field_prefixes)]

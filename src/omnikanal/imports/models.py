@@ -5,7 +5,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from omnikanal.db import Base
+from omnikanal.db import Base, JSONDocument
 from omnikanal.kit.ids import new_id
 from omnikanal.kit.time import utcnow
 
@@ -53,6 +53,8 @@ class ImportJob(Base):
     rows_failed: Mapped[int] = mapped_column(default=0)
     # Rows the format passes over on purpose (a Shopify product's image-only rows).
     rows_skipped: Mapped[int] = mapped_column(default=0)
+    # The file's columns (after the map) the kind does not read: said, not silently lost.
+    ignored_columns: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     position: Mapped[int] = mapped_column(default=0)
     file_path: Mapped[str] = mapped_column(Text)
     file_source: Mapped[str] = mapped_column(String(20), default=JobSource.PATH)

@@ -63,6 +63,10 @@ ORDER_CELLS = (
 )
 
 
+# The line's own cells.
+LINE_CELLS = ("sku", "quantity", "unit_price", "discount", "name")
+
+
 class _Order(NamedTuple):
     """An order's own fields, read from one row."""
 
@@ -250,6 +254,8 @@ class OrdersKind:
     """Historical orders: see this module's docstring and commerce/history.py."""
 
     name = "orders"
+    fields = frozenset({*ORDER_CELLS, *LINE_CELLS})
+    field_prefixes: tuple[str, ...] = ()
 
     def apply(
         self,

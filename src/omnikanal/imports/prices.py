@@ -65,6 +65,8 @@ def _key(price: catalog_service.PriceGiven) -> tuple[str, str, datetime | None]:
 
 class PricesKind:
     name = "prices"
+    fields = frozenset({"sku", "amount", "currency", "valid_from"})
+    field_prefixes: tuple[str, ...] = ()
 
     def apply(
         self,

@@ -105,6 +105,8 @@ def _read(
 
 class ProductsKind:
     name = "products"
+    fields = frozenset({"sku", *PARSERS})
+    field_prefixes: tuple[str, ...] = (ATTRIBUTE_PREFIX,)
 
     def apply(
         self,

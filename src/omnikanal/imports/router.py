@@ -66,6 +66,7 @@ def job_read(job: ImportJob) -> ImportJobRead:
             failed=job.rows_failed,
             skipped=job.rows_skipped,
         ),
+        ignored_columns=list(job.ignored_columns),
         position=job.position,
         file_size=job.file_size,
         error=job.error,

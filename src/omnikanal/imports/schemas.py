@@ -28,6 +28,10 @@ class ImportJobRead(BaseModel):
     status: str = Field(description="queued, running, done or failed.")
     options: ImportOptionsRead
     counts: ImportCounts
+    ignored_columns: list[str] = Field(
+        description="Columns of the file (after the column map) this kind does not read: "
+        "their cells were not imported. Map them (`map`) to the hub's fields."
+    )
     position: int = Field(description="The last row whose batch is committed.")
     file_size: int = Field(description="Bytes of the file as uploaded.")
     error: str | None = Field(description="Why the job failed (never a row's values).")

@@ -48,6 +48,8 @@ def _read(
 
 class StockKind:
     name = "stock"
+    fields = frozenset({"location", "sku", "on_hand"})
+    field_prefixes: tuple[str, ...] = ()
 
     def apply(
         self,

@@ -194,6 +194,8 @@ class Exploding:
     """The products kind, except that a product named "boom" fails the whole batch."""
 
     name = "products"
+    fields = PRODUCTS.fields
+    field_prefixes = PRODUCTS.field_prefixes
 
     def apply(
         self,

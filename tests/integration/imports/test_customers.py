@@ -61,6 +61,7 @@ def test_the_hub_format_makes_people_with_identifiers_traits_and_consent(hub: Hu
     job = hub.imported("customers", str(path))
     assert job["status"] == "done"
     assert counts(job) == {"read": 2, "created": 2, "updated": 0, "unchanged": 0, "failed": 0}
+    assert job["ignored_columns"] == []
 
     anna = hub.profile(email="anna.svensson@example.com")
     assert anna is not None
@@ -425,3 +426,29 @@ def test_a_customer_named_twice_in_a_file_is_refused_the_second_time(hub: Hub) -
     assert person is not None
     assert person["traits"]["first_name"] == "Old"
     assert hub.profile(email="other@example.com") is None
+
+
+def test_columns_the_kind_does_not_read_are_said_not_silently_lost(hub: Hub) -> None:
+    text = csv_text(
+        ("email", "firstname", "lastname", "trait.shoe_size"),
+        [("ines@example.com", "Ines", "Lund", "38")],
+    )
+    result = hub.cli("customers", str(hub.file("crm.csv", text)))
+    assert result.exit_code == 0, result.output
+    assert "the columns firstname, lastname are not fields of customers" in result.output
+    job = hub.last_job()
+    assert job["ignored_columns"] == ["firstname", "lastname"]
+    ines = hub.profile(email="ines@example.com")
+    assert ines is not None
+    assert ines["traits"]["shoe_size"] == "38"
+    # Mapped, they are read: nothing is left over.
+    mapped = hub.imported(
+        "customers",
+        str(hub.file("crm.csv", text)),
+        "--map",
+        "firstname=first_name,lastname=last_name",
+    )
+    assert mapped["ignored_columns"] == []
+    ines = hub.profile(email="ines@example.com")
+    assert ines is not None
+    assert ines["traits"]["first_name"] == "Ines"

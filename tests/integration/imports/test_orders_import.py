@@ -415,6 +415,7 @@ def test_the_import_command_refreshes_habits_after_its_last_batch(shop: Shop, hu
     hub.env["OMNIKANAL_IMPORT_BATCH_ROWS"] = "2"  # two batches
     job = hub.imported("orders", str(path))
     assert job["counts"]["created"] == 4
+    assert job["ignored_columns"] == []  # every hub column read
     traits = traits_of(shop, profile_of(shop, external_id="c-9"))
     assert traits["orders"] == 3
     assert traits["favourite_products"] == [LATTE, SCARF, COAT]
