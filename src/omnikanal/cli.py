@@ -93,8 +93,8 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, typer.BadParameter):
+            raise  # a bad option is told as Typer tells it, naming the option
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             err.print(f"[red]error:[/red] {reason}", highlight=False, soft_wrap=True)
@@ -519,10 +519,16 @@ def worker_command() -> None:
         resolver.close()
 
 
-def _moment(value: str | None, default: datetime) -> datetime:
+def _moment(value: str | None, default: datetime, *, option: str) -> datetime:
     if value is None:
         return default
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date or time (2026-11-30, 2026-11-30T08:00+01:00)",
+            param_hint=option,
+        ) from None
     # A date or a zone-less time is UTC here, as --help says; the report prints UTC.
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
@@ -541,12 +547,12 @@ def price_audit(
     from omnikanal.commerce import audit
 
     settings = _settings()
-    end = _moment(until, datetime.now(UTC))
+    end = _moment(until, datetime.now(UTC), option="--until")
     factory = make_session_factory(make_engine(settings.resolved_database_url()))
     with factory() as session:
         report = audit.price_audit(
             session,
-            since=_moment(since, end - timedelta(days=30)),
+            since=_moment(since, end - timedelta(days=30), option="--since"),
             until=end,
             channel=channel.value if channel else None,
             limit=limit,
@@ -695,6 +701,13 @@ def export(
     from omnikanal.exports import runner
     from omnikanal.exports.datasets import DATASETS
 
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file, not a folder", param_hint="--out")
+    if gzip and fmt is not Format.CSV:
+        raise typer.BadParameter(
+            "is for CSV files (Parquet is compressed already)", param_hint="--gzip"
+        )
+    starts = _moment(since, datetime.now(UTC), option="--since") if since else None
     settings = _settings()
     engine = _reachable_engine(settings.resolved_database_url())
     factory = make_session_factory(engine, settings=settings)
@@ -717,7 +730,7 @@ def export(
                         kind=kind,
                         out=out,
                         fmt=fmt,
-                        since=_moment(since, datetime.now(UTC)) if since else None,
+                        since=starts,
                         full=full,
                         gzip=gzip,
                         settle=timedelta(seconds=settle),

@@ -327,3 +327,31 @@ def test_the_demo_prints_console_sign_ins(env: dict[str, str]) -> None:
     assert "agent@norrsken.example" in result.output
     assert "demo-agent-password" in result.output
     assert "sign in with a key" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "told"),
+    [
+        (["import", "status", "nope"], ["Invalid value for 'import_id'", "valid UUID"]),
+        (["import", "errors", "nope"], ["Invalid value for 'import_id'", "valid UUID"]),
+        (["export", "events", "--out", "{tmp}/w", "--since", "yesterday"],
+         ["--since", "'yesterday' is not an ISO date or time"]),
+        (["export", "events", "--out", "{tmp}/a-file"], ["--out", "is a file, not a folder"]),
+        (["export", "events", "--out", "{tmp}/w", "--gzip"],
+         ["--gzip", "is for CSV files (Parquet is compressed already)"]),
+        (["reports", "price-audit", "--since", "last week"],
+         ["--since", "'last week' is not an ISO date or time"]),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_told_by_its_name_not_by_python(
+    env: dict[str, str], tmp_path: Path, command: list[str], told: list[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    words = [word.replace("{tmp}", str(tmp_path)) for word in command]
+    result = CliRunner().invoke(cli, words, env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.replace("│", " ").split())  # as Rich's box wraps it
+    for words_told in told:
+        assert words_told in said, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "w").exists()  # refused before anything was written

@@ -251,18 +251,18 @@ def register(wrap: Callable[[Callable[..., None]], Callable[..., None]]) -> None
     import_app.command("errors")(wrap(errors))
 
 
-def status(import_id: Annotated[str, typer.Argument(help="The import's id.")]) -> None:
+def status(import_id: Annotated[UUID, typer.Argument(help="The import's id.")]) -> None:
     """An import's status and counts."""
     settings = Settings()
     factory = _factory(settings)
     with factory() as session:
-        job = service.get(session, job_id=UUID(import_id))
+        job = service.get(session, job_id=import_id)
     summary(factory, job)
     console.print(f"rows done: {job.position:,}", highlight=False)
 
 
 def errors(
-    import_id: Annotated[str, typer.Argument(help="The import's id.")],
+    import_id: Annotated[UUID, typer.Argument(help="The import's id.")],
     out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
 ) -> None:
     """An import's error report as CSV (row, field, reason), to stdout or --out."""
@@ -272,7 +272,7 @@ def errors(
     with factory() as session, target_file as target:
         writer = csv.writer(target)
         writer.writerow(("row", "field", "reason"))
-        for row in service.errors(session, job_id=UUID(import_id)):
+        for row in service.errors(session, job_id=import_id):
             writer.writerow(row)
     if out:
         console.print(f"wrote {out}")
