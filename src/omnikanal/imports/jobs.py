@@ -62,6 +62,8 @@ class Taken:
     at_end: bool = False
     # The hub fields of the file's first row (after the map and the format), when read.
     columns: list[str] | None = None
+    # Why the file could not be read past these rows (a gzip file cut short), if it could not.
+    broken: str | None = None
 
 
 class JobReader:
@@ -84,7 +86,13 @@ class JobReader:
         remember a product across rows) but not handed on."""
         taken = Taken(last=max(self.last, after))
         while taken.read < limit:
-            raw = next(self._rows, None)
+            try:
+                raw = next(self._rows, None)
+            except ImportFileError as exc:
+                if not taken.read:
+                    raise
+                taken.broken = str(exc)  # the rows before the break still land
+                break
             if raw is None:
                 taken.at_end = True
                 break
@@ -256,6 +264,11 @@ def run_batch(
             return BatchResult(job.status, job.position, finished=True)
         return BatchResult(job.status, job.position, finished=False)
     _record(session, job, taken, outcome)
+    if taken.broken is not None:
+        readers.drop(job.id)
+        _fail(job, taken.broken)
+        _finish_failed(session, kind, job)
+        return BatchResult(job.status, job.position, finished=True)
     if job.status == JobStatus.DONE:
         _finish(session, kind, job)
     return BatchResult(job.status, job.position, finished=job.status == JobStatus.DONE)

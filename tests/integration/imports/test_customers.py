@@ -452,3 +452,18 @@ def test_columns_the_kind_does_not_read_are_said_not_silently_lost(hub: Hub) -> 
     ines = hub.profile(email="ines@example.com")
     assert ines is not None
     assert ines["traits"]["first_name"] == "Ines"
+
+
+def test_a_gzip_file_cut_short_lands_every_row_before_the_break(hub: Hub) -> None:
+    rows = [(f"cut-{n}", f"cut{n}@example.com") for n in range(1, 3001)]
+    whole = gzipped(csv_text(("external_id", "email"), rows).encode())
+    path = hub.file("crm.csv.gz", whole[: len(whole) // 2])  # cut short in transit
+    job = hub.imported("customers", str(path), code=1)
+    assert job["status"] == "failed"
+    assert job["error"].startswith("the gzip file is cut short or corrupt after data row ")
+    read_up_to = int(job["error"].rsplit(" ", 1)[1])
+    # Every row read before the break landed, though it was within the first batch.
+    assert 0 < read_up_to < 2000
+    assert counts(job)["created"] == read_up_to == job["position"]
+    assert hub.profile(external_id=f"cut-{read_up_to}") is not None
+    assert hub.profile(external_id=f"cut-{read_up_to + 1}") is None
