@@ -24,11 +24,13 @@ logger = logging.getLogger("omnikanal")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-# What a database answers when it is busy, not broken: PostgreSQL broke the transaction off
-# (deadlock, serialization: after the request's own attempts), could not take a lock, has
-# no connection to spare or is starting. SQLite's is another writer holding its one write
-# lock past the wait (db.WRITE_LOCK_TIMEOUT_SECONDS).
-BUSY_SQLSTATES = frozenset({"40P01", "40001", "55P03", "53300", "57P03"})
+# SQLSTATEs of a transaction PostgreSQL broke off (deadlock_detected, serialization_failure):
+# it did nothing, and running it again may succeed (http.py runs a request again).
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+# What a database answers when it is busy, not broken: the above after the request's own
+# attempts, a lock it could not take, no connection to spare, or starting up. SQLite's is
+# another writer holding its one write lock past the wait (db.WRITE_LOCK_TIMEOUT_SECONDS).
+BUSY_SQLSTATES = TRANSIENT_SQLSTATES | {"55P03", "53300", "57P03"}
 BUSY_RETRY_AFTER_SECONDS = 2
 
 

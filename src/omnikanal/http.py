@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnikanal.errors import (
+    TRANSIENT_SQLSTATES,
     BadRequest,
     CommonErrorCode,
     Conflict,
@@ -53,8 +54,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A transaction PostgreSQL broke off as a deadlock's victim, or could not serialize, did
 # nothing: the request runs again in a new one, up to this many times in all.
 ATTEMPTS = 4
-# SQLSTATEs of those: deadlock_detected, serialization_failure.
-TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 # On every response: no page of the hub (the console above all) may be framed by another
 # site, which would let it trick a signed-in member of staff into clicks (clickjacking).
 SECURITY_HEADERS = (

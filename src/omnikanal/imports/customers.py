@@ -25,6 +25,7 @@ IDENTIFIERS = (
     ("email", "email"),
     ("phone", "phone"),
 )
+FIELD_OF = {type_: field for field, type_ in IDENTIFIERS}
 # The identifiers that name one customer in a file (a phone may be a family's).
 NATURAL_KEYS = frozenset({"user_id", "external_id", "loyalty_card", "email"})
 NAMES = {"first_name": "first_name", "last_name": "last_name"}
@@ -112,8 +113,7 @@ def _read(
 def _natural_keys(person: customers_service.KnownPerson) -> list[tuple[str, tuple[str, str]]]:
     """(field, identifier) of the identifiers that name one customer (not a phone: a
     family may share one)."""
-    field_of = {type_: field for field, type_ in IDENTIFIERS}
-    return [(field_of[key[0]], key) for key in person.identifiers if key[0] in NATURAL_KEYS]
+    return [(FIELD_OF[key[0]], key) for key in person.identifiers if key[0] in NATURAL_KEYS]
 
 
 class CustomersKind:
