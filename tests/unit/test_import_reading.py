@@ -37,6 +37,19 @@ def test_a_row_with_more_cells_than_the_header_is_refused_alone(tmp_path: Path) 
     assert found[2].values == {"external_id": "c-3", "email": ""}
 
 
+def test_short_rows_blank_rows_and_unnamed_columns(tmp_path: Path) -> None:
+    """A row with fewer cells than the header has the rest empty; a row of blanks is no
+    row (not numbered); a column without a name in the header is left out."""
+    path = tmp_path / "people.csv"
+    path.write_text("external_id,,email\nc-1,note,a@example.com\n , ,\t\nc-2\n,,\nc-3,x,\n")
+    found = rows_of(path)
+    assert [(r.number, r.values) for r in found] == [
+        (1, {"external_id": "c-1", "email": "a@example.com"}),
+        (2, {"external_id": "c-2", "email": ""}),
+        (3, {"external_id": "c-3", "email": ""}),
+    ]
+
+
 def test_a_column_named_twice_fails_the_file(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text("email,first_name,email\na@example.com,Ann,b@example.com\n")

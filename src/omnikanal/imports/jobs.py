@@ -105,7 +105,10 @@ class JobReader:
                     taken.problems.append(RowProblem(raw.number, "", raw.problem or "unreadable"))
                     taken.last = raw.number
                 continue
-            fields = self.translate(formats.apply_map(raw.values, self.column_map))
+            values = raw.values
+            if self.column_map:
+                values = formats.apply_map(values, self.column_map)
+            fields = self.translate(values)
             if raw.number == 1 and fields is not None:
                 taken.columns = list(fields)
             if raw.number <= after:
