@@ -92,6 +92,9 @@ class _TextList(TypeDecorator[list[str]]):
 class _OneOf(FunctionElement[bool]):
     type = Boolean()
     inherit_cache = True
+    # A condition in itself: without this, SQLite's WHERE reads ``(x IN (...)) = 1``,
+    # which no index serves (every look-up scanned its whole table).
+    _is_implicitly_boolean = True
 
 
 def one_of(column: "_ColumnExpressionArgument[str]", values: Iterable[str]) -> ColumnElement[bool]:

@@ -4,6 +4,7 @@ store, or allocated for delivery), the cart closed, and its events. Stock rows a
 in SKU order, so concurrent orders never wait on each other in a circle.
 """
 
+import base64
 import dataclasses
 import secrets
 from collections.abc import Mapping, Sequence
@@ -508,11 +509,20 @@ def order_number() -> str:
     return _number(secrets.randbits(40))
 
 
+# RFC 4648's base32 alphabet to the numbers' own: 5 bytes are 8 characters in both.
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _NUMBER_ALPHABET.encode())
+
+
 def order_numbers(count: int) -> list[str]:
     """``count`` numbers as ``order_number`` makes them, drawn in one call to the random
-    source (bulk imports); they may repeat each other or an order's (40 bits)."""
-    random = secrets.token_bytes(5 * count)
-    return [_number(int.from_bytes(random[at : at + 5], "big")) for at in range(0, 5 * count, 5)]
+    source and encoded in one (bulk imports); they may repeat each other or an order's."""
+    return numbers_of(secrets.token_bytes(5 * count))
+
+
+def numbers_of(random: bytes) -> list[str]:
+    """The numbers ``_number`` makes of each 5 bytes (40 bits) of ``random``, in one C call."""
+    encoded = base64.b32encode(random).translate(_FROM_BASE32).decode()
+    return ["NK-" + encoded[at : at + 8] for at in range(0, len(encoded), 8)]
 
 
 def _number(bits: int) -> str:

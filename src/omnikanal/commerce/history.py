@@ -72,8 +72,7 @@ class CustomerReference(NamedTuple):
         return any((self.external_id, self.user_id, self.email, self.loyalty_card, self.phone))
 
 
-@dataclass(frozen=True)
-class HistoricalOrder:
+class HistoricalOrder(NamedTuple):  # a tuple: an import makes thousands a batch
     number: str  # the channel's own number for it (with ``channel``, its natural key)
     channel: str
     location: str | None

@@ -538,8 +538,9 @@ def people_with_imported_orders(session: Session, *, since: datetime) -> list[UU
     orders' update times (DISTINCT or a condition on profile_id would have SQLite walk the
     profile index over every order instead)."""
     c = order_table.c
-    query = select(c.profile_id).where(c.imported_at.is_not(None), c.updated_at >= since)
-    return sorted({profile_id for profile_id in session.scalars(query) if profile_id})
+    # As text: a person has many orders, and only the distinct ones become UUIDs.
+    query = select(UuidText(c.profile_id)).where(c.imported_at.is_not(None), c.updated_at >= since)
+    return sorted(UUID(text) for text in set(session.scalars(query)) if text)
 
 
 # -- the price audit --

@@ -84,10 +84,15 @@ class _Order(NamedTuple):
 
 def _text(row: Mapping[str, str], name: str) -> str | None:
     """A cell's text, or None when it is empty (imports.values; its reason named by the
-    field)."""
+    field). Called for every cell of every row: the usual cell is checked here inline."""
     raw = row.get(name)
-    if not raw or raw.isspace():
+    if not raw:
         return None
+    cleaned = raw.strip()
+    if not cleaned:
+        return None
+    if len(cleaned) <= MAX_TEXT.get(name, MAX_OTHER_TEXT) and "\x00" not in cleaned:
+        return cleaned
     try:
         return values.text(raw, max_length=MAX_TEXT.get(name, MAX_OTHER_TEXT))
     except BadValue as exc:
