@@ -5,11 +5,13 @@ databases."""
 
 import gzip
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.event import listen, remove
 
 from omnikanal.commerce import habits
@@ -540,22 +542,12 @@ def test_the_import_end_reads_imported_orders_by_index_not_every_order(
     started = utcnow()
     importer.apply([row("W-1", COAT, email="ines@example.com")], last=False)
     engine = shop.factory.kw["bind"]
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
         importer.finish(since=started)
-    finally:
-        remove(engine, "before_cursor_execute", record)
     plans = []
-    with engine.connect() as connection:
-        for statement, parameters in statements:
-            if "FROM commerce_order" in statement:
-                found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-                plans += [detail for *_, detail in found]
+    for statement, parameters in statements:
+        if "FROM commerce_order" in statement:
+            plans += plan_of(engine, statement, parameters)
     on_orders = [plan for plan in plans if re.search(r"\bcommerce_order\b", plan)]
     assert any("ix_commerce_order_imported_updated" in plan for plan in on_orders), on_orders
     assert not [plan for plan in on_orders if plan.startswith("SCAN") or ">?" in plan and
@@ -574,6 +566,22 @@ def test_a_batchs_look_ups_by_many_values_search_an_index(
     if database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL picks plans by its statistics; SQLite's planner has none")
     engine = shop.factory.kw["bind"]
+    with recorded_statements(engine) as statements:
+        importer.apply(
+            [row("W-1", COAT, email="ines@example.com"), row("W-2", SCARF, external_id="c-9")]
+        )
+    by_list = [(s, p) for s, p in statements if "json_each" in s and s.startswith("SELECT")]
+    tables = {t for s, _ in by_list for t in re.findall(r"FROM (\w+)", s)}
+    assert {"catalog_product", "commerce_order", "customer_identifier"} <= tables, tables
+    for statement, parameters in by_list:
+        plan = plan_of(engine, statement, parameters)
+        scans = [d for d in plan if d.startswith("SCAN") and "json_each" not in d]
+        assert not scans, (statement, plan)
+
+
+@contextmanager
+def recorded_statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with their parameters) the engine runs inside the block."""
     statements: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -581,21 +589,13 @@ def test_a_batchs_look_ups_by_many_values_search_an_index(
 
     listen(engine, "before_cursor_execute", record)
     try:
-        importer.apply(
-            [row("W-1", COAT, email="ines@example.com"), row("W-2", SCARF, external_id="c-9")]
-        )
+        yield statements
     finally:
         remove(engine, "before_cursor_execute", record)
-    by_list = [(s, p) for s, p in statements if "json_each" in s and s.startswith("SELECT")]
-    tables = {t for s, _ in by_list for t in re.findall(r"FROM (\w+)", s)}
-    assert {"catalog_product", "commerce_order", "customer_identifier"} <= tables, tables
+
+
+def plan_of(engine: Engine, statement: str, parameters: Any) -> list[str]:
+    """SQLite's query plan of a statement, a line per step."""
     with engine.connect() as connection:
-        for statement, parameters in by_list:
-            plan = [
-                detail
-                for *_, detail in connection.exec_driver_sql(
-                    f"EXPLAIN QUERY PLAN {statement}", parameters
-                )
-            ]
-            scans = [d for d in plan if d.startswith("SCAN") and "json_each" not in d]
-            assert not scans, (statement, plan)
+        found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        return [detail for *_, detail in found]
