@@ -95,3 +95,44 @@ def test_people_who_share_no_name_are_scored_without_failing() -> None:
         for n in range(600)
     ]
     assert find_duplicates(people) == []
+
+
+def _home(id_: str, first: str, **fields: str) -> PersonRecord:
+    """Someone at Storgatan 1 in Uppsala, of the Lind family."""
+    return PersonRecord(
+        id_, first, "Lind", street="Storgatan 1", postcode="753 20", city="Uppsala", **fields
+    )
+
+
+def test_a_household_is_not_one_person_but_a_typo_in_it_is() -> None:
+    """A couple and their son share surname and address (about 25 bits of agreement, field
+    by field) but each has their own email: three people. Karin typed again with a typo in
+    her name and the same email is Karin."""
+    people = [
+        _home("karin", "Karin", email="karin.lind@example.com", phone="+46701234567"),
+        _home("olof", "Olof", email="olof.lind@example.com", phone="+46707654321"),
+        _home("nils", "Nils", email="nils.l@example.org"),
+        _home("karin-again", "Karim", email="karin.lind@example.com"),
+        *(
+            PersonRecord(str(n), f"P{n}", f"L{n}", city="Malmö", email=f"p{n}@example.net")
+            for n in range(40)
+        ),
+    ]
+    [match] = find_duplicates(people)
+    assert {match.left_id, match.right_id} == {"karin", "karin-again"}
+    assert match.agreed["email"] is Agreement.EXACT
+
+
+def test_emails_agree_by_a_typo_not_by_sharing_a_provider() -> None:
+    people = [
+        PersonRecord("a", "Anna", "Svensson", email="anna.svensson@example.com"),
+        PersonRecord("b", "Anna", "Svensson", email="anna.svenson@example.com"),
+        PersonRecord("c", "Erik", "Holm", email="user19@example.com", postcode="11122"),
+        PersonRecord("d", "Erik", "Holm", email="user67@example.com", postcode="11122"),
+    ]
+    agreed = {
+        frozenset((m.left_id, m.right_id)): m.agreed.get("email")
+        for m in find_duplicates(people, threshold=0.0)
+    }
+    assert agreed[frozenset(("a", "b"))] is Agreement.FUZZY
+    assert agreed.get(frozenset(("c", "d"))) is None
