@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from omnikanal.auth.service import StaffActor
 from omnikanal.catalog import service as catalog_service
 from omnikanal.catalog.pricing import vat_included
-from omnikanal.commerce import carts, orders
+from omnikanal.commerce import carts, orders, repository
 from omnikanal.commerce.models import (
     Fulfilment,
     Order,
@@ -230,7 +230,7 @@ def place(
     paid = _tenders(tenders, total=total, currency=currency)
     order = Order(
         id=order_id or new_id(),
-        number=order_number(),
+        number=free_order_numbers(session, 1)[0],
         status=OrderStatus.PLACED,
         channel=counter.channel,
         location=counter.location,
@@ -503,10 +503,22 @@ def _pickup_store(session: Session, fulfilment: FulfilmentRequest) -> str:
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def order_number() -> str:
-    """A new order's number: NK- and 8 characters of Crockford's base32 without look-alikes
-    (40 random bits, drawn in one call to the random source)."""
-    return _number(secrets.randbits(40))
+def free_order_numbers(session: Session, count: int) -> list[str]:
+    """Numbers for ``count`` new orders that no order has, nor each other: 40 random bits
+    repeat about once in a million orders, and a retailer's orders run to millions (one
+    index look-up for them all)."""
+    numbers = order_numbers(count)
+    while True:
+        taken = repository.numbers_taken(session, numbers)
+        clashing = []
+        for index, number in enumerate(numbers):
+            if number in taken:
+                clashing.append(index)
+            taken.add(number)
+        if not clashing:
+            return numbers
+        for index, number in zip(clashing, order_numbers(len(clashing)), strict=True):
+            numbers[index] = number
 
 
 # RFC 4648's base32 alphabet to the numbers' own: 5 bytes are 8 characters in both.
@@ -514,19 +526,16 @@ _FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _NUMBER_ALPH
 
 
 def order_numbers(count: int) -> list[str]:
-    """``count`` numbers as ``order_number`` makes them, drawn in one call to the random
-    source and encoded in one (bulk imports); they may repeat each other or an order's."""
+    """``count`` new orders' numbers: NK- and 8 characters of Crockford's base32 without
+    look-alikes, 40 random bits each, drawn in one call to the random source; they may
+    repeat each other or an order's (``free_order_numbers`` draws again)."""
     return numbers_of(secrets.token_bytes(5 * count))
 
 
 def numbers_of(random: bytes) -> list[str]:
-    """The numbers ``_number`` makes of each 5 bytes (40 bits) of ``random``, in one C call."""
+    """The numbers of each 5 bytes (40 bits, big-endian) of ``random``, in one C call."""
     encoded = base64.b32encode(random).translate(_FROM_BASE32).decode()
     return ["NK-" + encoded[at : at + 8] for at in range(0, len(encoded), 8)]
-
-
-def _number(bits: int) -> str:
-    return "NK-" + "".join(_NUMBER_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
 
 
 def _products(priced: Sequence[_Priced]) -> list[dict[str, Any]]:

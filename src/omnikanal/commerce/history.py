@@ -150,7 +150,7 @@ def import_orders(
     now = utcnow()
     order_rows, line_rows, activities = [], [], []
     line_ids = iter(new_ids(sum(len(item.lines) for item in accepted)))
-    numbers = _fresh_numbers(session, len(new))
+    numbers = checkout.free_order_numbers(session, len(new))
     for item, order_id, number in zip(new, new_ids(len(new)), numbers, strict=True):
         person = placements.get(item.order.key)
         order_row, lines = _new_order(item, order_id, number, import_id, person, now, line_ids)
@@ -383,23 +383,6 @@ def _identifiers(
 
 
 # -- rows --
-
-
-def _fresh_numbers(session: Session, count: int) -> list[str]:
-    """The hub's numbers for ``count`` new orders, none another's: 40 random bits repeat
-    about once in a million orders, and a retailer's history runs to millions."""
-    numbers = checkout.order_numbers(count)
-    while True:
-        taken = repository.numbers_taken(session, numbers)
-        clashing = []
-        for index, number in enumerate(numbers):
-            if number in taken:
-                clashing.append(index)
-            taken.add(number)
-        if not clashing:
-            return numbers
-        for index, number in zip(clashing, checkout.order_numbers(len(clashing)), strict=True):
-            numbers[index] = number
 
 
 def _new_order(

@@ -472,3 +472,21 @@ def test_a_pickup_nobody_came_for_is_called_off_after_the_pickup_window(shop: Sh
     still = shop.ok(shop.client.get(f"/v1/orders/{fresh['id']}", headers=shop.agent))
     assert still["status"] == "placed"
     assert shop.stock(GBG, SCARF) == (5, 1, 0)
+
+
+def test_a_drawn_order_number_that_an_order_has_is_drawn_again(
+    shop: Shop, monkeypatch: Any
+) -> None:
+    """Order numbers are 40 random bits: among millions of orders a new one can draw a
+    number taken. The sale is not refused for it: the number is drawn again."""
+    till = {
+        "currency": "SEK",
+        "lines": [{"sku": LATTE, "quantity": 1}],
+        "tenders": [{"type": "cash"}],
+    }
+    first = shop.ok(shop.client.post("/v1/orders", json=till, headers=shop.sthlm), 201)
+    drawn = iter([[first["number"]], ["NK-0000ABCD"]])
+    monkeypatch.setattr("omnikanal.commerce.checkout.order_numbers", lambda count: next(drawn))
+    second = shop.ok(shop.client.post("/v1/orders", json=till, headers=shop.sthlm), 201)
+    assert second["number"] == "NK-0000ABCD"
+    assert next(drawn, None) is None  # both draws were used

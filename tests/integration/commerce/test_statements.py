@@ -61,6 +61,8 @@ def test_a_returning_shoppers_purchase_and_a_till_sale_in_few_statements(
     again = client.post("/v1/carts", json={**cart, "items": items[:1]}, headers=shop.web)
     assert int(again.headers["Omnikanal-Statements"]) <= 12  # the cart exists
     pickup = {"fulfilment": {"type": "click_and_collect", "location": GBG}, "tenders": CARD}
-    assert _statements(client, f"/v1/carts/{opened.json()['id']}/checkout", pickup, shop.web) <= 17
+    # Each sale includes one look-up by the order number index: a drawn number an order
+    # already has is drawn again (40 random bits repeat about once in a million orders).
+    assert _statements(client, f"/v1/carts/{opened.json()['id']}/checkout", pickup, shop.web) <= 18
     till = {"currency": "SEK", "lines": items[:1], "tenders": [{"type": "cash"}]}
-    assert _statements(client, "/v1/orders", till, shop.sthlm) <= 12
+    assert _statements(client, "/v1/orders", till, shop.sthlm) <= 13
