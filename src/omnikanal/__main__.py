@@ -1,3 +1,3 @@
-from omnikanal.cli import main
+from omnikanal.entry import main
 
 main()

@@ -40,6 +40,7 @@ EDGE = frozenset(
         "omnikanal.app",
         "omnikanal.cli",
         "omnikanal.demo",
+        "omnikanal.entry",
         # Readiness is read from plumbing and domains alike (the ingest writer, the
         # resolution lag): it answers for the assembled app.
         "omnikanal.health",
