@@ -11,7 +11,7 @@ translated, ``--batch-size`` rows per transaction (the hub's default,
 through the identity graph, orders, lines and timeline events inserted in bulk, the job's
 counts and position recorded; then, in the last batch's transaction, the buyers' channels
 and first/last seen told and their habits recomputed. Only the command's start-up (Python
-importing the hub, about 2 s) is left out.
+importing the hub, about 1 s) is left out.
 
 Each of ``--runs`` runs imports into its own copy of the set-up database (a file copy on
 SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL); the median and the best are
