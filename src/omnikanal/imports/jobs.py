@@ -37,6 +37,7 @@ from omnikanal.imports.kinds import (
 )
 from omnikanal.imports.models import ImportJob, JobSource, JobStatus
 from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
+from omnikanal.kit.gc_pause import collection_paused
 from omnikanal.kit.leases import retry_delay
 from omnikanal.kit.time import utcnow
 from omnikanal.timers.models import Timer
@@ -228,6 +229,29 @@ def run_batch(
     expected_position: int | None = None,
 ) -> BatchResult:
     """The job's next batch, in the caller's transaction (see the module's docstring)."""
+    # A batch allocates a dozen objects per row, and each collection the allocations
+    # trigger walks those still alive. Paused until the batch's rows and results are
+    # freed (on return), the collection the pause defers finds almost nothing to walk;
+    # paused only around the kind's work, it walked them all (about 3 % of an orders
+    # import, and as much again in collections while the file was read).
+    with collection_paused():
+        return _run_batch(
+            session,
+            job_id,
+            readers=readers,
+            batch_rows=batch_rows,
+            expected_position=expected_position,
+        )
+
+
+def _run_batch(
+    session: Session,
+    job_id: UUID,
+    *,
+    readers: ReaderCache,
+    batch_rows: int | None,
+    expected_position: int | None,
+) -> BatchResult:
     job = repository.get_job(session, job_id, lock=True)
     if job is None:
         return BatchResult(JobStatus.FAILED, 0, finished=True, ran=False)

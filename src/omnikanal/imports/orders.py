@@ -32,7 +32,6 @@ from omnikanal.commerce.history import CustomerReference, HistoricalLine, Histor
 from omnikanal.imports import values
 from omnikanal.imports.kinds import BatchOutcome, ImportOptions, RowProblem
 from omnikanal.imports.values import BadValue
-from omnikanal.kit.gc_pause import collection_paused
 
 MAX_QUANTITY = 100_000
 MAX_TEXT = {"order_number": 100, "sku": 64, "location": 100, "name": 200}
@@ -269,17 +268,15 @@ class OrdersKind:
         *,
         options: ImportOptions,
     ) -> BatchOutcome:
-        # A batch allocates a dozen objects per line; the collector's full passes over
-        # the whole heap they would trigger took a third of the import (H&M sample).
-        with collection_paused():
-            orders, problems = gather(rows, options)
-            done = commerce_history.import_orders(
-                session,
-                orders,
-                import_id=_import_id(options),
-                award_points=options.award_points,
-                dry_run=options.dry_run,
-            )
+        # The collector is paused for the batch (jobs.run_batch).
+        orders, problems = gather(rows, options)
+        done = commerce_history.import_orders(
+            session,
+            orders,
+            import_id=_import_id(options),
+            award_points=options.award_points,
+            dry_run=options.dry_run,
+        )
         problems += [RowProblem(p.row, p.field, p.reason) for p in done.problems]
         problems.sort(key=lambda problem: problem.row)
         return BatchOutcome(
@@ -292,8 +289,7 @@ class OrdersKind:
         nearly everyone each time). ``since`` is when the import started, so a resumed one
         covers all its batches."""
         if not options.dry_run:
-            with collection_paused():
-                commerce_history.finish_import(session, import_id=_import_id(options), since=since)
+            commerce_history.finish_import(session, import_id=_import_id(options), since=since)
 
 
 def _import_id(options: ImportOptions) -> UUID:
