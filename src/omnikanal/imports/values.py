@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from omnikanal.kit.limits import INT32_MAX
+from omnikanal.kit.money import CURRENCIES
 
 
 class BadValue(ValueError):
@@ -23,8 +24,8 @@ MINOR_DIGITS = {
     **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
     **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
 }
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 AMOUNT = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -88,7 +89,7 @@ def count(value: str) -> int:
 
 def currency(value: str) -> str:
     cleaned = value.strip().upper()
-    if not CURRENCY.match(cleaned):
+    if cleaned not in CURRENCIES:
         raise BadValue("not an ISO 4217 currency code")
     return cleaned
 

@@ -2,11 +2,33 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from omnikanal.kit.limits import MinorUnits
 
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# Every ISO 4217 code: currencies, funds and precious metals (pycountry's data, from the
+# iso-codes project).
+CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+CURRENCY_SHAPE = r"^[A-Z]{3}$"
+
+
+def known_currency(code: str) -> str:
+    """The code, if ISO 4217 lists it: a typo (SKE) would open a currency of its own."""
+    if code not in CURRENCIES:
+        raise ValueError("not an ISO 4217 currency code")
+    return code
+
+
+# What a client sends: a code of the list, which the schema enumerates.
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=CURRENCY_SHAPE),
+    AfterValidator(known_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES)}),
+]
+# What answers carry: a code as stored (one stored before the list was checked still reads).
+StoredCurrencyCode = Annotated[str, StringConstraints(pattern=CURRENCY_SHAPE)]
 
 # What an answer may carry: sums of stored amounts fit a signed 64-bit integer.
 INT64_MAX = 2**63 - 1
@@ -18,10 +40,11 @@ class Money(BaseModel):
     amount: int = Field(
         ge=-INT64_MAX, le=INT64_MAX, description="Amount in minor units (öre, cents)."
     )
-    currency: CurrencyCode = Field(description="ISO 4217 code, e.g. SEK.")
+    currency: StoredCurrencyCode = Field(description="ISO 4217 code, e.g. SEK.")
 
 
 class MoneyIn(Money):
     """Money a client sends: a whole, non-negative amount that fits its 32-bit column."""
 
     amount: MinorUnits = Field(description="Amount in minor units (öre, cents).")
+    currency: CurrencyCode = Field(description="ISO 4217 code, e.g. SEK.")

@@ -5,7 +5,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnikanal.kit.limits import INT32_MAX, Count, Delta
-from omnikanal.kit.money import CurrencyCode, Money
+from omnikanal.kit.money import CurrencyCode, Money, StoredCurrencyCode
 
 # Points for one whole currency unit: a ledger entry (32-bit) must hold any order's points.
 PointsRate = Annotated[int, Field(strict=True, ge=0, le=1_000)]
@@ -26,14 +26,17 @@ class ProgramRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     name: str = Field(min_length=1, max_length=100)
-    points_per_unit: dict[CurrencyCode, PointsRate] = Field(max_length=200)
-    point_value_minor: dict[CurrencyCode, Count] = Field(max_length=200)
+    points_per_unit: dict[StoredCurrencyCode, PointsRate] = Field(max_length=200)
+    point_value_minor: dict[StoredCurrencyCode, Count] = Field(max_length=200)
     tiers: list[Tier] = Field(max_length=20)
     tier_window_days: Days
     points_expire_after_days: Days | None = None
 
 
 class ProgramUpdate(ProgramRead):
+    points_per_unit: dict[CurrencyCode, PointsRate] = Field(max_length=200)
+    point_value_minor: dict[CurrencyCode, Count] = Field(max_length=200)
+
     @model_validator(mode="after")
     def tiers_start_at_zero(self) -> "ProgramUpdate":
         thresholds = [tier.threshold for tier in self.tiers]

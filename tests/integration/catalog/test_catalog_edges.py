@@ -59,6 +59,8 @@ def count(factory: sessionmaker[Session], model: type[Any]) -> int:
         ({"amount": "100"}, "body.amount"),
         ({"valid_from": "2026-12-01T00:00:00"}, "body.valid_from"),
         ({"valid_from": "0001-01-01T00:00:00+14:00"}, "body.valid_from"),
+        ({"currency": "SKE"}, "body.currency"),  # the shape of a code, not one ISO 4217 has
+        ({"currency": "sek"}, "body.currency"),
     ],
 )
 def test_a_price_out_of_range_or_without_a_zone_is_refused(
@@ -128,6 +130,7 @@ def test_a_product_out_of_range_is_refused(
         ("/v1/promotions", {"live_at": "2026-12-01T10:00:00"}, "query.live_at"),
         ("/v1/products", {"category": "c" * 101}, "query.category"),
         ("/v1/products", {"limit": 2**63}, "query.limit"),
+        (f"/v1/products/{SKU}/price", {"currency": "ABC"}, "query.currency"),
     ],
 )
 def test_catalog_queries_out_of_range_or_without_a_zone_are_refused(

@@ -158,18 +158,24 @@ def test_prices_import_into_the_price_book(hub: Hub) -> None:
         ("NOPE-1", "10", "SEK", ""),
         ("BOOK-1", "1.999", "SEK", ""),
         ("BOOK-1", "12", "SEKK", ""),
+        ("BOOK-1", "12", "SKE", ""),  # the shape of a code, not one ISO 4217 has
         ("BOOK-1", "", "SEK", "yesterday"),
     ]
     path = hub.file("prices.csv", csv_text(header, rows))
     job = hub.imported("prices", str(path), code=2)
-    assert counts(job) == (8, 4, 0, 0, 4)
+    assert counts(job) == (9, 4, 0, 0, 5)
     assert job["ignored_columns"] == []
+    assert [(e["row"], e["field"], e["reason"]) for e in hub.errors(job["id"])][2:4] == [
+        ("7", "currency", "not an ISO 4217 currency code"),
+        ("8", "currency", "not an ISO 4217 currency code"),
+    ]
     assert [(e["row"], e["field"]) for e in hub.errors(job["id"])] == [
         ("5", "sku"),
         ("6", "amount"),
         ("7", "currency"),
-        ("8", "amount"),
-        ("8", "valid_from"),
+        ("8", "currency"),
+        ("9", "amount"),
+        ("9", "valid_from"),
     ]
     prices = {(p["currency"], p["amount"]) for p in product(hub, "COAT-40")["prices"]}
     assert prices == {("SEK", 199950), ("EUR", 18000)}
@@ -177,7 +183,7 @@ def test_prices_import_into_the_price_book(hub: Hub) -> None:
         ("JPY", 199)
     }
     again = hub.imported("prices", str(path), code=2)
-    assert counts(again) == (8, 0, 0, 4, 4)
+    assert counts(again) == (9, 0, 0, 4, 5)
 
     new_price = hub.file("new.csv", csv_text(header, [("COAT-38", "1499", "SEK", "")]))
     assert counts(hub.imported("prices", str(new_price))) == (1, 0, 1, 0, 0)
