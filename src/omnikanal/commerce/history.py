@@ -227,8 +227,9 @@ def _check(
     )
     existing = _existing(session, [order.key for order in orders])
     accepted: list[_Accepted] = []
+    now = utcnow()
     for order in orders:
-        problem = _order_problem(order, stores)
+        problem = _order_problem(order, stores, now)
         if problem is not None:
             field_name, reason = problem
             outcome.problems.extend(
@@ -242,14 +243,16 @@ def _check(
     return accepted
 
 
-def _order_problem(order: HistoricalOrder, stores: set[str]) -> tuple[str, str] | None:
+def _order_problem(
+    order: HistoricalOrder, stores: set[str], now: datetime
+) -> tuple[str, str] | None:
     if order.channel not in CHANNELS:
         return "channel", f"must be one of {', '.join(CHANNELS)}"
     if order.channel == STORE_CHANNEL and not order.location:
         return "location", "a pos order needs the store it was rung up in"
     if order.location and order.location not in stores:
         return "location", "no store or warehouse has this code"
-    if order.ordered_at > utcnow():
+    if order.ordered_at > now:
         return "ordered_at", "is in the future; history has happened"
     return None
 

@@ -52,8 +52,8 @@ def apply_map(values: Mapping[str, str], column_map: Mapping[str, str]) -> dict[
 
 
 def _hub(values: dict[str, str]) -> dict[str, str]:
-    # Stripped in C loops (map): a per-item comprehension was most of reading a file.
-    return dict(zip(map(str.strip, values), map(str.strip, values.values()), strict=True))
+    # The file's columns are the hub's fields; reading stripped them (reading.RawRow).
+    return values
 
 
 def _first(values: Mapping[str, str], *columns: str) -> str:
