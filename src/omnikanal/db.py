@@ -36,6 +36,8 @@ from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType, TypeDecorator
 
+from omnikanal import wal
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -214,9 +216,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     # A 64 MB page cache and memory-mapped reads: indexes of a busy event store stay hot.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA mmap_size=268435456")
-    # Checkpoint the WAL every ~40 MB instead of every 4 MB: index pages that change
-    # many times between checkpoints are copied into the database once.
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    # The log is copied into the database by a thread of the process (wal.py); a writer
+    # does it only should that fall behind.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={wal.FALLBACK_PAGES}")
     cursor.close()
 
 
@@ -293,11 +295,20 @@ def request_capacity(url: str) -> int:
     return size + overflow - BACKGROUND_CONNECTIONS
 
 
+def _checkpoint_after_commits(path: str) -> Callable[[Any], None]:
+    def committed(conn: Any) -> None:
+        if not conn.get_execution_options().get(READ_ONLY_OPTION):  # a reader wrote nothing
+            wal.CHECKPOINTS.committed(path)
+
+    return committed
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).resolve() if database and database != ":memory:" else None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             echo=echo,
@@ -315,6 +326,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             lambda dbapi_conn, _rec: setattr(dbapi_conn, "isolation_level", None),
         )
         event.listen(engine, "begin", _begin)
+        if path is not None:
+            event.listen(engine, "commit", _checkpoint_after_commits(str(path)))
         return engine
     return create_engine(
         url,
