@@ -86,6 +86,8 @@ class JobReader:
         """Up to ``limit`` rows after row ``after``; rows up to it are read (a format may
         remember a product across rows) but not handed on."""
         taken = Taken(last=max(self.last, after))
+        # Locals in the loop, which runs once per row.
+        rows, column_map, translate = taken.rows, self.column_map, self.translate
         while taken.read < limit:
             try:
                 raw = next(self._rows, None)
@@ -97,29 +99,29 @@ class JobReader:
             if raw is None:
                 taken.at_end = True
                 break
-            self.last = raw.number
-            if raw.number == 1:  # the header has been read
+            number, values, problem = raw
+            self.last = number
+            if number == 1:  # the header has been read
                 self._check_map()
-            if raw.values is None:
-                if raw.number > after:
+            if values is None:
+                if number > after:
                     taken.read += 1
-                    taken.problems.append(RowProblem(raw.number, "", raw.problem or "unreadable"))
-                    taken.last = raw.number
+                    taken.problems.append(RowProblem(number, "", problem or "unreadable"))
+                    taken.last = number
                 continue
-            values = raw.values
-            if self.column_map:
-                values = formats.apply_map(values, self.column_map)
-            fields = self.translate(values)
-            if raw.number == 1 and fields is not None:
+            if column_map:
+                values = formats.apply_map(values, column_map)
+            fields = translate(values)
+            if number == 1 and fields is not None:
                 taken.columns = list(fields)
-            if raw.number <= after:
+            if number <= after:
                 continue
             taken.read += 1
-            taken.last = raw.number
+            taken.last = number
             if fields is None:
                 taken.skipped += 1
             else:
-                taken.rows.append((raw.number, fields))
+                rows.append((number, fields))
         return taken
 
     def _check_map(self) -> None:
