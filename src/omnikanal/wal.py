@@ -13,6 +13,7 @@ process; it starts with the first commit.
 """
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -77,3 +78,13 @@ def checkpoint(path: str) -> tuple[int, int] | None:
 
 
 CHECKPOINTS = Checkpointer()
+
+
+def _fresh_after_fork() -> None:
+    # A forked child has none of its parent's threads, and a lock another thread held at
+    # the fork stays held in it: the child starts its own.
+    global CHECKPOINTS
+    CHECKPOINTS = Checkpointer()
+
+
+os.register_at_fork(after_in_child=_fresh_after_fork)

@@ -1,5 +1,6 @@
 """SQLite's log is copied into the database by the process's thread, not by a writer."""
 
+import os
 import time
 from pathlib import Path
 
@@ -88,3 +89,15 @@ def test_a_checkpoint_of_a_database_gone_makes_no_new_one(tmp_path: Path) -> Non
     gone = tmp_path / "gone.db"
     assert wal.checkpoint(str(gone)) is None
     assert not gone.exists()
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> None:
+    wal.CHECKPOINTS.committed(str(tmp_path / "parent.db"))  # the parent's thread runs
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: a checkpointer of its own, its thread not yet started
+        fresh = wal.CHECKPOINTS._thread is None
+        os.write(write, b"1" if fresh else b"0")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 1) == b"1"
