@@ -6,10 +6,12 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from omnikanal.auth.models import Role
 from omnikanal.catalog.models import Product
@@ -228,39 +230,24 @@ def test_a_row_that_fails_its_batch_is_found_and_rejected_alone(
     assert skus == {f"P-{i}" for i in range(9)} - {"P-5"}
 
 
-class Watching:
-    """The products kind, noting whether the collector ran while it applied its rows."""
-
-    name = "products"
-    fields = PRODUCTS.fields
-    field_prefixes = PRODUCTS.field_prefixes
-
-    def __init__(self) -> None:
-        self.collector_on: list[bool] = []
-
-    def apply(
-        self,
-        session: object,
-        rows: Sequence[tuple[int, Mapping[str, str]]],
-        *,
-        options: ImportOptions,
-    ) -> BatchOutcome:
-        self.collector_on.append(gc.isenabled())
-        return PRODUCTS.apply(session, rows, options=options)  # type: ignore[arg-type]
-
-
 def test_a_batch_runs_with_the_collector_paused_and_leaves_it_on(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    watching = Watching()
-    monkeypatch.setitem(registry.KINDS, "products", watching)
+    collector_on: list[bool] = []
+    apply = PRODUCTS.apply
+
+    def watched(session: Session, rows: Sequence[Any], *, options: ImportOptions) -> BatchOutcome:
+        collector_on.append(gc.isenabled())
+        return apply(session, rows, options=options)
+
+    monkeypatch.setattr(PRODUCTS, "apply", watched)
     hub.settings.import_batch_rows = 2
     rows = [(f"G-{i}", f"Product {i}", "c") for i in range(5)]
     upload = hub.upload("products", csv_text(("sku", "name", "category"), rows).encode())
     hub.run_worker()
     job = hub.job(upload.json()["id"])
     assert job["counts"]["created"] == 5
-    assert watching.collector_on == [False, False, False]
+    assert collector_on == [False, False, False]
     assert gc.isenabled()
 
 
