@@ -13,7 +13,7 @@ CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 CURRENCY_SHAPE = r"^[A-Z]{3}$"
 
 
-def known_currency(code: str) -> str:
+def _known_currency(code: str) -> str:
     """The code, if ISO 4217 lists it: a typo (SKE) would open a currency of its own."""
     if code not in CURRENCIES:
         raise ValueError("not an ISO 4217 currency code")
@@ -24,7 +24,7 @@ def known_currency(code: str) -> str:
 CurrencyCode = Annotated[
     str,
     StringConstraints(pattern=CURRENCY_SHAPE),
-    AfterValidator(known_currency),
+    AfterValidator(_known_currency),
     WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES)}),
 ]
 # What answers carry: a code as stored (one stored before the list was checked still reads).
