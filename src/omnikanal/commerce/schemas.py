@@ -14,6 +14,7 @@ from pydantic import (
 
 from omnikanal.auth.models import Channel
 from omnikanal.catalog.schemas import Sku
+from omnikanal.kit.countries import CountryCode
 from omnikanal.kit.limits import MinorUnits, Moment, Quantity
 from omnikanal.kit.money import CurrencyCode, Money, MoneyIn
 
@@ -79,7 +80,7 @@ class Address(BaseModel):
     street: Text
     postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
     city: Text
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country: CountryCode
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
 
 

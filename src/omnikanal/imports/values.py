@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
+from omnikanal.kit.countries import COUNTRIES
 from omnikanal.kit.limits import INT32_MAX
 from omnikanal.kit.money import CURRENCIES
 
@@ -27,7 +28,6 @@ MINOR_DIGITS = {
     **dict.fromkeys(("CLF", "UYW"), 4),
 }
 AMOUNT = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
-COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def text(value: str, *, max_length: int) -> str:
@@ -96,7 +96,7 @@ def currency(value: str) -> str:
 
 def country(value: str) -> str:
     cleaned = value.strip().upper()
-    if not COUNTRY.match(cleaned):
+    if cleaned not in COUNTRIES:
         raise BadValue("not an ISO 3166 two-letter country code")
     return cleaned
 

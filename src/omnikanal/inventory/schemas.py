@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from omnikanal.catalog.schemas import Sku
+from omnikanal.kit.countries import CountryCode
 from omnikanal.kit.limits import Count, Delta
 
 LocationCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,100}$")]
@@ -53,9 +54,7 @@ class Address(BaseModel):
     street: Text
     postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
     city: Text
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
-        description="ISO 3166-1 alpha-2, e.g. SE."
-    )
+    country: CountryCode = Field(description="ISO 3166-1 alpha-2, e.g. SE.")
 
 
 class LocationWrite(BaseModel):

@@ -104,6 +104,7 @@ def test_an_order_total_past_32_bits_is_refused(shop: Shop) -> None:
         ({"type": "card", "amount": {"amount": 2**31, "currency": "SEK"}}, "amount.amount"),
         ({"type": "card", "amount": {"amount": True, "currency": "SEK"}}, "amount.amount"),
         ({"type": "loyalty_points", "points": True}, "points"),
+        ({"type": "card", "amount": {"amount": 100, "currency": "SKE"}}, "amount.currency"),
     ],
 )
 def test_a_tender_refuses_integers_that_are_not_in_range(

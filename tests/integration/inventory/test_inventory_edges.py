@@ -127,6 +127,8 @@ def test_stock_never_passes_its_32_bit_column(
         ({"name": "n" * 201}, "body.name"),
         ({"address": {**place("x", "store")["address"], "city": "c" * 201}}, "body.address.city"),
         ({"offers_pickup": "maybe"}, "body.offers_pickup"),
+        # The shape of a country code, not one ISO 3166 has.
+        ({"address": {**place("x", "store")["address"], "country": "SW"}}, "body.address.country"),
     ],
 )
 def test_a_location_out_of_range_is_refused(
