@@ -3,8 +3,9 @@
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from omnikanal.kit.codes import Listed
 from omnikanal.kit.limits import MinorUnits
 
 # Every ISO 4217 code: currencies, funds and precious metals (pycountry's data, from the
@@ -12,20 +13,11 @@ from omnikanal.kit.limits import MinorUnits
 CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 CURRENCY_SHAPE = r"^[A-Z]{3}$"
 
-
-def _known_currency(code: str) -> str:
-    """The code, if ISO 4217 lists it: a typo (SKE) would open a currency of its own."""
-    if code not in CURRENCIES:
-        raise ValueError("not an ISO 4217 currency code")
-    return code
-
-
-# What a client sends: a code of the list, which the schema enumerates.
+# What a client sends; a typo (SKE) would open a currency of its own.
 CurrencyCode = Annotated[
     str,
     StringConstraints(pattern=CURRENCY_SHAPE),
-    AfterValidator(_known_currency),
-    WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES)}),
+    Listed(CURRENCIES, "an ISO 4217 currency code"),
 ]
 # What answers carry: a code as stored (one stored before the list was checked still reads).
 StoredCurrencyCode = Annotated[str, StringConstraints(pattern=CURRENCY_SHAPE)]
