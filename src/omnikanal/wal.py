@@ -59,20 +59,20 @@ class Checkpointer:
                 checkpoint(path)
 
 
-def checkpoint(path: str) -> tuple[int, int] | None:
+def checkpoint(path: str) -> bool:
     """Copy what the log holds into the database as far as no reader needs it, waiting for
-    nothing; (pages in the log, pages copied), or None when the database could not be
-    opened (deleted meanwhile: ``mode=rw`` never makes a new one)."""
+    nothing; False when it could not run (the database deleted meanwhile: ``mode=rw``
+    never makes a new one; or locked for a moment by a writer resetting the log)."""
     try:
         connection = sqlite3.connect(f"{Path(path).as_uri()}?mode=rw", uri=True, timeout=0)
     except sqlite3.Error:
-        return None
+        return False
     try:
-        _, logged, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return logged, copied
-    except sqlite3.Error as exc:  # locked for a moment (a writer resetting the log)
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return True
+    except sqlite3.Error as exc:
         logger.debug("checkpoint of %s skipped: %s", path, exc)
-        return None
+        return False
     finally:
         connection.close()
 

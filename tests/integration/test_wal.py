@@ -87,7 +87,7 @@ def test_a_write_asks_for_a_checkpoint_and_a_read_does_not(
 
 def test_a_checkpoint_of_a_database_gone_makes_no_new_one(tmp_path: Path) -> None:
     gone = tmp_path / "gone.db"
-    assert wal.checkpoint(str(gone)) is None
+    assert wal.checkpoint(str(gone)) is False
     assert not gone.exists()
 
 
