@@ -8,7 +8,7 @@ import os
 from itertools import combinations
 from pathlib import Path
 
-from omnikanal.customers.duplicates import PersonRecord
+from omnikanal.customers.person_records import PersonRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 

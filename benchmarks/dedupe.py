@@ -32,7 +32,8 @@ from rich.console import Console
 from rich.table import Table
 
 from _febrl import febrl_dir, read, true_links, true_pairs
-from omnikanal.customers.duplicates import DEFAULT_THRESHOLD, Match, find_duplicates, link
+from omnikanal.customers.duplicates import find_duplicates, link
+from omnikanal.customers.person_records import DEFAULT_THRESHOLD, Match
 
 console = Console(width=120)
 

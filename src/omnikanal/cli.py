@@ -29,25 +29,69 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from typer import _click  # the Click that Typer carries, whose types TyperGroup uses
+from typer.core import TyperGroup
 
 from omnikanal import demo as demo_data
-from omnikanal import migrate
-from omnikanal.analytics import commands as analytics_commands
 from omnikanal.auth import service as auth_service
 from omnikanal.auth import staff as staff_accounts
 from omnikanal.auth.models import Channel, Role
 from omnikanal.auth.permissions import matrix_markdown
 from omnikanal.config import Settings
 from omnikanal.db import is_sqlite, make_engine, make_session_factory
-from omnikanal.experiments import commands as experiments_commands
 from omnikanal.exports.schemas import Format, Kind
 from omnikanal.exports.service import DEFAULT_CHUNK_ROWS, DEFAULT_SETTLE
 from omnikanal.imports import commands as import_commands
-from omnikanal.recommendations import commands as recommendations_commands
 from omnikanal.uow import unit_of_work
 from omnikanal.wiring import build_registry
 
-app = typer.Typer(help="omnikanal: the omnichannel retail hub.", no_args_is_help=True)
+
+def _analytics_app() -> typer.Typer:
+    from omnikanal.analytics import commands
+
+    return commands.analytics_app
+
+
+def _experiments_app() -> typer.Typer:
+    from omnikanal.experiments import commands
+
+    return commands.experiments_app
+
+
+@functools.cache  # its commands are registered once, however often the command line is built
+def _recommendations_app() -> typer.Typer:
+    from omnikanal.recommendations import commands
+
+    commands.register(one_line_errors)
+    return commands.recommendations_app
+
+
+class _Commands(TyperGroup):
+    """The command groups, some imported when first used: analytics, experiments and
+    recommendations bring DuckDB, NumPy and SciPy (about 1.5 s), which no other command
+    needs."""
+
+    imported_on_use: dict[str, Callable[[], typer.Typer]] = {
+        "analytics": _analytics_app,
+        "experiments": _experiments_app,
+        "recommendations": _recommendations_app,
+    }
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        named = super().list_commands(ctx)
+        return [*named, *(name for name in self.imported_on_use if name not in named)]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        if cmd_name in self.imported_on_use and cmd_name not in self.commands:
+            group = typer.main.get_group(self.imported_on_use[cmd_name]())
+            group.name = cmd_name
+            self.add_command(group)
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    help="omnikanal: the omnichannel retail hub.", no_args_is_help=True, cls=_Commands
+)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources: channels that ingest events.", no_args_is_help=True)
 keys_app = typer.Typer(help="Secret keys for staff and back ends.", no_args_is_help=True)
@@ -75,9 +119,6 @@ app.add_typer(staff_app, name="staff")
 
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(import_commands.import_app, name="import")
-app.add_typer(analytics_commands.analytics_app, name="analytics")
-app.add_typer(experiments_commands.experiments_app, name="experiments")
-app.add_typer(recommendations_commands.recommendations_app, name="recommendations")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -108,13 +149,14 @@ def _settings() -> Settings:
 
 
 import_commands.register(one_line_errors)
-recommendations_commands.register(one_line_errors)
 
 
 @db_app.command("upgrade")
 @one_line_errors
 def db_upgrade() -> None:
     """Apply every pending migration."""
+    from omnikanal import migrate  # Alembic: only the commands that migrate need it
+
     settings = _settings()
     migrate.upgrade(settings.resolved_database_url())
     console.print(f"database at revision {migrate.head_revision()}")
@@ -342,6 +384,8 @@ def _print_demo_keys(base_url: str) -> None:
 @one_line_errors
 def demo() -> None:
     """Load the demo retailer (once) into the database."""
+    from omnikanal import migrate
+
     settings = _settings()
     migrate.upgrade(settings.resolved_database_url())
     _load_demo(settings)
@@ -375,6 +419,7 @@ def serve(
     """Run the API (and the console); migrations are applied first."""
     import uvicorn
 
+    from omnikanal import migrate
     from omnikanal.app import configure_logging
 
     settings = _settings()
@@ -445,6 +490,7 @@ def status() -> None:
 
     Exits 1 when the database does not answer, 2 when migrations are pending or resolution
     lags past OMNIKANAL_MAX_RESOLUTION_LAG_SECONDS, else 0."""
+    from omnikanal import migrate
     from omnikanal.events import service as events_service
 
     settings = _settings()

@@ -11,6 +11,7 @@ import pytest
 import typer
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from typer import _click
 from typer.testing import CliRunner
 
 from omnikanal import migrate
@@ -28,11 +29,13 @@ def env(database_url: str, settings: Settings) -> dict[str, str]:
 
 
 def _commands(command: Any, path: list[str]) -> list[list[str]]:
-    """Every command and group of the CLI, as the words that name it (a group has
-    ``commands``; Typer's own command classes are not click's)."""
+    """Every command and group of the CLI, as the words that name it (a group lists its
+    commands; some groups are imported only when asked for by name)."""
     found = [path]
-    for name, sub in getattr(command, "commands", {}).items():
-        found += _commands(sub, [*path, name])
+    if hasattr(command, "list_commands"):
+        context = _click.Context(command)
+        for name in command.list_commands(context):
+            found += _commands(command.get_command(context, name), [*path, name])
     return found
 
 
@@ -40,12 +43,32 @@ def test_every_command_answers_help() -> None:
     runner = CliRunner()
     commands = _commands(typer.main.get_command(cli), [])
     # Listed from the app itself, so a new command is covered unasked.
-    for expected in (["serve"], ["staff", "create"], ["privacy", "export"], ["retention", "run"]):
+    for expected in (
+        ["serve"],
+        ["staff", "create"],
+        ["privacy", "export"],
+        ["retention", "run"],
+        ["analytics", "funnel"],
+        ["experiments", "plan"],
+        ["recommendations", "train"],
+    ):
         assert expected in commands
     for command in commands:
         result = runner.invoke(cli, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert "Usage" in result.output
+
+
+def test_the_command_line_starts_without_the_libraries_of_analysis() -> None:
+    """Only analytics, experiments, recommendations and duplicate scoring need SciPy,
+    DuckDB, Splink and pyarrow, and only migrating needs Alembic: an import or a key does
+    not wait for them (together about 2 s)."""
+    heavy = ("scipy", "duckdb", "splink", "pyarrow", "alembic")
+    probe = f"import sys, omnikanal.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    started = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert started.stdout.strip() == "[]"
 
 
 def test_keys_and_sources_print_a_working_key_last(env: dict[str, str], settings: Settings) -> None:

@@ -14,7 +14,6 @@ as they are: they say what an agreement on each field is usually worth.
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -26,10 +25,9 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from omnikanal.customers.person_records import DEFAULT_THRESHOLD, Agreement, Match, PersonRecord
 from omnikanal.customers.record_cleaning import COLUMNS, cleaned_rows
 
-# A pair at or above this probability is suggested (and counted as a match by the benchmark).
-DEFAULT_THRESHOLD = 0.9
 # Fewer people than this and the starting values are used as they are: EM over a handful of
 # pairs learns noise.
 MIN_RECORDS_TO_TRAIN = 500
@@ -41,41 +39,6 @@ SEED = 15
 # and no other level holds.
 NULL_LEVEL = -1
 ELSE_LEVEL = 0
-
-
-class Agreement(StrEnum):
-    EXACT = "exact"
-    FUZZY = "fuzzy"
-
-
-@dataclass(frozen=True)
-class PersonRecord:
-    """One person as record linkage sees them; every field optional."""
-
-    id: str
-    first_name: str | None = None
-    last_name: str | None = None
-    # ISO date, YYYY-MM-DD.
-    birth_date: str | None = None
-    # The street line with its house number ("Storgatan 1", "8 stanley street").
-    street: str | None = None
-    # A second address line (building, c/o, locality).
-    street2: str | None = None
-    postcode: str | None = None
-    city: str | None = None
-    region: str | None = None
-    phone: str | None = None
-    email: str | None = None
-
-
-@dataclass(frozen=True)
-class Match:
-    left_id: str
-    right_id: str
-    probability: float
-    weight: float
-    # Field -> how it agreed; fields that disagreed or were missing are absent.
-    agreed: dict[str, Agreement]
 
 
 # -- the model --

@@ -4,35 +4,9 @@ mean, not how they typed it - case, accents, punctuation, street abbreviations."
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
-
-class Record(Protocol):
-    """What a person record holds (``duplicates.PersonRecord``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def first_name(self) -> str | None: ...
-    @property
-    def last_name(self) -> str | None: ...
-    @property
-    def birth_date(self) -> str | None: ...
-    @property
-    def street(self) -> str | None: ...
-    @property
-    def street2(self) -> str | None: ...
-    @property
-    def postcode(self) -> str | None: ...
-    @property
-    def city(self) -> str | None: ...
-    @property
-    def region(self) -> str | None: ...
-    @property
-    def phone(self) -> str | None: ...
-    @property
-    def email(self) -> str | None: ...
-
+from omnikanal.customers.person_records import PersonRecord
 
 # Street words and their abbreviations (Swedish and English), as whole words or, for Swedish
 # compound names, as the end of one ("Storgt." -> "storgatan").
@@ -97,7 +71,7 @@ def _digits(value: str | None) -> str | None:
     return found or None
 
 
-def cleaned_rows(records: Sequence[Record]) -> dict[str, list[Any]]:
+def cleaned_rows(records: Sequence[PersonRecord]) -> dict[str, list[Any]]:
     """Columns as the model compares them."""
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     for record in records:

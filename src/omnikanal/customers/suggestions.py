@@ -16,10 +16,10 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
-from omnikanal.customers import duplicates, repository
-from omnikanal.customers.duplicates import Match, PersonRecord
+from omnikanal.customers import repository
 from omnikanal.customers.identity import EMAIL, PHONE
 from omnikanal.customers.models import DuplicateSuggestion, MergeAction, Profile, SuggestionStatus
+from omnikanal.customers.person_records import DEFAULT_THRESHOLD, Match, PersonRecord
 from omnikanal.customers.placement import ProfilesMerged, rules
 from omnikanal.customers.projection import ProfileProjection
 from omnikanal.db import long_read
@@ -189,7 +189,7 @@ def _mergeable(session: Session, matches: Sequence[Match]) -> list[Match]:
 def recompute_duplicates(
     session: Session,
     *,
-    threshold: float = duplicates.DEFAULT_THRESHOLD,
+    threshold: float = DEFAULT_THRESHOLD,
     progress: Progress | None = None,
     most_people: int | None = None,
 ) -> Recomputed:
@@ -199,6 +199,9 @@ def recompute_duplicates(
     pair is never suggested again. Call it after an import, or on demand; ``most_people``
     refuses a hub larger than that (a request computes in its own time; the command does
     not)."""
+    # Splink, DuckDB and pyarrow: imported on the first scoring, not with the hub.
+    from omnikanal.customers import duplicates
+
     report = progress or (lambda step, done, total: None)
     stages = iter(range(1, duplicates.STAGES + 1))
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from omnikanal.config import Settings
 from omnikanal.db import make_engine, make_session_factory
 from omnikanal.errors import OmnikanalError
-from omnikanal.experiments import results, service, stats
+from omnikanal.experiments import planning, results, service, stats
 from omnikanal.experiments.results import MetricResult, Results
 
 experiments_app = typer.Typer(
@@ -177,7 +177,7 @@ def plan_command(
         raise _fail("--baseline-rate is a share between 0 and 1")
     if minimum_effect <= 0:
         raise _fail("--minimum-effect must be positive")
-    found = service.plan(
+    found = planning.plan(
         baseline_rate=baseline_rate,
         baseline_mean=baseline_mean,
         sd=sd,

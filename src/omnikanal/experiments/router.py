@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from omnikanal.experiments import results, service
+from omnikanal.experiments import planning, results, service
 from omnikanal.experiments.dependencies import Assigner, Designer, Reader
 from omnikanal.experiments.models import Experiment
 from omnikanal.experiments.schemas import (
@@ -75,7 +75,7 @@ def plan(body: PlanCreate, _actor: Reader) -> PlanRead:
     """Before launch: the units each variant needs to find the ``minimum_effect``
     (relative) with the given power (two-sided test at ``alpha``); with ``daily_units``,
     how many days that takes."""
-    found = service.plan(**body.model_dump())
+    found = planning.plan(**body.model_dump())
     return PlanRead(
         per_variant=found.plan.per_variant,
         total=found.plan.total,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from omnikanal.customers import service as customers_service
 from omnikanal.errors import Conflict, NotFound, RuleViolation
-from omnikanal.experiments import repository, stats
+from omnikanal.experiments import repository
 from omnikanal.experiments.models import Experiment, Exposure, Status, Unit
 from omnikanal.inventory import service as inventory_service
 from omnikanal.kit.time import utcnow
@@ -47,9 +47,6 @@ class ExperimentErrorCode(StrEnum):
     PERSON_NOT_FOUND = "experiment_person_not_found"
     INVALID_VARIANTS = "experiment_invalid_variants"
     UNPLANNABLE = "experiment_unplannable"
-
-
-MAX_PLANNED_UNITS = 10**9
 
 
 # -- the hash --
@@ -361,51 +358,6 @@ def message_variant(
         return None
     chosen = next(v for v in experiment.variants if v["key"] == assignment.variant)
     return {**chosen, "experiment": experiment.key}
-
-
-@dataclass(frozen=True)
-class PlanAnswer:
-    plan: stats.Plan
-    days: int | None
-
-
-def plan(
-    *,
-    baseline_rate: float | None,
-    baseline_mean: float | None,
-    sd: float | None,
-    minimum_effect: float,
-    alpha: float,
-    power: float,
-    variants: int,
-    daily_units: int | None,
-) -> PlanAnswer:
-    """Units needed before launch: a relative ``minimum_effect`` on a rate or a mean."""
-    if baseline_rate is not None:
-        effect = baseline_rate * minimum_effect
-        changed = baseline_rate + effect
-        if changed >= 1:
-            raise RuleViolation(
-                ExperimentErrorCode.UNPLANNABLE,
-                "The rate with the effect would be 100 % or more.",
-                errors=[{"field": "body.minimum_effect", "message": "past a rate of 1"}],
-            )
-        # The spread of both variants' rates (each has its own p(1 - p)).
-        spread = ((baseline_rate * (1 - baseline_rate) + changed * (1 - changed)) / 2) ** 0.5
-    else:
-        assert baseline_mean is not None
-        assert sd is not None
-        effect, spread = baseline_mean * minimum_effect, sd
-    # Past a billion units a variant there is no test to plan (an effect too small to find).
-    if not (effect > 0 and spread > 0) or (4 * spread / effect) ** 2 > MAX_PLANNED_UNITS:
-        raise RuleViolation(
-            ExperimentErrorCode.UNPLANNABLE,
-            "The effect is too small against the spread to find with any sample.",
-            errors=[{"field": "body.minimum_effect", "message": "too small to plan for"}],
-        )
-    found = stats.sample_size(effect=effect, sd=spread, alpha=alpha, power=power, variants=variants)
-    days = -(-found.total // daily_units) if daily_units else None
-    return PlanAnswer(found, days)
 
 
 def record_past_exposure(

@@ -1,7 +1,8 @@
 """Record linkage of people, without the database: cleaning, and the model fitted without
 labels on a slice of FEBRL4."""
 
-from omnikanal.customers.duplicates import Agreement, PersonRecord, find_duplicates
+from omnikanal.customers.duplicates import find_duplicates
+from omnikanal.customers.person_records import Agreement, PersonRecord
 from omnikanal.customers.record_cleaning import fold, split_street
 from tests.febrl import birthday, entity, febrl4_slice
 
