@@ -1,4 +1,5 @@
-"""``omnikanal import KIND FILE``, ``omnikanal import status ID`` and ``... errors ID``.
+"""``omnikanal import KIND FILE``, ``omnikanal import list``, ``... status ID`` and
+``... errors ID``.
 
 The command runs the job itself, a batch per transaction, with a progress bar driven by
 the bytes of the file read (rows, rate and time left beside it). Killed, the same command
@@ -16,6 +17,7 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -136,22 +138,23 @@ def run(factory: sessionmaker[Session], job_id: UUID, *, description: str) -> Im
     return job
 
 
+def _counts(job: ImportJob) -> list[tuple[str, int]]:
+    """A job's rows, counted by what became of them."""
+    return [
+        ("read", job.rows_read),
+        ("created", job.rows_created),
+        ("updated", job.rows_updated),
+        ("unchanged", job.rows_unchanged),
+        ("failed", job.rows_failed),
+    ]
+
+
 def summary(factory: sessionmaker[Session], job: ImportJob) -> None:
     table = Table(title=f"import {job.id} ({job.kind}, {job.format}) — {job.status}")
-    for column in ("read", "created", "updated", "unchanged", "failed"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        *(
-            f"{n:,}"
-            for n in (
-                job.rows_read,
-                job.rows_created,
-                job.rows_updated,
-                job.rows_unchanged,
-                job.rows_failed,
-            )
-        )
-    )
+    counts = _counts(job)
+    for what, _ in counts:
+        table.add_column(what, justify="right")
+    table.add_row(*(f"{n:,}" for _, n in counts))
     console.print(table)
     if job.options.get("dry_run"):
         console.print("dry run: nothing was written; the counts say what an import would do")
@@ -247,8 +250,42 @@ def register(wrap: Callable[[Callable[..., None]], Callable[..., None]]) -> None
     """The kinds' commands, each wrapped by the command line's error handling."""
     for kind in registry.KIND_NAMES:
         import_app.command(kind)(wrap(_kind_command(kind)))
+    import_app.command("list")(wrap(list_jobs))
     import_app.command("status")(wrap(status))
     import_app.command("errors")(wrap(errors))
+
+
+def _listed_rows(job: ImportJob) -> str:
+    """The rows read and, one a line, the other counts that are not zero."""
+    return "\n".join(f"{n:,} {what}" for what, n in _counts(job) if n or what == "read")
+
+
+def list_jobs(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Imports shown.")] = 20,
+) -> None:
+    """Imports, newest first, from this command or uploaded: their ids, status and counts."""
+    settings = Settings()
+    factory = _factory(settings)
+    with factory() as session:
+        found = service.jobs(session, before=None, limit=limit)
+    # Three narrow columns, a job's facts one under the other: 80 characters hold them.
+    table = Table(title=f"the {len(found)} newest imports", box=box.SIMPLE, show_lines=True)
+    table.add_column("import", no_wrap=True)
+    table.add_column("status (UTC)", no_wrap=True)
+    table.add_column("rows")
+    for job in found:
+        status = f"{job.status}, dry run" if job.options.get("dry_run") else job.status
+        took = (
+            f"\ntook {(job.finished_at - job.started_at).total_seconds():,.1f} s"
+            if job.started_at and job.finished_at
+            else ""
+        )
+        table.add_row(
+            f"{job.id}\n{job.kind}, {job.format}",
+            f"{status}\n{job.created_at:%Y-%m-%d %H:%M:%S}{took}",
+            _listed_rows(job),
+        )
+    console.print(table)
 
 
 def status(import_id: Annotated[UUID, typer.Argument(help="The import's id.")]) -> None:

@@ -89,6 +89,40 @@ def test_imports_are_listed_newest_first_a_page_at_a_time(hub: Hub) -> None:
     assert second["next_cursor"] is None
 
 
+def test_the_command_lists_imports_newest_first_with_their_counts(hub: Hub) -> None:
+    """An operator finds an import's id again, whether the command or a back end ran it."""
+    by_command = hub.imported("customers", str(hub.file("crm.csv", csv_text(HEADER, ROWS))), code=2)
+    dry_run = hub.imported(
+        "products", str(hub.file("p.csv", "sku,name,category\nS-1,Sko,shoes\n")), "--dry-run"
+    )
+    uploaded = hub.upload("customers", csv_text(HEADER, ROWS[:1]).encode()).json()
+
+    listed = hub.cli("list")
+    assert listed.exit_code == 0, listed.output
+    ids = [uploaded["id"], dry_run["id"], by_command["id"]]
+    at = [listed.output.index(job_id) for job_id in ids]
+    assert at == sorted(at)  # newest first
+    # Each job's facts, up to the next job's id: kind and format, status, nonzero counts.
+    shown = [
+        " ".join(listed.output[start:end].split())
+        for start, end in zip(at, [*at[1:], len(listed.output)], strict=True)
+    ]
+    expected = [
+        ("customers, hub", "queued", "0 read"),
+        ("products, hub", "done, dry run", "1 read", "1 created"),
+        ("customers, hub", "done", "3 read", "2 created", "1 failed"),
+    ]
+    for facts, told in zip(expected, shown, strict=True):
+        for fact in facts:
+            assert fact in told, (fact, told)
+    assert "updated" not in shown[2]  # counts of zero are left out
+
+    newest = hub.cli("list", "--limit", "1")
+    assert newest.exit_code == 0, newest.output
+    assert uploaded["id"] in newest.output
+    assert dry_run["id"] not in newest.output
+
+
 def test_a_dry_run_upload_of_gzip_json_lines_writes_nothing(hub: Hub) -> None:
     lines = json_lines([{"sku": f"S-{i}", "name": f"Thing {i}", "category": "x"} for i in range(5)])
     response = hub.upload("products", gzipped(lines), filename="products.jsonl.gz", dry_run=True)
