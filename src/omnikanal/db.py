@@ -328,6 +328,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "begin", _begin)
         if path is not None:
             event.listen(engine, "commit", _checkpoint_after_commits(str(path)))
+            # Closed, the engine's connections leave the database whole in its file.
+            event.listen(engine, "engine_disposed", lambda _: wal.CHECKPOINTS.settled())
         return engine
     return create_engine(
         url,

@@ -10,8 +10,14 @@ of its own, which never waits for nor blocks a writer or reader (WAL mode lets t
 on), on the machine's other core. Writers still checkpoint themselves past
 ``FALLBACK_PAGES``, should the thread fall behind. One thread serves every database of the
 process; it starts with the first commit.
+
+SQLite merges the log into the database and deletes it when the last connection closes. If
+the thread's connection is open at that moment, its own close does it, a moment later:
+``settled`` waits for that, so a disposed engine (``db.make_engine``) leaves the database
+whole in its one file, as without the thread; so does an ended process (``stop``).
 """
 
+import atexit
 import logging
 import os
 import sqlite3
@@ -36,6 +42,9 @@ class Checkpointer:
         self._wanted = threading.Event()
         self._paths: set[str] = set()
         self._thread: threading.Thread | None = None
+        # Held while the thread checkpoints (its connections open).
+        self._checkpointing = threading.Lock()
+        self._stopped = False
 
     def committed(self, path: str) -> None:
         """A transaction committed (or is about to) in the database at ``path``."""
@@ -53,10 +62,23 @@ class Checkpointer:
             self._wanted.wait()
             time.sleep(self.delay)
             self._wanted.clear()
-            with self._lock:
-                paths, self._paths = self._paths, set()
-            for path in sorted(paths):
-                checkpoint(path)
+            with self._checkpointing:
+                if self._stopped:
+                    return
+                with self._lock:
+                    paths, self._paths = self._paths, set()
+                for path in sorted(paths):
+                    checkpoint(path)
+
+    def settled(self) -> None:
+        """Wait for a checkpoint under way to end (its connection closed)."""
+        with self._checkpointing:
+            pass
+
+    def stop(self) -> None:
+        """Wait for a checkpoint under way to end, and start none after it."""
+        with self._checkpointing:
+            self._stopped = True
 
 
 def checkpoint(path: str) -> bool:
@@ -87,4 +109,10 @@ def _fresh_after_fork() -> None:
     CHECKPOINTS = Checkpointer()
 
 
+def _stop() -> None:
+    CHECKPOINTS.stop()
+
+
 os.register_at_fork(after_in_child=_fresh_after_fork)
+# The thread is a daemon: it must not be stopped with a checkpoint's connection open.
+atexit.register(_stop)

@@ -1,6 +1,10 @@
 """SQLite's log is copied into the database by the process's thread, not by a writer."""
 
+import contextlib
 import os
+import shutil
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -101,3 +105,36 @@ def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> 
         os._exit(0)
     os.waitpid(child, 0)
     assert os.read(read, 1) == b"1"
+
+
+def test_a_disposed_engine_leaves_every_commit_in_the_database_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite merges the log into the file when its last connection closes. Were the
+    thread's connection open then (a busy machine), the merge would wait for it: a copy of
+    the file alone, as a backup or the tests' template makes, would miss what the log held.
+    Dispose waits for the thread, so the file is whole when it returns."""
+    opened = threading.Event()
+
+    def slow_checkpoint(path: str) -> bool:  # its connection closed long after its work
+        connection = sqlite3.connect(path)
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        opened.set()
+        time.sleep(0.5)
+        connection.close()
+        return True
+
+    monkeypatch.setattr(wal, "CHECKPOINTS", wal.Checkpointer(delay=0))
+    monkeypatch.setattr(wal, "checkpoint", slow_checkpoint)
+    path = tmp_path / "hub.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE blobs (data BLOB)")
+    _write(engine)
+    assert opened.wait(timeout=10)
+    engine.dispose()
+
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as copied:
+        assert copied.execute("SELECT count(*) FROM blobs").fetchone() == (ROWS,)
