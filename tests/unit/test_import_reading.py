@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from omnikanal.imports.reading import FIELD_LIMIT_MIB, ImportFileError, RawRow, RowFile
+from omnikanal.imports.reading import (
+    FIELD_LIMIT_MIB,
+    ImportFileError,
+    RawRow,
+    RowFile,
+    encoding_named,
+)
 
 
 def rows_of(path: Path) -> list[RawRow]:
@@ -78,6 +84,58 @@ def test_text_that_is_not_utf8_says_after_which_row(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_bytes(("external_id,email\n" + CSV + "c-0,bj\xf6rn@example.com\n").encode("latin-1"))
     message = failure_of(path)
-    assert message.startswith("the file is not UTF-8 text after data row ")
-    assert message.endswith(" (save it as UTF-8)")
-    assert 0 < int(message.split()[-5]) <= 2000
+    assert message.startswith("the file is not utf-8 text after data row ")
+    assert message.endswith(
+        " (save it as UTF-8, or name its encoding: Excel on Windows writes cp1252)"
+    )
+    assert 0 < int(message.split("after data row ")[1].split()[0]) <= 2000
+
+
+SWEDISH = "external_id;first_name;last_name\nk-1;Åsa;Söderström\nk-2;Øystein;Ærø\n"
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "iso8859-1", "iso8859-15", "cp850", "utf-16"])
+def test_a_file_in_another_encoding_reads_as_its_letters(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes(SWEDISH.encode(encoding))
+    file = RowFile(path, encoding)
+    try:
+        found = [row.values for row in file.rows()]
+    finally:
+        file.close()
+    assert found == [
+        {"external_id": "k-1", "first_name": "Åsa", "last_name": "Söderström"},
+        {"external_id": "k-2", "first_name": "Øystein", "last_name": "Ærø"},
+    ]
+
+
+def test_json_lines_in_utf16_are_seen_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "people.jsonl"
+    path.write_bytes('{"external_id": "k-1", "first_name": "Åsa"}\n'.encode("utf-16"))
+    file = RowFile(path, "utf-16")
+    try:
+        assert file.json_lines
+        assert [row.values for row in file.rows()] == [{"external_id": "k-1", "first_name": "Åsa"}]
+    finally:
+        file.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ("UTF8", "utf-8"),
+        ("utf-8-sig", "utf-8"),
+        ("windows-1252", "cp1252"),
+        ("latin-1", "iso8859-1"),
+        (" ISO-8859-15 ", "iso8859-15"),
+        ("macroman", "mac-roman"),
+    ],
+)
+def test_an_encoding_is_known_by_its_other_names(given: str, named: str) -> None:
+    assert encoding_named(given) == named
+
+
+@pytest.mark.parametrize("given", ["klingon", "base64", "rot13", "utf-32", ""])
+def test_an_encoding_not_listed_is_refused(given: str) -> None:
+    with pytest.raises(ValueError, match="unknown encoding"):
+        encoding_named(given)

@@ -210,6 +210,14 @@ LocationOption = Annotated[
 ChannelOption = Annotated[
     str | None, typer.Option("--channel", help="Default channel for rows without one.")
 ]
+EncodingOption = Annotated[
+    str,
+    typer.Option(
+        "--encoding",
+        help="The file's text encoding: utf-8, utf-16, cp1252 (Excel on Windows), "
+        "iso8859-1, iso8859-15, cp850 or mac-roman.",
+    ),
+]
 
 
 def _kind_command(kind: str) -> Callable[..., None]:
@@ -221,6 +229,7 @@ def _kind_command(kind: str) -> Callable[..., None]:
         award_points: PointsOption = False,
         location: LocationOption = None,
         channel: ChannelOption = None,
+        encoding: EncodingOption = reading.UTF8,
     ) -> None:
         settings = Settings()
         factory = _factory(settings)
@@ -232,6 +241,7 @@ def _kind_command(kind: str) -> Callable[..., None]:
             award_points=award_points,
             location=location,
             channel=channel,
+            encoding=service.encoding(encoding),
         )
         service.check(request)
         job = _job(factory, settings, request, file)

@@ -36,7 +36,7 @@ from omnikanal.imports.kinds import (
     ignored_columns,
 )
 from omnikanal.imports.models import ImportJob, JobSource, JobStatus
-from omnikanal.imports.reading import SPOOL_FOLDER, ImportFileError, RowFile
+from omnikanal.imports.reading import SPOOL_FOLDER, UTF8, ImportFileError, RowFile
 from omnikanal.kit.gc_pause import collection_paused
 from omnikanal.kit.leases import retry_delay
 from omnikanal.kit.time import utcnow
@@ -72,7 +72,7 @@ class JobReader:
 
     def __init__(self, job: ImportJob) -> None:
         self.job_id = job.id
-        self.file = RowFile(Path(job.file_path))
+        self.file = RowFile(Path(job.file_path), job.options.get("encoding", UTF8))
         self._rows = self.file.rows()
         self.translate = formats.translator(job.format, job.kind)
         self.column_map: Mapping[str, str] = dict(job.options.get("map") or {})

@@ -43,7 +43,7 @@ class ImportJob(Base):
     kind: Mapped[str] = mapped_column(String(20))
     format: Mapped[str] = mapped_column(String(20))
     # {"map": {"E-post": "email"}, "dry_run": bool, "award_points": bool,
-    #  "location": str | None, "channel": str | None}
+    #  "location": str | None, "channel": str | None, "encoding": str (utf-8 if absent)}
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED)
     rows_read: Mapped[int] = mapped_column(default=0)

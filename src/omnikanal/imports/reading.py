@@ -28,6 +28,26 @@ FIELD_LIMIT_MIB = 16
 csv.field_size_limit(FIELD_LIMIT_MIB * 1024 * 1024)
 
 
+# The text encodings a file may be in: UTF-8 (the default; a byte order mark is skipped)
+# and what older systems and spreadsheets write: Excel's CSV on Windows in Western Europe
+# (cp1252), ISO 8859-1 and -15, the DOS Nordic code page (cp850), Mac Roman, UTF-16.
+UTF8 = "utf-8"
+ENCODINGS = (UTF8, "utf-16", "cp1252", "iso8859-1", "iso8859-15", "cp850", "mac-roman")
+
+
+def encoding_named(name: str) -> str:
+    """The encoding's name as ``ENCODINGS`` spells it (``windows-1252`` is ``cp1252``,
+    ``latin-1`` is ``iso8859-1``); ValueError for any other."""
+    try:
+        found = codecs.lookup(name.strip()).name
+    except LookupError:
+        found = ""
+    found = UTF8 if found == "utf-8-sig" else found
+    if found not in ENCODINGS:
+        raise ValueError(f"unknown encoding {name!r}; one of {', '.join(ENCODINGS)}")
+    return found
+
+
 class ImportFileError(Exception):
     """The file as a whole cannot be read; ``str()`` says why, without its contents."""
 
@@ -87,9 +107,10 @@ def _delimiter(header: str) -> str:
 
 
 class RowFile:
-    """An open file and its rows; ``bytes_read`` of the file as stored (compressed)."""
+    """An open file and its rows, in ``encoding`` (one of ``ENCODINGS``); ``bytes_read``
+    of the file as stored (compressed)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, encoding: str = UTF8) -> None:
         try:
             raw = path.open("rb")
         except OSError as exc:
@@ -101,7 +122,12 @@ class RowFile:
         if buffered.peek(2)[:2] == GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=buffered, mode="rb")
         self._binary = stream
-        self.text = io.TextIOWrapper(cast(BinaryIO, stream), encoding="utf-8-sig", newline="")
+        self.encoding = encoding
+        self.text = io.TextIOWrapper(
+            cast(BinaryIO, stream),
+            encoding="utf-8-sig" if encoding == UTF8 else encoding,
+            newline="",
+        )
         self.json_lines = self._looks_like_json()
         # A CSV file's column names, once its header has been read.
         self.header: list[str] | None = None
@@ -115,7 +141,7 @@ class RowFile:
             first = self._binary.peek(64)
         except (OSError, EOFError) as exc:
             raise ImportFileError("the file is not valid gzip") from exc
-        return first.lstrip(codecs.BOM_UTF8 + b" \t\r\n")[:1] == b"{"
+        return first.decode(self.encoding, errors="ignore").lstrip("\ufeff \t\r\n")[:1] == "{"
 
     def rows(self) -> Iterator[RawRow]:
         last = 0  # the last row read, for where the file went wrong
@@ -125,7 +151,8 @@ class RowFile:
                 yield row
         except UnicodeDecodeError as exc:
             raise ImportFileError(
-                f"the file is not UTF-8 text after data row {last} (save it as UTF-8)"
+                f"the file is not {self.encoding} text after data row {last} (save it as "
+                "UTF-8, or name its encoding: Excel on Windows writes cp1252)"
             ) from exc
         except (OSError, EOFError) as exc:  # gzip's errors: truncated or corrupt
             if isinstance(self._binary, gzip.GzipFile):

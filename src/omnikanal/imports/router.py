@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from fastapi.responses import StreamingResponse
 
 from omnikanal.http import DbSession
-from omnikanal.imports import formats, service
+from omnikanal.imports import formats, reading, service
 from omnikanal.imports.dependencies import Importer
 from omnikanal.imports.models import ImportJob
 from omnikanal.imports.schemas import ImportCounts, ImportJobPage, ImportJobRead, ImportOptionsRead
@@ -57,6 +57,7 @@ def job_read(job: ImportJob) -> ImportJobRead:
             award_points=bool(options.get("award_points")),
             location=options.get("location"),
             channel=options.get("channel"),
+            encoding=options.get("encoding", reading.UTF8),
         ),
         counts=ImportCounts(
             read=job.rows_read,
@@ -104,6 +105,14 @@ def upload(
     channel: Annotated[
         str | None, Form(max_length=20, description="Default channel for rows without one.")
     ] = None,
+    encoding: Annotated[
+        str,
+        Form(
+            max_length=40,
+            description="The file's text encoding: utf-8 (default), utf-16, cp1252 (Excel "
+            "on Windows), iso8859-1, iso8859-15, cp850 or mac-roman.",
+        ),
+    ] = reading.UTF8,
 ) -> ImportJobRead:
     """Upload a file to import as a durable job the worker runs a batch per transaction.
     The file is kept in the data folder until the job is done, then deleted (it holds
@@ -118,6 +127,7 @@ def upload(
             award_points=award_points,
             location=location or None,
             channel=channel or None,
+            encoding=service.encoding(encoding),
         ),
         stream=file.file,
         data_dir=Path(request.app.state.settings.data_dir),

@@ -19,6 +19,7 @@ class ImportOptionsRead(BaseModel):
     award_points: bool
     location: str | None
     channel: str | None
+    encoding: str = Field(description="The file's text encoding (utf-8 unless given).")
 
 
 class ImportJobRead(BaseModel):

@@ -35,6 +35,7 @@ class ImportErrorCode(StrEnum):
     INVALID_FORMAT = "import_format_invalid"
     INVALID_COLUMN_MAP = "import_column_map_invalid"
     INVALID_CHANNEL = "import_channel_invalid"
+    INVALID_ENCODING = "import_encoding_invalid"
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,13 @@ class ImportRequest:
     award_points: bool = False
     location: str | None = None
     channel: str | None = None
+    # The file's text encoding, as ``encoding`` names it.
+    encoding: str = reading.UTF8
 
     def options(self) -> dict[str, Any]:
         return {
             "map": dict(self.column_map or {}),
+            "encoding": self.encoding,
             "dry_run": self.dry_run,
             "award_points": self.award_points,
             "location": self.location,
@@ -67,6 +71,20 @@ def column_map(text: str | None) -> dict[str, str]:
             ImportErrorCode.INVALID_COLUMN_MAP,
             f"{exc}; write it as 'Column=field,Other column=field'.",
             errors=[{"field": "map", "message": str(exc)}],
+        ) from exc
+
+
+def encoding(name: str | None) -> str:
+    """The encoding a file is said to be in, as the hub names it (UTF-8 when unsaid)."""
+    if not name:
+        return reading.UTF8
+    try:
+        return reading.encoding_named(name)
+    except ValueError as exc:
+        raise RuleViolation(
+            ImportErrorCode.INVALID_ENCODING,
+            f"{exc}.",
+            errors=[{"field": "encoding", "message": "unknown encoding"}],
         ) from exc
 
 

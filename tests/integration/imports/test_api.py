@@ -162,6 +162,7 @@ def test_a_retried_upload_with_the_same_idempotency_key_is_one_job(hub: Hub) -> 
         ({"kind": "stock", "format": "shopify"}, "import_format_invalid"),
         ({"kind": "customers", "map": "E-post"}, "import_column_map_invalid"),
         ({"kind": "customers", "channel": "telepathy"}, "import_channel_invalid"),
+        ({"kind": "customers", "encoding": "ebcdic-klingon"}, "import_encoding_invalid"),
     ],
 )
 def test_an_upload_that_cannot_run_is_refused_and_keeps_no_file(
@@ -173,6 +174,51 @@ def test_an_upload_that_cannot_run_is_refused_and_keeps_no_file(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == code
     assert spooled(hub) == []
+
+
+EXCEL_CSV = "Kundnummer;E-post;Förnamn;Efternamn\nk-1;asa@example.se;Åsa;Söderström\n"
+EXCEL_MAP = "Kundnummer=external_id,E-post=email,Förnamn=first_name,Efternamn=last_name"
+
+
+def test_a_file_saved_by_excel_on_windows_imports_with_its_encoding(hub: Hub) -> None:
+    """Excel's CSV in Sweden: semicolons, cp1252. Read as UTF-8 it fails whole, saying
+    which encoding to name; named, its letters arrive as written."""
+    path = hub.file("kunder.csv", EXCEL_CSV.encode("cp1252"))
+    failed = hub.imported("customers", str(path), "--map", EXCEL_MAP, code=1)
+    assert failed["status"] == "failed"
+    assert "cp1252" in failed["error"]
+    assert hub.profile(external_id="k-1") is None
+
+    done = hub.imported("customers", str(path), "--map", EXCEL_MAP, "--encoding", "Windows-1252")
+    assert done["status"] == "done"
+    assert done["options"]["encoding"] == "cp1252"
+    person = hub.profile(external_id="k-1")
+    assert person is not None
+    assert (person["traits"]["first_name"], person["traits"]["last_name"]) == (
+        "Åsa",
+        "Söderström",
+    )
+
+
+def test_an_upload_in_utf16_imports_with_its_encoding(hub: Hub) -> None:
+    response = hub.upload("customers", EXCEL_CSV.encode("utf-16"), map=EXCEL_MAP, encoding="utf-16")
+    assert response.status_code == 202, response.text
+    assert response.json()["options"]["encoding"] == "utf-16"
+    hub.run_worker()
+    assert hub.job(response.json()["id"])["counts"]["created"] == 1
+    person = hub.profile(external_id="k-1")
+    assert person is not None
+    assert person["traits"]["last_name"] == "Söderström"
+
+
+def test_an_unknown_encoding_is_refused_naming_the_option(hub: Hub) -> None:
+    path = hub.file("kunder.csv", EXCEL_CSV.encode("cp1252"))
+    refused = hub.cli("customers", str(path), "--encoding", "klingon")
+    assert refused.exit_code == 1
+    assert "unknown encoding 'klingon'" in refused.output
+    response = hub.upload("customers", b"email\n", encoding="klingon")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "encoding", "message": "unknown encoding"}]
 
 
 def test_only_admins_import(hub: Hub) -> None:
