@@ -2,14 +2,14 @@
 
 import csv
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from omnikanal.analytics import clv
+from tests.febrl import shared_data
 
-CDNOW = Path(__file__).resolve().parents[4] / "shared" / "data" / "cdnow"
+CDNOW = shared_data() / "cdnow"
 SUMMARY = CDNOW / "cdnow_customers_summary_with_transactions.csv"
 
 
@@ -18,7 +18,7 @@ def summary() -> dict[str, np.ndarray]:
     if not SUMMARY.is_file():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CDNOW data missing at {SUMMARY} (required under CI)")
-        pytest.skip(f"CDNOW data not present at {SUMMARY}")
+        pytest.skip(f"CDNOW data not present at {SUMMARY} (set OMNIKANAL_SHARED_DATA)")
     with SUMMARY.open() as file:
         rows = list(csv.DictReader(file))
     return {key: np.array([float(r[key]) for r in rows]) for key in ("x", "t_x", "T", "zbar")}
