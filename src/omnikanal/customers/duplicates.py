@@ -23,6 +23,7 @@ from splink import comparison_library as cl
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from omnikanal.customers.person_records import DEFAULT_THRESHOLD, Agreement, Match, PersonRecord
@@ -105,6 +106,18 @@ def _text(column: str, other: str | None = None) -> ComparisonCreator:
     )
 
 
+def _one_typo(column: str, *, also: str = "") -> ComparisonLevelCreator:
+    """At most one typo: a character added, dropped or changed, or two neighbours swapped
+    (Damerau-Levenshtein 1). Plain Levenshtein is asked first: DuckDB's Damerau-Levenshtein
+    costs ten times as much (9 s a million pairs of emails), and only a swap needs it."""
+    left, right = f"{column}_l", f"{column}_r"
+    distance = f"levenshtein({left}, {right})"
+    swapped = f"({distance} = 2 AND damerau_levenshtein({left}, {right}) <= 1)"
+    return cll.CustomLevel(
+        f"({distance} <= 1 OR {swapped}){also}", label_for_charts=f"{column} one typo apart"
+    )
+
+
 def _code(column: str) -> ComparisonCreator:
     """Postcodes, house numbers, phone numbers: one typo is still them (not in a one-digit
     house number, where it is another house)."""
@@ -112,10 +125,7 @@ def _code(column: str) -> ComparisonCreator:
         comparison_levels=[
             cll.NullLevel(column),
             cll.ExactMatchLevel(column),
-            cll.CustomLevel(
-                f"damerau_levenshtein({column}_l, {column}_r) <= 1 AND length({column}_l) > 1",
-                label_for_charts=f"{column} one typo apart",
-            ),
+            _one_typo(column, also=f" AND length({column}_l) > 1"),
             cll.ElseLevel(),
         ],
         output_column_name=column,
@@ -136,7 +146,7 @@ def _birth_date() -> ComparisonCreator:
             cll.NullLevel(column),
             cll.ExactMatchLevel(column),
             # A typo or swapped digits (1985-03-12 / 1985-03-21, 1958 / 1985).
-            cll.DamerauLevenshteinLevel(column, 1),
+            _one_typo(column),
             cll.LevenshteinLevel(column, 2),
             cll.ElseLevel(),
         ],
@@ -154,7 +164,7 @@ def _email() -> ComparisonCreator:
             cll.ExactMatchLevel("email_user"),
             # One typo. Not a similarity of whole addresses: at one provider the shared
             # domain made user19@example.com and user67@example.com look alike.
-            cll.DamerauLevenshteinLevel(column, 1),
+            _one_typo(column),
             cll.ElseLevel(),
         ],
         output_column_name=column,

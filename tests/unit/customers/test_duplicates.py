@@ -1,7 +1,9 @@
 """Record linkage of people, without the database: cleaning, and the model fitted without
 labels on a slice of FEBRL4."""
 
-from omnikanal.customers.duplicates import find_duplicates
+import duckdb
+
+from omnikanal.customers.duplicates import _one_typo, find_duplicates
 from omnikanal.customers.person_records import Agreement, PersonRecord
 from omnikanal.customers.record_cleaning import fold, split_street
 from tests.febrl import birthday, entity, febrl4_slice
@@ -137,3 +139,42 @@ def test_emails_agree_by_a_typo_not_by_sharing_a_provider() -> None:
     }
     assert agreed[frozenset(("a", "b"))] is Agreement.FUZZY
     assert agreed.get(frozenset(("c", "d"))) is None
+
+
+def test_one_typo_is_damerau_levenshtein_one_asked_cheaply_first() -> None:
+    """The level asks plain Levenshtein before Damerau-Levenshtein, and must agree with
+    Damerau-Levenshtein <= 1 on every pair: changed, added, dropped, swapped, or more."""
+    pairs = [
+        ("anna@gmail.com", "anna@gmail.com"),
+        ("anna@gmail.com", "anna@gmial.com"),  # swapped neighbours: Levenshtein 2
+        ("anna@gmail.com", "anna@gmail.se"),
+        ("anna@gmail.com", "ana@gmail.com"),
+        ("anna@gmail.com", "annaa@gmail.com"),
+        ("anna@gmail.com", "anne@gmail.com"),
+        ("anna@gmail.com", "nana@gmail.com"),  # swapped, the first two
+        ("anna@gmail.com", "anan@gmial.com"),  # two swaps
+        ("anna@gmail.com", "bo@example.com"),
+        ("0701234567", "0701234576"),
+        ("12", "21"),
+    ]
+    condition = _one_typo("x").get_comparison_level("duckdb").sql_condition
+    with duckdb.connect() as connection:
+        connection.execute("CREATE TABLE p (x_l TEXT, x_r TEXT)")
+        connection.executemany("INSERT INTO p VALUES (?, ?)", pairs)
+        found = connection.execute(
+            f"SELECT {condition}, damerau_levenshtein(x_l, x_r) <= 1 FROM p"
+        ).fetchall()
+    assert [level for level, _ in found] == [expected for _, expected in found]
+    assert [level for level, _ in found] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
