@@ -88,11 +88,13 @@ def test_a_read_with_the_position_sees_the_write_and_one_without_is_eventual(
     # what is checked is that the read ends soon after the resolution, not at the bound.
     wait_at_most(app, 15)
     (position,) = append(session_factory, 1, age=timedelta(0))
-    # The resolution comes a second later: far more than a read takes on a busy machine.
-    resolver = resolve_later(session_factory, position, delay=1.0, user_id="ryw-1")
-    # Without a position: what is placed now (nobody yet: it did not wait).
-    started = time.monotonic()
+    # Without a position: what is placed now, while the message is pending (nobody yet: it
+    # did not wait, which would take the 15 s bound and answer 503).
     assert found_ids(client.get("/v1/profiles?user_id=ryw-1", headers=admin)) == []
+    # The resolution comes a second later (started only now: a read on a busy machine
+    # took more than a second, and the resolution came first).
+    started = time.monotonic()
+    resolver = resolve_later(session_factory, position, delay=1.0, user_id="ryw-1")
     # With it: waits for the resolution, then sees the person.
     found = client.get(f"/v1/profiles?user_id=ryw-1&after={position}", headers=admin)
     answered_at = time.monotonic()
